@@ -1,0 +1,238 @@
+"""A pod on the kubesim node: its network namespace, its containers and its status.
+
+PodRuntime is the kubelet's view of one pod. It owns the pod's namespace and processes and is
+the only writer of the pod's `status`: every change of a container is followed by a rewrite
+of the whole status (phase, conditions, containerStatuses, IPs) through Store.update_status.
+"""
+
+import asyncio
+import logging
+import signal
+
+from .container import Container, rfc3339
+from .env import EnvError, container_env
+from .network import GATEWAY
+from .probes import run_probe
+
+log = logging.getLogger("kubesim.kubelet")
+
+# Until a container has been ready once, readiness is probed this often (seconds) whatever the
+# probe's periodSeconds; a real kubelet waits a full period, which only makes tests slower.
+FIRST_READY_POLL = 0.05
+IMAGE_BACKOFF_DELAY = 1.0
+
+
+def backoff_seconds(restarts: int) -> float:
+    return min(0.5 * (2 ** max(restarts - 1, 0)), 10.0)
+
+
+class PodRuntime:
+    def __init__(self, kubelet, pod: dict):
+        self.kubelet = kubelet
+        meta = pod["metadata"]
+        self.namespace = meta.get("namespace", "default")
+        self.name = meta["name"]
+        self.uid = meta.get("uid", "")
+        self.pod = pod
+        spec = pod.get("spec", {})
+        self.restart_policy = spec.get("restartPolicy") or "Always"
+        self.containers = [Container(c) for c in spec.get("containers") or []]
+        self.netns = ""
+        self.pod_ip = ""
+        self.start_time = rfc3339()
+        self.sandbox_ready = False
+        self.terminating = False
+        self.tasks: list[asyncio.Task] = []
+        self.conditions: dict[str, tuple[str, str]] = {}
+        self.gone = asyncio.Event()
+
+    # ----- lifecycle -----
+
+    async def run(self) -> None:
+        try:
+            self.netns, self.pod_ip = await self.kubelet.network.add_pod(self.namespace, self.name)
+        except Exception as exc:
+            log.error("pod %s/%s: network setup failed: %s", self.namespace, self.name, exc)
+            for c in self.containers:
+                c.set_waiting("CreateContainerError", f"network setup failed: {exc}")
+            self.publish()
+            return
+        self.sandbox_ready = True
+        self.publish()
+        argvs = [self.kubelet.images.argv(c.spec) for c in self.containers]
+        if any(a is None for a in argvs):
+            await self._image_pull_failure(argvs)
+            return
+        for c, argv in zip(self.containers, argvs):
+            self.tasks.append(asyncio.create_task(self._container_loop(c, argv)))
+
+    async def _image_pull_failure(self, argvs) -> None:
+        for reason in ("ErrImagePull", "ImagePullBackOff"):
+            for c, argv in zip(self.containers, argvs):
+                if argv is None:
+                    c.set_waiting(reason, f'image "{c.image}" is not in the kubesim image map '
+                                          f'(pull access denied, repository does not exist)')
+            self.publish()
+            if reason == "ErrImagePull":
+                await asyncio.sleep(IMAGE_BACKOFF_DELAY)
+
+    async def _container_loop(self, c: Container, argv: list[str]) -> None:
+        while not self.terminating:
+            try:
+                env = container_env(self.kubelet.store, self.pod, c.spec, self.pod_ip)
+            except EnvError as exc:
+                c.set_waiting("CreateContainerConfigError", str(exc))
+                self.publish()
+                await asyncio.sleep(1.0)
+                continue
+            try:
+                await c.start(argv, self.netns, env)
+            except FileNotFoundError as exc:
+                c.exit_code = 128
+                c.mark_terminated(str(exc), reason="StartError")
+            else:
+                self.publish()
+                probe = c.spec.get("readinessProbe")
+                probe_task = asyncio.create_task(self._readiness(c, probe, env)) if probe else None
+                if probe is None:
+                    c.ready = True
+                    self.publish()
+                try:
+                    await c.pump_until_exit()
+                finally:
+                    if probe_task:
+                        probe_task.cancel()
+                term = c.mark_terminated()
+                log.info("pod %s/%s container %s exited %s", self.namespace, self.name, c.name,
+                         term["exitCode"])
+            if self.terminating:
+                return
+            code = c.exit_code or 0
+            restart = self.restart_policy == "Always" or (self.restart_policy == "OnFailure" and code != 0)
+            if not restart:
+                c.done = True
+                self.publish()
+                return
+            c.last_state = c.state
+            c.restart_count += 1
+            c.set_waiting("CrashLoopBackOff",
+                          f"back-off restarting failed container {c.name} in pod {self.name}")
+            self.publish()
+            await asyncio.sleep(backoff_seconds(c.restart_count))
+
+    async def _readiness(self, c: Container, probe: dict, env: dict) -> None:
+        period = float(probe.get("periodSeconds") or 10)
+        success_needed = int(probe.get("successThreshold") or 1)
+        failure_needed = int(probe.get("failureThreshold") or 3)
+        await asyncio.sleep(float(probe.get("initialDelaySeconds") or 0))
+        successes = failures = 0
+        ever_ready = False
+        while c.running():
+            ok = await run_probe(probe, c.spec, self.kubelet.network.node_ns, self.netns,
+                                 self.pod_ip, env)
+            if ok:
+                successes, failures = successes + 1, 0
+                if not c.ready and successes >= success_needed and c.running():
+                    c.ready = ever_ready = True
+                    self.publish()
+            else:
+                successes, failures = 0, failures + 1
+                if c.ready and failures >= failure_needed:
+                    c.ready = False
+                    self.publish()
+            await asyncio.sleep(period if ever_ready else min(period, FIRST_READY_POLL))
+
+    async def terminate(self, grace: float) -> None:
+        """SIGTERM every container, SIGKILL after `grace` seconds, then free the namespace."""
+        if self.terminating:
+            await self.gone.wait()
+            return
+        self.terminating = True
+        try:
+            for c in self.containers:
+                c.signal(signal.SIGTERM if grace > 0 else signal.SIGKILL)
+            waits = [c.proc.wait() for c in self.containers if c.running()]
+            if waits:
+                done, pending = await asyncio.wait([asyncio.ensure_future(w) for w in waits],
+                                                   timeout=max(grace, 0.01))
+                if pending:
+                    for c in self.containers:
+                        c.signal(signal.SIGKILL)
+                    await asyncio.wait(pending, timeout=5)
+            for t in self.tasks:
+                t.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            for c in self.containers:
+                await c.log.close()
+            if self.netns:
+                await self.kubelet.network.remove_pod(self.netns, self.pod_ip)
+        finally:
+            self.gone.set()
+
+    # ----- status -----
+
+    def _condition(self, ctype: str, ok: bool, reason: str = "", message: str = "") -> dict:
+        status = "True" if ok else "False"
+        prev = self.conditions.get(ctype)
+        when = prev[1] if prev and prev[0] == status else rfc3339()
+        self.conditions[ctype] = (status, when)
+        cond = {"type": ctype, "status": status, "lastProbeTime": None, "lastTransitionTime": when}
+        if not ok and reason:
+            cond["reason"] = reason
+            if message:
+                cond["message"] = message
+        return cond
+
+    def phase(self) -> str:
+        if any(not c.ever_started and not c.done for c in self.containers):
+            return "Pending"
+        if self.containers and all(c.done for c in self.containers):
+            ok = all((c.exit_code or 0) == 0 for c in self.containers)
+            return "Succeeded" if ok else "Failed"
+        return "Running"
+
+    def build_status(self) -> dict:
+        unready = [c.name for c in self.containers if not c.ready]
+        all_ready = not unready and bool(self.containers)
+        msg = f"containers with unready status: [{' '.join(unready)}]"
+        phase = self.phase()
+        terminal = phase in ("Succeeded", "Failed")
+        status = {
+            "phase": phase,
+            "conditions": [
+                self._condition("PodReadyToStartContainers", self.sandbox_ready),
+                self._condition("Initialized", True),
+                self._condition("Ready", all_ready, "PodCompleted" if terminal else "ContainersNotReady", msg),
+                self._condition("ContainersReady", all_ready, "PodCompleted" if terminal else "ContainersNotReady", msg),
+                self._condition("PodScheduled", True),
+            ],
+            "hostIP": GATEWAY,
+            "hostIPs": [{"ip": GATEWAY}],
+            "startTime": self.start_time,
+            "qosClass": "BestEffort",
+            "containerStatuses": [c.status() for c in self.containers],
+        }
+        if self.pod_ip:
+            status["podIP"] = self.pod_ip
+            status["podIPs"] = [{"ip": self.pod_ip}]
+        return status
+
+    def publish(self) -> None:
+        status = self.build_status()
+        netns = self.netns
+        uid = self.uid
+
+        def mutate(obj: dict) -> None:
+            if uid and obj.get("metadata", {}).get("uid") not in (None, uid):
+                return
+            obj["status"] = status
+            if netns:
+                annotations = obj.setdefault("metadata", {}).setdefault("annotations", {})
+                if annotations is None:
+                    obj["metadata"]["annotations"] = annotations = {}
+                annotations["kubesim.io/netns"] = netns
+
+        try:
+            self.kubelet.store.update_status("pods", self.namespace, self.name, mutate)
+        except Exception:
+            log.exception("pod %s/%s: status update failed", self.namespace, self.name)

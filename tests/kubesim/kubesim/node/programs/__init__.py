@@ -1,0 +1,1 @@
+"""Built-in container programs (the kubesim/* images), each run as its own process."""

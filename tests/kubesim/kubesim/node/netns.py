@@ -7,6 +7,7 @@ namespace, creates the socket and returns it; the event loop then uses it like a
 """
 
 import asyncio
+import concurrent.futures
 import ctypes
 import os
 import socket
@@ -55,6 +56,25 @@ def run_in_netns(name: str, fn, *args):
     return box["value"]
 
 
+_resident: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
+
+
+def keep_thread_in(name: str) -> None:
+    """Keeps one thread parked in netns `name`, so sockets there cost no thread start.
+
+    Used for the node namespace, where the proxy opens a socket for every connection.
+    """
+    if name not in _resident:
+        _resident[name] = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"netns-{name}", initializer=_enter, initargs=(name,))
+
+
+def release_thread_in(name: str) -> None:
+    ex = _resident.pop(name, None)
+    if ex is not None:
+        ex.shutdown(wait=False)
+
+
 def socket_in_netns(name: str, family=socket.AF_INET, type_=socket.SOCK_STREAM) -> socket.socket:
     """Creates a non-blocking socket that belongs to netns `name`."""
 
@@ -63,6 +83,9 @@ def socket_in_netns(name: str, family=socket.AF_INET, type_=socket.SOCK_STREAM) 
         s.setblocking(False)
         return s
 
+    ex = _resident.get(name)
+    if ex is not None:
+        return ex.submit(make).result()
     return run_in_netns(name, make)
 
 

@@ -1,0 +1,278 @@
+"""pods/portforward: connections to 127.0.0.1:<port> inside the pod's network namespace.
+
+Three wire protocols, chosen from the request:
+- WebSocket `v4.channel.k8s.io` / `v4.base64.channel.k8s.io` with `?ports=` (Tether's client):
+  port i uses channel 2i for data and 2i+1 for errors; the first server message on each of
+  them is the port as 2 bytes little-endian.
+- WebSocket `SPDY/3.1+portforward.k8s.io` (kubectl >= 1.31): a SPDY byte stream cut into
+  WebSocket messages.
+- `POST` with `Upgrade: SPDY/3.1` (older kubectl, and kubectl's fallback): raw SPDY.
+In SPDY each forwarded connection is a pair of streams (error, data) sharing a requestid.
+"""
+
+import asyncio
+import logging
+
+from aiohttp import WSMsgType, web
+
+from .netns import connect_in_netns
+from .spdy import SpdySession, Stream
+from .streaming import bad_request
+from .wschannel import ChannelSocket, is_websocket, offered_protocols
+
+log = logging.getLogger("kubesim.portforward")
+
+SPDY_WS = "SPDY/3.1+portforward.k8s.io"
+CHANNEL_PROTOCOLS = ("v4.channel.k8s.io", "v4.base64.channel.k8s.io")
+PF_VERSION = "portforward.k8s.io"
+
+
+def error_text(pod: dict, rt, port: int, exc: Exception) -> str:
+    meta = pod["metadata"]
+    return (f"error forwarding port {port} to pod {meta.get('namespace')}/{meta['name']}, "
+            f"uid {meta.get('uid', '')}: failed to connect to localhost:{port} inside namespace "
+            f'"{rt.netns}", IPv4: dial tcp4 127.0.0.1:{port}: connect: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}')
+
+
+async def serve_portforward(request: web.Request, pod: dict, rt) -> web.StreamResponse:
+    if is_websocket(request):
+        offered = offered_protocols(request)
+        if SPDY_WS in offered:
+            return await _spdy_over_websocket(request, pod, rt)
+        return await _channels(request, pod, rt)
+    if request.headers.get("Upgrade", "").lower().startswith("spdy/3.1"):
+        return await _spdy_upgrade(request, pod, rt)
+    return bad_request("port-forward needs a WebSocket or SPDY/3.1 upgrade")
+
+
+# ----- WebSocket v4 channels -----
+
+def _parse_ports(request: web.Request) -> list[int]:
+    ports = []
+    for value in request.query.getall("ports", []):
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.isdigit() or not 0 < int(part) < 65536:
+                raise ValueError(f"invalid port {part!r}")
+            ports.append(int(part))
+    return ports
+
+
+async def _channels(request, pod, rt) -> web.StreamResponse:
+    try:
+        ports = _parse_ports(request)
+    except ValueError as exc:
+        return bad_request(str(exc))
+    if not ports:
+        return bad_request('query parameter "ports" is required')
+    offered = offered_protocols(request)
+    if offered and not any(p in CHANNEL_PROTOCOLS for p in offered):
+        return bad_request(f"none of the offered subprotocols {offered} is supported")
+    ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS, heartbeat=None, max_msg_size=0)
+    await ws.prepare(request)
+    chan = ChannelSocket(ws)
+    writers: dict[int, asyncio.StreamWriter] = {}
+    pumps = []
+    for i, port in enumerate(ports):
+        prefix = port.to_bytes(2, "little")
+        await chan.send(2 * i, prefix)
+        await chan.send(2 * i + 1, prefix)
+    for i, port in enumerate(ports):
+        try:
+            reader, writer = await connect_in_netns(rt.netns, "127.0.0.1", port)
+        except (OSError, asyncio.TimeoutError) as exc:
+            await chan.send(2 * i + 1, error_text(pod, rt, port, exc).encode())
+            continue
+        writers[i] = writer
+        pumps.append(asyncio.create_task(_pod_to_channel(reader, chan, 2 * i)))
+
+    async def from_client():
+        async for channel, data in chan.messages():
+            w = writers.get(channel // 2)
+            if w is not None and channel % 2 == 0 and data:
+                w.write(data)
+                await w.drain()
+
+    client = asyncio.create_task(from_client())
+    if pumps:
+        done, _ = await asyncio.wait([client, *pumps], return_when=asyncio.FIRST_COMPLETED)
+        if client not in done:
+            # The pod side ended: let the other ports finish, then close the socket.
+            await asyncio.wait([client, asyncio.gather(*pumps)], return_when=asyncio.FIRST_COMPLETED)
+    for w in writers.values():
+        w.close()
+    for t in pumps:
+        t.cancel()
+    client.cancel()
+    await ws.close()
+    return ws
+
+
+async def _pod_to_channel(reader, chan: ChannelSocket, channel: int) -> None:
+    try:
+        while True:
+            data = await reader.read(256 * 1024)
+            if not data:
+                return
+            await chan.send(channel, data)
+    except (ConnectionError, RuntimeError):
+        return
+
+
+# ----- SPDY -----
+
+class _Forwarder:
+    """Pairs the error and data streams of each requestid and forwards the connection."""
+
+    def __init__(self, pod, rt):
+        self.pod = pod
+        self.rt = rt
+        self.pending: dict[str, dict[str, Stream]] = {}
+        self.tasks: set[asyncio.Task] = set()
+
+    def on_stream(self, stream: Stream) -> None:
+        kind = stream.headers.get("streamtype", "")
+        rid = stream.headers.get("requestid", str(stream.id))
+        pair = self.pending.setdefault(rid, {})
+        pair[kind] = stream
+        if "data" in pair and "error" in pair:
+            del self.pending[rid]
+            t = asyncio.create_task(self._forward(pair["data"], pair["error"]))
+            self.tasks.add(t)
+            t.add_done_callback(self.tasks.discard)
+
+    async def _forward(self, data: Stream, err: Stream) -> None:
+        try:
+            port = int(data.headers.get("port", ""))
+        except ValueError:
+            await err.write(f"invalid port {data.headers.get('port')!r}".encode())
+            await err.close()
+            await data.close()
+            return
+        try:
+            reader, writer = await connect_in_netns(self.rt.netns, "127.0.0.1", port)
+        except (OSError, asyncio.TimeoutError) as exc:
+            await err.write(error_text(self.pod, self.rt, port, exc).encode())
+            await err.close()
+            await data.close()
+            return
+
+        async def upstream():
+            while True:
+                chunk = await data.read()
+                if chunk is None:
+                    break
+                writer.write(chunk)
+                await writer.drain()
+            if not data.reset and writer.can_write_eof():
+                writer.write_eof()
+
+        async def downstream():
+            while True:
+                chunk = await reader.read(256 * 1024)
+                if not chunk:
+                    break
+                await data.write(chunk)
+            await data.close()
+
+        try:
+            up = asyncio.create_task(upstream())
+            await downstream()
+            await asyncio.wait([up], timeout=5)
+            up.cancel()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+            await err.close()
+
+    def cancel(self) -> None:
+        for t in list(self.tasks):
+            t.cancel()
+
+
+async def _spdy_over_websocket(request, pod, rt) -> web.StreamResponse:
+    ws = web.WebSocketResponse(protocols=(SPDY_WS,), heartbeat=None, max_msg_size=0)
+    await ws.prepare(request)
+    fwd = _Forwarder(pod, rt)
+    session = SpdySession(ws.send_bytes, fwd.on_stream)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                if msg.data:
+                    await session.feed(msg.data)
+            elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                break
+    except Exception:
+        log.exception("spdy over websocket failed")
+    finally:
+        session.close()
+        fwd.cancel()
+        await ws.close()
+    return ws
+
+
+class _RawFeeder:
+    """Stands in for aiohttp's payload parser after the upgrade and queues the raw bytes."""
+
+    def __init__(self):
+        self.queue: asyncio.Queue = asyncio.Queue()
+
+    def feed_data(self, data: bytes):
+        self.queue.put_nowait(bytes(data))
+        return False, b""
+
+    def feed_eof(self):
+        self.queue.put_nowait(None)
+
+
+async def _spdy_upgrade(request, pod, rt) -> web.StreamResponse:
+    versions = [v.strip() for v in request.headers.get("X-Stream-Protocol-Version", "").split(",")]
+    if PF_VERSION not in versions:
+        resp = bad_request(f"unable to upgrade: unsupported stream protocol versions {versions}")
+        resp.set_status(403)
+        resp.headers["X-Accepted-Stream-Protocol-Versions"] = PF_VERSION
+        return resp
+    resp = web.StreamResponse(status=101, headers={
+        "Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": PF_VERSION})
+    resp.content_length = 0
+    resp.force_close()
+    await resp.prepare(request)
+    transport = request.transport
+    protocol = request.protocol
+    feeder = _RawFeeder()
+    protocol.set_parser(feeder)
+
+    async def send(frame: bytes) -> None:
+        if transport is None or transport.is_closing():
+            raise ConnectionError("connection closed")
+        transport.write(frame)
+        drain = getattr(protocol, "_drain_helper", None)
+        if drain is not None and transport.get_write_buffer_size() > 1 << 20:
+            await drain()
+
+    fwd = _Forwarder(pod, rt)
+    session = SpdySession(send, fwd.on_stream)
+    closed = asyncio.ensure_future(session.closed.wait())
+    try:
+        while True:
+            get = asyncio.ensure_future(feeder.queue.get())
+            done, _ = await asyncio.wait([get, closed], return_when=asyncio.FIRST_COMPLETED)
+            if get not in done:
+                get.cancel()
+                break
+            data = get.result()
+            if data is None:
+                break
+            await session.feed(data)
+    except Exception:
+        log.exception("spdy upgrade session failed")
+    finally:
+        closed.cancel()
+        session.close()
+        fwd.cancel()
+        if transport is not None:
+            transport.close()
+    return resp

@@ -1,0 +1,95 @@
+// Main.cpp - the `tether` entry point: flags, logging, wiring, signals and exit codes.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+#include "server/cli/Logging.hpp"
+#include "server/cli/Options.hpp"
+#include "server/core/BuildInfo.hpp"
+#include "server/ide/TetherServer.hpp"
+#include "server/rpc/Dispatcher.hpp"
+#include "server/rpc/StdioTransport.hpp"
+
+namespace {
+
+tether::rpc::StdioTransport* gTransport = nullptr;
+
+extern "C" void onTerminationSignal(int /*signal*/) {
+  if (gTransport != nullptr) gTransport->stop();
+}
+
+int serve(const tether::cli::Options& options) {
+  using namespace tether;
+  // A client that closes its end must not kill us with SIGPIPE before sessions are restored.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  rpc::StdioOptions stdio;
+  stdio.inputStyle = options.delimitedInput ? rpc::InputStyle::Delimited : rpc::InputStyle::Standard;
+  stdio.pretty = options.pretty;
+  rpc::StdioTransport transport(STDIN_FILENO, STDOUT_FILENO, stdio);
+  rpc::Dispatcher dispatcher(transport);
+  ide::TetherServer server(dispatcher);
+
+  gTransport = &transport;
+  struct sigaction action {};
+  action.sa_handler = onTerminationSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+
+  spdlog::info("tether {} serving JSON-RPC on stdio (pid {})", core::kVersion, ::getpid());
+  const auto end = transport.loop(dispatcher);
+  gTransport = nullptr;
+
+  // Whatever ended the loop, restore the cluster before exiting (sessions arrive with the exchange issue).
+  server.backend().shutdown();
+  switch (end) {
+    case rpc::LoopEnd::HandlerStopped:
+      return dispatcher.exitCode();
+    case rpc::LoopEnd::EndOfInput:
+      spdlog::info("input closed; exiting");
+      return dispatcher.exitCode();
+    case rpc::LoopEnd::Stopped:
+      spdlog::info("stopped by signal; exiting");
+      return dispatcher.exitCode();
+    case rpc::LoopEnd::ReadError:
+      return 1;
+  }
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace tether::cli;
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = parseOptions(args);
+  if (auto* error = std::get_if<UsageError>(&parsed)) {
+    std::cerr << "tether: " << error->message << "\n";
+    return 2;
+  }
+  const auto& options = std::get<Options>(parsed);
+  switch (options.command) {
+    case Command::Help:
+      std::cout << helpText();
+      return 0;
+    case Command::Version:
+      std::cout << tether::core::kProductName << " " << tether::core::kVersion << "\n";
+      return 0;
+    case Command::Serve:
+      break;
+  }
+  if (auto error = setUpLogging(options.logLevel, options.logFile)) {
+    std::cerr << "tether: " << *error << "\n";
+    return 2;
+  }
+  try {
+    return serve(options);
+  } catch (const std::exception& error) {
+    spdlog::critical("fatal: {}", error.what());
+    return 1;
+  }
+}

@@ -1,0 +1,37 @@
+// TetherServer.hpp - binds the tether/* methods and the lifecycle to the core Backend.
+//
+// This is the only place that knows both JSON-RPC and the core: it decodes params into core calls,
+// encodes results, maps core events to notifications. Nothing else lives here.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include "server/core/Backend.hpp"
+#include "server/rpc/Dispatcher.hpp"
+
+namespace tether::ide {
+
+class TetherServer : private core::Backend::Callbacks {
+ public:
+  explicit TetherServer(rpc::Dispatcher& dispatcher);
+
+  core::Backend& backend() { return backend_; }
+
+ private:
+  void bindMethods();
+
+  void onInitialize(const boost::json::value& params, rpc::ReplyOnce reply);
+  void onInitialized(const boost::json::value& params);
+  void onShutdown(const boost::json::value& params, rpc::ReplyOnce reply);
+  void onVersion(const boost::json::value& params, rpc::ReplyOnce reply);
+
+  // core::Backend::Callbacks
+  void onLog(std::string_view message) override;
+
+  boost::json::value capabilities() const;
+
+  rpc::Dispatcher& dispatcher_;
+  core::Backend backend_;
+};
+
+}  // namespace tether::ide

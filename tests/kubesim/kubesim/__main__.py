@@ -2,7 +2,7 @@
 
 `up` prints the kubeconfig path once the API serves and the node is ready. Without --detach it
 keeps running until SIGINT/SIGTERM and then removes everything it created. With --detach it
-starts the same command in the background (log in STATE/kubesim.log) and returns once that
+starts the same command in the background (log in STATE/kubesim.log, removed by down) and returns once that
 cluster is ready.
 """
 
@@ -15,15 +15,22 @@ import sys
 import time
 from pathlib import Path
 
-from .cluster import DEFAULT_STATE, ClusterError, down, require_root, run_foreground
+from .cluster import (DEFAULT_STATE, ClusterError, down, remove_leftovers, require_root,
+                      run_foreground, running_pid)
 
 READY_TIMEOUT = 60.0
 
 
 def _up_detached(args) -> int:
     state = Path(args.state).resolve()
-    state.parent.mkdir(parents=True, exist_ok=True)
-    log_path = state.parent / f".{state.name}.kubesim.log"
+    pid = running_pid(state)
+    if pid is not None:
+        raise ClusterError(f"a kubesim cluster already runs with state dir {state} (pid {pid}); "
+                           f"run `kubesim down --state {state}` first")
+    # Clear a crashed run's leftovers here, so the log below is not removed with them.
+    remove_leftovers(state)
+    state.mkdir(parents=True, exist_ok=True)
+    log_path = state / "kubesim.log"
     cmd = [sys.executable, "-m", "kubesim", "up", "--state", str(state)]
     if args.image_map:
         cmd += ["--image-map", args.image_map]

@@ -70,6 +70,7 @@ def remove_leftovers(state_dir: Path) -> None:
     old_id = _read(state_dir / MARKER)
     if old_id:
         cleanup_cluster(old_id)
+    if old_id or (state_dir / "kubesim.log").exists():
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
@@ -107,13 +108,14 @@ class Cluster:
             await self.node.start()
             self.api = await start_api_server(self.state_dir, self.store, self.node)
         except BaseException:
-            await self.stop()
+            # Keep the log, so `up --detach` can show why; `down` removes it later.
+            await self.stop(keep=("kubesim.log",))
             raise
         (self.state_dir / "ready").write_text(f"{self.cluster_id}\n")
         return Path(self.api.kubeconfig)
 
-    async def stop(self) -> None:
-        """Stops the API server and the node and removes the state directory."""
+    async def stop(self, keep: tuple[str, ...] = ()) -> None:
+        """Stops the API server and the node and removes the state directory (but `keep`)."""
         if self.api is not None:
             try:
                 await self.api.stop()
@@ -123,7 +125,12 @@ class Cluster:
             await self.node.stop()
         if self.cluster_id:
             await asyncio.to_thread(cleanup_cluster, self.cluster_id)
-        shutil.rmtree(self.state_dir, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+            return
+        for entry in self.state_dir.iterdir() if self.state_dir.exists() else []:
+            if entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
 
 
 async def run_foreground(state_dir: Path, image_map: str | None, announce) -> None:

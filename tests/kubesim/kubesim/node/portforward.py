@@ -12,6 +12,7 @@ In SPDY each forwarded connection is a pair of streams (error, data) sharing a r
 
 import asyncio
 import logging
+import os
 
 from aiohttp import WSMsgType, web
 
@@ -29,9 +30,15 @@ PF_VERSION = "portforward.k8s.io"
 
 def error_text(pod: dict, rt, port: int, exc: Exception) -> str:
     meta = pod["metadata"]
+    if isinstance(exc, OSError) and exc.errno:
+        reason = os.strerror(exc.errno).lower()
+    elif isinstance(exc, asyncio.TimeoutError):
+        reason = "i/o timeout"
+    else:
+        reason = str(exc)
     return (f"error forwarding port {port} to pod {meta.get('namespace')}/{meta['name']}, "
             f"uid {meta.get('uid', '')}: failed to connect to localhost:{port} inside namespace "
-            f'"{rt.netns}", IPv4: dial tcp4 127.0.0.1:{port}: connect: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}')
+            f'"{rt.netns}", IPv4: dial tcp4 127.0.0.1:{port}: connect: {reason}')
 
 
 async def serve_portforward(request: web.Request, pod: dict, rt) -> web.StreamResponse:

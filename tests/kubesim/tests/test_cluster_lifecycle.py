@@ -1,0 +1,134 @@
+"""`kubesim up` / `kubesim down` (issue item 10): what they print, what they leave behind, two
+clusters side by side, recovery from a crashed run, signals, non-root use, the image map."""
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from conftest import KUBESIM, ClusterHandle, Kubectl, echo_pod, start_cluster, stop_cluster
+from kubesim.node.images import ImageMap
+
+
+def kubectl_for(handle, tmp_path, name="home"):
+    home = tmp_path / name
+    home.mkdir()
+    return Kubectl(handle, home)
+
+
+def test_up_detach_serves_and_down_removes_everything(tmp_path):
+    handle = start_cluster(tmp_path / "state")
+    try:
+        assert handle.netns() == [f"{handle.prefix}node"]
+        kubectl = kubectl_for(handle, tmp_path)
+        assert "default" in kubectl("get", "namespaces").stdout
+        kubectl.apply(echo_pod("e"), "default")
+        kubectl.wait_ready("default", "e")
+        assert len(handle.netns()) == 2
+    finally:
+        stop_cluster(handle)
+
+
+def test_two_clusters_do_not_collide(tmp_path):
+    one = start_cluster(tmp_path / "one")
+    try:
+        two = start_cluster(tmp_path / "two")
+        try:
+            assert one.cluster_id != two.cluster_id
+            for handle, name in ((one, "h1"), (two, "h2")):
+                k = kubectl_for(handle, tmp_path, name)
+                k.apply(echo_pod("same"), "default")
+                k.wait_ready("default", "same")
+            assert all(n.startswith(one.prefix) for n in one.netns())
+            assert len(one.netns()) == 2 and len(two.netns()) == 2
+        finally:
+            stop_cluster(two)
+        # The first cluster still works after the second is gone (routes, namespaces intact).
+        k = kubectl_for(one, tmp_path, "again")
+        assert k.json("get", "pod", "same")["status"]["phase"] == "Running"
+        assert "10.244.0.0/16" in subprocess.run(["ip", "route", "show", "type", "blackhole"],
+                                                 capture_output=True, text=True).stdout
+    finally:
+        stop_cluster(one)
+
+
+def test_up_removes_leftovers_of_a_crashed_run(tmp_path):
+    state = tmp_path / "state"
+    crashed = start_cluster(state)
+    k = kubectl_for(crashed, tmp_path)
+    k.apply(echo_pod("orphan"), "default")
+    k.wait_ready("default", "orphan")
+    os.kill(crashed.pid, signal.SIGKILL)
+    # The pod's process outlives the crashed cluster process, in its namespace.
+    assert len(crashed.netns()) == 2
+    fresh = start_cluster(state)
+    try:
+        assert fresh.cluster_id != crashed.cluster_id
+        assert crashed.netns() == []
+    finally:
+        stop_cluster(fresh)
+
+
+def test_sigterm_on_foreground_up_cleans_up(tmp_path):
+    state = tmp_path / "state"
+    proc = subprocess.Popen([KUBESIM, "up", "--state", str(state)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        kubeconfig = proc.stdout.readline().strip()
+        assert kubeconfig == str(state / "kubeconfig"), proc.stderr.read() if not kubeconfig else kubeconfig
+        handle = ClusterHandle(state, Path(kubeconfig))
+        assert handle.netns()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert handle.netns() == [] and not state.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_without_root_it_exits_at_once_with_a_clear_message(tmp_path):
+    res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                          KUBESIM, "up", "--state", str(tmp_path / "state")],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 1
+    assert "kubesim needs root" in res.stderr
+    assert not (tmp_path / "state").exists()
+
+
+def test_image_map_lookup_rules(tmp_path):
+    path = tmp_path / "map.yaml"
+    path.write_text(yaml.safe_dump({"tether-shadow:": {"command": ["/opt/shadow"], "args": ["--x"]},
+                                    "repo/app": ["/bin/app"]}))
+    images = ImageMap.load(path)
+    assert images.argv({"image": "tether-shadow:dev"}) == ["/opt/shadow", "--x"]
+    assert images.argv({"image": "tether-shadow:dev", "args": ["--y"]}) == ["/opt/shadow", "--y"]
+    assert images.argv({"image": "repo/app:1.2"}) == ["/bin/app"]
+    assert images.argv({"image": "kubesim/toolbox", "command": ["sh", "-c", "true"]}) == ["sh", "-c", "true"]
+    assert images.argv({"image": "unknown/thing"}) is None
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"only/here": {"command": ["/bin/true"]}}))
+    os.environ["KUBESIM_IMAGE_MAP"] = str(other)
+    try:
+        overridden = ImageMap.load(path)
+    finally:
+        del os.environ["KUBESIM_IMAGE_MAP"]
+    assert overridden.argv({"image": "only/here"}) == ["/bin/true"]
+    assert overridden.argv({"image": "tether-shadow:dev"}) is None
+
+
+def test_cluster_runs_images_from_the_map_file(tmp_path):
+    echo = Path(__file__).resolve().parent.parent / "kubesim" / "node" / "programs" / "echo.py"
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps({"tether-shadow:": {"command": ["/usr/bin/python3", str(echo)]}}))
+    handle = start_cluster(tmp_path / "state", "--image-map", str(path))
+    try:
+        k = kubectl_for(handle, tmp_path)
+        k("run", "shadow", "--image=tether-shadow:latest", "--port=8080")
+        k.wait_ready("default", "shadow")
+        assert "listening on :8080" in k("logs", "shadow").stdout
+    finally:
+        stop_cluster(handle)

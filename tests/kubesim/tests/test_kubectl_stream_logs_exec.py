@@ -1,0 +1,76 @@
+"""`kubectl logs` and `kubectl exec` against kubesim, printing what they print on a real cluster."""
+
+import json
+import re
+
+from conftest import echo_pod, toolbox_pod
+
+
+def counting_pod(name, lines=5):
+    script = f'for i in $(seq 1 {lines}); do echo line-$i; done; exec sleep 300'
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"terminationGracePeriodSeconds": 1,
+                     "containers": [{"name": "main", "image": "kubesim/toolbox",
+                                     "command": ["sh", "-c", script]}]}}
+
+
+def test_logs_tail_and_timestamps(kubectl, ns):
+    kubectl.apply(counting_pod("counter"), ns)
+    kubectl("wait", "-n", ns, "--for=jsonpath={.status.phase}=Running", "pod/counter", "--timeout=30s")
+    # The lines are written right after start; wait for the last one through the API itself.
+    proc = kubectl.popen("logs", "-f", "-n", ns, "counter")
+    try:
+        seen = [proc.stdout.readline() for _ in range(5)]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert seen == [f"line-{i}\n" for i in range(1, 6)]
+    assert kubectl("logs", "-n", ns, "counter", "--tail=2").stdout == "line-4\nline-5\n"
+    stamped = kubectl("logs", "-n", ns, "counter", "--tail=1", "--timestamps").stdout
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line-5\n", stamped), stamped
+
+
+def test_logs_follow_streams_new_lines(kubectl, ns):
+    kubectl.apply(echo_pod("talker"), ns)
+    kubectl.wait_ready(ns, "talker")
+    proc = kubectl.popen("logs", "-f", "-n", ns, "talker")
+    try:
+        assert "listening on :8080" in proc.stdout.readline()
+        kubectl("exec", "-n", ns, "talker", "--", "curl", "-s", "http://127.0.0.1:8080/followed")
+        assert '"GET /followed HTTP/1.1" 200' in proc.stdout.readline()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_logs_of_unknown_container_and_waiting_pod(kubectl, ns):
+    kubectl("run", "ghost", "-n", ns, "--image=nowhere/ghost", "--restart=Never")
+    kubectl("wait", "-n", ns, "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff",
+            "pod/ghost", "--timeout=30s")
+    res = kubectl("logs", "-n", ns, "ghost", check=False)
+    assert res.returncode == 1
+    assert 'container "ghost" in pod "ghost" is waiting to start' in res.stderr
+
+
+def test_exec_output_exit_code_and_stdin(kubectl, ns):
+    kubectl.apply(toolbox_pod("tb"), ns)
+    kubectl.wait_ready(ns, "tb")
+    res = kubectl("exec", "-n", ns, "tb", "--", "sh", "-c", "echo out; echo err >&2")
+    assert res.stdout == "out\n" and res.stderr == "err\n"
+    res = kubectl("exec", "-n", ns, "tb", "--", "sh", "-c", "exit 3", check=False)
+    assert res.returncode == 3
+    assert "command terminated with exit code 3" in res.stderr
+    res = kubectl("exec", "-i", "-n", ns, "tb", "--", "tr", "a-z", "A-Z", input="hello stdin\n")
+    assert res.stdout == "HELLO STDIN\n"
+    env = kubectl("exec", "-n", ns, "tb", "--", "sh", "-c", "echo $KUBESIM_POD_NAME; cat /etc/resolv.conf")
+    assert env.stdout.startswith("tb\n") and f"search {ns}.svc.cluster.local" in env.stdout
+
+
+def test_exec_runs_in_the_pod_network(kubectl, ns):
+    kubectl.apply([echo_pod("srv"), toolbox_pod("tb")], ns)
+    kubectl.wait_ready(ns, "srv", "tb")
+    ip = kubectl.json("get", "pod", "-n", ns, "srv")["status"]["podIP"]
+    res = kubectl("exec", "-n", ns, "tb", "--", "curl", "-s", f"http://{ip}:8080/from-exec")
+    assert json.loads(res.stdout)["pod"] == "srv"
+    res = kubectl("exec", "-n", ns, "tb", "--", "no-such-program", check=False)
+    assert res.returncode != 0 and "executable file not found" in res.stderr

@@ -1,0 +1,92 @@
+"""Traffic between pods, Services and cluster DNS, and the laptop's view of it (issue items 7, 8, 12).
+
+A toolbox pod plays the client: it runs curl and getent in its own network namespace, as
+`kubectl exec` would. The echo pods answer with their own name, so each test sees where a
+request landed.
+"""
+
+import json
+
+import pytest
+
+from conftest import echo_pod, in_netns, pod_netns, service, toolbox_pod
+
+
+def curl(netns: str, url: str) -> dict:
+    res = in_netns(netns, "curl", "-sS", "-m", "5", url)
+    assert res.returncode == 0, f"curl {url}: rc={res.returncode} {res.stderr}"
+    return json.loads(res.stdout)
+
+
+@pytest.fixture
+def web(kubectl, ns):
+    """Two echo pods behind Service `web`, one other echo pod, and a toolbox pod."""
+    kubectl.apply([echo_pod("web-a", {"app": "web"}), echo_pod("web-b", {"app": "web"}),
+                   echo_pod("other", {"app": "other"}), toolbox_pod(),
+                   service("web", {"app": "web"})], ns)
+    kubectl.wait_ready(ns, "web-a", "web-b", "other", "toolbox")
+    kubectl("wait", "-n", ns, "--for=jsonpath={.subsets[0].addresses[1].ip}", "endpoints/web",
+            "--timeout=20s")
+    return pod_netns(kubectl, ns, "toolbox")
+
+
+def test_service_by_name_fqdn_and_cluster_ip(kubectl, ns, web):
+    cluster_ip = kubectl.json("get", "svc", "-n", ns, "web")["spec"]["clusterIP"]
+    seen = set()
+    for host in ("web", f"web.{ns}", f"web.{ns}.svc", f"web.{ns}.svc.cluster.local", cluster_ip):
+        answer = curl(web, f"http://{host}/hello")
+        assert answer["namespace"] == ns
+        assert answer["path"] == "/hello"
+        assert answer["headers"]["Host"] == host
+        seen.add(answer["pod"])
+    # Five new connections alternate between the two ready endpoints.
+    assert seen == {"web-a", "web-b"}
+
+
+def test_dns_answers_services_and_pods_and_nothing_else(kubectl, ns, web):
+    cluster_ip = kubectl.json("get", "svc", "-n", ns, "web")["spec"]["clusterIP"]
+    res = in_netns(web, "getent", "hosts", f"web.{ns}.svc.cluster.local")
+    assert res.returncode == 0 and res.stdout.split()[0] == cluster_ip
+    pod_ip = kubectl.json("get", "pod", "-n", ns, "web-a")["status"]["podIP"]
+    res = in_netns(web, "getent", "hosts", f"{pod_ip.replace('.', '-')}.{ns}.pod.cluster.local")
+    assert res.returncode == 0 and res.stdout.split()[0] == pod_ip
+    for name in ("nope", f"nope.{ns}.svc.cluster.local", "example.com"):
+        assert in_netns(web, "getent", "hosts", name).returncode == 2, name
+
+
+def test_headless_service_resolves_to_ready_pod_ips(kubectl, ns, web):
+    kubectl.apply(service("web-headless", {"app": "web"}, headless=True), ns)
+    kubectl("wait", "-n", ns, "--for=jsonpath={.subsets[0].addresses[1].ip}",
+            "endpoints/web-headless", "--timeout=20s")
+    res = in_netns(web, "getent", "ahostsv4", "web-headless")
+    assert res.returncode == 0, res.stderr
+    ips = {line.split()[0] for line in res.stdout.splitlines()}
+    pods = {kubectl.json("get", "pod", "-n", ns, p)["status"]["podIP"] for p in ("web-a", "web-b")}
+    assert ips == pods
+
+
+def test_selector_change_moves_new_connections(kubectl, ns, web):
+    assert curl(web, "http://web/")["pod"] in ("web-a", "web-b")
+    kubectl("patch", "-n", ns, "svc", "web", "--type=merge", "-p", '{"spec":{"selector":{"app":"other"}}}')
+    other_ip = kubectl.json("get", "pod", "-n", ns, "other")["status"]["podIP"]
+    kubectl("wait", "-n", ns, f"--for=jsonpath={{.subsets[0].addresses[0].ip}}={other_ip}",
+            "endpoints/web", "--timeout=20s")
+    assert {curl(web, "http://web/")["pod"] for _ in range(4)} == {"other"}
+
+
+def test_deleted_pod_drains(kubectl, ns, web):
+    kubectl("delete", "-n", ns, "pod", "web-a", "--wait=true")
+    kubectl("wait", "-n", ns, "--for=jsonpath={.subsets[0].addresses[0].targetRef.name}=web-b",
+            "endpoints/web", "--timeout=20s")
+    assert {curl(web, "http://web/")["pod"] for _ in range(4)} == {"web-b"}
+
+
+def test_host_cannot_reach_pod_or_service_ips_but_a_pod_can(kubectl, ns, web):
+    cluster_ip = kubectl.json("get", "svc", "-n", ns, "web")["spec"]["clusterIP"]
+    pod_ip = kubectl.json("get", "pod", "-n", ns, "web-a")["status"]["podIP"]
+    for url in (f"http://{pod_ip}:8080/", f"http://{cluster_ip}/"):
+        host = in_netns(None, "curl", "-sS", "-m", "2", url)
+        assert host.returncode != 0, f"host reached {url}"
+        assert curl(web, url)["namespace"] == ns
+    routes = in_netns(None, "ip", "route", "show", "type", "blackhole").stdout
+    assert "10.244.0.0/16" in routes and "10.96.0.0/16" in routes

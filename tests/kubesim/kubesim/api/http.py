@@ -17,9 +17,10 @@ from .util import clone
 JSON_CT = "application/json"
 
 
-def json_response(body, status: int = 200, headers: dict | None = None) -> web.Response:
-    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status,
-                        content_type=JSON_CT, headers=headers)
+def json_response(body, status: int = 200, headers: dict | None = None,
+                  content_type: str = JSON_CT) -> web.Response:
+    hdrs = {**(headers or {}), "Content-Type": content_type}
+    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status, headers=hdrs)
 
 
 def status_response(err: errors.ApiError) -> web.Response:

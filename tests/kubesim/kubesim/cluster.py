@@ -70,7 +70,6 @@ def remove_leftovers(state_dir: Path) -> None:
     old_id = _read(state_dir / MARKER)
     if old_id:
         cleanup_cluster(old_id)
-    if old_id or (state_dir / "kubesim.log").exists():
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
@@ -162,4 +161,7 @@ def down(state_dir: Path, timeout: float = 30.0) -> bool:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
     remove_leftovers(state_dir)
+    # A start that failed leaves only its log behind.
+    if (state_dir / "kubesim.log").exists():
+        shutil.rmtree(state_dir, ignore_errors=True)
     return found or pid is not None

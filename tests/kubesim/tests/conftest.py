@@ -71,6 +71,15 @@ class ClusterHandle:
         return ctx
 
 
+def process_alive(pid: int) -> bool:
+    """True while pid runs; a zombie (exited, not yet reaped by its parent) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def _down(state: Path) -> subprocess.CompletedProcess:
     return subprocess.run([KUBESIM, "down", "--state", str(state)], capture_output=True, text=True,
                           timeout=60)
@@ -91,7 +100,7 @@ def stop_cluster(handle: ClusterHandle) -> None:
     assert handle.netns() == [], f"namespaces left behind: {handle.netns()}"
     assert not any(n.startswith(handle.prefix) for n in os.listdir("/etc/netns")) \
         if os.path.isdir("/etc/netns") else True
-    assert not Path(f"/proc/{handle.pid}").exists(), "cluster process still running"
+    assert not process_alive(handle.pid), "cluster process still running"
     assert not handle.state.exists(), "state dir left behind"
 
 
@@ -145,7 +154,9 @@ def kubectl(cluster, tmp_path):
 @pytest.fixture
 def ns(kubectl):
     name = "t-" + uuid.uuid4().hex[:8]
-    kubectl("create", "namespace", name)
+    # `kubectl create namespace` would send protobuf; apply sends JSON.
+    kubectl("apply", "-f", "-", input=json.dumps(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
     return name
 
 

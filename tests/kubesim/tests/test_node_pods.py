@@ -37,8 +37,11 @@ def test_pod_runs_in_its_own_namespace_with_cluster_resolv_conf(kubectl, ns):
 
 
 def test_env_from_literals_configmaps_secrets_and_fields(kubectl, ns):
-    kubectl("create", "configmap", "cfg", "-n", ns, "--from-literal=color=blue")
-    kubectl("create", "secret", "generic", "sec", "-n", ns, "--from-literal=token=s3cr3t")
+    # Applied from YAML: `kubectl create configmap/secret` send protobuf bodies.
+    kubectl.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
+                    "data": {"color": "blue"}},
+                   {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec"},
+                    "stringData": {"token": "s3cr3t"}}], ns)
     env = [{"name": "LIT", "value": "plain"},
            {"name": "COLOR", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "color"}}},
            {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "token"}}},

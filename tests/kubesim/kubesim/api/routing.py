@@ -47,7 +47,7 @@ def parse(path: str, query) -> Route:
             lookup(group, version, rest[2]) is None:
         # /api/v1/namespaces/NAME/status: the namespace object itself.
         res = lookup(group, version, "namespaces")
-        if len(rest) > 3:
+        if len(rest) > 3 or res.subresource(rest[2]) is None:
             raise errors.page_not_found()
         return Route(res, "", rest[1], rest[2], watch)
     if rest[0] == "namespaces" and len(rest) >= 3:

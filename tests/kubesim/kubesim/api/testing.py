@@ -240,8 +240,19 @@ class Cluster:
     def stop(self) -> None:
         self.call(self.kubelet.stop())
         self.call(self.server.stop())
+        self.call(self._cancel_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        self.loop.close()
+
+    @staticmethod
+    async def _cancel_rest() -> None:
+        """Ends what is still running (open watches), so the loop closes cleanly."""
+        me = asyncio.current_task()
+        rest = [t for t in asyncio.all_tasks() if t is not me]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
 
     @property
     def port(self) -> int:
@@ -293,18 +304,20 @@ class Kubectl:
                                 env=self.env, cwd=self.home)
 
 
+# The fixture names differ from the node side's conftest fixtures (`cluster`, `kubectl`), which start a
+# real, root-only cluster; the API tests use these instead.
 @pytest.fixture
-def cluster(tmp_path):
+def sim(tmp_path):
     c = Cluster(tmp_path / "state")
     yield c
     c.stop()
 
 
 @pytest.fixture
-def api(cluster) -> Client:
-    return cluster.client("admin")
+def api(sim) -> Client:
+    return sim.client("admin")
 
 
 @pytest.fixture
-def kubectl(cluster, tmp_path) -> Kubectl:
-    return Kubectl(cluster, tmp_path / "home")
+def kc(sim, tmp_path) -> Kubectl:
+    return Kubectl(sim, tmp_path / "home")

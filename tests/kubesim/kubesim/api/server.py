@@ -22,7 +22,7 @@ from .certs import CertificateAuthority
 from .controllers import start_controllers
 from .http import json_response, status_response
 from .rbac import Authorizer
-from .routing import Route, attributes, parse
+from .routing import Route, attributes, parse, verb_for
 from .store import Store
 
 log = logging.getLogger("kubesim.api")
@@ -84,6 +84,9 @@ async def _non_resource(ctx: ApiContext, request: web.Request, route: Route) -> 
             return json_response(discovery.legacy_api(ctx.server_address))
         return json_response(discovery.legacy_apis())
     parts = [p for p in path.split("/") if p]
+    if not parts:
+        return json_response({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3",
+                                        "/readyz", "/version"]})
     if parts[0] == "api" and len(parts) == 2:
         doc = discovery.resource_list("", parts[1])
     elif parts[0] == "apis" and len(parts) == 2:
@@ -104,6 +107,8 @@ async def _non_resource(ctx: ApiContext, request: web.Request, route: Route) -> 
 async def _resource(ctx: ApiContext, request: web.Request, route: Route, user) -> web.StreamResponse:
     method = request.method
     sub = route.subresource
+    if not sub and verb_for(method, route) not in route.resource.verbs:
+        raise errors.method_not_allowed(verb_for(method, route))
     if route.resource.plural == "selfsubjectaccessreviews":
         if method != "POST" or route.name:
             raise errors.method_not_allowed(method.lower())

@@ -25,6 +25,8 @@ from .util import clone, now, random_suffix, rfc3339
 _SERVER_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                 "generation", "resourceVersion")
 
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
+
 
 class Event(NamedTuple):
     type: str          # "ADDED" | "MODIFIED" | "DELETED"
@@ -304,6 +306,9 @@ class Store:
                 fins.append("orphan")
             nm["finalizers"] = fins
         if resource == "namespaces":
+            if name in PROTECTED_NAMESPACES:
+                raise errors.ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may '
+                                      "not be deleted", {"name": name, "kind": "namespaces"})
             if first:
                 nm["deletionTimestamp"] = rfc3339()
                 nm["deletionGracePeriodSeconds"] = 0

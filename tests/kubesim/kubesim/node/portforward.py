@@ -120,7 +120,7 @@ async def _channels(request, pod, rt) -> web.StreamResponse:
 async def _pod_to_channel(reader, chan: ChannelSocket, channel: int) -> None:
     try:
         while True:
-            data = await reader.read(256 * 1024)
+            data = await reader.read(1024 * 1024)
             if not data:
                 return
             await chan.send(channel, data)
@@ -178,7 +178,7 @@ class _Forwarder:
 
         async def downstream():
             while True:
-                chunk = await reader.read(256 * 1024)
+                chunk = await reader.read(1024 * 1024)
                 if not chunk:
                     break
                 await data.write(chunk)

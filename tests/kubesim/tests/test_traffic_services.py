@@ -6,6 +6,9 @@ request landed.
 """
 
 import json
+import subprocess
+import threading
+import time
 
 import pytest
 
@@ -74,11 +77,42 @@ def test_selector_change_moves_new_connections(kubectl, ns, web):
     assert {curl(web, "http://web/")["pod"] for _ in range(4)} == {"other"}
 
 
+def ready_endpoint_names(kubectl, ns, name):
+    ep = kubectl.json("get", "endpoints", "-n", ns, name)
+    return sorted(a["targetRef"]["name"] for s in ep.get("subsets") or [] for a in s.get("addresses") or [])
+
+
 def test_deleted_pod_drains(kubectl, ns, web):
-    kubectl("delete", "-n", ns, "pod", "web-a", "--wait=true")
-    kubectl("wait", "-n", ns, "--for=jsonpath={.subsets[0].addresses[0].targetRef.name}=web-b",
-            "endpoints/web", "--timeout=20s")
-    assert {curl(web, "http://web/")["pod"] for _ in range(4)} == {"web-b"}
+    # Two slow requests through the Service: round robin puts one on each pod.
+    slow = [subprocess.Popen(["ip", "netns", "exec", web, "curl", "-sS", "-m", "30", "http://web/delay/3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        for pod in ("web-a", "web-b"):
+            follower = kubectl.popen("logs", "-f", "-n", ns, pod)
+            # The wait is bounded: a timer ends the log stream if the line never comes.
+            timer = threading.Timer(20, follower.kill)
+            timer.start()
+            try:
+                assert any("/delay/3 in flight" in line for line in follower.stdout), pod
+            finally:
+                timer.cancel()
+                follower.kill()
+                follower.wait()
+        kubectl("delete", "-n", ns, "pod", "web-a", "--wait=false")
+        deadline = time.monotonic() + 20
+        while ready_endpoint_names(kubectl, ns, "web") != ["web-b"]:
+            assert time.monotonic() < deadline, "web-a never left the endpoints"
+        # New connections avoid the terminating pod ...
+        assert {curl(web, "http://web/")["pod"] for _ in range(4)} == {"web-b"}
+        # ... while the request it already had completes: the pod drained instead of dying.
+        answers = [json.loads(p.communicate(timeout=30)[0]) for p in slow]
+        assert sorted(a["pod"] for a in answers) == ["web-a", "web-b"]
+    finally:
+        for p in slow:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    kubectl("wait", "-n", ns, "--for=delete", "pod/web-a", "--timeout=30s")
 
 
 def test_host_cannot_reach_pod_or_service_ips_but_a_pod_can(kubectl, ns, web):

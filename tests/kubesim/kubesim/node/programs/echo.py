@@ -2,14 +2,19 @@
 
 A test (or Tether's exchange) sends a request through a Service or a tunnel and reads the
 answer to learn where the request landed: the pod name and namespace, plus the request's
-method, path and headers. `GET /bytes/N` streams N bytes, for throughput measurements.
-Listens on 0.0.0.0:$PORT (default 8080).
+method, path and headers. `GET /bytes/N` streams N bytes, for throughput measurements;
+`GET /delay/S` answers after S seconds, so a test can hold a request open across a change.
+Listens on 0.0.0.0:$PORT (default 8080). On SIGTERM it stops accepting connections, finishes
+the requests in flight and exits 0, like a well-behaved server, which lets tests watch a
+terminating pod drain.
 """
 
 import json
 import os
 import signal
 import sys
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 POD = os.environ.get("KUBESIM_POD_NAME") or os.environ.get("HOSTNAME", "")
@@ -25,6 +30,9 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if self.path.startswith("/bytes/"):
             return self._bytes(int(self.path.split("/")[2]))
+        if self.path.startswith("/delay/"):
+            print(f"echo: {self.path} in flight", flush=True)
+            time.sleep(float(self.path.split("/")[2]))
         doc = {
             "pod": POD,
             "namespace": NAMESPACE,
@@ -36,9 +44,11 @@ class Handler(BaseHTTPRequestHandler):
         data = (json.dumps(doc) + "\n").encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+        self.close_connection = True
 
     def _bytes(self, n: int):
         self.send_response(200)
@@ -60,10 +70,19 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     port = int(os.environ.get("PORT", "8080"))
     server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
-    server.daemon_threads = True
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Handler threads are joined at server_close(): requests in flight finish before exit.
+    server.daemon_threads = False
+    server.block_on_close = True
+
+    def on_term(*_):
+        print("echo: SIGTERM, draining", flush=True)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_term)
     print(f"echo: pod {POD} listening on :{port}", flush=True)
     server.serve_forever()
+    server.socket.close()
+    server.server_close()
 
 
 if __name__ == "__main__":

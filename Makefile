@@ -1,0 +1,45 @@
+# The two set-up commands of the README, and the helpers around them. Each target does its own set-up
+# (scripts/bootstrap, then configure and build) and is idempotent.
+.PHONY: demo test build fuzz bench playground clean bootstrap
+
+JOBS ?= 2
+FUZZ_SECONDS ?= 300
+
+bootstrap:
+	@scripts/bootstrap
+
+build: bootstrap
+	@cmake --preset dev >/dev/null
+	@cmake --build --preset dev -j $(JOBS)
+
+# The main job: the backend on the embedded default, with a JSON-RPC round trip shown step by step.
+demo: build
+	@/usr/bin/python3 scripts/demo.py build/dev/server/tether
+
+# Every test: the ASan/UBSan and fuzz builds first, then one ctest run in the dev build that covers
+# unit tests, the ASan unit run, transcripts, the fuzz smoke run, the arrow check and kubesim's suite.
+test: bootstrap
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS) --target unit_tests
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS) --target fuzz_rpc
+	@cmake --preset dev -DTETHER_ASAN_UNIT_TESTS=$(CURDIR)/build/asan/tests/unit_tests \
+	                   -DTETHER_FUZZ_DIR=$(CURDIR)/build/fuzz >/dev/null
+	@cmake --build --preset dev -j $(JOBS)
+	@ctest --preset dev
+
+# A longer fuzz run than the smoke run in `make test`.
+fuzz: bootstrap
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@mkdir -p build/fuzz/corpus-rpc
+	build/fuzz/tests/fuzz/fuzz_rpc -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus-rpc tests/fuzz/corpus/rpc
+
+# Benchmarks (optimised build); they print comparison tables and never fail.
+bench: bootstrap
+	@cmake --preset bench >/dev/null
+	@cmake --build --preset bench -j $(JOBS) --target tether rpc_bench
+	@bench/rpc/run.sh build/bench
+
+clean:
+	rm -rf build

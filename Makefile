@@ -22,7 +22,7 @@ test: bootstrap
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS) --target unit_tests
 	@cmake --preset fuzz >/dev/null
-	@cmake --build --preset fuzz -j $(JOBS) --target fuzz_rpc
+	@cmake --build --preset fuzz -j $(JOBS)
 	@cmake --preset dev -DTETHER_ASAN_UNIT_TESTS=$(CURDIR)/build/asan/tests/unit_tests \
 	                   -DTETHER_FUZZ_DIR=$(CURDIR)/build/fuzz >/dev/null
 	@cmake --build --preset dev -j $(JOBS)

@@ -10,7 +10,7 @@
 set(MODULES
   protocol/jsonrpc protocol/tether protocol/tunnel
   server/rpc server/ide server/core server/session server/kube server/tunnel server/cli
-  shadow tests bench)
+  shadow tests bench support)
 
 set(ALLOWED_protocol/jsonrpc protocol/jsonrpc)
 set(ALLOWED_protocol/tether  protocol/tether protocol/jsonrpc)
@@ -25,12 +25,13 @@ set(ALLOWED_server/cli       server/cli server/ide server/rpc server/core protoc
 set(ALLOWED_shadow           shadow protocol/tunnel)
 set(ALLOWED_tests            ANY)
 set(ALLOWED_bench            ANY)
+set(ALLOWED_support          support)
 
 set(FORBIDDEN_server/core    "boost/json" "boost/beast" "curl/")
 set(FORBIDDEN_server/session "boost/json")
 set(FORBIDDEN_server/tunnel  "boost/json" "curl/")
 set(FORBIDDEN_protocol/jsonrpc "spdlog/")
-set(FORBIDDEN_protocol/tunnel "spdlog/" "boost/json")
+set(FORBIDDEN_protocol/tunnel "boost/json")
 
 if(NOT ROOT)
   message(FATAL_ERROR "usage: cmake -DROOT=<repository root> -P CheckArrows.cmake")

@@ -14,4 +14,6 @@ function(tether_module name)
   add_library(${name} STATIC ${ARG_SOURCES})
   target_include_directories(${name} PUBLIC ${TETHER_ROOT} ${CMAKE_BINARY_DIR}/generated)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE tether_warnings)
+  # The unit-test binary links every module that registered itself here.
+  set_property(GLOBAL APPEND PROPERTY TETHER_MODULES ${name})
 endfunction()

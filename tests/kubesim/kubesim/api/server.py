@@ -17,6 +17,7 @@ import yaml
 from aiohttp import web
 
 from . import discovery, errors, reads, subresources, watch, writes
+from .apply import AppliedConfigs
 from .auth import ADMIN_GROUP, Authenticator
 from .certs import CertificateAuthority
 from .controllers import start_controllers
@@ -40,6 +41,7 @@ class ApiContext:
     authorizer: Authorizer
     server_address: str = ""
     bookmark_interval: float = 30.0
+    applied: AppliedConfigs = field(default_factory=AppliedConfigs)
 
 
 @dataclass

@@ -284,7 +284,7 @@ def _service_causes(spec: dict) -> list[dict]:
                              f"Invalid value: {port}: must be between 1 and 65535, inclusive"))
         if len(ports) > 1 and not p.get("name"):
             out.append(cause("FieldValueRequired", f"spec.ports[{i}].name", "Required value"))
-        if p.get("name") in names:
+        if p.get("name") and p.get("name") in names:
             out.append(cause("FieldValueDuplicate", f"spec.ports[{i}].name", f'Duplicate value: "{p["name"]}"'))
         names.add(p.get("name"))
         proto = p.get("protocol", "TCP")

@@ -152,7 +152,7 @@ async def handle_patch(ctx, request: web.Request, route: Route) -> web.Response:
 
 
 def _server_side_apply(ctx, request: web.Request, route: Route, body, dry_run: bool) -> web.Response:
-    """Server-side apply as create-or-merge (field ownership is not tracked)."""
+    """Server-side apply: create, or merge after dropping what this manager no longer applies."""
     if not request.query.get("fieldManager"):
         raise errors.bad_request("PATCH, application/apply-patch+yaml requires fieldManager parameter")
     body = require_object(body, "object for server-side apply")
@@ -164,12 +164,19 @@ def _server_side_apply(ctx, request: web.Request, route: Route, body, dry_run: b
     body = clone(body)
     body.get("metadata", {}).pop("managedFields", None)
     current = ctx.store.get(res.plural, route.namespace or None, route.name)
+    manager = request.query["fieldManager"]
     if current is None:
         obj = prepare(ctx, route, body, creating=True)
-        return json_response(ctx.store.create(res.plural, obj, dry_run=dry_run), 201)
-    merged = strategic_merge(current, body)
+        created = ctx.store.create(res.plural, obj, dry_run=dry_run)
+        if not dry_run:
+            ctx.applied.remember(created, manager, body)
+        return json_response(created, 201)
+    merged = ctx.applied.merge(current, manager, body)
     obj = prepare(ctx, route, merged, creating=False, old=current)
-    return json_response(ctx.store.update(res.plural, obj, dry_run=dry_run))
+    updated = ctx.store.update(res.plural, obj, dry_run=dry_run)
+    if not dry_run:
+        ctx.applied.remember(updated, manager, body)
+    return json_response(updated)
 
 
 async def _delete_options(request: web.Request) -> dict:

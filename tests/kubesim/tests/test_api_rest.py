@@ -190,9 +190,11 @@ def test_server_side_apply_creates_then_merges(api):
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}}
     r = api.patch(f"{NS}/configmaps/ssa?fieldManager=kubectl&force=false", body, APPLY)
     assert r.status == 201
-    r = api.patch(f"{NS}/configmaps/ssa?fieldManager=kubectl", b"apiVersion: v1\nkind: ConfigMap\n"
+    r = api.patch(f"{NS}/configmaps/ssa?fieldManager=other", b"apiVersion: v1\nkind: ConfigMap\n"
                   b"metadata:\n  name: ssa\ndata:\n  b: '2'\n", APPLY)
-    assert r.status == 200 and r.json["data"] == {"a": "1", "b": "2"}
+    assert r.status == 200 and r.json["data"] == {"a": "1", "b": "2"}, "another manager's fields stay"
+    r = api.patch(f"{NS}/configmaps/ssa?fieldManager=kubectl", dict(body, data={"c": "3"}), APPLY)
+    assert r.json["data"] == {"b": "2", "c": "3"}, "a manager's own dropped field goes"
     assert api.patch(f"{NS}/configmaps/ssa", body, APPLY).status == 400, "fieldManager is required"
 
 

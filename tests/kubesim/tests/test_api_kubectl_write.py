@@ -137,3 +137,32 @@ def test_force_delete(kc, sim, tmp_path):
     r = kc("delete", "pod", "p1", "--grace-period=0", "--force")
     assert 'pod "p1" force deleted' in r.stdout
     assert sim.kubelet.deletions == [("default", "p1", 0)]
+
+
+def test_typed_create_commands_send_protobuf(kc, sim):
+    """kubectl's generators use typed clients, which send protobuf bodies."""
+    assert kc("create", "namespace", "team").stdout.strip() == "namespace/team created"
+    assert kc("create", "configmap", "cm", "--from-literal=a=b", "-n", "team").stdout.strip() == "configmap/cm created"
+    assert kc("create", "secret", "generic", "s", "--from-literal=a=b", "-n", "team").stdout.strip() == \
+        "secret/s created"
+    assert kc("create", "deployment", "web", "--image=kubesim/echo", "--replicas=2", "--port=8080",
+              "-n", "team").stdout.strip() == "deployment.apps/web created"
+    assert kc("create", "service", "clusterip", "web", "--tcp=80:8080", "-n", "team").stdout.strip() == \
+        "service/web created"
+    assert kc("create", "role", "r", "--verb=get,list", "--resource=pods", "-n", "team").stdout.strip() == \
+        "role.rbac.authorization.k8s.io/r created"
+    kc("create", "rolebinding", "rb", "--role=r", "--user=kubesim-restricted", "-n", "team")
+    kc("rollout", "status", "deployment/web", "-n", "team", "--timeout=30s")
+    secret = json.loads(kc("get", "secret", "s", "-n", "team", "-o", "json").stdout)
+    assert secret["type"] == "Opaque" and secret["data"] == {"a": "Yg=="}
+    svc = json.loads(kc("get", "svc", "web", "-n", "team", "-o", "json").stdout)
+    assert svc["spec"]["ports"][0]["targetPort"] == 8080 and svc["spec"]["selector"] == {"app": "web"}
+    ep = kc("get", "endpoints", "web", "-n", "team", "-o", "jsonpath={.subsets[0].addresses[*].ip}").stdout.split()
+    assert len(ep) == 2
+    listed = kc("--context", "kubesim-restricted", "auth", "can-i", "--list", "-n", "team").stdout
+    assert any(line.split()[:1] == ["pods"] and "[get list]" in line for line in listed.splitlines())
+    assert kc("--context", "kubesim-restricted", "auth", "can-i", "list", "pods", "-n", "team").stdout.strip() == "yes"
+    r = kc("--context", "kubesim-restricted", "delete", "pod", "--all", "-n", "team", check=False)
+    assert r.returncode == 1 and "Forbidden" in r.stderr
+    assert kc("delete", "namespace", "team", "--timeout=30s").stdout.strip() == 'namespace "team" deleted'
+    assert kc("get", "ns", "team", check=False).returncode == 1

@@ -2,6 +2,9 @@
 
 import json
 import re
+import subprocess
+
+import pytest
 
 from conftest import echo_pod, toolbox_pod
 
@@ -52,9 +55,15 @@ def test_logs_of_unknown_container_and_waiting_pod(kubectl, ns):
     assert 'container "ghost" in pod "ghost" is waiting to start' in res.stderr
 
 
-def test_exec_output_exit_code_and_stdin(kubectl, ns):
+SPDY_EXEC = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}
+
+
+@pytest.mark.parametrize("env", [None, SPDY_EXEC], ids=["websocket-v5", "spdy"])
+def test_exec_output_exit_code_and_stdin(kubectl, ns, env):
     kubectl.apply(toolbox_pod("tb"), ns)
     kubectl.wait_ready(ns, "tb")
+    if env:
+        kubectl.env.update(env)
     res = kubectl("exec", "-n", ns, "tb", "--", "sh", "-c", "echo out; echo err >&2")
     assert res.stdout == "out\n" and res.stderr == "err\n"
     res = kubectl("exec", "-n", ns, "tb", "--", "sh", "-c", "exit 3", check=False)
@@ -74,3 +83,40 @@ def test_exec_runs_in_the_pod_network(kubectl, ns):
     assert json.loads(res.stdout)["pod"] == "srv"
     res = kubectl("exec", "-n", ns, "tb", "--", "no-such-program", check=False)
     assert res.returncode != 0 and "executable file not found" in res.stderr
+
+
+def test_exec_and_port_forward_with_kubectl_1_29_which_speaks_only_spdy(kubectl, ns):
+    kubectl.apply([toolbox_pod("tb"), echo_pod("srv")], ns)
+    kubectl.wait_ready(ns, "tb", "srv")
+    old = "/usr/lib/google-cloud-sdk/bin/kubectl.1.29"
+    res = subprocess.run([old, "exec", "-n", ns, "tb", "--", "sh", "-c", "echo v129; exit 2"],
+                         capture_output=True, text=True, env=kubectl.env, timeout=60)
+    assert (res.returncode, res.stdout) == (2, "v129\n")
+    assert "command terminated with exit code 2" in res.stderr
+    proc = subprocess.Popen([old, "port-forward", "-n", ns, "pod/srv", ":8080"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=kubectl.env)
+    try:
+        port = re.match(r"Forwarding from 127\.0\.0\.1:(\d+)", proc.stdout.readline()).group(1)
+        res = subprocess.run(["curl", "-sS", "-m", "10", f"http://127.0.0.1:{port}/old"],
+                             capture_output=True, text=True, timeout=20)
+        assert json.loads(res.stdout)["path"] == "/old"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_logs_previous_and_container_choice(kubectl, ns):
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "two"},
+           "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+               {"name": "crashy", "image": "kubesim/toolbox",
+                "command": ["sh", "-c", "echo run-$(date +%s%N); exit 1"]},
+               {"name": "steady", "image": "kubesim/toolbox", "command": ["sh", "-c", "echo steady; exec sleep 300"]}]}}
+    kubectl.apply(pod, ns)
+    kubectl("wait", "-n", ns, "--for=jsonpath={.status.containerStatuses[0].restartCount}=1",
+            "pod/two", "--timeout=30s")
+    res = kubectl("logs", "-n", ns, "two", check=False)
+    assert res.returncode == 1
+    assert "a container name must be specified for pod two, choose one of: [crashy steady]" in res.stderr
+    assert kubectl("logs", "-n", ns, "two", "-c", "steady").stdout == "steady\n"
+    previous = kubectl("logs", "-n", ns, "two", "-c", "crashy", "--previous").stdout
+    assert re.fullmatch(r"run-\d+\n", previous), previous

@@ -122,7 +122,8 @@ def _namespace(obj: dict, store, creating: bool) -> None:
 
 
 def _secret(obj: dict, store, creating: bool) -> None:
-    obj.setdefault("type", "Opaque")
+    if not obj.get("type"):
+        obj["type"] = "Opaque"
     string_data = obj.pop("stringData", None)
     if string_data:
         data = obj.setdefault("data", {})

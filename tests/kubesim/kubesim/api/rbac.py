@@ -24,6 +24,7 @@ _BUILTIN_CLUSTER_ROLES = {
                             "configmaps", "serviceaccounts", "events", "namespaces"],
               "verbs": _READ}],
 }
+_SELF_REVIEWS = ("selfsubjectaccessreviews", "selfsubjectrulesreviews")
 _PUBLIC_PATHS = ("/api", "/apis", "/version", "/openapi", "/healthz", "/livez", "/readyz")
 
 
@@ -82,7 +83,7 @@ class Authorizer:
             ok = a.verb in ("get", "head") and any(a.path == p or a.path.startswith(p + "/")
                                                    for p in _PUBLIC_PATHS)
             return ok, "discovery is open to authenticated users" if ok else ""
-        if a.group == "authorization.k8s.io" and a.resource == "selfsubjectaccessreviews" and a.verb == "create":
+        if a.group == "authorization.k8s.io" and a.resource in _SELF_REVIEWS and a.verb == "create":
             return True, "any authenticated user may review its own access"
         if not a.namespace:
             return False, ""
@@ -100,6 +101,26 @@ class Authorizer:
                 return True, f'RBAC: allowed by RoleBinding "{name}/{a.namespace}" of {ref.get("kind")} ' \
                              f'"{ref.get("name")}" to User "{user.name}"'
         return False, ""
+
+    def rules(self, user: UserInfo, namespace: str) -> tuple[list[dict], list[dict]]:
+        """(resourceRules, nonResourceRules) that apply to the user in a namespace."""
+        if user.is_admin:
+            return ([{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                    [{"verbs": ["*"], "nonResourceURLs": ["*"]}])
+        rules = [{"verbs": ["create"], "apiGroups": ["authorization.k8s.io"], "resources": list(_SELF_REVIEWS)}]
+        for binding in self.store.peek_all("rolebindings", namespace) if namespace else []:
+            if not any(_subject_matches(s, user, namespace) for s in binding.get("subjects") or []):
+                continue
+            ref = binding.get("roleRef") or {}
+            if ref.get("kind") == "Role":
+                found = (self.store.peek("roles", namespace, ref.get("name", "")) or {}).get("rules") or []
+            else:
+                found = _BUILTIN_CLUSTER_ROLES.get(ref.get("name", ""), [])
+            rules += [{k: list(v) for k, v in r.items() if k in ("verbs", "apiGroups", "resources", "resourceNames")}
+                      for r in found]
+        non_resource = [{"verbs": ["get"], "nonResourceURLs": [p for p in _PUBLIC_PATHS] +
+                         [p + "/*" for p in _PUBLIC_PATHS]}]
+        return rules, non_resource
 
     def check(self, user: UserInfo, a: Attributes) -> None:
         """Raises the real 403 Forbidden Status when not allowed."""

@@ -89,6 +89,8 @@ RESOURCES: list[Resource] = [
     Resource("rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
     Resource("selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview",
              "authorization.k8s.io", "v1", False, verbs=("create",)),
+    Resource("selfsubjectrulesreviews", "selfsubjectrulesreview", "SelfSubjectRulesReview",
+             "authorization.k8s.io", "v1", False, verbs=("create",)),
 ]
 
 BY_PLURAL: dict[str, Resource] = {r.plural: r for r in RESOURCES}

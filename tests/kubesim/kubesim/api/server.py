@@ -115,6 +115,10 @@ async def _resource(ctx: ApiContext, request: web.Request, route: Route, user) -
         if method != "POST" or route.name:
             raise errors.method_not_allowed(method.lower())
         return await subresources.handle_access_review(ctx, request, user)
+    if route.resource.plural == "selfsubjectrulesreviews":
+        if method != "POST" or route.name:
+            raise errors.method_not_allowed(method.lower())
+        return await subresources.handle_rules_review(ctx, request, user)
     if sub in ("log", "exec", "portforward"):
         if (sub == "log" and method != "GET") or method not in ("GET", "POST"):
             raise errors.method_not_allowed(method.lower())
@@ -243,7 +247,8 @@ async def start_api_server(state_dir: Path, store: Store, hooks) -> ApiServer:
     app = make_app(ctx)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=_ssl_context(state_dir), reuse_address=True)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=_ssl_context(state_dir), reuse_address=True,
+                       shutdown_timeout=1.0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     ctx.server_address = f"127.0.0.1:{port}"

@@ -116,3 +116,18 @@ async def handle_access_review(ctx, request: web.Request, user) -> web.Response:
     out = {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
            "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
     return json_response(out, 201)
+
+
+async def handle_rules_review(ctx, request: web.Request, user) -> web.Response:
+    """SelfSubjectRulesReview: what `kubectl auth can-i --list` shows."""
+    body, _ = await read_body(request)
+    review = require_object(body)
+    spec = review.get("spec") if isinstance(review.get("spec"), dict) else {}
+    namespace = spec.get("namespace", "")
+    if not isinstance(namespace, str):
+        raise errors.bad_request("spec.namespace must be a string")
+    resource_rules, non_resource_rules = ctx.authorizer.rules(user, namespace)
+    return json_response({"kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",
+                          "metadata": {"creationTimestamp": None}, "spec": {"namespace": namespace} if namespace else {},
+                          "status": {"resourceRules": resource_rules, "nonResourceRules": non_resource_rules,
+                                     "incomplete": False}}, 201)

@@ -1,4 +1,5 @@
-"""pods/exec over WebSocket (`v5.channel.k8s.io` down to `channel.k8s.io`).
+"""pods/exec over WebSocket (`v5.channel.k8s.io` down to `channel.k8s.io`), plus the parts
+the SPDY variant (execspdy.py) shares.
 
 The command runs as `ip netns exec <pod netns> <command...>` with the container's environment,
 so it sees the pod's network and DNS settings. Channels: 0 stdin, 1 stdout, 2 stderr, 3 status,
@@ -48,15 +49,50 @@ def start_failure(message: str) -> dict:
             "code": 500}
 
 
+def prepare(node, rt, container, command: list[str]):
+    """Returns (env, None) when the command can start, or (None, failure Status)."""
+    try:
+        env = container_env(node.store, rt.pod, container.spec, rt.pod_ip)
+    except EnvError as exc:
+        return None, start_failure(str(exc))
+    program = command[0]
+    if "/" not in program and shutil.which(program, path=env.get("PATH")) is None:
+        return None, start_failure(
+            f"Internal error occurred: error executing command in container: failed to exec in "
+            f'container: exec: "{program}": executable file not found in $PATH')
+    return env, None
+
+
+async def spawn(rt, container, command: list[str], env: dict, use_stdin: bool, tty: bool):
+    """Starts the command in the pod's namespace; with tty, stderr joins stdout."""
+    return await asyncio.create_subprocess_exec(
+        IP, "netns", "exec", rt.netns, *command, env=env, cwd=container.spec.get("workingDir") or "/",
+        stdin=subprocess.PIPE if use_stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT if tty else subprocess.PIPE,
+        start_new_session=True)
+
+
+def kill(proc) -> None:
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 async def serve_exec(node, request: web.Request, pod: dict, rt, container) -> web.StreamResponse:
-    if not is_websocket(request):
-        return status_response(400, "BadRequest",
-                               "exec needs a WebSocket upgrade (v5.channel.k8s.io); SPDY exec is not supported by kubesim")
     command = request.query.getall("command", [])
     if not command:
         return bad_request("you must specify at least 1 command")
     use_stdin = _flag(request, "stdin")
     tty = _flag(request, "tty")
+    if not is_websocket(request):
+        if request.headers.get("Upgrade", "").lower().startswith("spdy/3.1"):
+            from .execspdy import serve_spdy_exec
+            return await serve_spdy_exec(node, request, rt, container, command,
+                                         use_stdin, _flag(request, "stdout", True),
+                                         _flag(request, "stderr", True), tty)
+        return status_response(400, "BadRequest", "exec needs a WebSocket or SPDY/3.1 upgrade")
     offered = offered_protocols(request)
     if offered and not any(p in PROTOCOLS for p in offered):
         return bad_request(f"none of the offered subprotocols {offered} is supported")
@@ -64,27 +100,12 @@ async def serve_exec(node, request: web.Request, pod: dict, rt, container) -> we
     await ws.prepare(request)
     chan = ChannelSocket(ws)
     v5 = ws.ws_protocol == "v5.channel.k8s.io"
-    try:
-        env = container_env(node.store, rt.pod, container.spec, rt.pod_ip)
-    except EnvError as exc:
-        env = None
-        failure = start_failure(str(exc))
-    if env is not None:
-        failure = None
-        program = command[0]
-        if "/" not in program and shutil.which(program, path=env.get("PATH")) is None:
-            failure = start_failure(
-                f"Internal error occurred: error executing command in container: failed to exec in "
-                f'container: exec: "{program}": executable file not found in $PATH')
+    env, failure = prepare(node, rt, container, command)
     if failure is not None:
         await chan.send(3, json.dumps(failure).encode())
         await ws.close()
         return ws
-    proc = await asyncio.create_subprocess_exec(
-        IP, "netns", "exec", rt.netns, *command, env=env, cwd=container.spec.get("workingDir") or "/",
-        stdin=subprocess.PIPE if use_stdin else subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT if tty else subprocess.PIPE,
-        start_new_session=True)
+    proc = await spawn(rt, container, command, env, use_stdin, tty)
 
     async def pump(stream, channel):
         while True:
@@ -108,11 +129,7 @@ async def serve_exec(node, request: web.Request, pod: dict, rt, container) -> we
                 proc.stdin.close()
         # The client went away: nothing can read the command's output any more, so it is
         # stopped rather than left running in the pod.
-        if proc.returncode is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill(proc)
 
     reader = asyncio.create_task(from_client())
     pumps = [pump(proc.stdout, 1)]

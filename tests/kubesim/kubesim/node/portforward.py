@@ -18,6 +18,7 @@ from aiohttp import WSMsgType, web
 
 from .netns import connect_in_netns
 from .spdy import SpdySession, Stream
+from .spdyupgrade import serve_spdy_upgrade
 from .streaming import bad_request
 from .wschannel import ChannelSocket, is_websocket, offered_protocols
 
@@ -221,65 +222,9 @@ async def _spdy_over_websocket(request, pod, rt) -> web.StreamResponse:
     return ws
 
 
-class _RawFeeder:
-    """Stands in for aiohttp's payload parser after the upgrade and queues the raw bytes."""
-
-    def __init__(self):
-        self.queue: asyncio.Queue = asyncio.Queue()
-
-    def feed_data(self, data: bytes):
-        self.queue.put_nowait(bytes(data))
-        return False, b""
-
-    def feed_eof(self):
-        self.queue.put_nowait(None)
-
-
 async def _spdy_upgrade(request, pod, rt) -> web.StreamResponse:
-    versions = [v.strip() for v in request.headers.get("X-Stream-Protocol-Version", "").split(",")]
-    if PF_VERSION not in versions:
-        resp = bad_request(f"unable to upgrade: unsupported stream protocol versions {versions}")
-        resp.set_status(403)
-        resp.headers["X-Accepted-Stream-Protocol-Versions"] = PF_VERSION
-        return resp
-    resp = web.StreamResponse(status=101, headers={
-        "Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": PF_VERSION})
-    resp.content_length = 0
-    resp.force_close()
-    await resp.prepare(request)
-    transport = request.transport
-    protocol = request.protocol
-    feeder = _RawFeeder()
-    protocol.set_parser(feeder)
-
-    async def send(frame: bytes) -> None:
-        if transport is None or transport.is_closing():
-            raise ConnectionError("connection closed")
-        transport.write(frame)
-        drain = getattr(protocol, "_drain_helper", None)
-        if drain is not None and transport.get_write_buffer_size() > 1 << 20:
-            await drain()
-
     fwd = _Forwarder(pod, rt)
-    session = SpdySession(send, fwd.on_stream)
-    closed = asyncio.ensure_future(session.closed.wait())
     try:
-        while True:
-            get = asyncio.ensure_future(feeder.queue.get())
-            done, _ = await asyncio.wait([get, closed], return_when=asyncio.FIRST_COMPLETED)
-            if get not in done:
-                get.cancel()
-                break
-            data = get.result()
-            if data is None:
-                break
-            await session.feed(data)
-    except Exception:
-        log.exception("spdy upgrade session failed")
+        return await serve_spdy_upgrade(request, [PF_VERSION], fwd.on_stream)
     finally:
-        closed.cancel()
-        session.close()
         fwd.cancel()
-        if transport is not None:
-            transport.close()
-    return resp

@@ -28,6 +28,11 @@ def test_up_detach_serves_and_down_removes_everything(tmp_path):
         kubectl.apply(echo_pod("e"), "default")
         kubectl.wait_ready("default", "e")
         assert len(handle.netns()) == 2
+        # A second `up` on the same state dir refuses instead of clobbering the running cluster.
+        again = subprocess.run([KUBESIM, "up", "--detach", "--state", str(handle.state)],
+                               capture_output=True, text=True, timeout=60)
+        assert again.returncode == 1 and "already runs with state dir" in again.stderr
+        assert kubectl.json("get", "pod", "e")["status"]["phase"] == "Running"
     finally:
         stop_cluster(handle)
 

@@ -12,7 +12,7 @@ import json
 from aiohttp import web
 
 from . import errors, tables
-from .http import json_response, query_int, without_type_meta
+from .http import json_response, query_int
 from .resources import Resource
 from .routing import Route
 from .selectors import parse_field_selector, parse_label_selector
@@ -54,8 +54,9 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
 
 
 def select(ctx, route: Route, query) -> list[dict]:
+    """The matching stored objects themselves (not copies): callers serialize them before awaiting."""
     keep = object_filter(route.resource, query)
-    objs = ctx.store.list(route.resource.plural, route.namespace or None)
+    objs = ctx.store.peek_all(route.resource.plural, route.namespace or None)
     objs = [o for o in objs if keep(o)]
     objs.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
     return objs
@@ -90,4 +91,4 @@ def handle_list(ctx, request: web.Request, route: Route) -> web.Response:
         meta["continue"] = next_token
         meta["remainingItemCount"] = remaining
     return json_response({"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta,
-                          "items": [without_type_meta(o) for o in objs]})
+                          "items": [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in objs]})

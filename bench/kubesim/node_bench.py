@@ -85,6 +85,28 @@ def forwarded(kubectl: Kubectl, env: dict | None, nbytes: int) -> float:
         proc.wait()
 
 
+async def v4_download(cluster, nbytes: int) -> float:
+    """Downloads /bytes/N through WebSocket v4.channel.k8s.io, the protocol Tether's client uses."""
+    import aiohttp
+    url = (cluster.server().replace("https", "wss", 1)
+           + "/api/v1/namespaces/default/pods/thru/portforward?ports=8080")
+    async with aiohttp.ClientSession() as s:
+        started = time.perf_counter()
+        async with s.ws_connect(url, protocols=["v4.channel.k8s.io"], ssl=cluster.ssl_context(),
+                                max_msg_size=0) as ws:
+            await ws.receive_bytes()
+            await ws.receive_bytes()
+            await ws.send_bytes(b"\x00GET /bytes/%d HTTP/1.0\r\n\r\n" % nbytes)
+            got = 0
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    break
+                got += len(msg.data) - 1
+        elapsed = time.perf_counter() - started
+    assert got > nbytes, got
+    return nbytes / elapsed / 1e6
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pods", type=int, default=50)
@@ -106,9 +128,11 @@ def main():
         direct = timed_download(f"http://127.0.0.1:8080/bytes/{nbytes}", netns, nbytes)
         ws = forwarded(kubectl, None, nbytes)
         spdy = forwarded(kubectl, {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}, nbytes)
+        v4 = asyncio.run(v4_download(cluster, nbytes))
         print(f"direct loopback in pod          {direct:8.1f} MB/s")
         print(f"port-forward (WS tunnel, SPDY)  {ws:8.1f} MB/s   {ws / direct:5.2f}x direct")
         print(f"port-forward (SPDY upgrade)     {spdy:8.1f} MB/s   {spdy / direct:5.2f}x direct")
+        print(f"port-forward (WS v4, Python client) {v4:6.1f} MB/s   {v4 / direct:5.2f}x direct")
     finally:
         stop_cluster(cluster)
         os.system(f"rm -rf {work}")

@@ -124,3 +124,9 @@ def test_get_watch_prints_changes(api, kc, sim):
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def test_get_nodes(kc):
+    out = kc("get", "nodes").stdout.splitlines()
+    assert out[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert out[1].split()[:3] == ["kubesim-node", "Ready", "control-plane"]

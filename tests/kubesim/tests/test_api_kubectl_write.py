@@ -166,3 +166,10 @@ def test_typed_create_commands_send_protobuf(kc, sim):
     assert r.returncode == 1 and "Forbidden" in r.stderr
     assert kc("delete", "namespace", "team", "--timeout=30s").stdout.strip() == 'namespace "team" deleted'
     assert kc("get", "ns", "team", check=False).returncode == 1
+
+
+def test_create_with_unknown_field_is_refused(kc, tmp_path):
+    doc = dict(POD, spek={"x": 1})
+    r = kc("create", "-f", write(tmp_path, "typo.yaml", doc), check=False)
+    assert r.returncode == 1
+    assert 'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spek"' in r.stderr

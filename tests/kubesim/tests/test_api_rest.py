@@ -247,3 +247,29 @@ def test_pods_log_goes_to_the_node_and_exec_needs_running(api, sim):
     assert r.status == 400 and "not running" in r.json["message"]
     assert api.get(f"{NS}/pods/ghost/portforward").status == 404
     assert json.loads(api.get(f"{NS}/pods/pend").body)["status"]["phase"] == "Pending"
+
+
+def test_strict_field_validation_and_immutable_fields(api):
+    typo = {"metadata": {"name": "t", "lables": {"a": "b"}}, "data": {}, "extra": 1}
+    r = api.post(f"{NS}/configmaps?fieldValidation=Strict", typo)
+    assert r.status == 400
+    assert r.json["message"] == ('ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: '
+                                 'unknown field "extra", unknown field "metadata.lables"')
+    assert api.post(f"{NS}/configmaps?fieldValidation=Ignore", typo).status == 201
+    api.post(f"{NS}/pods", pod("imm"))
+    r = api.patch(f"{NS}/pods/imm", {"spec": {"containers": [{"name": "c", "command": ["sleep"]}]}}, SMP)
+    assert r.status == 422 and "pod updates may not change fields other than" in r.json["message"]
+    d = {"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": "a"}},
+                                             "template": {"metadata": {"labels": {"app": "a", "b": "c"}},
+                                                          "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    assert api.post("/apis/apps/v1/namespaces/default/deployments", d).status == 201
+    r = api.patch("/apis/apps/v1/namespaces/default/deployments/d",
+                  {"spec": {"selector": {"matchLabels": {"b": "c"}}}}, MERGE)
+    assert r.status == 422 and "field is immutable" in r.json["message"]
+
+
+def test_node_object(api):
+    nodes = api.get("/api/v1/nodes").json["items"]
+    assert [n["metadata"]["name"] for n in nodes] == ["kubesim-node"]
+    assert nodes[0]["status"]["conditions"][0] == {**nodes[0]["status"]["conditions"][0], "type": "Ready",
+                                                   "status": "True"}

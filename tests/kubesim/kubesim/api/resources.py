@@ -66,6 +66,8 @@ RESOURCES: list[Resource] = [
              verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
              subresources=(_status("Namespace"), Subresource("finalize", "Namespace", ("update",))),
              has_status=True),
+    Resource("nodes", "node", "Node", "", "v1", False, ("no",),
+             subresources=(_status("Node"),), has_status=True),
     Resource("pods", "pod", "Pod", "", "v1", True, ("po",), ("all",),
              subresources=(_status("Pod"),
                            Subresource("log", "Pod", ("get",)),

@@ -28,6 +28,27 @@ _SERVER_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGraceP
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 
 
+def node_object() -> dict:
+    """The one node every pod is scheduled to (the node side's network namespace)."""
+    stamp = rfc3339()
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "kubesim-node",
+                         "labels": {"kubernetes.io/hostname": "kubesim-node", "kubernetes.io/os": "linux",
+                                    "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/control-plane": ""}},
+            "spec": {"podCIDR": "10.244.0.0/16", "podCIDRs": ["10.244.0.0/16"]},
+            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                       "message": "kubelet is posting ready status",
+                                       "lastHeartbeatTime": stamp, "lastTransitionTime": stamp}],
+                       "addresses": [{"type": "InternalIP", "address": "10.244.0.1"},
+                                     {"type": "Hostname", "address": "kubesim-node"}],
+                       "nodeInfo": {"kubeletVersion": "v1.32.0-kubesim", "kubeProxyVersion": "v1.32.0-kubesim",
+                                    "operatingSystem": "linux", "architecture": "amd64",
+                                    "containerRuntimeVersion": "kubesim://1", "osImage": "kubesim",
+                                    "kernelVersion": "", "machineID": "", "systemUUID": "", "bootID": ""},
+                       "capacity": {"cpu": "2", "memory": "4Gi", "pods": "250"},
+                       "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "250"}}}
+
+
 class Event(NamedTuple):
     type: str          # "ADDED" | "MODIFIED" | "DELETED"
     resource: str      # plural, e.g. "pods"
@@ -47,9 +68,11 @@ class Store:
         self._terminated: set[str] = set()     # uids of pods whose processes the kubelet has ended
         self.hooks = None                       # NodeHooks; set by the API server at start
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
-            self.create("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns},
+            self.create("namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                       "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
                                        "spec": {"finalizers": ["kubernetes"]},
                                        "status": {"phase": "Active"}})
+        self.create("nodes", node_object())
 
     # ----- reading -------------------------------------------------------------------------------
     @property

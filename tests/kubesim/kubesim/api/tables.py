@@ -116,9 +116,27 @@ def _event_row(e: dict) -> list:
             e.get("message", "")]
 
 
+def _node_row(n: dict) -> list:
+    st = n.get("status") or {}
+    ready = next((c for c in st.get("conditions") or [] if c.get("type") == "Ready"), {})
+    status = "Ready" if ready.get("status") == "True" else "NotReady"
+    if (n.get("spec") or {}).get("unschedulable"):
+        status += ",SchedulingDisabled"
+    roles = sorted(k.split("/", 1)[1] for k in (n["metadata"].get("labels") or {})
+                   if k.startswith("node-role.kubernetes.io/")) or ["<none>"]
+    addresses = {a.get("type"): a.get("address") for a in st.get("addresses") or []}
+    info = st.get("nodeInfo") or {}
+    return [n["metadata"]["name"], status, ",".join(roles), age(n), info.get("kubeletVersion", ""),
+            addresses.get("InternalIP", "<none>"), addresses.get("ExternalIP", "<none>"), info.get("osImage", ""),
+            info.get("kernelVersion", ""), info.get("containerRuntimeVersion", "")]
+
+
 _NAME = _col("Name", fmt="name")
 _AGE = _col("Age")
 TABLES = {
+    "nodes": ([_NAME, _col("Status"), _col("Roles"), _AGE, _col("Version"), _col("Internal-IP", priority=1),
+               _col("External-IP", priority=1), _col("OS-Image", priority=1), _col("Kernel-Version", priority=1),
+               _col("Container-Runtime", priority=1)], _node_row),
     "pods": ([_NAME, _col("Ready"), _col("Status"), _col("Restarts", "integer"), _AGE, _col("IP", priority=1),
               _col("Node", priority=1), _col("Nominated Node", priority=1), _col("Readiness Gates", priority=1)],
              _pod_row),

@@ -17,7 +17,7 @@ from .resources import Resource
 from .routing import Route
 from .strategic import strategic_merge
 from .util import clone
-from .validation import check_shape, validate
+from .validation import check_shape, check_strict, check_update, validate
 
 
 def _dry_run(query) -> bool:
@@ -54,11 +54,13 @@ def _place(route: Route, obj: dict) -> None:
         m["name"] = route.name
 
 
-def prepare(ctx, route: Route, obj, creating: bool, old: dict | None = None) -> dict:
+def prepare(ctx, route: Route, obj, creating: bool, old: dict | None = None, strict: bool = False) -> dict:
     """Shape check, defaults and validation of an object about to be stored."""
     res = route.resource
     check_shape(res, obj)
     _check_type_meta(res, obj)
+    if strict:
+        check_strict(res, obj)
     obj = clone(obj)
     _place(route, obj)
     obj["apiVersion"], obj["kind"] = res.api_version, res.kind
@@ -71,7 +73,13 @@ def prepare(ctx, route: Route, obj, creating: bool, old: dict | None = None) -> 
             obj["spec"]["nodeName"] = node
     apply_defaults(res.plural, obj, ctx.store, creating)
     validate(res, obj)
+    if old is not None:
+        check_update(res, old, obj)
     return obj
+
+
+def _strict(request: web.Request) -> bool:
+    return request.query.get("fieldValidation") == "Strict"
 
 
 def _keep_cluster_ip(obj: dict, old: dict) -> None:
@@ -87,7 +95,7 @@ def _keep_cluster_ip(obj: dict, old: dict) -> None:
 async def handle_create(ctx, request: web.Request, route: Route) -> web.Response:
     body, _ = await read_body(request)
     body = require_object(body)
-    obj = prepare(ctx, route, body, creating=True)
+    obj = prepare(ctx, route, body, creating=True, strict=_strict(request))
     created = ctx.store.create(route.resource.plural, obj, dry_run=_dry_run(request.query))
     return json_response(created, 201)
 
@@ -110,7 +118,7 @@ async def handle_update(ctx, request: web.Request, route: Route) -> web.Response
         obj.setdefault("spec", {})["finalizers"] = [f for f in finalizers or [] if isinstance(f, str)]
         return json_response(ctx.store.mutate("namespaces", None, route.name,
                                               lambda o: o.setdefault("spec", {}).update(obj["spec"])))
-    obj = prepare(ctx, route, body, creating=False, old=old)
+    obj = prepare(ctx, route, body, creating=False, old=old, strict=_strict(request))
     new = ctx.store.update(res.plural, obj, dry_run=_dry_run(request.query))
     return json_response(new)
 
@@ -161,6 +169,8 @@ def _server_side_apply(ctx, request: web.Request, route: Route, body, dry_run: b
         raise errors.bad_request("invalid object type: apiVersion and kind must be set for server-side apply")
     check_shape(res, body)
     _check_type_meta(res, body)
+    if _strict(request):
+        check_strict(res, body)
     body = clone(body)
     body.get("metadata", {}).pop("managedFields", None)
     current = ctx.store.get(res.plural, route.namespace or None, route.name)

@@ -1,0 +1,378 @@
+// Mux.cpp - stream bookkeeping, credit accounting and control frames of the multiplexer.
+#include "protocol/tunnel/Mux.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "protocol/tunnel/Codec.hpp"
+
+namespace tether::tunnel {
+
+Mux::Mux(Role role, MuxConfig config, PeerParams peer)
+    : role_(role), config_(config), peer_(peer), nextStreamId_(role == Role::Client ? 1u : 2u) {}
+
+void Mux::fail(std::string message) {
+  if (!failure_) failure_ = std::move(message);
+}
+
+void Mux::frame(FrameType type, std::uint32_t id, std::string_view payload) {
+  encodeFrame(output_, type, id, payload);
+}
+
+bool Mux::peerOwns(std::uint32_t id) const {
+  // Client-opened ids are odd; a peer may only open ids of its own parity.
+  const bool odd = (id % 2) == 1;
+  return role_ == Role::Agent ? odd : !odd;
+}
+
+Mux::Stream* Mux::find(std::uint32_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : &it->second;
+}
+
+const Mux::Stream* Mux::find(std::uint32_t id) const {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : &it->second;
+}
+
+std::optional<MuxEvent> Mux::popEvent() {
+  if (events_.empty()) return std::nullopt;
+  MuxEvent e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+void Mux::takeOutput(std::string& into) {
+  into.clear();
+  into.swap(output_);
+  for (auto id : blockedOnOutput_) {
+    if (exists(id)) emit(MuxEvent::Kind::Writable, id);
+  }
+  blockedOnOutput_.clear();
+}
+
+void Mux::receive(const Frame& f) {
+  if (failure_) return;
+  using K = MuxEvent::Kind;
+  switch (f.type) {
+    case FrameType::Hello:
+    case FrameType::Welcome:
+      fail(std::string(toString(f.type)) + " after the handshake");
+      return;
+    case FrameType::Open:
+      onOpen(f);
+      return;
+    case FrameType::Accept: {
+      Stream* s = find(f.id);
+      if (!s || s->reset) return;
+      if (!s->ours) return fail("ACCEPT for stream " + std::to_string(f.id) + " that the peer opened");
+      if (!s->accepted) {
+        s->accepted = true;
+        emit(K::Accepted, f.id);
+      }
+      return;
+    }
+    case FrameType::Data:
+      onData(f);
+      return;
+    case FrameType::Fin: {
+      Stream* s = find(f.id);
+      if (!s || s->reset) return;
+      s->remoteFin = true;
+      emit(K::Readable, f.id);
+      return;
+    }
+    case FrameType::Reset: {
+      Stream* s = find(f.id);
+      if (!s || s->reset) return;
+      auto status = parseStatus(f.payload).value_or(Status{Code::ProtocolError, "malformed RESET"});
+      localReset(f.id, *s, status.code, std::move(status.message), false);
+      return;
+    }
+    case FrameType::Window: {
+      auto inc = parseU32(f.payload);
+      if (!inc) return fail("malformed WINDOW");
+      Stream* s = find(f.id);
+      if (!s || s->reset) return;
+      s->sendCredit = std::min<std::uint64_t>(s->sendCredit + *inc, std::numeric_limits<std::uint32_t>::max());
+      emit(K::Writable, f.id);
+      return;
+    }
+    case FrameType::Ping:
+      frame(FrameType::Pong, 0, f.payload);
+      return;
+    case FrameType::Pong:
+      {
+        MuxEvent& e = emit(K::Pong, 0);
+        e.value = parseU64(f.payload).value_or(0);
+      }
+      return;
+    case FrameType::DnsQuery:
+      if (role_ != Role::Agent) return fail("DNS_QUERY sent to the client");
+      {
+        MuxEvent& e = emit(K::DnsQuery, f.id);
+        e.payload = f.payload;
+      }
+      return;
+    case FrameType::DnsReply: {
+      auto reply = parseDnsReply(f.payload);
+      if (!reply) return fail("malformed DNS_REPLY");
+      {
+        MuxEvent& e = emit(K::DnsReply, f.id);
+        e.status = {reply->code, reply->message};
+        e.payload = reply->answer;
+      }
+      return;
+    }
+    case FrameType::Listen: {
+      auto port = parseU16(f.payload);
+      if (!port) return fail("malformed LISTEN");
+      if (role_ != Role::Agent) return fail("LISTEN sent to the client");
+      {
+        MuxEvent& e = emit(K::Listen, f.id);
+        e.port = *port;
+      }
+      return;
+    }
+    case FrameType::ListenResult: {
+      auto result = parseListenResult(f.payload);
+      if (!result) return fail("malformed LISTEN_RESULT");
+      {
+        MuxEvent& e = emit(K::ListenResult, f.id);
+        e.status = {result->code, result->message};
+        e.port = result->port;
+      }
+      return;
+    }
+    case FrameType::Unlisten: {
+      auto port = parseU16(f.payload);
+      if (!port) return fail("malformed UNLISTEN");
+      {
+        MuxEvent& e = emit(K::Unlisten, 0);
+        e.port = *port;
+      }
+      return;
+    }
+    case FrameType::Goaway: {
+      auto status = parseStatus(f.payload).value_or(Status{Code::ShuttingDown, ""});
+      goawayReceived_ = true;
+      {
+        MuxEvent& e = emit(K::Goaway, 0);
+        e.status = std::move(status);
+      }
+      return;
+    }
+  }
+}
+
+void Mux::onOpen(const Frame& f) {
+  if (!peerOwns(f.id) || f.id <= lastPeerStreamId_) {
+    return fail("OPEN with stream id " + std::to_string(f.id) + " the peer may not use");
+  }
+  lastPeerStreamId_ = f.id;
+  auto target = parseOpen(f.payload);
+  if (!target) {
+    frame(FrameType::Reset, f.id, encode(Status{Code::Refused, "malformed or unsupported OPEN"}));
+    return;
+  }
+  if (goawaySent_) {
+    frame(FrameType::Reset, f.id, encode(Status{Code::ShuttingDown, "the tunnel is shutting down"}));
+    return;
+  }
+  if (streams_.size() >= config_.maxStreams || buffered_ >= config_.maxBuffered) {
+    frame(FrameType::Reset, f.id, encode(Status{Code::Busy, "stream or memory limit reached"}));
+    return;
+  }
+  Stream& s = streams_[f.id];
+  s.recvWindow = config_.streamWindow;
+  s.sendCredit = peer_.streamWindow;
+  {
+    MuxEvent& e = emit(MuxEvent::Kind::Opened, f.id);
+    e.open = std::move(*target);
+  }
+}
+
+void Mux::onData(const Frame& f) {
+  Stream* s = find(f.id);
+  if (!s || s->reset) return;  // data in flight when we reset or released the stream
+  if (s->remoteFin) {
+    localReset(f.id, *s, Code::ProtocolError, "DATA after FIN", true);
+    return;
+  }
+  if (f.payload.size() > s->recvWindow) {
+    localReset(f.id, *s, Code::FlowControl, "DATA beyond the granted window", true);
+    return;
+  }
+  if (f.payload.empty()) return;
+  s->recvWindow -= static_cast<std::uint32_t>(f.payload.size());
+  s->inbound.append(f.payload);
+  buffered_ += f.payload.size();
+  emit(MuxEvent::Kind::Readable, f.id);
+}
+
+void Mux::dropInbound(Stream& s) {
+  buffered_ -= s.inbound.size() - s.inOffset;
+  std::string().swap(s.inbound);
+  s.inOffset = 0;
+}
+
+void Mux::localReset(std::uint32_t id, Stream& s, Code code, std::string message, bool sendFrame) {
+  if (sendFrame) frame(FrameType::Reset, id, encode(Status{code, message}));
+  s.reset = true;
+  s.resetStatus = Status{code, std::move(message)};
+  dropInbound(s);
+  {
+    MuxEvent& e = emit(MuxEvent::Kind::Reset, id);
+    e.status = s.resetStatus;
+  }
+}
+
+std::optional<std::uint32_t> Mux::open(const Open& target) {
+  if (goawaySent_ || goawayReceived_ || streams_.size() >= config_.maxStreams) return std::nullopt;
+  const std::uint32_t id = nextStreamId_;
+  nextStreamId_ += 2;
+  Stream& s = streams_[id];
+  s.ours = true;
+  s.recvWindow = config_.streamWindow;
+  s.sendCredit = peer_.streamWindow;
+  frame(FrameType::Open, id, encode(target));
+  return id;
+}
+
+void Mux::accept(std::uint32_t id) {
+  Stream* s = find(id);
+  if (!s || s->reset || s->ours || s->accepted) return;
+  s->accepted = true;
+  frame(FrameType::Accept, id, {});
+}
+
+std::size_t Mux::sendRoom(std::uint32_t id) {
+  Stream* s = find(id);
+  if (!s || s->reset || s->localFin) return 0;
+  if (output_.size() >= config_.outputHighWater) {
+    if (std::find(blockedOnOutput_.begin(), blockedOnOutput_.end(), id) == blockedOnOutput_.end()) {
+      blockedOnOutput_.push_back(id);
+    }
+    return 0;
+  }
+  return static_cast<std::size_t>(std::min<std::uint64_t>(s->sendCredit, peer_.maxFrame));
+}
+
+std::size_t Mux::send(std::uint32_t id, std::string_view bytes) {
+  Stream* s = find(id);
+  if (!s || s->reset || s->localFin) return 0;
+  const auto n = static_cast<std::size_t>(
+      std::min<std::uint64_t>({bytes.size(), s->sendCredit, static_cast<std::uint64_t>(peer_.maxFrame)}));
+  if (n == 0) return 0;
+  frame(FrameType::Data, id, bytes.substr(0, n));
+  s->sendCredit -= n;
+  return n;
+}
+
+void Mux::finish(std::uint32_t id) {
+  Stream* s = find(id);
+  if (!s || s->reset || s->localFin) return;
+  s->localFin = true;
+  frame(FrameType::Fin, id, {});
+}
+
+void Mux::reset(std::uint32_t id, Code code, std::string_view message) {
+  Stream* s = find(id);
+  if (!s || s->reset) return;
+  localReset(id, *s, code, std::string(message), true);
+}
+
+std::string_view Mux::peek(std::uint32_t id) const {
+  const Stream* s = find(id);
+  if (!s) return {};
+  return std::string_view(s->inbound).substr(s->inOffset);
+}
+
+void Mux::consume(std::uint32_t id, std::size_t n) {
+  Stream* s = find(id);
+  if (!s || s->reset) return;
+  n = std::min(n, s->inbound.size() - s->inOffset);
+  s->inOffset += n;
+  buffered_ -= n;
+  s->unacked += static_cast<std::uint32_t>(n);
+  if (s->inOffset == s->inbound.size()) {
+    // Idle streams give their buffer back, so a thousand quiet streams cost almost nothing.
+    s->inOffset = 0;
+    s->inbound.clear();
+    if (s->inbound.capacity() > 16u * 1024u) std::string().swap(s->inbound);
+  }
+  // Credit goes back in batches of a quarter window: fewer WINDOW frames, and the pipe never runs dry.
+  if (s->unacked >= config_.streamWindow / 4 && !s->remoteFin) {
+    frame(FrameType::Window, id, encodeU32(s->unacked));
+    s->recvWindow += s->unacked;
+    s->unacked = 0;
+  }
+}
+
+bool Mux::remoteFinished(std::uint32_t id) const {
+  const Stream* s = find(id);
+  return s && s->remoteFin && s->inOffset == s->inbound.size();
+}
+
+bool Mux::isReset(std::uint32_t id) const {
+  const Stream* s = find(id);
+  return !s || s->reset;
+}
+
+Status Mux::resetStatus(std::uint32_t id) const {
+  const Stream* s = find(id);
+  return s ? s->resetStatus : Status{Code::NotFound, "no such stream"};
+}
+
+bool Mux::isAccepted(std::uint32_t id) const {
+  const Stream* s = find(id);
+  return s && s->accepted;
+}
+
+void Mux::release(std::uint32_t id) {
+  Stream* s = find(id);
+  if (!s) return;
+  if (!s->reset && !(s->localFin && s->remoteFin)) {
+    frame(FrameType::Reset, id, encode(Status{Code::Cancelled, "the local side closed the stream"}));
+  }
+  dropInbound(*s);
+  streams_.erase(id);
+}
+
+void Mux::failAll(const Status& status) {
+  for (auto& [id, s] : streams_) {
+    if (!s.reset) localReset(id, s, status.code, status.message, false);
+  }
+}
+
+void Mux::ping(std::uint64_t value) { frame(FrameType::Ping, 0, encodeU64(value)); }
+
+std::uint32_t Mux::dnsQuery(std::string_view message) {
+  const std::uint32_t id = nextRequestId_++;
+  frame(FrameType::DnsQuery, id, message);
+  return id;
+}
+
+void Mux::dnsReply(std::uint32_t requestId, const DnsReply& reply) {
+  frame(FrameType::DnsReply, requestId, encode(reply));
+}
+
+std::uint32_t Mux::listen(std::uint16_t port) {
+  const std::uint32_t id = nextRequestId_++;
+  frame(FrameType::Listen, id, encodeU16(port));
+  return id;
+}
+
+void Mux::listenResult(std::uint32_t requestId, const ListenResult& result) {
+  frame(FrameType::ListenResult, requestId, encode(result));
+}
+
+void Mux::unlisten(std::uint16_t port) { frame(FrameType::Unlisten, 0, encodeU16(port)); }
+
+void Mux::goaway(const Status& status) {
+  if (goawaySent_) return;
+  goawaySent_ = true;
+  frame(FrameType::Goaway, 0, encode(status));
+}
+
+}  // namespace tether::tunnel

@@ -133,3 +133,32 @@ def test_status_shape_matches_a_kubelet(kubectl, ns):
     assert cs["image"] == "kubesim/echo" and cs["containerID"].startswith("kubesim://")
     wide = kubectl("get", "pod", "-n", ns, "shape", "-o", "wide").stdout
     assert status["podIP"] in wide and "Running" in wide
+
+
+def test_init_containers_run_first_and_a_failed_one_fails_the_pod(kubectl, ns):
+    ok = shell_pod("inited", "echo main-started; exec sleep 300", "Always")
+    ok["spec"]["initContainers"] = [{"name": "setup", "image": "kubesim/toolbox",
+                                     "command": ["sh", "-c", "echo init-done"]}]
+    bad = shell_pod("init-fails", "echo never", "Never")
+    bad["spec"]["initContainers"] = [{"name": "setup", "image": "kubesim/toolbox",
+                                      "command": ["sh", "-c", "exit 7"]}]
+    kubectl.apply([ok, bad], ns)
+    kubectl.wait_ready(ns, "inited")
+    status = kubectl.json("get", "pod", "-n", ns, "inited")["status"]
+    init = status["initContainerStatuses"][0]
+    assert init["state"]["terminated"]["reason"] == "Completed"
+    assert kubectl("logs", "-n", ns, "inited", "-c", "setup").stdout == "init-done\n"
+    assert kubectl("logs", "-n", ns, "inited", "-c", "main").stdout == "main-started\n"
+    kubectl("wait", "-n", ns, "--for=jsonpath={.status.phase}=Failed", "pod/init-fails", "--timeout=30s")
+    failed = kubectl.json("get", "pod", "-n", ns, "init-fails")["status"]
+    assert failed["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 7
+    assert "waiting" in failed["containerStatuses"][0]["state"]
+
+
+def test_liveness_probe_failure_restarts_the_container(kubectl, ns):
+    probe = {"exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 2}
+    kubectl.apply(shell_pod("unhealthy", "exec sleep 300", "Always", livenessProbe=probe), ns)
+    kubectl("wait", "-n", ns, "--for=jsonpath={.status.containerStatuses[0].restartCount}=1",
+            "pod/unhealthy", "--timeout=30s")
+    last = kubectl.json("get", "pod", "-n", ns, "unhealthy")["status"]["containerStatuses"][0]["lastState"]
+    assert last["terminated"]["exitCode"] == 137

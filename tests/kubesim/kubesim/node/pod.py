@@ -37,6 +37,12 @@ class PodRuntime:
         spec = pod.get("spec", {})
         self.restart_policy = spec.get("restartPolicy") or "Always"
         self.containers = [Container(c) for c in spec.get("containers") or []]
+        self.init_containers = [Container(c) for c in spec.get("initContainers") or []]
+        self.initialized = not self.init_containers
+        self.init_failed = False
+        if self.init_containers:
+            for c in self.containers:
+                c.set_waiting("PodInitializing")
         self.netns = ""
         self.pod_ip = ""
         self.start_time = rfc3339()
@@ -59,16 +65,27 @@ class PodRuntime:
             return
         self.sandbox_ready = True
         self.publish()
-        argvs = [self.kubelet.images.argv(c.spec) for c in self.containers]
+        everything = self.init_containers + self.containers
+        argvs = [self.kubelet.images.argv(c.spec) for c in everything]
         if any(a is None for a in argvs):
-            await self._image_pull_failure(argvs)
+            await self._image_pull_failure(everything, argvs)
             return
-        for c, argv in zip(self.containers, argvs):
+        self.tasks.append(asyncio.create_task(self._start_all(argvs)))
+
+    async def _start_all(self, argvs) -> None:
+        """Init containers one after another, each to success; then all containers at once."""
+        n = len(self.init_containers)
+        for c, argv in zip(self.init_containers, argvs[:n]):
+            if not await self._container_loop(c, argv, init=True):
+                return
+        self.initialized = True
+        self.publish()
+        for c, argv in zip(self.containers, argvs[n:]):
             self.tasks.append(asyncio.create_task(self._container_loop(c, argv)))
 
-    async def _image_pull_failure(self, argvs) -> None:
+    async def _image_pull_failure(self, containers, argvs) -> None:
         for reason in ("ErrImagePull", "ImagePullBackOff"):
-            for c, argv in zip(self.containers, argvs):
+            for c, argv in zip(containers, argvs):
                 if argv is None:
                     c.set_waiting(reason, f'image "{c.image}" is not in the kubesim image map '
                                           f'(pull access denied, repository does not exist)')
@@ -76,49 +93,84 @@ class PodRuntime:
             if reason == "ErrImagePull":
                 await asyncio.sleep(IMAGE_BACKOFF_DELAY)
 
-    async def _container_loop(self, c: Container, argv: list[str]) -> None:
+    async def _run_once(self, c: Container, argv: list[str], init: bool) -> bool:
+        """Runs one instance of a container to its end; False if it could not be configured."""
+        try:
+            env = container_env(self.kubelet.store, self.pod, c.spec, self.pod_ip)
+        except EnvError as exc:
+            c.set_waiting("CreateContainerConfigError", str(exc))
+            self.publish()
+            return False
+        try:
+            await c.start(argv, self.netns, env)
+        except FileNotFoundError as exc:
+            c.exit_code = 128
+            c.mark_terminated(str(exc), reason="StartError")
+            return True
+        self.publish()
+        probes = []
+        readiness = None if init else c.spec.get("readinessProbe")
+        liveness = None if init else c.spec.get("livenessProbe")
+        if readiness:
+            probes.append(asyncio.create_task(self._readiness(c, readiness, env)))
+        elif not init:
+            c.ready = True
+            self.publish()
+        if liveness:
+            probes.append(asyncio.create_task(self._liveness(c, liveness, env)))
+        try:
+            await c.pump_until_exit()
+        finally:
+            for t in probes:
+                t.cancel()
+        term = c.mark_terminated()
+        log.info("pod %s/%s container %s exited %s", self.namespace, self.name, c.name, term["exitCode"])
+        return True
+
+    async def _container_loop(self, c: Container, argv: list[str], init: bool = False) -> bool:
+        """Runs a container under the pod's restartPolicy; for an init container, True on success."""
         while not self.terminating:
-            try:
-                env = container_env(self.kubelet.store, self.pod, c.spec, self.pod_ip)
-            except EnvError as exc:
-                c.set_waiting("CreateContainerConfigError", str(exc))
-                self.publish()
+            if not await self._run_once(c, argv, init):
                 await asyncio.sleep(1.0)
                 continue
-            try:
-                await c.start(argv, self.netns, env)
-            except FileNotFoundError as exc:
-                c.exit_code = 128
-                c.mark_terminated(str(exc), reason="StartError")
-            else:
-                self.publish()
-                probe = c.spec.get("readinessProbe")
-                probe_task = asyncio.create_task(self._readiness(c, probe, env)) if probe else None
-                if probe is None:
-                    c.ready = True
-                    self.publish()
-                try:
-                    await c.pump_until_exit()
-                finally:
-                    if probe_task:
-                        probe_task.cancel()
-                term = c.mark_terminated()
-                log.info("pod %s/%s container %s exited %s", self.namespace, self.name, c.name,
-                         term["exitCode"])
             if self.terminating:
-                return
+                return False
             code = c.exit_code or 0
-            restart = self.restart_policy == "Always" or (self.restart_policy == "OnFailure" and code != 0)
-            if not restart:
+            if init and code == 0:
                 c.done = True
                 self.publish()
-                return
+                return True
+            # Init containers are retried under OnFailure and Always alike, as a kubelet does.
+            restart = (self.restart_policy != "Never") if init else (
+                self.restart_policy == "Always" or (self.restart_policy == "OnFailure" and code != 0))
+            if not restart:
+                c.done = True
+                if init:
+                    self.init_failed = True
+                self.publish()
+                return False
             c.last_state = c.state
             c.restart_count += 1
             c.set_waiting("CrashLoopBackOff",
                           f"back-off restarting failed container {c.name} in pod {self.name}")
             self.publish()
             await asyncio.sleep(backoff_seconds(c.restart_count))
+        return False
+
+    async def _liveness(self, c: Container, probe: dict, env: dict) -> None:
+        """Kills the container after failureThreshold failed liveness probes in a row."""
+        period = float(probe.get("periodSeconds") or 10)
+        failure_needed = int(probe.get("failureThreshold") or 3)
+        await asyncio.sleep(float(probe.get("initialDelaySeconds") or 0))
+        failures = 0
+        while c.running():
+            ok = await run_probe(probe, c.spec, self.kubelet.network.node_ns, self.netns, self.pod_ip, env)
+            failures = 0 if ok else failures + 1
+            if failures >= failure_needed:
+                log.info("pod %s/%s container %s failed liveness, killing", self.namespace, self.name, c.name)
+                c.signal(signal.SIGKILL)
+                return
+            await asyncio.sleep(period)
 
     async def _readiness(self, c: Container, probe: dict, env: dict) -> None:
         period = float(probe.get("periodSeconds") or 10)
@@ -149,20 +201,21 @@ class PodRuntime:
             return
         self.terminating = True
         try:
-            for c in self.containers:
+            everything = self.init_containers + self.containers
+            for c in everything:
                 c.signal(signal.SIGTERM if grace > 0 else signal.SIGKILL)
-            waits = [c.proc.wait() for c in self.containers if c.running()]
+            waits = [c.proc.wait() for c in everything if c.running()]
             if waits:
                 done, pending = await asyncio.wait([asyncio.ensure_future(w) for w in waits],
                                                    timeout=max(grace, 0.01))
                 if pending:
-                    for c in self.containers:
+                    for c in everything:
                         c.signal(signal.SIGKILL)
                     await asyncio.wait(pending, timeout=5)
             for t in self.tasks:
                 t.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
-            for c in self.containers:
+            for c in everything:
                 await c.log.close()
             if self.netns:
                 await self.kubelet.network.remove_pod(self.netns, self.pod_ip)
@@ -184,6 +237,10 @@ class PodRuntime:
         return cond
 
     def phase(self) -> str:
+        if self.init_failed:
+            return "Failed"
+        if not self.initialized:
+            return "Pending"
         if any(not c.ever_started and not c.done for c in self.containers):
             return "Pending"
         if self.containers and all(c.done for c in self.containers):
@@ -201,7 +258,9 @@ class PodRuntime:
             "phase": phase,
             "conditions": [
                 self._condition("PodReadyToStartContainers", self.sandbox_ready),
-                self._condition("Initialized", True),
+                self._condition("Initialized", self.initialized, "ContainersNotInitialized",
+                                f"containers with incomplete status: "
+                                f"[{' '.join(c.name for c in self.init_containers if not c.done)}]"),
                 self._condition("Ready", all_ready, "PodCompleted" if terminal else "ContainersNotReady", msg),
                 self._condition("ContainersReady", all_ready, "PodCompleted" if terminal else "ContainersNotReady", msg),
                 self._condition("PodScheduled", True),
@@ -212,6 +271,8 @@ class PodRuntime:
             "qosClass": "BestEffort",
             "containerStatuses": [c.status() for c in self.containers],
         }
+        if self.init_containers:
+            status["initContainerStatuses"] = [c.status() for c in self.init_containers]
         if self.pod_ip:
             status["podIP"] = self.pod_ip
             status["podIPs"] = [{"ip": self.pod_ip}]

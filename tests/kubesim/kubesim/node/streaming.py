@@ -31,19 +31,20 @@ class Refused(Exception):
 def pick_container(node, request: web.Request, pod: dict):
     """Returns (runtime, container) or raises Refused with the Status that says why not."""
     name = pod["metadata"]["name"]
-    specs = (pod.get("spec") or {}).get("containers") or []
+    spec = pod.get("spec") or {}
+    specs = spec.get("containers") or []
     wanted = request.query.get("container")
     if not wanted:
         if len(specs) != 1:
             names = " ".join(c.get("name", "") for c in specs)
             raise Refused(bad_request(f"a container name must be specified for pod {name}, choose one of: [{names}]"))
         wanted = specs[0].get("name")
-    if wanted not in [c.get("name") for c in specs]:
+    if wanted not in [c.get("name") for c in specs + (spec.get("initContainers") or [])]:
         raise Refused(bad_request(f"container {wanted} is not valid for pod {name}"))
     rt = node.kubelet.runtime_for(pod)
     if rt is None:
         raise Refused(bad_request(f'container "{wanted}" in pod "{name}" is waiting to start: ContainerCreating'))
-    container = next(c for c in rt.containers if c.name == wanted)
+    container = next(c for c in rt.init_containers + rt.containers if c.name == wanted)
     return rt, container
 
 

@@ -131,3 +131,17 @@ def test_kubeconfig_contexts_and_kubectl_auth(sim, api, kc, tmp_path):
     assert "default" in k2("get", "ns").stdout
     r = k2("--context", "bad", "get", "pods", check=False)
     assert r.returncode == 1 and "You must be logged in to the server" in r.stderr
+
+
+def test_impersonation(sim, api, kc):
+    r = api.get(f"{NS}/pods", headers={"Impersonate-User": "kubesim-restricted"})
+    assert r.status == 403 and 'User "kubesim-restricted" cannot list' in r.json["message"]
+    r = sim.client("restricted").get(f"{NS}/pods", headers={"Impersonate-User": "kubesim-admin",
+                                                               "Impersonate-Group": "system:masters"})
+    assert r.status == 403
+    assert r.json["message"] == ('users "kubesim-admin" is forbidden: User "kubesim-restricted" cannot impersonate '
+                                 'resource "users" in API group "" at the cluster scope')
+    out = kc("--as", "someone", "--as-group", "system:masters", "get", "pods")
+    assert out.returncode == 0
+    r = kc("--as", "kubesim-restricted", "auth", "can-i", "get", "pods", check=False)
+    assert r.stdout.strip() == "no"

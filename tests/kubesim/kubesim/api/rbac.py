@@ -143,3 +143,20 @@ def forbidden(user: UserInfo, a: Attributes) -> errors.ApiError:
     if a.name:
         details = {"name": a.name, **details}
     return errors.ApiError(403, "Forbidden", message, details)
+
+
+def impersonate(authorizer: Authorizer, user: UserInfo, headers) -> UserInfo:
+    """Honours Impersonate-User / Impersonate-Group (kubectl --as / --as-group) for callers allowed to
+    impersonate (in kubesim: system:masters, since impersonation rights are cluster-scoped)."""
+    target = headers.get("Impersonate-User")
+    groups = headers.getall("Impersonate-Group", [])
+    if not target:
+        if groups:
+            raise errors.bad_request("requested impersonation of groups without impersonating a user")
+        return user
+    for kind, name in [("users", target)] + [("groups", g) for g in groups]:
+        a = Attributes(verb="impersonate", resource=kind, name=name)
+        if not authorizer.allowed(user, a)[0]:
+            raise forbidden(user, a)
+    gs = tuple(groups) + (("system:authenticated",) if "system:authenticated" not in groups else ())
+    return UserInfo(target, gs)

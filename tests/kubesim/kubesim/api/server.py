@@ -22,7 +22,7 @@ from .auth import ADMIN_GROUP, Authenticator
 from .certs import CertificateAuthority
 from .controllers import start_controllers
 from .http import json_response, status_response
-from .rbac import Authorizer
+from .rbac import Authorizer, impersonate
 from .routing import Route, attributes, parse, verb_for
 from .store import Store
 
@@ -159,6 +159,7 @@ def make_app(ctx: ApiContext) -> web.Application:
             user = ctx.authenticator.authenticate(request.headers.get("Authorization"), peercert)
             if user is None:
                 raise errors.unauthorized()
+            user = impersonate(ctx.authorizer, user, request.headers)
             route = parse(request.path, request.query)
             ctx.authorizer.check(user, attributes(request.method, route))
             if not route.is_resource:

@@ -17,7 +17,8 @@ from .resources import Resource
 from .routing import Route
 from .strategic import strategic_merge
 from .util import clone
-from .validation import check_shape, check_strict, check_update, validate
+from .fieldrules import check_strict, check_update
+from .validation import check_shape, validate
 
 
 def _dry_run(query) -> bool:

@@ -162,3 +162,14 @@ def test_liveness_probe_failure_restarts_the_container(kubectl, ns):
             "pod/unhealthy", "--timeout=30s")
     last = kubectl.json("get", "pod", "-n", ns, "unhealthy")["status"]["containerStatuses"][0]["lastState"]
     assert last["terminated"]["exitCode"] == 137
+
+
+def test_pods_deleted_right_after_creation_leave_nothing(kubectl, ns, cluster):
+    before = set(cluster.netns())
+    kubectl.apply([echo_pod(f"brief-{i}") for i in range(5)], ns)
+    kubectl("delete", "-n", ns, "pod", *[f"brief-{i}" for i in range(5)], "--grace-period=1")
+    res = kubectl("get", "pods", "-n", ns, "-o", "name")
+    assert res.stdout == ""
+    # kubectl returned after every DELETED event, which the kubelet only allows once the pod's
+    # namespace is gone.
+    assert set(cluster.netns()) == before

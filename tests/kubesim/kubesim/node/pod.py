@@ -51,17 +51,24 @@ class PodRuntime:
         self.tasks: list[asyncio.Task] = []
         self.conditions: dict[str, tuple[str, str]] = {}
         self.gone = asyncio.Event()
+        self.setup_done = asyncio.Event()     # the namespace exists (or failed); see terminate()
 
     # ----- lifecycle -----
 
     async def run(self) -> None:
         try:
-            self.netns, self.pod_ip = await self.kubelet.network.add_pod(self.namespace, self.name)
-        except Exception as exc:
-            log.error("pod %s/%s: network setup failed: %s", self.namespace, self.name, exc)
-            for c in self.containers:
-                c.set_waiting("CreateContainerError", f"network setup failed: {exc}")
-            self.publish()
+            try:
+                self.netns, self.pod_ip = await self.kubelet.network.add_pod(self.namespace, self.name)
+            except Exception as exc:
+                log.error("pod %s/%s: network setup failed: %s", self.namespace, self.name, exc)
+                for c in self.containers:
+                    c.set_waiting("CreateContainerError", f"network setup failed: {exc}")
+                self.publish()
+                return
+        finally:
+            self.setup_done.set()
+        if self.terminating:
+            # Deleted while its namespace was being made; terminate() removes it.
             return
         self.sandbox_ready = True
         self.publish()
@@ -100,6 +107,8 @@ class PodRuntime:
         except EnvError as exc:
             c.set_waiting("CreateContainerConfigError", str(exc))
             self.publish()
+            return False
+        if self.terminating:
             return False
         try:
             await c.start(argv, self.netns, env)
@@ -201,6 +210,12 @@ class PodRuntime:
             return
         self.terminating = True
         try:
+            # A pod deleted while its namespace is being made waits for it, so that it is
+            # removed here and the store hears of the deletion only once nothing is left.
+            try:
+                await asyncio.wait_for(self.setup_done.wait(), 30)
+            except asyncio.TimeoutError:
+                log.error("pod %s/%s: namespace setup hung", self.namespace, self.name)
             everything = self.init_containers + self.containers
             for c in everything:
                 c.signal(signal.SIGTERM if grace > 0 else signal.SIGKILL)

@@ -124,3 +124,24 @@ def test_v5_exec_channels_and_status(cluster, pods):
         finally:
             await session.close()
     asyncio.run(run())
+
+
+def test_v4_two_ports_one_open_one_closed(cluster, pods):
+    async def run():
+        session, ws = await _session(cluster, ws_url(cluster, pods, "ws-echo", "portforward",
+                                                     "ports=8080,9999"), ["v4.channel.k8s.io"])
+        try:
+            prefixes = sorted([(await _receive(ws)).data for _ in range(4)])
+            assert prefixes == sorted([b"\x00\x90\x1f", b"\x01\x90\x1f", b"\x02\x0f\x27", b"\x03\x0f\x27"])
+            await ws.send_bytes(b"\x00GET /two HTTP/1.0\r\n\r\n")
+            got = {0: b"", 3: b""}
+            while True:
+                msg = await _receive(ws)
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    break
+                got[msg.data[0]] = got.get(msg.data[0], b"") + msg.data[1:]
+            assert b"error forwarding port 9999" in got[3]
+            assert json.loads(got[0].partition(b"\r\n\r\n")[2])["path"] == "/two"
+        finally:
+            await session.close()
+    asyncio.run(run())

@@ -55,6 +55,26 @@ def test_dns_answers_services_and_pods_and_nothing_else(kubectl, ns, web):
     assert res.returncode == 0 and res.stdout.split()[0] == pod_ip
     for name in ("nope", f"nope.{ns}.svc.cluster.local", "example.com"):
         assert in_netns(web, "getent", "hosts", name).returncode == 2, name
+    # The same answer over TCP (what resolvers fall back to for long answers).
+    res = in_netns(web, "/usr/bin/python3", "-c", TCP_QUERY, f"web.{ns}.svc.cluster.local")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == cluster_ip
+
+
+TCP_QUERY = """
+import socket, struct, sys
+name = sys.argv[1]
+q = struct.pack("!HHHHHH", 7, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\\0" + struct.pack("!HH", 1, 1)
+s = socket.create_connection(("10.96.0.10", 53), timeout=5)
+s.sendall(struct.pack("!H", len(q)) + q)
+n = struct.unpack("!H", s.recv(2))[0]
+r = b""
+while len(r) < n:
+    r += s.recv(n - len(r))
+assert struct.unpack("!H", r[:2])[0] == 7 and struct.unpack("!H", r[6:8])[0] == 1
+print(socket.inet_ntoa(r[-4:]))
+"""
 
 
 def test_headless_service_resolves_to_ready_pod_ips(kubectl, ns, web):

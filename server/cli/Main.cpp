@@ -6,8 +6,10 @@
 #include <iostream>
 #include <unistd.h>
 
+#include "server/cli/ClusterCommands.hpp"
 #include "server/cli/Logging.hpp"
 #include "server/cli/Options.hpp"
+#include "server/core/Backend.hpp"
 #include "server/core/BuildInfo.hpp"
 #include "server/ide/TetherServer.hpp"
 #include "server/rpc/Dispatcher.hpp"
@@ -80,11 +82,20 @@ int main(int argc, char** argv) {
       std::cout << tether::core::kProductName << " " << tether::core::kVersion << "\n";
       return 0;
     case Command::Serve:
+    case Command::Contexts:
+    case Command::Namespaces:
+    case Command::Services:
       break;
   }
-  if (auto error = setUpLogging(options.logLevel, options.logFile)) {
+  // The cluster commands print tables; their log stays quiet unless asked for.
+  const bool table = options.command != Command::Serve;
+  if (auto error = setUpLogging(table && options.logLevel == "info" ? "warn" : options.logLevel, options.logFile)) {
     std::cerr << "tether: " << *error << "\n";
     return 2;
+  }
+  if (table) {
+    tether::core::Backend backend;
+    return runClusterCommand(options, backend, std::cout, std::cerr);
   }
   try {
     return serve(options);

@@ -31,8 +31,16 @@ std::string helpText() {
 Usage:
   tether serve --stdio [--input-style=standard|delimited] [--pretty]
                             run the IDE backend: JSON-RPC 2.0 with LSP framing on stdin/stdout
+  tether contexts           list the kubeconfig's contexts (as kubectl config get-contexts)
+  tether namespaces         list the namespaces of the cluster
+  tether services -n NS     list the Services of a namespace and who holds each
   tether --version          print the version
   tether --help             print this help
+
+Cluster flags (as kubectl):
+  --kubeconfig PATH         the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+  --context NAME            the kubeconfig context (default: its current-context)
+  -n, --namespace NS        the namespace (default: the context's, else "default")
 
 Global flags:
   --log-level LEVEL         trace, debug, info (default), warn, error or off; logs go to stderr
@@ -78,6 +86,14 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
       options.logFile = std::get<std::string>(path);
       continue;
     }
+    if (flag == "--kubeconfig" || flag == "--context" || flag == "-n" || flag == "--namespace") {
+      auto text = value();
+      if (auto* error = std::get_if<UsageError>(&text)) return *error;
+      auto& target = flag == "--kubeconfig" ? options.kubeconfig : flag == "--context" ? options.context : options.namespaceName;
+      target = std::get<std::string>(text);
+      if (target->empty()) return UsageError{flag + " needs a non-empty value"};
+      continue;
+    }
     if (flag == "--stdio" && subcommand == "serve") {
       options.stdio = true;
       continue;
@@ -101,7 +117,9 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
                         "; see `tether --help`"};
     }
     if (subcommand) return UsageError{"unexpected argument \"" + flag + "\"; see `tether --help`"};
-    if (flag != "serve") return UsageError{"unknown command \"" + flag + "\"; see `tether --help`"};
+    if (flag != "serve" && flag != "contexts" && flag != "namespaces" && flag != "services") {
+      return UsageError{"unknown command \"" + flag + "\"; see `tether --help`"};
+    }
     subcommand = flag;
   }
 
@@ -109,6 +127,10 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
     options.command = Command::Help;
     return options;
   }
+  if (*subcommand == "contexts") options.command = Command::Contexts;
+  if (*subcommand == "namespaces") options.command = Command::Namespaces;
+  if (*subcommand == "services") options.command = Command::Services;
+  if (*subcommand != "serve") return options;
   options.command = Command::Serve;
   if (!options.stdio) {
     return UsageError{"`tether serve` needs --stdio (the only transport): tether serve --stdio"};

@@ -11,13 +11,18 @@
 
 namespace tether::cli {
 
-enum class Command { Help, Version, Serve };
+enum class Command { Help, Version, Serve, Contexts, Namespaces, Services };
 
 struct Options {
   Command command = Command::Help;
   // Global.
   std::string logLevel = "info";
   std::optional<std::string> logFile;
+  // Cluster selection, as kubectl: --kubeconfig, --context, -n/--namespace.
+  std::optional<std::string> kubeconfig;
+  std::optional<std::string> context;
+  std::optional<std::string> namespaceName;
+  bool allNamespaces = false;
   // serve
   bool stdio = false;
   bool delimitedInput = false;

@@ -7,6 +7,7 @@
 
 #include "protocol/jsonrpc/ParamReader.hpp"
 #include "protocol/tether/Methods.hpp"
+#include "server/ide/ClusterHandlers.hpp"
 
 namespace tether::ide {
 
@@ -24,7 +25,10 @@ void TetherServer::bindMethods() {
   d.method      ("initialize",      std::bind(&TetherServer::onInitialize, this, _1, _2));
   d.notification("initialized",     std::bind(&TetherServer::onInitialized, this, _1));
   d.method      ("shutdown",        std::bind(&TetherServer::onShutdown, this, _1, _2));
-  d.method      ("tether/version",  std::bind(&TetherServer::onVersion, this, _1, _2));
+  d.method      ("tether/version",    std::bind(&TetherServer::onVersion, this, _1, _2));
+  d.method      ("tether/contexts",   [this](const json::value& p, rpc::ReplyOnce r) { handleContexts(backend_, p, std::move(r)); });
+  d.method      ("tether/namespaces", [this](const json::value& p, rpc::ReplyOnce r) { handleNamespaces(backend_, p, std::move(r)); });
+  d.method      ("tether/services",   [this](const json::value& p, rpc::ReplyOnce r) { handleServices(backend_, p, std::move(r)); });
   // clang-format on
 }
 

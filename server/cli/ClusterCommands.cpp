@@ -1,0 +1,72 @@
+// ClusterCommands.cpp - read-only cluster commands.
+#include "server/cli/ClusterCommands.hpp"
+
+#include <chrono>
+
+#include "server/cli/Table.hpp"
+#include "server/core/Backend.hpp"
+
+namespace tether::cli {
+
+namespace {
+
+core::ConnectionOptions connectionOf(const Options& options) {
+  return core::ConnectionOptions{options.kubeconfig, options.context, options.namespaceName};
+}
+
+std::string ports(const kube::ServiceSummary& service) {
+  std::string text;
+  for (const auto& port : service.ports) {
+    if (!text.empty()) text += ",";
+    text += std::to_string(port.port);
+    if (port.nodePort != 0) text += ":" + std::to_string(port.nodePort);
+    text += "/" + port.protocol;
+  }
+  return text.empty() ? "<none>" : text;
+}
+
+}  // namespace
+
+int runClusterCommand(const Options& options, core::Backend& backend, std::ostream& out, std::ostream& err) {
+  const auto now = std::chrono::system_clock::now();
+  try {
+    if (options.command == Command::Contexts) {
+      const auto list = backend.contexts(connectionOf(options));
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& context : list.contexts) {
+        rows.push_back({context.current ? "*" : "", context.name, context.cluster, context.user, context.namespaceName});
+      }
+      printTable(out, {"CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"}, rows);
+      return 0;
+    }
+    if (options.command == Command::Namespaces) {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& ns : backend.namespaces(connectionOf(options))) {
+        rows.push_back({ns.name, ns.phase.empty() ? "Active" : ns.phase, formatAge(ns.creationTimestamp, now)});
+      }
+      printTable(out, {"NAME", "STATUS", "AGE"}, rows);
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& view : backend.services(connectionOf(options))) {
+      const auto& s = view.service;
+      std::string holder = "-";
+      if (view.heldBy) holder = (view.heldBy->mode.empty() ? "held" : view.heldBy->mode) + " by " + view.heldBy->owner;
+      rows.push_back({s.name, s.type, s.clusterIP.empty() ? "<none>" : s.clusterIP,
+                      s.type == "ExternalName" ? s.externalName : "<none>", ports(s), formatAge(s.creationTimestamp, now),
+                      holder});
+    }
+    if (rows.empty()) {
+      err << "No services found in " << options.namespaceName.value_or("the context's") << " namespace.\n";
+      return 0;
+    }
+    printTable(out, {"NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "HELD-BY"}, rows);
+    return 0;
+  } catch (const core::Error& error) {
+    err << "tether: error: " << error.what() << "\n";
+    if (!error.hint().empty()) err << "hint: " << error.hint() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace tether::cli

@@ -1,0 +1,20 @@
+// ClusterHandlers.hpp - tether/contexts, tether/namespaces, tether/services: params decoded, the core
+// queried on its worker pool (never on the protocol reader thread), results encoded.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include "server/core/Backend.hpp"
+#include "server/rpc/ReplyOnce.hpp"
+
+namespace tether::ide {
+
+void handleContexts(core::Backend& backend, const boost::json::value& params, rpc::ReplyOnce reply);
+void handleNamespaces(core::Backend& backend, const boost::json::value& params, rpc::ReplyOnce reply);
+void handleServices(core::Backend& backend, const boost::json::value& params, rpc::ReplyOnce reply);
+
+// Runs `work` on the backend's pool and answers with its result, or with RequestFailed + error.data
+// for a core::Error, or InternalError for anything else.
+void answerOnWorker(core::Backend& backend, rpc::ReplyOnce reply, std::function<boost::json::value()> work);
+
+}  // namespace tether::ide

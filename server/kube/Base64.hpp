@@ -1,0 +1,14 @@
+// Base64.hpp - standard base64 (RFC 4648) for kubeconfig *-data fields and exec credentials.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tether::kube {
+
+// nullopt when the text is not valid base64 (whitespace and newlines are ignored, as kubectl does).
+std::optional<std::string> decodeBase64(std::string_view text);
+std::string encodeBase64(std::string_view bytes);
+
+}  // namespace tether::kube

@@ -1,0 +1,47 @@
+// Typed.hpp - typed views of the objects Tether's front ends and sessions read, so callers above the
+// kube module never touch JSON. Each reader keeps the resourceVersion for later preconditions.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "server/kube/Result.hpp"
+
+namespace tether::kube {
+
+class Client;
+
+struct NamespaceSummary {
+  std::string name;
+  std::string phase;
+  std::string creationTimestamp;
+};
+
+struct ServicePortSummary {
+  std::string name;
+  int port = 0;
+  std::string targetPort;  // a number or a container port name
+  std::string protocol;
+  int nodePort = 0;
+};
+
+struct ServiceSummary {
+  std::string name;
+  std::string namespaceName;
+  std::string type;
+  std::string clusterIP;
+  std::vector<ServicePortSummary> ports;
+  std::map<std::string, std::string> selector;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::string creationTimestamp;
+  std::string resourceVersion;
+  std::string externalName;
+};
+
+Result<std::vector<NamespaceSummary>> listNamespaces(Client& client);
+Result<std::vector<ServiceSummary>> listServices(Client& client, const std::string& namespaceName);
+Result<ServiceSummary> getService(Client& client, const std::string& namespaceName, const std::string& name);
+
+}  // namespace tether::kube

@@ -157,3 +157,22 @@ def test_namespace_deletion_cascades(api, sim):
     sim.run(sim.kubelet.release)
     sim.wait_for(lambda: sim.store.get("namespaces", None, "doomed") is None, what="namespace gone")
     assert api.get("/api/v1/namespaces/doomed").status == 404
+
+
+def test_events_and_paused_rollout(api, sim):
+    api.post(f"{APPS}/deployments", deployment("ev", 1))
+    sim.wait_for(lambda: rollout_complete(sim, "ev"))
+    reasons = {(e["involvedObject"]["kind"], e["reason"]) for e in api.get(f"{NS}/events").json["items"]}
+    assert {("Deployment", "ScalingReplicaSet"), ("ReplicaSet", "SuccessfulCreate"), ("Pod", "Scheduled")} <= reasons
+    pod = pods_of(sim, "ev")[0]
+    sel = f"involvedObject.name%3D{pod['metadata']['name']},involvedObject.uid%3D{pod['metadata']['uid']}"
+    mine = api.get(f"{NS}/events?fieldSelector={sel}").json["items"]
+    assert [e["message"] for e in mine] == [f"Successfully assigned default/{pod['metadata']['name']} to kubesim-node"]
+    api.patch(f"{APPS}/deployments/ev", {"spec": {"paused": True}}, MERGE)
+    api.patch(f"{APPS}/deployments/ev", {"spec": {"template": {"metadata": {"labels": {"app": "ev", "v": "2"}}}}},
+              MERGE)
+    sim.wait_for(lambda: sim.store.get("deployments", "default", "ev")["status"]["observedGeneration"] == 3)
+    assert len(sim.run(sim.store.list, "replicasets", "default")) == 1, "no new replicaset while paused"
+    api.patch(f"{APPS}/deployments/ev", {"spec": {"paused": None}}, MERGE)
+    sim.wait_for(lambda: len(sim.store.list("replicasets", "default")) == 2 and rollout_complete(sim, "ev"),
+                 what="rollout after resume")

@@ -4,11 +4,12 @@ from __future__ import annotations
 import asyncio
 
 from .endpoints import EndpointsController
+from .events import SchedulerEvents
 from .gc import GarbageCollector, NamespaceController
 from .workloads import DeploymentController, ReplicaSetController
 
 CONTROLLERS = (NamespaceController, GarbageCollector, DeploymentController, ReplicaSetController,
-               EndpointsController)
+               EndpointsController, SchedulerEvents)
 
 
 def start_controllers(store) -> list[asyncio.Task]:

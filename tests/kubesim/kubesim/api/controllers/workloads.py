@@ -14,6 +14,7 @@ import json
 from ..defaults import apply_defaults
 from ..util import clone, rfc3339
 from .base import Controller
+from .events import record
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -85,7 +86,10 @@ class ReplicaSetController(Controller):
         if not rs["metadata"].get("deletionTimestamp"):
             if len(active) < want:
                 for _ in range(want - len(active)):
-                    active.append(self._create_pod(rs))
+                    created = self._create_pod(rs)
+                    active.append(created)
+                    record(self.store, rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}",
+                           "replicaset-controller")
             elif len(active) > want:
                 # Remove the least useful pods first: not ready, then the newest.
                 victims = sorted(active, key=lambda p: (is_ready(p), p["metadata"]["creationTimestamp"]),
@@ -93,6 +97,8 @@ class ReplicaSetController(Controller):
                 for pod in victims:
                     self.store.delete("pods", ns, pod["metadata"]["name"])
                     active.remove(pod)
+                    record(self.store, rs, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
+                           "replicaset-controller")
         self._status(rs, active)
 
     def _create_pod(self, rs: dict) -> dict:
@@ -150,18 +156,36 @@ class DeploymentController(Controller):
         new = next((rs for rs in sets if rs["metadata"]["name"] == new_name), None)
         old = [rs for rs in sets if rs is not new]
         if not d["metadata"].get("deletionTimestamp"):
+            if new is None and spec.get("paused"):
+                # A paused deployment keeps its current pods; the new template waits for resume.
+                new = max(old, key=lambda rs: int((rs["metadata"].get("annotations") or {}).get(REVISION, "0")),
+                          default=None)
+                old = [rs for rs in old if rs is not new]
             if new is None:
                 new = self._create_rs(d, new_name, h, template, old)
+                self._scaled(d, new, 0, want)
             elif (new.get("spec") or {}).get("replicas") != want:
-                new = self.store.mutate("replicasets", ns, new_name,
+                before = (new.get("spec") or {}).get("replicas", 0)
+                new = self.store.mutate("replicasets", ns, new["metadata"]["name"],
                                         lambda o: o["spec"].__setitem__("replicas", want))
+                self._scaled(d, new, before, want)
             new_ready = ((new or {}).get("status") or {}).get("readyReplicas", 0)
             if new_ready >= want:
                 for rs in old:
-                    if (rs.get("spec") or {}).get("replicas", 0) != 0:
-                        self.store.mutate("replicasets", ns, rs["metadata"]["name"],
-                                          lambda o: o["spec"].__setitem__("replicas", 0))
+                    before = (rs.get("spec") or {}).get("replicas", 0)
+                    if before != 0:
+                        scaled = self.store.mutate("replicasets", ns, rs["metadata"]["name"],
+                                                   lambda o: o["spec"].__setitem__("replicas", 0))
+                        self._scaled(d, scaled, before, 0)
         self._status(d, new, [rs for rs in owned_by(self.store.peek_all("replicasets", ns), d)])
+
+    def _scaled(self, d: dict, rs: dict | None, before: int, after: int) -> None:
+        if rs is None:
+            return
+        direction = "up" if after > before else "down"
+        record(self.store, d, "ScalingReplicaSet",
+               f"Scaled {direction} replica set {rs['metadata']['name']} from {before} to {after}",
+               "deployment-controller")
 
     def _create_rs(self, d: dict, name: str, h: str, template: dict, old: list[dict]) -> dict:
         spec = d.get("spec") or {}

@@ -144,3 +144,17 @@ def test_host_cannot_reach_pod_or_service_ips_but_a_pod_can(kubectl, ns, web):
         assert curl(web, url)["namespace"] == ns
     routes = in_netns(None, "ip", "route", "show", "type", "blackhole").stdout
     assert "10.244.0.0/16" in routes and "10.96.0.0/16" in routes
+
+
+def test_service_without_ready_endpoints_refuses_connections(kubectl, ns, web):
+    kubectl.apply(service("empty", {"app": "nobody"}), ns)
+    cluster_ip = kubectl.json("get", "svc", "-n", ns, "empty")["spec"]["clusterIP"]
+    probe = ("import socket, sys\ntry:\n    socket.create_connection((sys.argv[1], 80), timeout=5)\n"
+             "except ConnectionRefusedError:\n    print('refused')\n")
+    res = in_netns(web, "/usr/bin/python3", "-c", probe, cluster_ip)
+    assert res.stdout == "refused\n", (res.stdout, res.stderr)
+    # Selecting a ready pod opens the Service.
+    kubectl("patch", "-n", ns, "svc", "empty", "--type=merge", "-p", '{"spec":{"selector":{"app":"other"}}}')
+    kubectl("wait", "-n", ns, "--for=jsonpath={.subsets[0].addresses[0].targetRef.name}=other",
+            "endpoints/empty", "--timeout=20s")
+    assert curl(web, f"http://{cluster_ip}/")["pod"] == "other"

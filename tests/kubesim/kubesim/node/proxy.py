@@ -1,7 +1,8 @@
 """The service proxy: a userspace kube-proxy in the node namespace.
 
-Every ClusterIP:port of a (non-headless) Service gets a listening socket in the node
-namespace (the whole service range is local there, see network.py). Each new connection is
+Every ClusterIP:port of a (non-headless) Service that has a ready endpoint gets a listening
+socket in the node namespace (the whole service range is local there, see network.py); without
+one, nothing listens and a connection is refused, as kube-proxy rejects it. Each new connection is
 sent to the next ready endpoint, round robin, read from the store's Endpoints at that moment:
 changing a Service's selector, or a pod losing readiness, moves new connections at once while
 established ones stay where they are. That is the switch Tether's exchange flips.
@@ -54,7 +55,7 @@ class ServiceProxy:
         while True:
             ev = await self._queue.get()
             _, resource, _ = event_parts(ev)
-            if resource == "services":
+            if resource in ("services", "endpoints"):
                 # Drain what is already queued so a burst of changes costs one sync.
                 while not self._queue.empty():
                     self._queue.get_nowait()
@@ -74,8 +75,10 @@ class ServiceProxy:
             for port in spec.get("ports") or []:
                 if (port.get("protocol") or "TCP") != "TCP":
                     continue
-                wanted[(cluster_ip, int(port["port"]))] = (meta.get("namespace"), meta["name"],
-                                                           port.get("name") or "")
+                target = (meta.get("namespace"), meta["name"], port.get("name") or "")
+                # No ready endpoint: no listener, so connections are refused, as with kube-proxy.
+                if endpoint_targets(self.store.get("endpoints", target[0], target[1]), target[2]):
+                    wanted[(cluster_ip, int(port["port"]))] = target
         return wanted
 
     async def sync(self) -> None:

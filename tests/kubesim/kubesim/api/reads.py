@@ -74,8 +74,8 @@ def handle_list(ctx, request: web.Request, route: Route) -> web.Response:
     token = query.get("continue", "")
     if token:
         start_rv, last_key = _decode_continue(token)
-        if start_rv < ctx.store._compacted:
-            raise errors.expired(start_rv, ctx.store._compacted)
+        if start_rv < ctx.store.compacted_rv:
+            raise errors.expired(start_rv, ctx.store.compacted_rv)
         objs = [o for o in objs if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > last_key]
     next_token, remaining = None, 0
     if limit and len(objs) > limit:

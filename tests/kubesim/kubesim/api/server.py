@@ -52,7 +52,7 @@ class ApiServer:
     ca: CertificateAuthority
     context: ApiContext
     _runner: web.AppRunner
-    _tasks: list = field(default_factory=list)
+    _tasks: list
 
     @property
     def url(self) -> str:
@@ -251,13 +251,12 @@ async def start_api_server(state_dir: Path, store: Store, hooks) -> ApiServer:
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=_ssl_context(state_dir), reuse_address=True,
                        shutdown_timeout=1.0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    # The port the kernel picked for port 0.
+    port = runner.addresses[0][1]
     ctx.server_address = f"127.0.0.1:{port}"
     server_url = f"https://127.0.0.1:{port}"
     kubeconfig = state_dir / "kubeconfig"
     _write(kubeconfig, yaml.safe_dump(_kubeconfig(server_url, ca.cert_pem, admin.cert_pem, admin.key_pem,
                                                   restricted_token), sort_keys=False))
     _write(state_dir / "port", str(port), 0o644)
-    server = ApiServer(port, kubeconfig, state_dir, ca, ctx, runner)
-    server._tasks = start_controllers(store)
-    return server
+    return ApiServer(port, kubeconfig, state_dir, ca, ctx, runner, start_controllers(store))

@@ -79,6 +79,11 @@ class Store:
     def resource_version(self) -> int:
         return self._rv
 
+    @property
+    def compacted_rv(self) -> int:
+        """The oldest resourceVersion a watch or a continue token may still start from."""
+        return self._compacted
+
     def get(self, resource: str, namespace: str | None, name: str) -> dict | None:
         obj = self._data[resource].get((namespace or "", name))
         return clone(obj) if obj is not None else None

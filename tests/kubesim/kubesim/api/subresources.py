@@ -16,7 +16,7 @@ from .reads import get_object
 from .routing import Route
 from .selectors import selector_string
 from .util import clone
-from .writes import apply_patch, _dry_run
+from .writes import apply_patch, dry_run_requested
 from . import patch as patches
 
 
@@ -62,7 +62,7 @@ async def handle_scale(ctx, request: web.Request, route: Route) -> web.Response:
             raise errors.unsupported_media(media, patches.PATCH_TYPES[:3])
         scale = apply_patch(media, current, decode(await request.read(), media))
     replicas = _replicas_from(scale)
-    dry_run = _dry_run(request.query)
+    dry_run = dry_run_requested(request.query)
     new = clone(obj)
     new["spec"]["replicas"] = replicas
     updated = ctx.store.update(route.resource.plural, new, dry_run=dry_run)

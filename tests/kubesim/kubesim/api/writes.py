@@ -21,7 +21,7 @@ from .fieldrules import check_strict, check_update
 from .validation import check_shape, validate
 
 
-def _dry_run(query) -> bool:
+def dry_run_requested(query) -> bool:
     values = query.getall("dryRun", [])
     for v in values:
         if v != "All":
@@ -97,7 +97,7 @@ async def handle_create(ctx, request: web.Request, route: Route) -> web.Response
     body, _ = await read_body(request)
     body = require_object(body)
     obj = prepare(ctx, route, body, creating=True, strict=_strict(request))
-    created = ctx.store.create(route.resource.plural, obj, dry_run=_dry_run(request.query))
+    created = ctx.store.create(route.resource.plural, obj, dry_run=dry_run_requested(request.query))
     return json_response(created, 201)
 
 
@@ -111,7 +111,7 @@ async def handle_update(ctx, request: web.Request, route: Route) -> web.Response
         _check_type_meta(res, body)
         obj = clone(body)
         _place(route, obj)
-        new = ctx.store.update(res.plural, obj, subresource="status", dry_run=_dry_run(request.query))
+        new = ctx.store.update(res.plural, obj, subresource="status", dry_run=dry_run_requested(request.query))
         return json_response(new)
     if route.subresource == "finalize":
         finalizers = (body.get("spec") or {}).get("finalizers") if isinstance(body.get("spec"), dict) else None
@@ -120,7 +120,7 @@ async def handle_update(ctx, request: web.Request, route: Route) -> web.Response
         return json_response(ctx.store.mutate("namespaces", None, route.name,
                                               lambda o: o.setdefault("spec", {}).update(obj["spec"])))
     obj = prepare(ctx, route, body, creating=False, old=old, strict=_strict(request))
-    new = ctx.store.update(res.plural, obj, dry_run=_dry_run(request.query))
+    new = ctx.store.update(res.plural, obj, dry_run=dry_run_requested(request.query))
     return json_response(new)
 
 
@@ -143,7 +143,7 @@ async def handle_patch(ctx, request: web.Request, route: Route) -> web.Response:
     raw = await request.read()
     body = decode(raw, media)
     res = route.resource
-    dry_run = _dry_run(request.query)
+    dry_run = dry_run_requested(request.query)
     if media == patches.APPLY_YAML:
         return _server_side_apply(ctx, request, route, body, dry_run)
     current = get_object(ctx, route)
@@ -218,7 +218,7 @@ async def handle_delete(ctx, request: web.Request, route: Route) -> web.Response
     opts = await _delete_options(request)
     res = route.resource
     obj, removed = ctx.store.delete(res.plural, route.namespace or None, route.name,
-                                    dry_run=_dry_run(request.query), **opts)
+                                    dry_run=dry_run_requested(request.query), **opts)
     if removed and not res.return_deleted_object:
         return json_response(success_status({"name": route.name, "group": res.group, "kind": res.plural,
                                              "uid": obj["metadata"]["uid"]}))
@@ -228,7 +228,7 @@ async def handle_delete(ctx, request: web.Request, route: Route) -> web.Response
 async def handle_delete_collection(ctx, request: web.Request, route: Route) -> web.Response:
     opts = await _delete_options(request)
     res = route.resource
-    dry_run = _dry_run(request.query)
+    dry_run = dry_run_requested(request.query)
     deleted = []
     for obj in select(ctx, route, request.query):
         m = obj["metadata"]

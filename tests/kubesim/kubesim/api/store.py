@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import logging
 import uuid
 from collections import deque
 from typing import Callable, NamedTuple
@@ -20,6 +21,8 @@ from typing import Callable, NamedTuple
 from . import errors
 from .resources import BY_PLURAL, Resource
 from .util import clone, now, random_suffix, rfc3339
+
+log = logging.getLogger("kubesim.store")
 
 # Fields a client may not change through a main-resource write.
 _SERVER_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
@@ -371,7 +374,10 @@ class Store:
             self._terminated.add(uid)
         result = self._commit("pods", key, old, new)
         if first and self.hooks is not None and spec.get("nodeName"):
-            self.hooks.pod_deletion_requested(clone(result), grace)
+            try:
+                self.hooks.pod_deletion_requested(clone(result), grace)
+            except Exception:   # noqa: BLE001 - a node-side failure must not fail the DELETE request
+                log.exception("pod_deletion_requested failed for %s/%s", key[0], key[1])
         removed = key not in self._data["pods"] or self._data["pods"][key]["metadata"]["uid"] != uid
         return result, removed
 

@@ -145,3 +145,18 @@ def test_impersonation(sim, api, kc):
     assert out.returncode == 0
     r = kc("--as", "kubesim-restricted", "auth", "can-i", "get", "pods", check=False)
     assert r.stdout.strip() == "no"
+
+
+def test_service_account_tokens_and_subjects(sim, api, kc):
+    api.post(f"{NS}/serviceaccounts", {"metadata": {"name": "bot"}})
+    grant(api, "bot-read", [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}],
+          {"kind": "ServiceAccount", "name": "bot", "namespace": "default"})
+    token = kc("create", "token", "bot").stdout.strip()
+    bot = Client(sim.port, sim.state_dir / "ca.crt", token=token)
+    assert bot.get(f"{NS}/configmaps").status == 200
+    denied = bot.get(f"{NS}/secrets")
+    assert denied.status == 403
+    assert 'User "system:serviceaccount:default:bot" cannot list resource "secrets"' in denied.json["message"]
+    assert kc("create", "token", "ghost", check=False).returncode == 1
+    api.delete(f"{NS}/serviceaccounts/bot")
+    assert bot.get(f"{NS}/configmaps").status == 401, "the token dies with its ServiceAccount"

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hmac
 from dataclasses import dataclass, field
+from typing import Callable
 
 ADMIN_GROUP = "system:masters"
 
@@ -34,10 +35,14 @@ def _with_authenticated(name: str, groups) -> UserInfo:
 class Authenticator:
     def __init__(self):
         self._tokens: dict[str, UserInfo] = {}
+        self._checks: dict[str, Callable[[], bool]] = {}
         self._basic: dict[str, tuple[str, UserInfo]] = {}
 
-    def add_token(self, token: str, user: str, groups=()) -> None:
+    def add_token(self, token: str, user: str, groups=(), still_valid: Callable[[], bool] | None = None) -> None:
+        """`still_valid` (if given) is asked on every use: bound tokens die with their ServiceAccount."""
         self._tokens[token] = _with_authenticated(user, groups)
+        if still_valid is not None:
+            self._checks[token] = still_valid
 
     def add_basic(self, username: str, password: str, groups=()) -> None:
         self._basic[username] = (password, _with_authenticated(username, groups))
@@ -50,7 +55,8 @@ class Authenticator:
             if scheme.lower() == "bearer" and value:
                 for token, user in self._tokens.items():
                     if hmac.compare_digest(token.encode(), value.encode()):
-                        return user
+                        check = self._checks.get(token)
+                        return user if check is None or check() else None
                 return None
             if scheme.lower() == "basic" and value:
                 try:

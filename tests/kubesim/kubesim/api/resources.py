@@ -80,6 +80,7 @@ RESOURCES: list[Resource] = [
     Resource("configmaps", "configmap", "ConfigMap", "", "v1", True, ("cm",)),
     Resource("secrets", "secret", "Secret", "", "v1", True),
     Resource("serviceaccounts", "serviceaccount", "ServiceAccount", "", "v1", True, ("sa",),
+             subresources=(Subresource("token", "TokenRequest", ("create",), "authentication.k8s.io", "v1"),),
              return_deleted_object=True),
     Resource("events", "event", "Event", "", "v1", True, ("ev",)),
     Resource("deployments", "deployment", "Deployment", "apps", "v1", True, ("deploy",), ("all",),

@@ -85,7 +85,7 @@ def verb_for(method: str, route: Route) -> str:
             return "watch"
         return "get" if route.name else "list"
     if method == "POST":
-        if route.name and route.subresource not in _CONNECT:
+        if route.name and route.subresource not in _CONNECT + ("token",):
             raise errors.method_not_allowed("create")
         return "create"
     if method == "PUT":

@@ -123,6 +123,10 @@ async def _resource(ctx: ApiContext, request: web.Request, route: Route, user) -
         if (sub == "log" and method != "GET") or method not in ("GET", "POST"):
             raise errors.method_not_allowed(method.lower())
         return await subresources.handle_stream(ctx, request, route)
+    if sub == "token":
+        if method != "POST":
+            raise errors.method_not_allowed(method.lower())
+        return await subresources.handle_token_request(ctx, request, route)
     if sub == "scale":
         if method not in ("GET", "PUT", "PATCH"):
             raise errors.method_not_allowed(method.lower())

@@ -7,6 +7,9 @@ it can serve.
 """
 from __future__ import annotations
 
+import datetime as _dt
+import secrets
+
 from aiohttp import web
 
 from . import errors
@@ -15,7 +18,7 @@ from .rbac import Attributes
 from .reads import get_object
 from .routing import Route
 from .selectors import selector_string
-from .util import clone
+from .util import clone, now, rfc3339
 from .writes import apply_patch, dry_run_requested
 from . import patch as patches
 
@@ -131,3 +134,33 @@ async def handle_rules_review(ctx, request: web.Request, user) -> web.Response:
                           "metadata": {"creationTimestamp": None}, "spec": {"namespace": namespace} if namespace else {},
                           "status": {"resourceRules": resource_rules, "nonResourceRules": non_resource_rules,
                                      "incomplete": False}}, 201)
+
+
+async def handle_token_request(ctx, request: web.Request, route: Route) -> web.Response:
+    """TokenRequest (`kubectl create token SA`): a bearer token for the ServiceAccount's identity,
+    valid until it expires or the ServiceAccount (with that uid) is deleted."""
+    sa = get_object(ctx, route)
+    body, _ = await read_body(request)
+    review = require_object(body)
+    spec = review.get("spec") if isinstance(review.get("spec"), dict) else {}
+    seconds = spec.get("expirationSeconds", 3600)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 600:
+        raise errors.Invalid("TokenRequest", route.name, [errors.cause(
+            "FieldValueInvalid", "spec.expirationSeconds",
+            f"Invalid value: {seconds!r}: may not specify a duration less than 10 minutes")])
+    ns, name, uid = route.namespace, route.name, sa["metadata"]["uid"]
+    expires = now() + _dt.timedelta(seconds=seconds)
+    token = "kubesim-sa." + secrets.token_urlsafe(32)
+
+    def still_valid() -> bool:
+        current = ctx.store.peek("serviceaccounts", ns, name)
+        return current is not None and current["metadata"]["uid"] == uid and now() < expires
+
+    ctx.authenticator.add_token(token, f"system:serviceaccount:{ns}:{name}",
+                                ["system:serviceaccounts", f"system:serviceaccounts:{ns}"], still_valid)
+    audiences = spec.get("audiences") if isinstance(spec.get("audiences"), list) else []
+    return json_response({"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+                          "metadata": {"name": name, "namespace": ns, "creationTimestamp": None},
+                          "spec": {"audiences": audiences or ["https://kubernetes.default.svc.cluster.local"],
+                                   "expirationSeconds": seconds, "boundObjectRef": None},
+                          "status": {"token": token, "expirationTimestamp": rfc3339(expires)}}, 201)

@@ -173,3 +173,18 @@ def test_pods_deleted_right_after_creation_leave_nothing(kubectl, ns, cluster):
     # kubectl returned after every DELETED event, which the kubelet only allows once the pod's
     # namespace is gone.
     assert set(cluster.netns()) == before
+
+
+def test_kubelet_events_explain_the_pod(kubectl, ns):
+    kubectl.apply(echo_pod("told"), ns)
+    kubectl("run", "lost", "-n", ns, "--image=nowhere/lost:1", "--restart=Never")
+    kubectl.wait_ready(ns, "told")
+    kubectl("wait", "-n", ns, "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff",
+            "pod/lost", "--timeout=30s")
+    told = kubectl("describe", "pod", "-n", ns, "told").stdout
+    for line in ('Container image "kubesim/echo" already present on machine',
+                 "Created container echo", "Started container echo"):
+        assert line in told, line
+    lost = kubectl("describe", "pod", "-n", ns, "lost").stdout
+    assert 'Failed to pull image "nowhere/lost:1"' in lost
+    assert 'Back-off pulling image "nowhere/lost:1"' in lost

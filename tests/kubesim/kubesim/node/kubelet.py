@@ -9,6 +9,7 @@ the store without that (forced removal) is torn down at once.
 import asyncio
 import logging
 
+from .events import EventRecorder
 from .pod import PodRuntime
 
 log = logging.getLogger("kubesim.kubelet")
@@ -26,6 +27,7 @@ class Kubelet:
         self.store = store
         self.network = network
         self.images = images
+        self.events = EventRecorder(store)
         self.pods: dict[str, PodRuntime] = {}      # by uid
         self._queue = None
         self._task: asyncio.Task | None = None
@@ -87,6 +89,7 @@ class Kubelet:
         if rt is not None:
             await rt.terminate(float(grace))
             self.pods.pop(rt.uid, None)
+            self.events.forget(rt.uid)
         try:
             self.store.finish_pod_termination(namespace, name)
         except Exception:

@@ -94,8 +94,15 @@ class PodRuntime:
         for reason in ("ErrImagePull", "ImagePullBackOff"):
             for c, argv in zip(containers, argvs):
                 if argv is None:
-                    c.set_waiting(reason, f'image "{c.image}" is not in the kubesim image map '
-                                          f'(pull access denied, repository does not exist)')
+                    why = (f'image "{c.image}" is not in the kubesim image map '
+                           f'(pull access denied, repository does not exist)')
+                    c.set_waiting(reason, why)
+                    if reason == "ErrImagePull":
+                        self.event("Pulling", f'Pulling image "{c.image}"', container=c.name)
+                        self.event("Failed", f'Failed to pull image "{c.image}": {why}', True, c.name)
+                    else:
+                        self.event("BackOff", f'Back-off pulling image "{c.image}"', True, c.name)
+                    self.event("Failed", f"Error: {reason}", True, c.name)
             self.publish()
             if reason == "ErrImagePull":
                 await asyncio.sleep(IMAGE_BACKOFF_DELAY)
@@ -106,16 +113,21 @@ class PodRuntime:
             env = container_env(self.kubelet.store, self.pod, c.spec, self.pod_ip)
         except EnvError as exc:
             c.set_waiting("CreateContainerConfigError", str(exc))
+            self.event("Failed", f"Error: {exc}", True, c.name)
             self.publish()
             return False
         if self.terminating:
             return False
+        self.event("Pulled", f'Container image "{c.image}" already present on machine', container=c.name)
         try:
             await c.start(argv, self.netns, env)
         except FileNotFoundError as exc:
             c.exit_code = 128
             c.mark_terminated(str(exc), reason="StartError")
+            self.event("Failed", f"Error: failed to start container {c.name}: {exc}", True, c.name)
             return True
+        self.event("Created", f"Created container {c.name}", container=c.name)
+        self.event("Started", f"Started container {c.name}", container=c.name)
         self.publish()
         probes = []
         readiness = None if init else c.spec.get("readinessProbe")
@@ -162,6 +174,8 @@ class PodRuntime:
             c.restart_count += 1
             c.set_waiting("CrashLoopBackOff",
                           f"back-off restarting failed container {c.name} in pod {self.name}")
+            self.event("BackOff", f"Back-off restarting failed container {c.name} in pod "
+                                  f"{self.name}_{self.namespace}({self.uid})", True, c.name)
             self.publish()
             await asyncio.sleep(backoff_seconds(c.restart_count))
         return False
@@ -177,6 +191,9 @@ class PodRuntime:
             failures = 0 if ok else failures + 1
             if failures >= failure_needed:
                 log.info("pod %s/%s container %s failed liveness, killing", self.namespace, self.name, c.name)
+                self.event("Unhealthy", "Liveness probe failed", True, c.name)
+                self.event("Killing", f"Container {c.name} failed liveness probe, will be restarted",
+                           container=c.name)
                 c.signal(signal.SIGKILL)
                 return
             await asyncio.sleep(period)
@@ -199,6 +216,7 @@ class PodRuntime:
             else:
                 successes, failures = 0, failures + 1
                 if c.ready and failures >= failure_needed:
+                    self.event("Unhealthy", "Readiness probe failed", True, c.name)
                     c.ready = False
                     self.publish()
             await asyncio.sleep(period if ever_ready else min(period, FIRST_READY_POLL))
@@ -218,6 +236,8 @@ class PodRuntime:
                 log.error("pod %s/%s: namespace setup hung", self.namespace, self.name)
             everything = self.init_containers + self.containers
             for c in everything:
+                if c.running():
+                    self.event("Killing", f"Stopping container {c.name}", container=c.name)
                 c.signal(signal.SIGTERM if grace > 0 else signal.SIGKILL)
             waits = [c.proc.wait() for c in everything if c.running()]
             if waits:
@@ -236,6 +256,11 @@ class PodRuntime:
                 await self.kubelet.network.remove_pod(self.netns, self.pod_ip)
         finally:
             self.gone.set()
+
+    def event(self, reason: str, message: str, warning: bool = False, container: str | None = None,
+              component: str = "kubelet") -> None:
+        # "Scheduled" comes from the API side's event controller, which plays the scheduler.
+        self.kubelet.events.record(self.pod, reason, message, warning, container, component)
 
     # ----- status -----
 

@@ -173,3 +173,12 @@ def test_create_with_unknown_field_is_refused(kc, tmp_path):
     r = kc("create", "-f", write(tmp_path, "typo.yaml", doc), check=False)
     assert r.returncode == 1
     assert 'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spek"' in r.stderr
+
+
+def test_rollout_status_fails_after_the_progress_deadline(kc, tmp_path):
+    d = deployment(NOT_READY_IMAGE, replicas=1)
+    d["spec"]["progressDeadlineSeconds"] = 2
+    kc("apply", "-f", write(tmp_path, "stuck.yaml", d))
+    r = kc("rollout", "status", "deployment/d1", "--timeout=30s", check=False)
+    assert r.returncode == 1
+    assert 'error: deployment "d1" exceeded its progress deadline' in r.stderr

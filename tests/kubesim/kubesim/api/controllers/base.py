@@ -20,6 +20,13 @@ class Controller:
 
     def __init__(self, store):
         self.store = store
+        self._queue: asyncio.Queue | None = None
+
+    def requeue_after(self, seconds: float, event) -> None:
+        """Feeds `event` back to this controller later (for deadlines no store change announces)."""
+        queue = self._queue
+        if queue is not None:
+            asyncio.get_running_loop().call_later(max(0.0, seconds), queue.put_nowait, event)
 
     def keys_for(self, event) -> list:
         """The keys an event makes stale."""
@@ -41,7 +48,7 @@ class Controller:
             log.exception("%s: reconciling %s failed", self.name, key)
 
     async def run(self) -> None:
-        queue = self.store.subscribe()
+        queue = self._queue = self.store.subscribe()
         try:
             for key in self.initial_keys():
                 self._safe_reconcile(key)

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import NamedTuple
 
 from ..defaults import apply_defaults
-from ..util import clone, rfc3339
+from ..util import clone, now, parse_time, rfc3339
 from .base import Controller
 from .events import record
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+class _Nudge(NamedTuple):
+    """A synthetic event that makes a controller look at an object again."""
+    resource: str
+    object: dict
+    type: str = "SYNC"
 
 
 def template_hash(template: dict) -> str:
@@ -129,6 +137,10 @@ class ReplicaSetController(Controller):
 class DeploymentController(Controller):
     name = "deployment-controller"
 
+    def __init__(self, store):
+        super().__init__(store)
+        self._deadlines: set[tuple] = set()    # progress deadlines already scheduled for a re-check
+
     def initial_keys(self) -> list:
         return [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in self.store.peek_all("deployments")]
 
@@ -179,6 +191,36 @@ class DeploymentController(Controller):
                         self._scaled(d, scaled, before, 0)
         self._status(d, new, [rs for rs in owned_by(self.store.peek_all("replicasets", ns), d)])
 
+    def _progressing(self, d: dict, conds: list, rs_name: str, complete: bool, progressed: bool) -> dict:
+        """The Progressing condition, including the progress deadline `kubectl rollout status` fails on."""
+        if complete:
+            return _condition(conds, "Progressing", "True", "NewReplicaSetAvailable",
+                              f'ReplicaSet "{rs_name}" has successfully progressed.')
+        previous = next((c for c in conds if c.get("type") == "Progressing"), None)
+        if previous and previous.get("reason") == "ProgressDeadlineExceeded" and not progressed:
+            return previous
+        if progressed or not previous or previous.get("reason") != "ReplicaSetUpdated":
+            stamp = rfc3339()
+            transition = previous["lastTransitionTime"] if previous and previous.get("status") == "True" else stamp
+            current = {"type": "Progressing", "status": "True", "lastUpdateTime": stamp,
+                       "lastTransitionTime": transition, "reason": "ReplicaSetUpdated",
+                       "message": f'ReplicaSet "{rs_name}" is progressing.'}
+        else:
+            current = previous
+        deadline = (d.get("spec") or {}).get("progressDeadlineSeconds", 600)
+        started = parse_time(current.get("lastUpdateTime", ""))
+        if started is not None and isinstance(deadline, int):
+            left = (started - now()).total_seconds() + deadline
+            if left <= 0:
+                return {"type": "Progressing", "status": "False", "lastUpdateTime": rfc3339(),
+                        "lastTransitionTime": rfc3339(), "reason": "ProgressDeadlineExceeded",
+                        "message": f'ReplicaSet "{rs_name}" has timed out progressing.'}
+            key = (d["metadata"]["namespace"], d["metadata"]["name"], current.get("lastUpdateTime"))
+            if key not in self._deadlines:
+                self._deadlines.add(key)
+                self.requeue_after(left + 1.0, _Nudge("deployments", d))
+        return current
+
     def _scaled(self, d: dict, rs: dict | None, before: int, after: int) -> None:
         if rs is None:
             return
@@ -219,14 +261,15 @@ class DeploymentController(Controller):
         conds = old_status.get("conditions") or []
         new_name = (new or {}).get("metadata", {}).get("name", "")
         complete = updated >= want and total <= updated and available >= updated
+        progressing = self._progressing(d, conds, new_name, complete,
+                                        (updated, available) != (old_status.get("updatedReplicas"),
+                                                                 old_status.get("availableReplicas")))
         conditions = [
             _condition(conds, "Available", "True" if available >= want else "False",
                        "MinimumReplicasAvailable" if available >= want else "MinimumReplicasUnavailable",
                        "Deployment has minimum availability." if available >= want
                        else "Deployment does not have minimum availability."),
-            _condition(conds, "Progressing", "True", "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
-                       f'ReplicaSet "{new_name}" has successfully progressed.' if complete
-                       else f'ReplicaSet "{new_name}" is progressing.'),
+            progressing,
         ]
         status = {"observedGeneration": d["metadata"].get("generation", 1), "replicas": total,
                   "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": available,

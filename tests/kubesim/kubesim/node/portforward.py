@@ -139,6 +139,7 @@ class _Forwarder:
         self.rt = rt
         self.pending: dict[str, dict[str, Stream]] = {}
         self.tasks: set[asyncio.Task] = set()
+        self.closed = False
 
     def on_stream(self, stream: Stream) -> None:
         kind = stream.headers.get("streamtype", "")
@@ -174,7 +175,11 @@ class _Forwarder:
                     break
                 writer.write(chunk)
                 await writer.drain()
-            if not data.reset and writer.can_write_eof():
+            if data.reset or self.closed:
+                # The client gave up on this connection (RST_STREAM) or the whole session:
+                # drop the pod side too, or it would idle there until the pod closes it.
+                writer.transport.abort()
+            elif writer.can_write_eof():
                 writer.write_eof()
 
         async def downstream():
@@ -197,6 +202,7 @@ class _Forwarder:
             await err.close()
 
     def cancel(self) -> None:
+        self.closed = True
         for t in list(self.tasks):
             t.cancel()
 

@@ -23,6 +23,7 @@ from .node.netns import list_netns
 log = logging.getLogger("kubesim")
 
 DEFAULT_STATE = Path(os.environ.get("KUBESIM_STATE", "/tmp/kubesim"))
+RUN_DIR = Path("/run/kubesim")
 MARKER = "cluster-id"
 
 
@@ -65,11 +66,32 @@ def running_pid(state_dir: Path) -> int | None:
     return None
 
 
+def collect_dead_clusters() -> list[str]:
+    """Removes the namespaces of clusters whose process died without cleaning up.
+
+    Every running cluster registers itself in RUN_DIR/<id> (its pid). A record whose process is
+    gone (a killed test run, a crash whose state dir was deleted since) is garbage: its
+    namespaces go, so a machine heals on the next `up` whatever happened before.
+    """
+    removed = []
+    if not RUN_DIR.is_dir():
+        return removed
+    for record in RUN_DIR.iterdir():
+        pid = _read(record)
+        if pid and pid.isdigit() and _alive(int(pid)):
+            continue
+        cleanup_cluster(record.name)
+        record.unlink(missing_ok=True)
+        removed.append(record.name)
+    return removed
+
+
 def remove_leftovers(state_dir: Path) -> None:
     """Removes what an earlier cluster with this state dir left: namespaces and files."""
     old_id = _read(state_dir / MARKER)
     if old_id:
         cleanup_cluster(old_id)
+        (RUN_DIR / old_id).unlink(missing_ok=True)
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
@@ -94,6 +116,8 @@ class Cluster:
             raise ClusterError(f"a kubesim cluster already runs with state dir {self.state_dir} "
                                f"(pid {pid}); run `kubesim down --state {self.state_dir}` first")
         remove_leftovers(self.state_dir)
+        for dead in collect_dead_clusters():
+            log.info("removed the namespaces of dead cluster %s", dead)
         images = ImageMap.load(self.image_map)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.cluster_id = secrets.token_hex(3)
@@ -101,6 +125,8 @@ class Cluster:
             self.cluster_id = secrets.token_hex(3)
         (self.state_dir / MARKER).write_text(self.cluster_id + "\n")
         (self.state_dir / "pid").write_text(f"{os.getpid()}\n")
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        (RUN_DIR / self.cluster_id).write_text(f"{os.getpid()}\n")
         self.store = Store()
         self.node = Node(self.store, self.cluster_id, images)
         try:
@@ -124,6 +150,7 @@ class Cluster:
             await self.node.stop()
         if self.cluster_id:
             await asyncio.to_thread(cleanup_cluster, self.cluster_id)
+            (RUN_DIR / self.cluster_id).unlink(missing_ok=True)
         if not keep:
             shutil.rmtree(self.state_dir, ignore_errors=True)
             return

@@ -2,7 +2,8 @@
 
 `cluster` brings a real cluster up with `bin/kubesim up --detach` (one per test module) and
 takes it down with `bin/kubesim down`, then asserts that nothing is left: no network
-namespace or /etc/netns entry with the cluster's prefix, no cluster process, no state dir.
+namespace or /etc/netns entry with the cluster's prefix, no cluster process, no state dir,
+no /run/kubesim record.
 `kubectl` runs the real kubectl with a fresh HOME and cache dir for every test.
 """
 
@@ -101,6 +102,7 @@ def stop_cluster(handle: ClusterHandle) -> None:
     assert not any(n.startswith(handle.prefix) for n in os.listdir("/etc/netns")) \
         if os.path.isdir("/etc/netns") else True
     assert not process_alive(handle.pid), "cluster process still running"
+    assert not Path(f"/run/kubesim/{handle.cluster_id}").exists(), "cluster record left behind"
     assert not handle.state.exists(), "state dir left behind"
 
 

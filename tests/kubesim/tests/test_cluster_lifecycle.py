@@ -3,13 +3,16 @@ clusters side by side, recovery from a crashed run, signals, non-root use, the i
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import yaml
 
-from conftest import KUBESIM, ClusterHandle, Kubectl, echo_pod, start_cluster, stop_cluster
+from conftest import (KUBESIM, ClusterHandle, Kubectl, echo_pod, process_alive, start_cluster,
+                      stop_cluster)
 from kubesim.node.images import ImageMap
 
 
@@ -66,13 +69,35 @@ def test_up_removes_leftovers_of_a_crashed_run(tmp_path):
     k = kubectl_for(crashed, tmp_path)
     k.apply(echo_pod("orphan"), "default")
     k.wait_ready("default", "orphan")
-    os.kill(crashed.pid, signal.SIGKILL)
+    kill_and_wait(crashed.pid)
     # The pod's process outlives the crashed cluster process, in its namespace.
     assert len(crashed.netns()) == 2
     fresh = start_cluster(state)
     try:
         assert fresh.cluster_id != crashed.cluster_id
         assert crashed.netns() == []
+    finally:
+        stop_cluster(fresh)
+
+
+def kill_and_wait(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while process_alive(pid):
+        assert time.monotonic() < deadline, f"pid {pid} survived SIGKILL"
+
+
+def test_up_collects_clusters_whose_process_died_and_whose_state_is_gone(tmp_path):
+    crashed = start_cluster(tmp_path / "a")
+    k = kubectl_for(crashed, tmp_path)
+    k.apply(echo_pod("orphan"), "default")
+    k.wait_ready("default", "orphan")
+    kill_and_wait(crashed.pid)
+    shutil.rmtree(crashed.state)
+    fresh = start_cluster(tmp_path / "b")
+    try:
+        assert crashed.netns() == []
+        assert not os.path.exists(f"/run/kubesim/{crashed.cluster_id}")
     finally:
         stop_cluster(fresh)
 

@@ -10,7 +10,6 @@ import asyncio
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 
 from .logs import LogBuffer, now_rfc3339nano
@@ -121,6 +120,3 @@ class Container:
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
-
-
-__all__ = ["Container", "rfc3339", "IP", "signal"]

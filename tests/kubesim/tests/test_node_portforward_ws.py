@@ -145,3 +145,29 @@ def test_v4_two_ports_one_open_one_closed(cluster, pods):
         finally:
             await session.close()
     asyncio.run(run())
+
+
+def test_v5_exec_with_a_tty_and_resize(cluster, pods):
+    async def run():
+        query = "command=sh&stdin=true&stdout=true&tty=true"
+        session, ws = await _session(cluster, ws_url(cluster, pods, "ws-tb", "exec", query),
+                                     ["v5.channel.k8s.io"])
+        try:
+            await ws.send_bytes(b'\x04{"Width":100,"Height":30}')
+            await ws.send_bytes(b"\x00[ -t 0 ] && echo is-a-tty; stty size; exit 5\n")
+            out = b""
+            while True:
+                msg = await _receive(ws)
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    break
+                assert msg.data[0] in (1, 3), "no stderr channel with a tty"
+                if msg.data[0] == 1:
+                    out += msg.data[1:]
+                else:
+                    status = json.loads(msg.data[1:])
+            text = out.decode()
+            assert "is-a-tty" in text and "30 100" in text, text
+            assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "5"}]
+        finally:
+            await session.close()
+    asyncio.run(run())

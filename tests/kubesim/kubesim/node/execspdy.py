@@ -10,7 +10,7 @@ variant (NonZeroExitCode with the code); with older versions it carries the mess
 import asyncio
 import json
 
-from .execstream import exit_status, kill, prepare, spawn
+from .execstream import apply_resize, exit_status, kill, prepare, spawn
 from .spdyupgrade import serve_spdy_upgrade
 
 VERSIONS = ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"]
@@ -92,9 +92,19 @@ async def _exchange(proc, streams, tty) -> None:
             if stream is not None:
                 await stream.write(data)
 
+    async def resize():
+        stream = streams.get("resize")
+        while stream is not None:
+            data = await stream.read()
+            if data is None:
+                return
+            apply_resize(proc, data)
+
     feeder = asyncio.create_task(stdin())
+    resizer = asyncio.create_task(resize())
     pumps = [out(proc.stdout, "stdout")]
     if not tty:
         pumps.append(out(proc.stderr, "stderr"))
     await asyncio.gather(*pumps)
     feeder.cancel()
+    resizer.cancel()

@@ -5,7 +5,8 @@ The command runs as `ip netns exec <pod netns> <command...>` with the container'
 so it sees the pod's network and DNS settings. Channels: 0 stdin, 1 stdout, 2 stderr, 3 status,
 4 resize. In v5 the client half-closes a channel with [255, ch] (kubectl does so for stdin at
 EOF). The exit status goes out on channel 3 as a Status (NonZeroExitCode carries the code), then
-the socket closes normally. With tty=true there is no terminal: stderr is merged into stdout.
+the socket closes normally. With tty=true the command runs on a pseudo-terminal (ptyproc.py),
+channel 4 resizes it, and there is no stderr channel.
 """
 
 import asyncio
@@ -18,6 +19,7 @@ import subprocess
 from aiohttp import web
 
 from .container import IP
+from .ptyproc import spawn_on_pty
 from .env import EnvError, container_env
 from .streaming import bad_request, status_response
 from .wschannel import ChannelSocket, is_websocket, offered_protocols
@@ -64,7 +66,10 @@ def prepare(node, rt, container, command: list[str]):
 
 
 async def spawn(rt, container, command: list[str], env: dict, use_stdin: bool, tty: bool):
-    """Starts the command in the pod's namespace; with tty, stderr joins stdout."""
+    """Starts the command in the pod's namespace; with tty, on a pseudo-terminal."""
+    if tty:
+        return await spawn_on_pty([IP, "netns", "exec", rt.netns, *command], env,
+                                  container.spec.get("workingDir") or "/")
     return await asyncio.create_subprocess_exec(
         IP, "netns", "exec", rt.netns, *command, env=env, cwd=container.spec.get("workingDir") or "/",
         stdin=subprocess.PIPE if use_stdin else subprocess.DEVNULL,
@@ -78,6 +83,25 @@ def kill(proc) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    if hasattr(proc, "release"):
+        proc.release()
+
+
+def apply_resize(proc, data: bytes) -> None:
+    """Applies each {"Width":w,"Height":h} in data (several may arrive in one chunk)."""
+    if not hasattr(proc, "resize"):
+        return
+    text, decoder, pos = data.decode(errors="replace"), json.JSONDecoder(), 0
+    while pos < len(text):
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            break
+        try:
+            size, pos = decoder.raw_decode(text, pos)
+            proc.resize(int(size.get("Width", 80)), int(size.get("Height", 24)))
+        except (ValueError, AttributeError, TypeError, OSError):
+            return
 
 
 async def serve_exec(node, request: web.Request, pod: dict, rt, container) -> web.StreamResponse:
@@ -125,6 +149,8 @@ async def serve_exec(node, request: web.Request, pod: dict, rt, container) -> we
                     await proc.stdin.drain()
                 except (ConnectionError, BrokenPipeError):
                     pass
+            elif channel == 4:
+                apply_resize(proc, data)
             elif v5 and channel == CLOSE_CHANNEL and data[:1] == b"\x00" and proc.stdin is not None:
                 proc.stdin.close()
         # The client went away: nothing can read the command's output any more, so it is
@@ -144,4 +170,5 @@ async def serve_exec(node, request: web.Request, pod: dict, rt, container) -> we
     except (ConnectionError, RuntimeError):
         pass
     reader.cancel()
+    kill(proc)
     return ws

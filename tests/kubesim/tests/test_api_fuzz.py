@@ -17,6 +17,13 @@ CONTENT_TYPES = ["application/json", "application/yaml", "application/merge-patc
 ACCEPTS = ["application/json", "application/json;as=Table;v=v1;g=meta.k8s.io",
            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", "*/*",
            "application/vnd.kubernetes.protobuf", "text/html", "", "application/json;as=Table;g=meta.k8s.io;v=v1beta1"]
+EXTRA_HEADERS = [("Impersonate-User", "someone"), ("Impersonate-Group", "system:masters"),
+                 ("Impersonate-Group", "x"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                 ("Upgrade", "SPDY/3.1"), ("X-Stream-Protocol-Version", "portforward.k8s.io"),
+                 ("Sec-WebSocket-Protocol", "v4.channel.k8s.io"), ("Content-Encoding", "gzip"),
+                 ("Content-Encoding", "br"), ("Accept-Encoding", "gzip"), ("Kubectl-Command", "kubectl get"),
+                 ("X-Random", "\u00ff" * 3), ("If-None-Match", "*"), ("Range", "bytes=0-1"),
+                 ("Expect", "100-continue"), ("Warning", "299 - x")]
 QUERIES = ["", "labelSelector=app%3Dweb", "labelSelector=%28%28%28", "fieldSelector=metadata.name%3Dx",
            "fieldSelector=spec.bogus%3D1", "limit=2", "limit=-5", "limit=abc", "continue=%%%", "resourceVersion=abc",
            "resourceVersion=1", "gracePeriodSeconds=abc", "gracePeriodSeconds=0", "propagationPolicy=Sideways",
@@ -100,6 +107,10 @@ def routes():
 
 def _check(resp, what: str) -> None:
     assert resp.status < 500, f"{what} -> {resp.status} {resp.body[:500]!r}"
+    if resp.status == 400 and b"content-encoding" in resp.body.lower() and not resp.body.startswith(b"{"):
+        # aiohttp's HTTP parser refuses some requests (an unsupported Content-Encoding) before any handler
+        # runs; that is a clean 400 for a malformed request, just not a Status body.
+        return
     if resp.status >= 400 and resp.body:
         status = json.loads(resp.body)
         assert status["kind"] == "Status" and status["code"] == resp.status, what
@@ -120,6 +131,8 @@ def test_random_requests_never_crash(api, sim, seed):
         ct = rng.choice(CONTENT_TYPES)
         if ct:
             headers["Content-Type"] = ct
+        for name, value in rng.sample(EXTRA_HEADERS, rng.randrange(3)):
+            headers[name] = value
         if rng.random() < 0.05:
             headers["Authorization"] = rng.choice(["Bearer", "Basic !!!", "Negotiate x", "Bearer " + "x" * 500])
         body = random_body(rng, resource) if method not in ("GET", "HEAD") or rng.random() < 0.1 else None

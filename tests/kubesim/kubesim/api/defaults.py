@@ -114,8 +114,9 @@ def _workload(obj: dict, store, creating: bool) -> None:
 
 
 def _namespace(obj: dict, store, creating: bool) -> None:
-    labels = obj["metadata"].setdefault("labels", {})
-    labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+    if obj["metadata"].get("name"):
+        # With generateName the store sets this label once it has picked the name.
+        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
     if creating:
         obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
         obj["status"] = {"phase": "Active"}

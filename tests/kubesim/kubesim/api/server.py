@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from . import discovery, errors, reads, subresources, watch, writes
 from .apply import AppliedConfigs
@@ -175,6 +177,9 @@ def make_app(ctx: ApiContext) -> web.Application:
             return status_response(errors.bad_request("the request body is nested too deeply"))
         except ConnectionResetError:
             raise
+        except (HttpProcessingError, RequestPayloadError) as exc:
+            # A body aiohttp cannot decode (say, Content-Encoding: gzip over plain bytes).
+            return status_response(errors.bad_request(f"unable to read the request body: {exc}"))
         except web.HTTPException as exc:
             # aiohttp's own refusals (a body over the size limit) still answer as a Status.
             return status_response(errors.ApiError(exc.status, exc.reason.replace(" ", ""), exc.reason, {}))

@@ -200,6 +200,8 @@ class Store:
                 m["name"] = m["generateName"] + random_suffix()
                 if (m.get("namespace", ""), m["name"]) not in self._data[resource]:
                     break
+        if resource == "namespaces":
+            m.setdefault("labels", {})["kubernetes.io/metadata.name"] = m["name"]
         namespace = m.get("namespace", "") if res.namespaced else ""
         if res.namespaced:
             self._check_namespace(res, namespace, m["name"])

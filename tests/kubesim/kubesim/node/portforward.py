@@ -100,8 +100,12 @@ async def _channels(request, pod, rt) -> web.StreamResponse:
         async for channel, data in chan.messages():
             w = writers.get(channel // 2)
             if w is not None and channel % 2 == 0 and data:
-                w.write(data)
-                await w.drain()
+                try:
+                    w.write(data)
+                    await w.drain()
+                except (ConnectionError, OSError):
+                    # The pod closed that connection; its pump reports the end.
+                    writers.pop(channel // 2, None)
 
     client = asyncio.create_task(from_client())
     if pumps:

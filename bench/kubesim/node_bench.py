@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2] / "tests" / "kubesim"
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from conftest import Kubectl, echo_pod, start_cluster, stop_cluster  # noqa: E402
+from conftest import Kubectl, echo_pod, readline, start_cluster, stop_cluster  # noqa: E402
 
 
 def percentile(values, p):
@@ -77,7 +77,7 @@ def timed_download(url: str, netns: str | None, nbytes: int) -> float:
 def forwarded(kubectl: Kubectl, env: dict | None, nbytes: int) -> float:
     proc = kubectl.popen("port-forward", "-n", "default", "pod/thru", ":8080", env=env)
     try:
-        m = re.match(r"Forwarding from 127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        m = re.match(r"Forwarding from 127\.0\.0\.1:(\d+)", readline(proc))
         assert m, proc.stderr.read()
         return timed_download(f"http://127.0.0.1:{m.group(1)}/bytes/{nbytes}", None, nbytes)
     finally:

@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -79,6 +80,17 @@ def process_alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def readline(proc: subprocess.Popen, timeout: float = 30) -> str:
+    """One line of a child's stdout, bounded: the child is killed if nothing comes in time
+    (the line is then empty and the test's assertion on it fails instead of hanging)."""
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        return proc.stdout.readline()
+    finally:
+        timer.cancel()
 
 
 def _down(state: Path) -> subprocess.CompletedProcess:
@@ -198,4 +210,4 @@ def service(name: str, selector: dict, port: int = 80, target="http", headless=F
 
 
 __all__ = ["start_cluster", "stop_cluster", "in_netns", "pod_netns", "echo_pod", "toolbox_pod",
-           "service", "KUBESIM"]
+           "service", "readline", "KUBESIM"]

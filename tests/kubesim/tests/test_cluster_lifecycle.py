@@ -11,8 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from conftest import (KUBESIM, ClusterHandle, Kubectl, echo_pod, process_alive, start_cluster,
-                      stop_cluster)
+from conftest import (KUBESIM, ClusterHandle, Kubectl, echo_pod, process_alive, readline,
+                      start_cluster, stop_cluster)
 from kubesim.node.images import ImageMap
 
 
@@ -107,7 +107,7 @@ def test_sigterm_on_foreground_up_cleans_up(tmp_path):
     proc = subprocess.Popen([KUBESIM, "up", "--state", str(state)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        kubeconfig = proc.stdout.readline().strip()
+        kubeconfig = readline(proc, 60).strip()
         assert kubeconfig == str(state / "kubeconfig"), proc.stderr.read() if not kubeconfig else kubeconfig
         handle = ClusterHandle(state, Path(kubeconfig))
         assert handle.netns()

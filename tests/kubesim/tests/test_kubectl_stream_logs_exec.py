@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import echo_pod, toolbox_pod
+from conftest import echo_pod, readline, toolbox_pod
 
 
 def counting_pod(name, lines=5):
@@ -23,7 +23,7 @@ def test_logs_tail_and_timestamps(kubectl, ns):
     # The lines are written right after start; wait for the last one through the API itself.
     proc = kubectl.popen("logs", "-f", "-n", ns, "counter")
     try:
-        seen = [proc.stdout.readline() for _ in range(5)]
+        seen = [readline(proc) for _ in range(5)]
     finally:
         proc.kill()
         proc.wait()
@@ -38,9 +38,9 @@ def test_logs_follow_streams_new_lines(kubectl, ns):
     kubectl.wait_ready(ns, "talker")
     proc = kubectl.popen("logs", "-f", "-n", ns, "talker")
     try:
-        assert "listening on :8080" in proc.stdout.readline()
+        assert "listening on :8080" in readline(proc)
         kubectl("exec", "-n", ns, "talker", "--", "curl", "-s", "http://127.0.0.1:8080/followed")
-        assert '"GET /followed HTTP/1.1" 200' in proc.stdout.readline()
+        assert '"GET /followed HTTP/1.1" 200' in readline(proc)
     finally:
         proc.kill()
         proc.wait()
@@ -96,7 +96,7 @@ def test_exec_and_port_forward_with_kubectl_1_29_which_speaks_only_spdy(kubectl,
     proc = subprocess.Popen([old, "port-forward", "-n", ns, "pod/srv", ":8080"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=kubectl.env)
     try:
-        port = re.match(r"Forwarding from 127\.0\.0\.1:(\d+)", proc.stdout.readline()).group(1)
+        port = re.match(r"Forwarding from 127\.0\.0\.1:(\d+)", readline(proc)).group(1)
         res = subprocess.run(["curl", "-sS", "-m", "10", f"http://127.0.0.1:{port}/old"],
                              capture_output=True, text=True, timeout=20)
         assert json.loads(res.stdout)["path"] == "/old"

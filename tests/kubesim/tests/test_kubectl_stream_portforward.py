@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import echo_pod, service
+from conftest import echo_pod, readline, service
 
 WS_OFF = {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}
 
@@ -17,7 +17,7 @@ class Forward:
 
     def __init__(self, kubectl, *args, env=None):
         self.proc = kubectl.popen("port-forward", *args, env=env)
-        line = self.proc.stdout.readline()
+        line = readline(self.proc)
         m = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)", line)
         if not m:
             self.close()

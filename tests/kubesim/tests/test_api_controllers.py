@@ -176,3 +176,26 @@ def test_events_and_paused_rollout(api, sim):
     api.patch(f"{APPS}/deployments/ev", {"spec": {"paused": None}}, MERGE)
     sim.wait_for(lambda: len(sim.store.list("replicasets", "default")) == 2 and rollout_complete(sim, "ev"),
                  what="rollout after resume")
+
+
+def test_available_condition_allows_max_unavailable(api, sim):
+    d = deployment("avail", 3)
+    d["spec"]["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    api.post(f"{APPS}/deployments", d)
+    sim.wait_for(lambda: rollout_complete(sim, "avail"))
+    # Four replicas of a template that never gets ready: the three old pods stay available.
+    api.patch(f"{APPS}/deployments/avail", {"spec": {"replicas": 4, "template": {"spec": {"containers": [
+        {"name": "c", "image": NOT_READY_IMAGE}]}}}}, "application/strategic-merge-patch+json")
+
+    def available():
+        dep = sim.store.get("deployments", "default", "avail")
+        st = dep.get("status") or {}
+        if st.get("observedGeneration") != dep["metadata"]["generation"] or st.get("updatedReplicas") != 4:
+            return None
+        assert st["availableReplicas"] == 3
+        return next(c["status"] for c in st["conditions"] if c["type"] == "Available")
+
+    assert sim.wait_for(lambda: available() == "False", what="3 of 4 is not enough with maxUnavailable 0")
+    api.patch(f"{APPS}/deployments/avail", {"spec": {"strategy": {"rollingUpdate": {"maxUnavailable": "25%"}}}},
+              "application/strategic-merge-patch+json")
+    sim.wait_for(lambda: available() == "True", what="3 of 4 is enough with maxUnavailable 25%")

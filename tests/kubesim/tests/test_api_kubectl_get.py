@@ -130,3 +130,10 @@ def test_get_nodes(kc):
     out = kc("get", "nodes").stdout.splitlines()
     assert out[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
     assert out[1].split()[:3] == ["kubesim-node", "Ready", "control-plane"]
+
+
+def test_get_in_chunks(api, kc):
+    for i in range(5):
+        make_pod(api, f"c{i}")
+    out = kc("get", "pods", "--chunk-size=2", "-o", "name").stdout.split()
+    assert out == [f"pod/c{i}" for i in range(5)]

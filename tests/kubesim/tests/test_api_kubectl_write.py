@@ -42,6 +42,8 @@ def test_apply_new_unchanged_changed_and_rollout(kc, sim, tmp_path):
     assert kc("apply", "-f", f).stdout.strip() == "deployment.apps/d1 unchanged"
     assert kc("rollout", "status", "deployment/d1", "--timeout=30s").stdout.strip() == \
         'deployment "d1" successfully rolled out'
+    assert kc("wait", "--for=condition=Available", "deploy/d1", "--timeout=20s").stdout.strip() == \
+        "deployment.apps/d1 condition met"
     f = write(tmp_path, "d.yaml", deployment("kubesim/echo:2"))
     assert kc("apply", "-f", f).stdout.strip() == "deployment.apps/d1 configured"
     out = kc("rollout", "status", "deployment/d1", "--timeout=30s").stdout

@@ -22,6 +22,31 @@ REVISION = "deployment.kubernetes.io/revision"
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
+def _scaled_value(value, total: int, round_up: bool) -> int:
+    """An int-or-percent field resolved against `total` (percentages round like upstream)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(0, value)
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
+        share = int(value[:-1]) * total
+        return -(-share // 100) if round_up else share // 100
+    return 0
+
+
+def max_unavailable(d: dict) -> int:
+    """How many pods a RollingUpdate may have unavailable (0 for Recreate), as `Available` counts it."""
+    spec = d.get("spec") or {}
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return 0
+    replicas = spec.get("replicas", 1)
+    rolling = strategy.get("rollingUpdate") or {}
+    surge = _scaled_value(rolling.get("maxSurge", "25%"), replicas, True)
+    unavailable = _scaled_value(rolling.get("maxUnavailable", "25%"), replicas, False)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    return min(unavailable, replicas)
+
+
 class _Nudge(NamedTuple):
     """A synthetic event that makes a controller look at an object again."""
     resource: str
@@ -264,10 +289,11 @@ class DeploymentController(Controller):
         progressing = self._progressing(d, conds, new_name, complete,
                                         (updated, available) != (old_status.get("updatedReplicas"),
                                                                  old_status.get("availableReplicas")))
+        enough = available >= want - max_unavailable(d)
         conditions = [
-            _condition(conds, "Available", "True" if available >= want else "False",
-                       "MinimumReplicasAvailable" if available >= want else "MinimumReplicasUnavailable",
-                       "Deployment has minimum availability." if available >= want
+            _condition(conds, "Available", "True" if enough else "False",
+                       "MinimumReplicasAvailable" if enough else "MinimumReplicasUnavailable",
+                       "Deployment has minimum availability." if enough
                        else "Deployment does not have minimum availability."),
             progressing,
         ]

@@ -59,7 +59,9 @@ class Event(NamedTuple):
 
 
 class Store:
-    def __init__(self, history_limit: int = 20000):
+    # 5000 changes cover minutes of a busy test cluster; clients that fall further behind re-list (410),
+    # and the bound keeps memory small (each entry holds the object before and after the change).
+    def __init__(self, history_limit: int = 5000):
         self._data: dict[str, dict[tuple[str, str], dict]] = {p: {} for p in BY_PLURAL}
         self._rv = 0
         self._history: deque[tuple[Event, dict | None]] = deque()

@@ -44,7 +44,7 @@ def _up_detached(args) -> int:
     while time.monotonic() < deadline:
         if child.poll() is not None:
             sys.stderr.write(f"kubesim: cluster failed to start (exit {child.returncode}); log:\n")
-            sys.stderr.write(log_path.read_text()[-4000:])
+            sys.stderr.write(log_path.read_text()[-4000:] if log_path.exists() else "(no log)\n")
             return 1
         ready = state / "ready"
         if ready.exists() and (state / "kubeconfig").exists():

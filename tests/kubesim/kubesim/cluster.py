@@ -16,6 +16,8 @@ import signal
 import time
 from pathlib import Path
 
+import yaml
+
 from .node.images import ImageMap
 from .node.network import cleanup_cluster
 from .node.netns import list_netns
@@ -118,7 +120,10 @@ class Cluster:
         remove_leftovers(self.state_dir)
         for dead in collect_dead_clusters():
             log.info("removed the namespaces of dead cluster %s", dead)
-        images = ImageMap.load(self.image_map)
+        try:
+            images = ImageMap.load(self.image_map)
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            raise ClusterError(f"cannot use the image map: {exc}") from exc
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.cluster_id = secrets.token_hex(3)
         while any(n.startswith(f"ks-{self.cluster_id}-") for n in list_netns()):
@@ -166,8 +171,9 @@ async def run_foreground(state_dir: Path, image_map: str | None, announce) -> No
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
+    # A failed start has cleaned up after itself (keeping only its log for `up --detach`).
+    kubeconfig = await cluster.start()
     try:
-        kubeconfig = await cluster.start()
         announce(kubeconfig)
         await stop.wait()
     finally:

@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import (KUBESIM, ClusterHandle, Kubectl, echo_pod, process_alive, readline,
@@ -148,6 +149,16 @@ def test_image_map_lookup_rules(tmp_path):
         del os.environ["KUBESIM_IMAGE_MAP"]
     assert overridden.argv({"image": "only/here"}) == ["/bin/true"]
     assert overridden.argv({"image": "tether-shadow:dev"}) is None
+    # A relative program path is relative to the map file (containers run in "/").
+    rel = tmp_path / "rel.yaml"
+    rel.write_text(yaml.safe_dump({"local/tool": ["bin/tool", "-v"], "on/path": ["sh", "-c", "true"]}))
+    relative = ImageMap.load(rel)
+    assert relative.argv({"image": "local/tool"}) == [str(tmp_path / "bin" / "tool"), "-v"]
+    assert relative.argv({"image": "on/path"}) == ["sh", "-c", "true"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"x/y": {"command": []}}))
+    with pytest.raises(ValueError, match="non-empty command list"):
+        ImageMap.load(bad)
 
 
 def test_cluster_runs_images_from_the_map_file(tmp_path):
@@ -162,3 +173,22 @@ def test_cluster_runs_images_from_the_map_file(tmp_path):
         assert "listening on :8080" in k("logs", "shadow").stdout
     finally:
         stop_cluster(handle)
+
+
+def test_a_bad_image_map_fails_up_with_a_clear_message(tmp_path):
+    state = tmp_path / "state"
+    bad = tmp_path / "map.yaml"
+    bad.write_text("{not yaml")
+    def nodes():
+        out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        return {line.split()[0] for line in out.splitlines() if line.split()[0].endswith("-node")}
+
+    before = nodes()
+    res = subprocess.run([KUBESIM, "up", "--detach", "--state", str(state), "--image-map", str(bad)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert "cannot use the image map" in res.stderr
+    # It failed before making any namespace.
+    assert nodes() <= before
+    down = subprocess.run([KUBESIM, "down", "--state", str(state)], capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0 and not state.exists()

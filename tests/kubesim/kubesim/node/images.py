@@ -38,13 +38,20 @@ def _strip_tag(image: str) -> str:
 
 
 class ImageMap:
-    def __init__(self, entries: dict[str, dict] | None = None):
+    def __init__(self, entries: dict[str, dict] | None = None, base: Path | None = None):
+        """entries as in a map file; a relative program path (one with a "/") is taken
+        relative to `base`, the map file's directory, since containers run in "/"."""
         self.entries = dict(BUILTINS)
         for key, value in (entries or {}).items():
             if isinstance(value, list):
                 value = {"command": value}
-            if not isinstance(value, dict) or not isinstance(value.get("command"), list):
-                raise ValueError(f"image map entry {key!r} needs a command list")
+            if not isinstance(value, dict) or not isinstance(value.get("command"), list) \
+                    or not value["command"] or not all(isinstance(a, str) for a in value["command"]):
+                raise ValueError(f"image map entry {key!r} needs a non-empty command list")
+            value = dict(value)
+            program = value["command"][0]
+            if base is not None and "/" in program and not os.path.isabs(program):
+                value["command"] = [str((base / program).resolve())] + value["command"][1:]
             self.entries[key] = value
 
     @classmethod
@@ -59,7 +66,7 @@ class ImageMap:
             data = {}
         if not isinstance(data, dict):
             raise ValueError(f"image map {path} must be a mapping of image -> entry")
-        return cls(data)
+        return cls(data, Path(path).resolve().parent)
 
     def resolve(self, image: str) -> dict | None:
         """Returns {"command": [...], "args": [...]} for `image`, or None if unknown."""

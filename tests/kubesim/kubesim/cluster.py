@@ -162,6 +162,8 @@ class Cluster:
         for entry in self.state_dir.iterdir() if self.state_dir.exists() else []:
             if entry.name not in keep:
                 shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
+        if self.state_dir.exists() and not any(self.state_dir.iterdir()):
+            self.state_dir.rmdir()
 
 
 async def run_foreground(state_dir: Path, image_map: str | None, announce) -> None:

@@ -273,3 +273,27 @@ def test_node_object(api):
     assert [n["metadata"]["name"] for n in nodes] == ["kubesim-node"]
     assert nodes[0]["status"]["conditions"][0] == {**nodes[0]["status"]["conditions"][0], "type": "Ready",
                                                    "status": "True"}
+
+
+def test_container_details_are_type_checked(api):
+    """The node side reads env sources and probes; malformed ones must be refused before they get there."""
+    def with_container(**fields):
+        return {"metadata": {"name": "bad"}, "spec": {"containers": [{"name": "c", "image": "i", **fields}]}}
+
+    for fields in ({"env": [{"name": "A", "valueFrom": {"configMapKeyRef": "x"}}]},
+                   {"env": [{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": 3}}}]},
+                   {"envFrom": [{"configMapRef": ["x"]}]},
+                   {"readinessProbe": {"httpGet": {"port": 80, "httpHeaders": [{"name": 1}]}}},
+                   {"readinessProbe": {"tcpSocket": "80"}},
+                   {"readinessProbe": {"exec": {"command": "true"}}},
+                   {"workingDir": ["/"]}):
+        r = api.post(f"{NS}/pods", with_container(**fields))
+        assert r.status == 400 and r.json["reason"] == "BadRequest", (fields, r)
+    r = api.post(f"{NS}/pods", with_container(readinessProbe={"periodSeconds": 1}))
+    assert r.status == 422 and "must specify a handler type" in r.json["message"]
+    r = api.post(f"{NS}/pods", with_container(readinessProbe={"tcpSocket": {"port": 0}}))
+    assert r.status == 422 and "readinessProbe.tcpSocket.port" in r.json["message"]
+    ok = with_container(readinessProbe={"httpGet": {"port": "http", "path": "/"}},
+                        env=[{"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+                        ports=[{"containerPort": 80, "name": "http"}])
+    assert api.post(f"{NS}/pods", ok).status == 201

@@ -100,6 +100,40 @@ def _check_metadata(s: _Shape, m) -> None:
             s.string(ref.get(f), f"metadata.ownerReferences[{i}].{f}")
 
 
+def _check_ref(s: _Shape, ref, path: str) -> None:
+    ref = s.obj(ref, path)
+    s.string(ref.get("name"), f"{path}.name")
+    s.string(ref.get("key"), f"{path}.key")
+    if ref.get("optional") is not None and not isinstance(ref.get("optional"), bool):
+        s.fail(f"{path}.optional", "bool", ref.get("optional"))
+
+
+def _check_value_from(s: _Shape, value_from, path: str) -> None:
+    value_from = s.obj(value_from, path)
+    for ref in ("configMapKeyRef", "secretKeyRef"):
+        _check_ref(s, value_from.get(ref), f"{path}.{ref}")
+    for ref in ("fieldRef", "resourceFieldRef"):
+        field_ref = s.obj(value_from.get(ref), f"{path}.{ref}")
+        for key in ("fieldPath", "apiVersion", "resource", "containerName"):
+            s.string(field_ref.get(key), f"{path}.{ref}.{key}")
+
+
+def _check_probe(s: _Shape, probe, path: str) -> None:
+    probe = s.obj(probe, path)
+    for key in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"):
+        s.integer(probe.get(key), f"{path}.{key}")
+    for handler in ("tcpSocket", "httpGet", "grpc"):
+        h = s.obj(probe.get(handler), f"{path}.{handler}")
+        s.int_or_string(h.get("port"), f"{path}.{handler}.port")
+        s.string(h.get("host"), f"{path}.{handler}.host")
+        s.string(h.get("path"), f"{path}.{handler}.path")
+        s.string(h.get("scheme"), f"{path}.{handler}.scheme")
+        for k, header in enumerate(s.objs(h.get("httpHeaders"), f"{path}.{handler}.httpHeaders")):
+            s.string(header.get("name"), f"{path}.{handler}.httpHeaders[{k}].name")
+            s.string(header.get("value"), f"{path}.{handler}.httpHeaders[{k}].value")
+    s.strings(s.obj(probe.get("exec"), f"{path}.exec").get("command"), f"{path}.exec.command")
+
+
 def _check_pod_spec(s: _Shape, spec, path: str) -> None:
     spec = s.obj(spec, path)
     for field in ("containers", "initContainers"):
@@ -113,12 +147,17 @@ def _check_pod_spec(s: _Shape, spec, path: str) -> None:
                 s.integer(port.get("containerPort"), f"{p}.ports[{j}].containerPort")
                 s.string(port.get("name"), f"{p}.ports[{j}].name")
                 s.string(port.get("protocol"), f"{p}.ports[{j}].protocol")
+            s.string(c.get("workingDir"), f"{p}.workingDir")
             for j, env in enumerate(s.objs(c.get("env"), f"{p}.env")):
                 s.string(env.get("name"), f"{p}.env[{j}].name")
                 s.string(env.get("value"), f"{p}.env[{j}].value")
-                s.obj(env.get("valueFrom"), f"{p}.env[{j}].valueFrom")
+                _check_value_from(s, env.get("valueFrom"), f"{p}.env[{j}].valueFrom")
+            for j, src in enumerate(s.objs(c.get("envFrom"), f"{p}.envFrom")):
+                s.string(src.get("prefix"), f"{p}.envFrom[{j}].prefix")
+                for ref in ("configMapRef", "secretRef"):
+                    _check_ref(s, src.get(ref), f"{p}.envFrom[{j}].{ref}")
             for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
-                s.obj(c.get(probe), f"{p}.{probe}")
+                _check_probe(s, c.get(probe), f"{p}.{probe}")
     s.string(spec.get("nodeName"), f"{path}.nodeName")
     s.string(spec.get("restartPolicy"), f"{path}.restartPolicy")
     s.integer(spec.get("terminationGracePeriodSeconds"), f"{path}.terminationGracePeriodSeconds")
@@ -258,11 +297,30 @@ def _pod_spec_causes(spec: dict, path: str) -> list[dict]:
             for j, env in enumerate(c.get("env") or []):
                 if not env.get("name"):
                     out.append(cause("FieldValueRequired", f"{p}.env[{j}].name", "Required value"))
+            for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
+                out += _probe_causes(c.get(kind), f"{p}.{kind}")
     policy = spec.get("restartPolicy")
     if policy is not None and policy not in ("Always", "OnFailure", "Never"):
         out.append(cause("FieldValueNotSupported", f"{path}.restartPolicy", f'Unsupported value: "{policy}": '
                          'supported values: "Always", "OnFailure", "Never"'))
     return out
+
+
+def _probe_causes(probe, path: str) -> list[dict]:
+    if not probe:
+        return []
+    handlers = [h for h in ("exec", "httpGet", "tcpSocket", "grpc") if probe.get(h) is not None]
+    if len(handlers) != 1:
+        return [cause("FieldValueRequired" if not handlers else "FieldValueForbidden", path,
+                      "Required value: must specify a handler type" if not handlers
+                      else "Forbidden: may not specify more than 1 handler type")]
+    port = (probe.get(handlers[0]) or {}).get("port")
+    if handlers[0] in ("httpGet", "tcpSocket", "grpc") and port is None:
+        return [cause("FieldValueRequired", f"{path}.{handlers[0]}.port", "Required value")]
+    if isinstance(port, int) and not 1 <= port <= 65535:
+        return [cause("FieldValueInvalid", f"{path}.{handlers[0]}.port",
+                      f"Invalid value: {port}: must be between 1 and 65535, inclusive")]
+    return []
 
 
 def _service_causes(spec: dict) -> list[dict]:

@@ -199,3 +199,16 @@ def test_available_condition_allows_max_unavailable(api, sim):
     api.patch(f"{APPS}/deployments/avail", {"spec": {"strategy": {"rollingUpdate": {"maxUnavailable": "25%"}}}},
               "application/strategic-merge-patch+json")
     sim.wait_for(lambda: available() == "True", what="3 of 4 is enough with maxUnavailable 25%")
+
+
+def test_headless_and_publish_not_ready(api, sim):
+    api.post(f"{APPS}/deployments", deployment("slow", 2, image=NOT_READY_IMAGE))
+    api.post(f"{NS}/services", {"metadata": {"name": "h"},
+                                "spec": {"clusterIP": "None", "selector": {"app": "slow"},
+                                         "publishNotReadyAddresses": True, "ports": [{"port": 80}]}})
+    sim.wait_for(lambda: len(((sim.store.get("endpoints", "default", "h") or {}).get("subsets") or [{}])[0]
+                             .get("addresses", [])) == 2, what="not-ready pods published")
+    ep = api.get(f"{NS}/endpoints/h").json
+    assert ep["metadata"]["labels"] == {"service.kubernetes.io/headless": ""}
+    sl = api.get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices").json["items"][0]
+    assert [e["conditions"]["ready"] for e in sl["endpoints"]] == [True, True]

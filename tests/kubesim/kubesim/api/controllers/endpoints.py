@@ -16,9 +16,23 @@ MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 MANAGER = "endpointslice-controller.k8s.io"
 
 
-def _ready(pod: dict) -> bool:
+def _pod_ready(pod: dict) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True"
                for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def _readiness(svc: dict):
+    """How the service judges pods: publishNotReadyAddresses counts every pod as ready."""
+    if (svc.get("spec") or {}).get("publishNotReadyAddresses"):
+        return lambda pod: True
+    return _pod_ready
+
+
+def _labels(svc: dict) -> dict:
+    labels = dict(svc["metadata"].get("labels") or {})
+    if (svc.get("spec") or {}).get("clusterIP") == "None":
+        labels["service.kubernetes.io/headless"] = ""
+    return labels
 
 
 def _resolve(port: dict, pod: dict) -> int | None:
@@ -102,11 +116,12 @@ class EndpointsController(Controller):
 
     def _endpoints(self, svc: dict, groups) -> None:
         m = svc["metadata"]
+        is_ready = _readiness(svc)
         subsets = []
         for ports, pods in groups:
             live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-            ready = [p for p in live if _ready(p)]
-            not_ready = [p for p in live if not _ready(p)]
+            ready = [p for p in live if is_ready(p)]
+            not_ready = [p for p in live if not is_ready(p)]
             if not ready and not not_ready:
                 continue
             subset: dict = {}
@@ -117,7 +132,7 @@ class EndpointsController(Controller):
             subset["ports"] = _port_list(ports)
             subsets.append(subset)
         current = self.store.peek("endpoints", m["namespace"], m["name"])
-        labels = dict(m.get("labels") or {})
+        labels = _labels(svc)
         if current is None:
             obj = {"apiVersion": "v1", "kind": "Endpoints",
                    "metadata": {"name": m["name"], "namespace": m["namespace"], "labels": labels}}
@@ -141,13 +156,14 @@ class EndpointsController(Controller):
 
     def _slices(self, svc: dict, groups, existing: list[dict]) -> None:
         m = svc["metadata"]
-        labels = {**(m.get("labels") or {}), SERVICE_NAME: m["name"], MANAGED_BY: MANAGER}
+        labels = {**_labels(svc), SERVICE_NAME: m["name"], MANAGED_BY: MANAGER}
+        is_ready = _readiness(svc)
         wanted = []
         for ports, pods in groups or [((), [])]:
             endpoints = []
             for p in pods:
                 terminating = bool(p["metadata"].get("deletionTimestamp"))
-                ready = _ready(p)
+                ready = is_ready(p)
                 endpoints.append({"addresses": [p["status"]["podIP"]],
                                   "conditions": {"ready": ready and not terminating, "serving": ready,
                                                  "terminating": terminating},

@@ -158,3 +158,18 @@ def test_service_without_ready_endpoints_refuses_connections(kubectl, ns, web):
     kubectl("wait", "-n", ns, "--for=jsonpath={.subsets[0].addresses[0].targetRef.name}=other",
             "endpoints/empty", "--timeout=20s")
     assert curl(web, f"http://{cluster_ip}/")["pod"] == "other"
+
+
+def test_selectorless_service_uses_hand_written_endpoints(kubectl, ns, web):
+    # What a tool that takes over traffic may do: a Service without selector, Endpoints by hand.
+    other_ip = kubectl.json("get", "pod", "-n", ns, "other")["status"]["podIP"]
+    kubectl.apply([{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "manual"},
+                    "spec": {"ports": [{"name": "web", "port": 80, "targetPort": 8080}]}},
+                   {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "manual"},
+                    "subsets": [{"addresses": [{"ip": other_ip}], "ports": [{"name": "web", "port": 8080}]}]}],
+                  ns)
+    assert curl(web, "http://manual/")["pod"] == "other"
+    web_a_ip = kubectl.json("get", "pod", "-n", ns, "web-a")["status"]["podIP"]
+    kubectl("patch", "-n", ns, "endpoints", "manual", "--type=json", "-p",
+            json.dumps([{"op": "replace", "path": "/subsets/0/addresses/0/ip", "value": web_a_ip}]))
+    assert {curl(web, "http://manual/")["pod"] for _ in range(3)} == {"web-a"}

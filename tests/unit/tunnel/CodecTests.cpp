@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "protocol/tunnel/Codec.hpp"
+#include "protocol/tunnel/Handshake.hpp"
 #include "protocol/tunnel/Messages.hpp"
 
 using namespace tether::tunnel;
@@ -177,4 +178,24 @@ TEST_CASE("tunnel token compare: equal only for identical strings", "[tunnel]") 
   CHECK_FALSE(constantTimeEqual("abc", "abcd"));
   CHECK_FALSE(constantTimeEqual("abc", ""));
   CHECK_FALSE(constantTimeEqual(std::string("a\0", 2), "a"));
+}
+
+TEST_CASE("tunnel handshake: the agent checks version, then token, before anything else", "[tunnel]") {
+  auto helloFrame = [](Hello h) { return Frame{FrameType::Hello, 0, 0, encode(h)}; };
+  CHECK(checkHello(helloFrame({1, "tok", 4096, 4096, "me"}), "tok").status.code == Code::Ok);
+  CHECK(checkHello(helloFrame({1, "tok", 4096, 4096, "me"}), "tik").status.code == Code::BadToken);
+  auto mismatch = checkHello(helloFrame({2, "tok", 4096, 4096, "me"}), "tok").status;
+  CHECK(mismatch.code == Code::VersionMismatch);
+  CHECK(mismatch.message == "agent speaks tunnel protocol 1, client sent 2");
+  // A future HELLO that changed after the version still gets the mismatch, not "malformed".
+  Frame future{FrameType::Hello, 0, 0, std::string("TTHR\x00\x07garbage", 13)};
+  CHECK(checkHello(future, "tok").status.code == Code::VersionMismatch);
+  CHECK(checkHello(Frame{FrameType::Data, 0, 1, "x"}, "tok").status.code == Code::ProtocolError);
+  CHECK(checkHello(Frame{FrameType::Hello, 0, 0, "HTTP"}, "tok").status.code == Code::ProtocolError);
+
+  auto refused = checkWelcome(Frame{FrameType::Goaway, 0, 0, encode(Status{Code::BadToken, "wrong session token"})});
+  CHECK(refused.status.code == Code::BadToken);
+  auto ok = checkWelcome(Frame{FrameType::Welcome, 0, 0, encode(Welcome{1, 65536, 65536, "agent"})});
+  CHECK(ok.status.code == Code::Ok);
+  CHECK(ok.welcome.peer == "agent");
 }

@@ -1,0 +1,110 @@
+// DnsForwarder.cpp - UDP datagrams and TCP length-prefixed messages, each relayed as one DNS_QUERY.
+#include "server/tunnel/DnsForwarder.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <array>
+
+#include "protocol/tunnel/asio/Spawn.hpp"
+#include "server/tunnel/DnsMessage.hpp"
+#include "server/tunnel/LocalListen.hpp"
+
+namespace tether::tunnelclient {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using tcp = asio::ip::tcp;
+using udp = asio::ip::udp;
+
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+}  // namespace
+
+DnsForwarder::DnsForwarder(TunnelClient& client, ProxyConfig config)
+    : client_(client), config_(config), udp_(client.executor()), tcp_(client.executor()) {}
+
+bool DnsForwarder::bind(std::uint16_t port, std::string& error) {
+  boost::system::error_code ec;
+  udp_.open(udp::v4(), ec);
+  if (!ec) udp_.bind(udp::endpoint(asio::ip::address_v4::loopback(), port), ec);
+  if (ec) {
+    error = "udp 127.0.0.1:" + std::to_string(port) + ": " + ec.message();
+    return false;
+  }
+  // TCP takes the port UDP got, so clients find both at one address.
+  return bindLoopback(tcp_, udp_.local_endpoint().port(), error);
+}
+
+std::uint16_t DnsForwarder::port() const { return udp_.local_endpoint().port(); }
+
+void DnsForwarder::close() {
+  boost::system::error_code ec;
+  udp_.close(ec);
+  tcp_.close(ec);
+}
+
+asio::awaitable<std::string> DnsForwarder::resolve(std::string query) {
+  auto conn = client_.current();
+  if (!conn) co_return servfailFor(query);
+  auto reply = co_await conn->dns(query);
+  if (reply.code != tunnel::Code::Ok || reply.answer.size() < kDnsHeaderSize) {
+    spdlog::info("event=dns_forward_failed code=\"{}\" reason=\"{}\"", tunnel::toString(reply.code), reply.message);
+    co_return servfailFor(query);
+  }
+  co_return std::move(reply.answer);
+}
+
+asio::awaitable<void> DnsForwarder::serveUdp() {
+  std::array<char, 65535> datagram{};
+  while (udp_.is_open()) {
+    udp::endpoint from;
+    auto [ec, n] = co_await udp_.async_receive_from(asio::buffer(datagram), from, kAwait);
+    if (ec == asio::error::operation_aborted || !udp_.is_open()) co_return;
+    if (ec || n < kDnsHeaderSize) continue;
+    tunnel::spawnLogged(client_.executor(), answerUdp(std::string(datagram.data(), n), from), "dns udp query");
+  }
+}
+
+asio::awaitable<void> DnsForwarder::answerUdp(std::string query, udp::endpoint from) {
+  std::string answer = co_await resolve(std::move(query));
+  if (!answer.empty() && udp_.is_open()) co_await udp_.async_send_to(asio::buffer(answer), from, kAwait);
+}
+
+asio::awaitable<void> DnsForwarder::serveTcp() {
+  while (tcp_.is_open()) {
+    auto [ec, socket] = co_await tcp_.async_accept(kAwait);
+    if (ec == asio::error::operation_aborted || !tcp_.is_open()) co_return;
+    if (ec) continue;
+    tunnel::spawnLogged(client_.executor(), serveTcpClient(std::move(socket)), "dns tcp client");
+  }
+}
+
+asio::awaitable<void> DnsForwarder::serveTcpClient(tcp::socket socket) {
+  for (;;) {
+    std::array<std::uint8_t, 2> prefix{};
+    asio::steady_timer idle(client_.executor(), config_.dnsTcpIdleTimeout);
+    auto got = co_await (asio::async_read(socket, asio::buffer(prefix), kAwait) || idle.async_wait(kAwait));
+    if (got.index() == 1) co_return;
+    if (auto [ec, n] = std::get<0>(got); ec) co_return;
+    std::string query((static_cast<std::size_t>(prefix[0]) << 8) | prefix[1], '\0');
+    auto body = co_await (asio::async_read(socket, asio::buffer(query), kAwait) || idle.async_wait(kAwait));
+    if (body.index() == 1 || std::get<0>(std::get<0>(body)) || query.size() < kDnsHeaderSize) co_return;
+    std::string answer = co_await resolve(std::move(query));
+    std::string framed;
+    framed.push_back(static_cast<char>((answer.size() >> 8) & 0xFF));
+    framed.push_back(static_cast<char>(answer.size() & 0xFF));
+    framed += answer;
+    auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(framed), kAwait);
+    if (wec) co_return;
+  }
+}
+
+}  // namespace tether::tunnelclient

@@ -1,0 +1,39 @@
+// DnsForwarder.hpp - a DNS server on 127.0.0.1 (UDP and TCP, same port) that relays every query through
+// the tunnel to the agent's resolver, so cluster names (`orders`, `orders.ns.svc.cluster.local`) resolve
+// for local tools pointed at it. Failures answer SERVFAIL at once.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "server/tunnel/ProxyConfig.hpp"
+#include "server/tunnel/TunnelClient.hpp"
+
+namespace tether::tunnelclient {
+
+class DnsForwarder {
+ public:
+  DnsForwarder(TunnelClient& client, ProxyConfig config = {});
+  // Binds UDP and TCP on 127.0.0.1:<port> (0 = a free port, the same for both).
+  bool bind(std::uint16_t port, std::string& error);
+  std::uint16_t port() const;
+  boost::asio::awaitable<void> serveUdp();
+  boost::asio::awaitable<void> serveTcp();
+  void close();
+
+ private:
+  boost::asio::awaitable<void> answerUdp(std::string query, boost::asio::ip::udp::endpoint from);
+  boost::asio::awaitable<void> serveTcpClient(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<std::string> resolve(std::string query);
+
+  TunnelClient& client_;
+  ProxyConfig config_;
+  boost::asio::ip::udp::socket udp_;
+  boost::asio::ip::tcp::acceptor tcp_;
+};
+
+}  // namespace tether::tunnelclient

@@ -1,0 +1,162 @@
+// Main.cpp - tether-tunnel: the backend side of the tunnel as a stand-alone process, attached to a plain
+// TCP address (integration tests, benchmarks, or a manual `kubectl port-forward`). The session layer
+// uses the same TunnelClient with a port-forward Connector instead.
+//
+//   TETHER_TOKEN=... tether-tunnel --connect 127.0.0.1:7700 --reverse 8080:3000 --socks 1080 --http-proxy 3128 --dns 5353
+//
+// Logs (logfmt) go to stderr; state changes are also printed to stdout as `state=<name> detail="…"` lines
+// so a parent process can follow them.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <vector>
+
+#include "protocol/tunnel/asio/Spawn.hpp"
+#include "server/tunnel/DnsForwarder.hpp"
+#include "server/tunnel/HttpProxy.hpp"
+#include "server/tunnel/Socks5Proxy.hpp"
+#include "server/tunnel/TunnelClient.hpp"
+
+namespace {
+
+using namespace tether::tunnelclient;
+
+struct Args {
+  std::string host;
+  std::uint16_t port = 0;
+  std::vector<Forward> forwards;
+  std::optional<std::uint16_t> socks;
+  std::optional<std::uint16_t> httpProxy;
+  std::optional<std::uint16_t> dns;
+  std::size_t maxAttempts = 0;
+  std::string logLevel = "info";
+};
+
+std::optional<std::uint16_t> port(std::string_view text) {
+  unsigned v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(v);
+}
+
+std::optional<Args> parse(int argc, char** argv, std::string& error) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) {
+      error = flag + " needs a value";
+      return std::nullopt;
+    }
+    const std::string value = argv[++i];
+    const auto colon = value.rfind(':');
+    if (flag == "--connect" && colon != std::string::npos && port(value.substr(colon + 1))) {
+      a.host = value.substr(0, colon);
+      a.port = *port(value.substr(colon + 1));
+    } else if (flag == "--reverse" && colon != std::string::npos && port(value.substr(0, colon)) &&
+               port(value.substr(colon + 1))) {
+      a.forwards.push_back(Forward{*port(value.substr(0, colon)), *port(value.substr(colon + 1))});
+    } else if (flag == "--socks" && port(value)) {
+      a.socks = port(value);
+    } else if (flag == "--http-proxy" && port(value)) {
+      a.httpProxy = port(value);
+    } else if (flag == "--dns" && port(value)) {
+      a.dns = port(value);
+    } else if (flag == "--max-attempts" && port(value)) {
+      a.maxAttempts = *port(value);
+    } else if (flag == "--log-level") {
+      a.logLevel = value;
+    } else {
+      error = "bad flag or value: " + flag + " " + value;
+      return std::nullopt;
+    }
+  }
+  if (a.host.empty()) {
+    error = "--connect HOST:PORT is required";
+    return std::nullopt;
+  }
+  return a;
+}
+
+class PrintingObserver final : public TunnelObserver {
+ public:
+  void onState(TunnelState state, const std::string& detail) override {
+    std::cout << "state=" << toString(state) << " detail=\"" << detail << "\"" << std::endl;
+  }
+  void onListener(const tether::tunnel::ListenResult& result) override {
+    std::cout << "listener port=" << result.port << " code=\"" << tether::tunnel::toString(result.code)
+              << "\" detail=\"" << result.message << "\"" << std::endl;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string error;
+  auto args = parse(argc, argv, error);
+  const char* token = std::getenv("TETHER_TOKEN");
+  if (!args || !token) {
+    std::cerr << "tether-tunnel: " << (args ? "TETHER_TOKEN is not set" : error) << "\n"
+              << "usage: TETHER_TOKEN=... tether-tunnel --connect HOST:PORT [--reverse REMOTE:LOCAL]... [--socks PORT]\n"
+                 "                     [--http-proxy PORT] [--dns PORT] [--max-attempts N] [--log-level LEVEL]\n";
+    return 2;
+  }
+  auto logger = spdlog::stderr_logger_mt("tether-tunnel");
+  logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(args->logLevel));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+
+  boost::asio::io_context ioc(1);
+  auto executor = ioc.get_executor();
+  ClientConfig config;
+  config.forwards = args->forwards;
+  config.maxAttempts = args->maxAttempts;
+  config.connection.peerName = "tether-tunnel";
+  PrintingObserver observer;
+  TunnelClient client(executor, tcpConnector(executor, args->host, args->port, config.connectTimeout), token, config,
+                      observer);
+
+  Socks5Proxy socks(client);
+  HttpProxy http(client);
+  DnsForwarder dns(client);
+  auto bindOrDie = [&](auto& server, std::optional<std::uint16_t> port, const char* what) {
+    if (!port) return true;
+    std::string bindError;
+    if (!server.bind(*port, bindError)) {
+      spdlog::error("event=bind_failed what={} error=\"{}\"", what, bindError);
+      return false;
+    }
+    std::cout << "serving what=" << what << " port=" << server.port() << std::endl;
+    return true;
+  };
+  if (!bindOrDie(socks, args->socks, "socks5") || !bindOrDie(http, args->httpProxy, "http-proxy") ||
+      !bindOrDie(dns, args->dns, "dns")) {
+    return 2;
+  }
+  if (args->socks) tether::tunnel::spawnLogged(executor, socks.serve(), "socks5 proxy");
+  if (args->httpProxy) tether::tunnel::spawnLogged(executor, http.serve(), "http proxy");
+  if (args->dns) {
+    tether::tunnel::spawnLogged(executor, dns.serveUdp(), "dns udp");
+    tether::tunnel::spawnLogged(executor, dns.serveTcp(), "dns tcp");
+  }
+  bool failed = false;
+  boost::asio::co_spawn(executor, client.run(), [&](std::exception_ptr e) {
+    failed = e != nullptr || client.state() == TunnelState::Failed;
+    socks.close();
+    http.close();
+    dns.close();
+    ioc.stop();
+  });
+  boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) client.stop();
+  });
+  ioc.run();
+  return failed ? 3 : 0;
+}

@@ -1,0 +1,59 @@
+// Main.cpp - tether-shadow: flags, structured logs on stdout, signals, and one thread running the agent.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <vector>
+
+#include "shadow/Agent.hpp"
+#include "shadow/Options.hpp"
+
+#ifndef TETHER_SHADOW_VERSION
+#define TETHER_SHADOW_VERSION "0.0.0"
+#endif
+
+namespace {
+
+// logfmt lines (ts=… level=… event=… key=value) on stdout: the container runtime collects stdout, and
+// `kubectl logs` users and log pipelines can both read it.
+void setUpLogging(const std::string& level) {
+  auto logger = spdlog::stdout_logger_mt("tether-shadow");
+  logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(level));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = tether::shadow::parseOptions(args, std::getenv("TETHER_SHADOW_TOKEN"));
+  if (!parsed.options) {
+    std::cerr << "tether-shadow: " << parsed.error << "\n" << tether::shadow::usage();
+    return 2;
+  }
+  const auto& options = *parsed.options;
+  if (options.help) {
+    std::cout << tether::shadow::usage();
+    return 0;
+  }
+  if (options.version) {
+    std::cout << "tether-shadow " << TETHER_SHADOW_VERSION << " (tunnel protocol 1)\n";
+    return 0;
+  }
+  setUpLogging(options.logLevel);
+  boost::asio::io_context ioc(1);
+  tether::shadow::Agent agent(ioc, options);
+  if (!agent.start()) return agent.exitCode();
+  boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (!ec) agent.shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  });
+  ioc.run();
+  spdlog::info("event=exit code={}", agent.exitCode());
+  return agent.exitCode();
+}

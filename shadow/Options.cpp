@@ -1,0 +1,97 @@
+// Options.cpp - flag parsing for tether-shadow.
+#include "shadow/Options.hpp"
+
+#include <charconv>
+
+namespace tether::shadow {
+
+namespace {
+
+std::optional<std::uint16_t> parsePort(const std::string& text) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parseDuration(const std::string& text) {
+  double value = 0;
+  std::size_t used = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (...) {
+    return std::nullopt;
+  }
+  if (value < 0) return std::nullopt;
+  const std::string unit = text.substr(used);
+  double factor = 0;
+  if (unit.empty() || unit == "s") factor = 1000;
+  else if (unit == "ms") factor = 1;
+  else if (unit == "m") factor = 60000;
+  else if (unit == "h") factor = 3600000;
+  else return std::nullopt;
+  return std::chrono::milliseconds(static_cast<long long>(value * factor));
+}
+
+std::string usage() {
+  return "usage: tether-shadow [--tunnel-port N] [--tunnel-host H] [--ready-port N] [--ready-host H]\n"
+         "                     [--listen-host H] [--idle-ttl D] [--drain-timeout D] [--dial-timeout D]\n"
+         "                     [--dns-server IP[:PORT]] [--dns-timeout D] [--keepalive-timeout D]\n"
+         "                     [--log-level trace|debug|info|warn|error|off] [--version]\n"
+         "The session token is read from TETHER_SHADOW_TOKEN. Durations: 500ms, 30s, 10m, 1h.\n";
+}
+
+ParseResult parseOptions(const std::vector<std::string>& args, const char* tokenFromEnv) {
+  Options o;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (flag == "--version") {
+      o.version = true;
+      continue;
+    }
+    if (flag == "--help" || flag == "-h") {
+      o.help = true;
+      continue;
+    }
+    if (i + 1 >= args.size()) return {std::nullopt, flag + " needs a value"};
+    const std::string& value = args[++i];
+    auto port = [&](std::uint16_t& out) {
+      auto p = parsePort(value);
+      if (!p) return false;
+      out = *p;
+      return true;
+    };
+    auto duration = [&](std::chrono::milliseconds& out) {
+      auto d = parseDuration(value);
+      if (!d) return false;
+      out = *d;
+      return true;
+    };
+    bool ok = true;
+    if (flag == "--tunnel-port") ok = port(o.tunnelPort);
+    else if (flag == "--tunnel-host") o.tunnelHost = value;
+    else if (flag == "--ready-port") ok = port(o.readyPort);
+    else if (flag == "--ready-host") o.readyHost = value;
+    else if (flag == "--listen-host") o.listenHost = value;
+    else if (flag == "--idle-ttl") ok = duration(o.idleTtl);
+    else if (flag == "--drain-timeout") ok = duration(o.drainTimeout);
+    else if (flag == "--dial-timeout") ok = duration(o.dialTimeout);
+    else if (flag == "--dns-timeout") ok = duration(o.dnsTimeout);
+    else if (flag == "--keepalive-timeout") ok = duration(o.keepaliveTimeout);
+    else if (flag == "--dns-server") o.dnsServer = value;
+    else if (flag == "--log-level") o.logLevel = value;
+    else return {std::nullopt, "unknown flag " + flag};
+    if (!ok) return {std::nullopt, "bad value for " + flag + ": " + value};
+  }
+  if (!o.version && !o.help) {
+    if (!tokenFromEnv || std::string(tokenFromEnv).empty()) {
+      return {std::nullopt, "TETHER_SHADOW_TOKEN is not set: the agent refuses to run without a session token"};
+    }
+    o.token = tokenFromEnv;
+  }
+  return {o, ""};
+}
+
+}  // namespace tether::shadow

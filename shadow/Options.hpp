@@ -1,0 +1,43 @@
+// Options.hpp - tether-shadow's flags and environment, parsed without I/O so they are unit-tested.
+//
+// The session token comes from the environment (TETHER_SHADOW_TOKEN, set from a Secret in the pod
+// spec), never from the command line, where `ps` in any container of the pod would show it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tether::shadow {
+
+struct Options {
+  std::string tunnelHost = "127.0.0.1";  // only port-forward reaches the pod's loopback
+  std::uint16_t tunnelPort = 7700;
+  std::string readyHost = "0.0.0.0";     // the kubelet probes the pod IP
+  std::uint16_t readyPort = 7701;
+  std::string listenHost = "0.0.0.0";    // reverse listeners (Service traffic arrives on the pod IP)
+  std::chrono::milliseconds idleTtl{10 * 60 * 1000};
+  std::chrono::milliseconds drainTimeout{5000};
+  std::chrono::milliseconds dialTimeout{10000};
+  std::chrono::milliseconds dnsTimeout{3000};
+  std::chrono::milliseconds keepaliveTimeout{20000};
+  std::string dnsServer;                 // empty: the first nameserver of /etc/resolv.conf
+  std::string logLevel = "info";
+  std::string token;
+  bool version = false;
+  bool help = false;
+};
+
+struct ParseResult {
+  std::optional<Options> options;
+  std::string error;
+};
+
+// `tokenFromEnv` is the value of TETHER_SHADOW_TOKEN (nullptr when unset).
+ParseResult parseOptions(const std::vector<std::string>& args, const char* tokenFromEnv);
+std::optional<std::chrono::milliseconds> parseDuration(const std::string& text);
+std::string usage();
+
+}  // namespace tether::shadow

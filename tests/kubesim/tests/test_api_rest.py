@@ -297,3 +297,15 @@ def test_container_details_are_type_checked(api):
                         env=[{"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
                         ports=[{"containerPort": 80, "name": "http"}])
     assert api.post(f"{NS}/pods", ok).status == 201
+
+
+def test_unknown_fields_warn_by_default(api):
+    r = api.post(f"{NS}/configmaps", {"metadata": {"name": "w"}, "dta": {"a": "b"}})
+    assert r.status == 201
+    assert r.headers.get_all("Warning") == ['299 - "unknown field \\"dta\\""']
+    r = api.patch(f"{NS}/configmaps/w?fieldValidation=Strict", {"metadata": {"lables": {}}}, SMP)
+    assert r.status == 400 and 'unknown field "metadata.lables"' in r.json["message"]
+    r = api.patch(f"{NS}/configmaps/w?fieldValidation=Strict",
+                  {"metadata": {"$setElementOrder/finalizers": []}, "data": {"x": "1"}}, SMP)
+    assert r.status == 200 and not r.headers.get_all("Warning"), "directives are not unknown fields"
+    assert api.post(f"{NS}/configmaps?fieldValidation=Loose", {"metadata": {"name": "x"}}).status == 400

@@ -43,11 +43,13 @@ def unknown_fields(res: Resource, obj: dict) -> list[str]:
     """Fields a strict decoder would not know, checked for the top level, metadata and some specs."""
     out = []
     allowed = _TOP_FIELDS.get(res.plural, set()) | {"apiVersion", "kind", "metadata"}
-    out += [k for k in obj if k not in allowed]
-    out += [f"metadata.{k}" for k in (obj.get("metadata") or {}) if k not in _META_FIELDS]
+    # Keys starting with "$" are strategic-merge directives, not fields.
+    out += [k for k in obj if k not in allowed and not k.startswith("$")]
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    out += [f"metadata.{k}" for k in meta if k not in _META_FIELDS and not k.startswith("$")]
     spec_fields = _SPEC_FIELDS.get(res.plural)
     if spec_fields and isinstance(obj.get("spec"), dict):
-        out += [f"spec.{k}" for k in obj["spec"] if k not in spec_fields]
+        out += [f"spec.{k}" for k in obj["spec"] if k not in spec_fields and not k.startswith("$")]
     return out
 
 

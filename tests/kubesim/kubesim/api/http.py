@@ -10,6 +10,7 @@ import math
 
 import yaml
 from aiohttp import web
+from multidict import CIMultiDict
 
 from . import errors, protobuf
 from .util import clone
@@ -18,8 +19,12 @@ JSON_CT = "application/json"
 
 
 def json_response(body, status: int = 200, headers: dict | None = None,
-                  content_type: str = JSON_CT) -> web.Response:
-    hdrs = {**(headers or {}), "Content-Type": content_type}
+                  content_type: str = JSON_CT, warnings: list[str] = ()) -> web.Response:
+    hdrs = CIMultiDict(headers or {})
+    hdrs["Content-Type"] = content_type
+    for text in warnings:
+        # kubectl prints each as "Warning: <text>" on stderr.
+        hdrs.add("Warning", '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
     return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status, headers=hdrs)
 
 

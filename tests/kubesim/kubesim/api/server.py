@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import ssl
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from .routing import Route, attributes, parse, verb_for
 from .store import Store
 
 log = logging.getLogger("kubesim.api")
+access_log = logging.getLogger("kubesim.api.access")    # one DEBUG line per request
 
 ADMIN_USER = "kubesim-admin"
 RESTRICTED_USER = "kubesim-restricted"
@@ -160,6 +162,14 @@ async def _resource(ctx: ApiContext, request: web.Request, route: Route, user) -
 
 def make_app(ctx: ApiContext) -> web.Application:
     async def handle(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        response = await dispatch(request)
+        if access_log.isEnabledFor(logging.DEBUG):
+            access_log.debug("%s %s -> %s in %.1f ms", request.method, request.path_qs, response.status,
+                             (time.perf_counter() - started) * 1000)
+        return response
+
+    async def dispatch(request: web.Request) -> web.StreamResponse:
         try:
             peercert = request.transport.get_extra_info("peercert") if request.transport else None
             user = ctx.authenticator.authenticate(request.headers.get("Authorization"), peercert)

@@ -17,7 +17,7 @@ from .resources import Resource
 from .routing import Route
 from .strategic import strategic_merge
 from .util import clone
-from .fieldrules import check_strict, check_update
+from .fieldrules import check_strict, check_update, unknown_fields
 from .validation import check_shape, validate
 
 
@@ -80,7 +80,18 @@ def prepare(ctx, route: Route, obj, creating: bool, old: dict | None = None, str
 
 
 def _strict(request: web.Request) -> bool:
-    return request.query.get("fieldValidation") == "Strict"
+    mode = request.query.get("fieldValidation", "")
+    if mode not in ("", "Strict", "Warn", "Ignore"):
+        raise errors.bad_request(f'fieldValidation parameter "{mode}" is not supported: use one of '
+                                 '"Strict", "Warn", "Ignore"')
+    return mode == "Strict"
+
+
+def field_warnings(request: web.Request, res: Resource, obj) -> list[str]:
+    """Unknown fields are warnings (a Warning header) unless the client asked for Strict or Ignore."""
+    if request.query.get("fieldValidation", "Warn") != "Warn" or not isinstance(obj, dict):
+        return []
+    return [f'unknown field "{f}"' for f in unknown_fields(res, obj)]
 
 
 def _keep_cluster_ip(obj: dict, old: dict) -> None:
@@ -98,7 +109,7 @@ async def handle_create(ctx, request: web.Request, route: Route) -> web.Response
     body = require_object(body)
     obj = prepare(ctx, route, body, creating=True, strict=_strict(request))
     created = ctx.store.create(route.resource.plural, obj, dry_run=dry_run_requested(request.query))
-    return json_response(created, 201)
+    return json_response(created, 201, warnings=field_warnings(request, route.resource, body))
 
 
 async def handle_update(ctx, request: web.Request, route: Route) -> web.Response:
@@ -121,7 +132,7 @@ async def handle_update(ctx, request: web.Request, route: Route) -> web.Response
                                               lambda o: o.setdefault("spec", {}).update(obj["spec"])))
     obj = prepare(ctx, route, body, creating=False, old=old, strict=_strict(request))
     new = ctx.store.update(res.plural, obj, dry_run=dry_run_requested(request.query))
-    return json_response(new)
+    return json_response(new, warnings=field_warnings(request, res, body))
 
 
 def apply_patch(media: str, current: dict, patch_body) -> dict:
@@ -156,8 +167,11 @@ async def handle_patch(ctx, request: web.Request, route: Route) -> web.Response:
     if patched_meta.get("name", route.name) != route.name:
         raise errors.bad_request(f"the name of the object ({patched_meta.get('name')}) does not match the name "
                                  f"on the URL ({route.name})")
+    if _strict(request) and media != patches.JSON_PATCH and isinstance(body, dict):
+        check_strict(res, body)
     obj = prepare(ctx, route, patched, creating=False, old=current)
-    return json_response(ctx.store.update(res.plural, obj, dry_run=dry_run))
+    warnings = field_warnings(request, res, body) if media != patches.JSON_PATCH else []
+    return json_response(ctx.store.update(res.plural, obj, dry_run=dry_run), warnings=warnings)
 
 
 def _server_side_apply(ctx, request: web.Request, route: Route, body, dry_run: bool) -> web.Response:

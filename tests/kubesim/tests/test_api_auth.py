@@ -160,3 +160,9 @@ def test_service_account_tokens_and_subjects(sim, api, kc):
     assert kc("create", "token", "ghost", check=False).returncode == 1
     api.delete(f"{NS}/serviceaccounts/bot")
     assert bot.get(f"{NS}/configmaps").status == 401, "the token dies with its ServiceAccount"
+
+
+def test_whoami(kc):
+    out = kc("--context", "kubesim-restricted", "auth", "whoami").stdout.splitlines()
+    assert out[1].split() == ["Username", "kubesim-restricted"]
+    assert out[2].split() == ["Groups", "[system:authenticated]"]

@@ -21,7 +21,8 @@ def test_version_and_discovery(api):
                                               "application/json"})
     assert agg.headers["Content-Type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
     groups = {g["metadata"]["name"]: g for g in agg.json["items"]}
-    assert set(groups) == {"apps", "discovery.k8s.io", "rbac.authorization.k8s.io", "authorization.k8s.io"}
+    assert set(groups) == {"apps", "discovery.k8s.io", "rbac.authorization.k8s.io", "authorization.k8s.io",
+                           "authentication.k8s.io"}
     deploy = next(r for r in groups["apps"]["versions"][0]["resources"] if r["resource"] == "deployments")
     assert deploy["shortNames"] == ["deploy"] and deploy["categories"] == ["all"]
     scale = next(s for s in deploy["subresources"] if s["subresource"] == "scale")

@@ -26,6 +26,7 @@ _TOP_FIELDS = {
     "events": {"involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count",
                "type", "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"},
     "selfsubjectaccessreviews": {"spec", "status"}, "selfsubjectrulesreviews": {"spec", "status"},
+    "selfsubjectreviews": {"status"},
 }
 _SPEC_FIELDS = {
     "deployments": {"replicas", "selector", "template", "strategy", "minReadySeconds", "revisionHistoryLimit",

@@ -109,6 +109,7 @@ SCHEMAS = {
                                                 6: ("subresource", "str"), 7: ("name", "str")}),
                      2: ("nonResourceAttributes", {1: ("path", "str"), 2: ("verb", "str")})})},
     "SelfSubjectRulesReview": {1: ("metadata", META), 2: ("spec", {1: ("namespace", "str")})},
+    "SelfSubjectReview": {1: ("metadata", META)},
     "TokenRequest": {1: ("metadata", META), 2: ("spec", {1: ("audiences", "strs"), 4: ("expirationSeconds", "int*")})},
 }
 

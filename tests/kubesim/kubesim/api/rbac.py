@@ -24,7 +24,7 @@ _BUILTIN_CLUSTER_ROLES = {
                             "configmaps", "serviceaccounts", "events", "namespaces"],
               "verbs": _READ}],
 }
-_SELF_REVIEWS = ("selfsubjectaccessreviews", "selfsubjectrulesreviews")
+_SELF_REVIEWS = ("selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews")
 _PUBLIC_PATHS = ("/api", "/apis", "/version", "/openapi", "/healthz", "/livez", "/readyz")
 
 
@@ -83,7 +83,8 @@ class Authorizer:
             ok = a.verb in ("get", "head") and any(a.path == p or a.path.startswith(p + "/")
                                                    for p in _PUBLIC_PATHS)
             return ok, "discovery is open to authenticated users" if ok else ""
-        if a.group == "authorization.k8s.io" and a.resource in _SELF_REVIEWS and a.verb == "create":
+        if a.group in ("authorization.k8s.io", "authentication.k8s.io") and a.resource in _SELF_REVIEWS \
+                and a.verb == "create":
             return True, "any authenticated user may review its own access"
         if not a.namespace:
             return False, ""
@@ -107,7 +108,8 @@ class Authorizer:
         if user.is_admin:
             return ([{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
                     [{"verbs": ["*"], "nonResourceURLs": ["*"]}])
-        rules = [{"verbs": ["create"], "apiGroups": ["authorization.k8s.io"], "resources": list(_SELF_REVIEWS)}]
+        rules = [{"verbs": ["create"], "apiGroups": ["authorization.k8s.io"], "resources": list(_SELF_REVIEWS[:2])},
+                 {"verbs": ["create"], "apiGroups": ["authentication.k8s.io"], "resources": [_SELF_REVIEWS[2]]}]
         for binding in self.store.peek_all("rolebindings", namespace) if namespace else []:
             if not any(_subject_matches(s, user, namespace) for s in binding.get("subjects") or []):
                 continue

@@ -92,6 +92,8 @@ RESOURCES: list[Resource] = [
     Resource("rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
     Resource("selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview",
              "authorization.k8s.io", "v1", False, verbs=("create",)),
+    Resource("selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview",
+             "authentication.k8s.io", "v1", False, verbs=("create",)),
     Resource("selfsubjectrulesreviews", "selfsubjectrulesreview", "SelfSubjectRulesReview",
              "authorization.k8s.io", "v1", False, verbs=("create",)),
 ]

@@ -119,6 +119,10 @@ async def _resource(ctx: ApiContext, request: web.Request, route: Route, user) -
         if method != "POST" or route.name:
             raise errors.method_not_allowed(method.lower())
         return await subresources.handle_access_review(ctx, request, user)
+    if route.resource.plural == "selfsubjectreviews":
+        if method != "POST" or route.name:
+            raise errors.method_not_allowed(method.lower())
+        return await subresources.handle_self_review(ctx, request, user)
     if route.resource.plural == "selfsubjectrulesreviews":
         if method != "POST" or route.name:
             raise errors.method_not_allowed(method.lower())

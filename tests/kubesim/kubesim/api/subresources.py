@@ -164,3 +164,12 @@ async def handle_token_request(ctx, request: web.Request, route: Route) -> web.R
                           "spec": {"audiences": audiences or ["https://kubernetes.default.svc.cluster.local"],
                                    "expirationSeconds": seconds, "boundObjectRef": None},
                           "status": {"token": token, "expirationTimestamp": rfc3339(expires)}}, 201)
+
+
+async def handle_self_review(ctx, request: web.Request, user) -> web.Response:
+    """SelfSubjectReview (`kubectl auth whoami`): who the server thinks the caller is."""
+    body, _ = await read_body(request)
+    require_object(body)
+    return json_response({"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
+                          "metadata": {"creationTimestamp": None},
+                          "status": {"userInfo": {"username": user.name, "groups": list(user.groups)}}}, 201)

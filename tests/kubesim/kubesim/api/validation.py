@@ -186,7 +186,7 @@ def check_shape(res: Resource, obj) -> None:
     s.string(obj.get("apiVersion"), "apiVersion")
     s.string(obj.get("kind"), "kind")
     _check_metadata(s, obj.get("metadata"))
-    if res.plural in ("namespaces", "selfsubjectaccessreviews", "selfsubjectrulesreviews"):
+    if res.plural in ("namespaces", "selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"):
         s.obj(obj.get("spec"), "spec")
         return
     if res.plural in ("configmaps", "secrets"):

@@ -124,9 +124,9 @@ class ReplicaSetController(Controller):
                     record(self.store, rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}",
                            "replicaset-controller")
             elif len(active) > want:
-                # Remove the least useful pods first: not ready, then the newest.
-                victims = sorted(active, key=lambda p: (is_ready(p), p["metadata"]["creationTimestamp"]),
-                                 reverse=False)[:len(active) - want]
+                # Remove the least useful pods first: not ready before ready, then the newest first.
+                newest_first = sorted(active, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
+                victims = sorted(newest_first, key=is_ready)[:len(active) - want]
                 for pod in victims:
                     self.store.delete("pods", ns, pod["metadata"]["name"])
                     active.remove(pod)

@@ -241,3 +241,24 @@ def test_update_conflict_and_generation():
     assert exc.value.code == 409 and exc.value.reason == "Conflict"
     same = s.update("deployments", d2)
     assert same["metadata"]["resourceVersion"] == d2["metadata"]["resourceVersion"], "no-op writes keep the RV"
+
+
+def test_protobuf_envelope_decoding():
+    from kubesim.api import protobuf
+
+    def field(number, payload):
+        if isinstance(payload, int):
+            return bytes([number << 3]) + bytes([payload])
+        return bytes([(number << 3) | 2, len(payload)]) + payload
+
+    type_meta = field(1, b"v1") + field(2, b"DeleteOptions")
+    body = field(1, 0) + field(4, b"Foreground") + field(2, field(1, b"uid-1"))
+    raw = b"k8s\x00" + field(1, type_meta) + field(2, body)
+    assert protobuf.decode(raw) == {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
+                                    "propagationPolicy": "Foreground", "preconditions": {"uid": "uid-1"}}
+    with pytest.raises(errors.ApiError) as exc:
+        protobuf.decode(b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"Widget")))
+    assert exc.value.code == 415
+    with pytest.raises(errors.ApiError) as exc:
+        protobuf.decode(b"k8s\x00\x0a\xff")
+    assert exc.value.code == 400

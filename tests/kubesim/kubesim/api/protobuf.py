@@ -110,6 +110,9 @@ SCHEMAS = {
                      2: ("nonResourceAttributes", {1: ("path", "str"), 2: ("verb", "str")})})},
     "SelfSubjectRulesReview": {1: ("metadata", META), 2: ("spec", {1: ("namespace", "str")})},
     "SelfSubjectReview": {1: ("metadata", META)},
+    "DeleteOptions": {1: ("gracePeriodSeconds", "int*"),
+                      2: ("preconditions", {1: ("uid", "str"), 2: ("resourceVersion", "str")}),
+                      3: ("orphanDependents", "bool"), 4: ("propagationPolicy", "str"), 5: ("dryRun", "strs")},
     "TokenRequest": {1: ("metadata", META), 2: ("spec", {1: ("audiences", "strs"), 4: ("expirationSeconds", "int*")})},
 }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import errors, patch as patches
+from . import errors, patch as patches, protobuf
 from .defaults import apply_defaults
 from .http import decode, json_response, parse_media_type, query_int, read_body, require_object, \
     success_status, without_type_meta
@@ -207,9 +207,11 @@ def _server_side_apply(ctx, request: web.Request, route: Route, body, dry_run: b
 async def _delete_options(request: web.Request) -> dict:
     options: dict = {}
     raw = await request.read()
-    if raw.strip():
-        options = require_object(decode(raw, parse_media_type(request.headers.get("Content-Type")) or
-                                        "application/json"), "DeleteOptions object")
+    media = parse_media_type(request.headers.get("Content-Type")) or "application/json"
+    if media == protobuf.MEDIA_TYPE and raw:
+        options = protobuf.decode(raw)      # Go typed clients send DeleteOptions in protobuf
+    elif raw.strip():
+        options = require_object(decode(raw, media), "DeleteOptions object")
     query = request.query
     grace = query_int(query, "gracePeriodSeconds", None)
     if grace is None:

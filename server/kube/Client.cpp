@@ -148,6 +148,39 @@ void Client::attempt(std::shared_ptr<Attempt> state, std::chrono::milliseconds d
       delay);
 }
 
+std::uint64_t Client::stream(HttpRequest request, CurlTransport::DataHandler onData, Callback<HttpResponse> done,
+                             std::chrono::milliseconds delay) {
+  AppliedCredentials applied;
+  try {
+    applied = credentials_->current();
+  } catch (const CredentialError& error) {
+    ApiError failure;
+    failure.reason = ApiReason::Unauthorized;
+    failure.message = error.what();
+    failure.verb = request.method;
+    failure.path = request.path;
+    done(std::move(failure));
+    return 0;
+  }
+  request.headers.insert(request.headers.end(), applied.headers.begin(), applied.headers.end());
+  if (request.identity.empty()) request.identity = applied.identity;
+  request.stream = true;
+  const auto verb = request.method;
+  const auto path = request.path;
+  return transport_->start(
+      std::move(request), std::move(onData),
+      [this, done = std::move(done), verb, path](HttpResponse response) {
+        for (const auto& warning : response.warnings) options_.onWarning(warning);
+        if (response.status == 401) credentials_->refreshAfterUnauthorized();
+        if (response.ok()) {
+          done(std::move(response));
+        } else {
+          done(apiErrorFrom(response, verb, path));
+        }
+      },
+      delay);
+}
+
 void Client::sendJson(HttpRequest request, Callback<Json> done) {
   const auto verb = request.method;
   const auto path = request.path;

@@ -66,6 +66,11 @@ class Client {
 
   // One request with credentials, retries and a 401 refresh; any HTTP answer that is not 2xx is an error.
   void send(HttpRequest request, Callback<HttpResponse> done);
+  // A streaming request (watch) with credentials, after `delay`, without retries: the caller resumes.
+  // Returns the transport id for cancel().
+  std::uint64_t stream(HttpRequest request, CurlTransport::DataHandler onData, Callback<HttpResponse> done,
+                       std::chrono::milliseconds delay = std::chrono::milliseconds(0));
+  void cancel(std::uint64_t id) { transport_->cancel(id); }
 
   void get(const ResourceType& type, const std::string& ns, const std::string& name, Callback<Json> done);
   void list(const ResourceType& type, const std::string& ns, const ListOptions& options, Callback<Json> done);

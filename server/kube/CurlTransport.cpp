@@ -56,8 +56,14 @@ std::string trim(std::string text) {
 std::string warningText(const std::string& value) {
   const auto open = value.find('"');
   const auto close = value.rfind('"');
-  if (open != std::string::npos && close > open) return value.substr(open + 1, close - open - 1);
-  return value;
+  if (open == std::string::npos || close <= open) return value;
+  // warn-text is a quoted-string: backslash escapes a character.
+  std::string text;
+  for (std::size_t i = open + 1; i < close; ++i) {
+    if (value[i] == '\\' && i + 1 < close) ++i;
+    text += value[i];
+  }
+  return text;
 }
 
 }  // namespace

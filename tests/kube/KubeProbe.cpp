@@ -1,0 +1,261 @@
+// KubeProbe.cpp - a command-line driver of server/kube for the integration tests against kubesim.
+//
+// Each command performs real client calls and prints JSON lines, so tests/kube/test_kube_client.py can
+// assert what a caller of the client observes. Errors print {"error": {...}} and exit 3.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <openssl/evp.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <random>
+
+#include "server/kube/Client.hpp"
+#include "server/kube/PortForward.hpp"
+#include "server/kube/Watch.hpp"
+
+using namespace tether::kube;
+namespace json = boost::json;
+namespace asio = boost::asio;
+
+namespace {
+
+const std::map<std::string, ResourceType> kTypes = {
+    {"pods", resources::pods},         {"services", resources::services},       {"configmaps", resources::configmaps},
+    {"secrets", resources::secrets},   {"deployments", resources::deployments}, {"namespaces", resources::namespaces},
+    {"endpoints", resources::endpoints}};
+
+int printError(const ApiError& error) {
+  std::cout << json::serialize(json::object{{"error", json::object{{"reason", toString(error.reason)},
+                                                                   {"status", error.httpStatus},
+                                                                   {"message", error.message}}}})
+            << std::endl;
+  return 3;
+}
+
+int print(const Result<json::value>& result) {
+  if (!result) return printError(result.error());
+  std::cout << json::serialize(result.value()) << std::endl;
+  return 0;
+}
+
+PatchType patchType(const std::string& name) {
+  if (name == "json") return PatchType::Json;
+  if (name == "strategic") return PatchType::StrategicMerge;
+  if (name == "apply") return PatchType::Apply;
+  return PatchType::Merge;
+}
+
+std::string sha256(EVP_MD_CTX* context) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context, digest, &length);
+  static const char* hex = "0123456789abcdef";
+  std::string text;
+  for (unsigned i = 0; i < length; ++i) {
+    text += hex[digest[i] >> 4];
+    text += hex[digest[i] & 15];
+  }
+  return text;
+}
+
+// Sends `total` random bytes through a forwarded connection to an echo server and reads them back.
+int portForward(Client& client, const std::string& ns, const std::string& pod, std::uint16_t port, std::size_t total) {
+  asio::io_context io;
+  int code = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        std::unique_ptr<PortForwardStream> stream;
+        try {
+          stream = co_await openPortForward(client, ns, pod, port);
+        } catch (const PortForwardError& error) {
+          std::cout << json::serialize(json::object{{"error", json::object{{"message", error.what()}}}}) << std::endl;
+          code = 3;
+          co_return;
+        }
+        EVP_MD_CTX* sent = EVP_MD_CTX_new();
+        EVP_MD_CTX* received = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(sent, EVP_sha256(), nullptr);
+        EVP_DigestInit_ex(received, EVP_sha256(), nullptr);
+        const auto start = std::chrono::steady_clock::now();
+        std::size_t got = 0;
+        // Reader and writer run concurrently on the same strand (the io_context is single-threaded).
+        bool writerDone = false;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+              std::mt19937_64 random(42);
+              std::string chunk(256 * 1024, '\0');
+              for (std::size_t sentBytes = 0; sentBytes < total;) {
+                const auto n = std::min(chunk.size(), total - sentBytes);
+                for (std::size_t i = 0; i < n; i += 8) {
+                  const auto word = random();
+                  std::memcpy(chunk.data() + i, &word, std::min<std::size_t>(8, n - i));
+                }
+                EVP_DigestUpdate(sent, chunk.data(), n);
+                co_await stream->write(asio::buffer(chunk.data(), n));
+                sentBytes += n;
+              }
+              writerDone = true;
+            },
+            asio::detached);
+        std::string buffer(256 * 1024, '\0');
+        try {
+          while (got < total) {
+            const auto n = co_await stream->readSome(asio::buffer(buffer));
+            if (n == 0) break;
+            EVP_DigestUpdate(received, buffer.data(), n);
+            got += n;
+          }
+        } catch (const PortForwardError& error) {
+          std::cout << json::serialize(json::object{{"error", json::object{{"message", error.what()}}}}) << std::endl;
+          code = 3;
+        }
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        co_await stream->close();
+        if (code == 0) {
+          std::cout << json::serialize(json::object{{"bytes", got},
+                                                    {"sent", sha256(sent)},
+                                                    {"received", sha256(received)},
+                                                    {"writerDone", writerDone},
+                                                    {"seconds", seconds}})
+                    << std::endl;
+        }
+        EVP_MD_CTX_free(sent);
+        EVP_MD_CTX_free(received);
+      },
+      [](std::exception_ptr error) {
+        if (error) std::rethrow_exception(error);
+      });
+  io.run();
+  return code;
+}
+
+int watchEvents(Client& client, const ResourceType& type, const std::string& ns, int count, int timeoutSeconds,
+                int serverTimeout, const std::string& startRv) {
+  asio::io_context io;
+  WatchConfig config;
+  config.serverTimeout = std::chrono::seconds(serverTimeout);
+  config.startResourceVersion = startRv;
+  int seen = 0;
+  std::shared_ptr<Watch> watch;
+  asio::steady_timer deadline(io, std::chrono::seconds(timeoutSeconds));
+  WatchHandlers handlers;
+  handlers.onSync = [&](const std::vector<json::value>& items) {
+    std::cout << json::serialize(json::object{{"sync", items.size()}}) << std::endl;
+  };
+  handlers.onEvent = [&](const WatchEvent& event) {
+    static const char* names[] = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK"};
+    if (event.type == WatchEventType::Bookmark) return;
+    std::cout << json::serialize(json::object{{"type", names[static_cast<int>(event.type)]},
+                                              {"name", event.object.at("metadata").at("name")}})
+              << std::endl;
+    if (++seen >= count) {
+      watch->stop();
+      deadline.cancel();
+    }
+  };
+  handlers.onError = [](const ApiError& error) { std::cerr << "watch error: " << error.describe() << std::endl; };
+  handlers.onResume = [](int resumes) { std::cout << json::serialize(json::object{{"resumed", resumes}}) << std::endl; };
+  watch = Watch::start(client, type, ns, config, handlers, io.get_executor());
+  // Tells the test the watch is established (after the first sync or, when resuming, at once).
+  std::cout << json::serialize(json::object{{"started", true}}) << std::endl;
+  deadline.async_wait([&](const boost::system::error_code& ec) {
+    if (!ec) watch->stop();
+  });
+  io.run();
+  std::cout << json::serialize(json::object{{"events", seen}, {"resumes", watch->resumes()}, {"relists", watch->relists()}})
+            << std::endl;
+  return seen >= count ? 0 : 4;
+}
+
+int waitReady(Client& client, const std::string& ns, const std::string& pod, int timeoutMs) {
+  asio::io_context io;
+  Informer informer(client, resources::pods, ns, WatchConfig{}, io.get_executor());
+  int code = 0;
+  informer.waitFor(
+      pod,
+      [](const json::value& object) {
+        const auto* status = object.at("status").as_object().if_contains("conditions");
+        if (status == nullptr || !status->is_array()) return false;
+        for (const auto& condition : status->get_array()) {
+          if (condition.at("type") == "Ready" && condition.at("status") == "True") return true;
+        }
+        return false;
+      },
+      std::chrono::milliseconds(timeoutMs), [&](Result<json::value> result) {
+        code = result ? 0 : printError(result.error());
+        if (result) std::cout << json::serialize(json::object{{"ready", pod}}) << std::endl;
+        // Stop the watch and let io.run() drain its cancelled transfer, so nothing outlives the context.
+        informer.watch().stop();
+      });
+  io.run();
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Logs go to stderr: stdout carries the JSON lines the tests read.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("probe"));
+  spdlog::set_level(spdlog::level::warn);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  ConfigOverrides overrides;
+  while (!args.empty() && args[0].rfind("--", 0) == 0) {
+    if (args[0] == "--kubeconfig") overrides.kubeconfig = args[1];
+    if (args[0] == "--context") overrides.context = args[1];
+    args.erase(args.begin(), args.begin() + 2);
+  }
+  if (args.empty()) {
+    std::cerr << "usage: kube_probe [--kubeconfig F] [--context C] COMMAND ARGS...\n";
+    return 2;
+  }
+  std::unique_ptr<Client> client;
+  try {
+    client = std::make_unique<Client>(resolveContext(loadKubeconfig(overrides, ConfigEnvironment::fromProcess()), overrides));
+  } catch (const ConfigError& error) {
+    std::cout << json::serialize(json::object{{"error", json::object{{"reason", "Config"}, {"message", error.what()}}}})
+              << std::endl;
+    return 3;
+  }
+  const auto& command = args[0];
+  auto type = [&](std::size_t index) { return kTypes.at(args.at(index)); };
+  if (command == "get") return print(client->getSync(type(1), args.at(2), args.at(3)));
+  if (command == "list") {
+    ListOptions options;
+    if (args.size() > 3) options.labelSelector = args[3];
+    return print(client->listSync(type(1), args.at(2), options));
+  }
+  if (command == "create") return print(client->createSync(type(1), args.at(2), json::parse(args.at(3))));
+  if (command == "replace") return print(client->replaceSync(type(1), args.at(2), args.at(3), json::parse(args.at(4))));
+  if (command == "patch") {
+    return print(client->patchSync(type(1), args.at(2), args.at(3), patchType(args.at(4)), args.at(5),
+                                   args.size() > 6 ? args[6] : std::string()));
+  }
+  if (command == "delete") {
+    DeleteOptions options;
+    if (args.size() > 4) options.propagationPolicy = args[4];
+    if (args.size() > 5) options.preconditionResourceVersion = args[5];
+    return print(client->removeSync(type(1), args.at(2), args.at(3), options));
+  }
+  if (command == "watch") {
+    return watchEvents(*client, type(1), args.at(2), std::stoi(args.at(3)), std::stoi(args.at(4)),
+                       args.size() > 5 ? std::stoi(args[5]) : 300, args.size() > 6 ? args[6] : std::string());
+  }
+  if (command == "wait-ready") return waitReady(*client, args.at(1), args.at(2), std::stoi(args.at(3)));
+  if (command == "portforward") {
+    return portForward(*client, args.at(1), args.at(2), static_cast<std::uint16_t>(std::stoi(args.at(3))),
+                       static_cast<std::size_t>(std::stoull(args.at(4))));
+  }
+  std::cerr << "unknown command " << command << "\n";
+  return 2;
+}

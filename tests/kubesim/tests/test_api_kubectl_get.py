@@ -137,3 +137,22 @@ def test_get_in_chunks(api, kc):
         make_pod(api, f"c{i}")
     out = kc("get", "pods", "--chunk-size=2", "-o", "name").stdout.split()
     assert out == [f"pod/c{i}" for i in range(5)]
+
+
+def test_describe_every_kind(api, kc):
+    """kubectl describe dereferences many optional fields; every kind must describe without a crash."""
+    kc("create", "deployment", "web", "--image=kubesim/echo", "--replicas=2", "--port=8080")
+    kc("expose", "deployment", "web", "--port=80", "--target-port=8080")
+    kc("create", "configmap", "cm", "--from-literal=a=b")
+    kc("create", "role", "r", "--verb=get", "--resource=pods")
+    kc("create", "rolebinding", "rb", "--role=r", "--user=u")
+    kc("rollout", "status", "deploy/web", "--timeout=30s")
+    for kind in ("pods", "deploy", "rs", "svc", "ep", "endpointslices", "ns", "nodes", "sa", "cm", "role",
+                 "rolebinding"):
+        r = kc("describe", kind, check=False)
+        assert r.returncode == 0 and "panic" not in r.stderr, (kind, r.stderr[:500])
+    svc = kc("describe", "svc", "web").stdout
+    assert "TargetPort:               8080/TCP" in svc and "Endpoints:" in svc
+    deploy = kc("describe", "deploy", "web").stdout
+    assert "2 desired | 2 updated | 2 total | 2 available | 0 unavailable" in deploy
+    assert "Scaled up replica set web-" in deploy

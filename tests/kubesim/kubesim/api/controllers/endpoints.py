@@ -66,11 +66,12 @@ def _groups(svc: dict, pods: list[dict]) -> list[tuple[tuple, list[dict]]]:
     return sorted(groups.items())
 
 
-def _port_list(ports: tuple) -> list[dict]:
+def _port_list(ports: tuple, slice_ports: bool = False) -> list[dict]:
+    """Endpoints omit an empty port name; EndpointSlices always carry it (clients dereference it)."""
     out = []
     for name, number, proto in ports:
         entry = {"port": number, "protocol": proto}
-        if name:
+        if name or slice_ports:
             entry["name"] = name
         out.append(entry)
     return out
@@ -169,7 +170,7 @@ class EndpointsController(Controller):
                                                  "terminating": terminating},
                                   "targetRef": _target_ref(p),
                                   "nodeName": (p.get("spec") or {}).get("nodeName", "")})
-            wanted.append((endpoints, _port_list(ports)))
+            wanted.append((endpoints, _port_list(ports, slice_ports=True)))
         existing = sorted(existing, key=lambda s: s["metadata"]["name"])
         owner = {"apiVersion": "v1", "kind": "Service", "name": m["name"], "uid": m["uid"],
                  "controller": True, "blockOwnerDeletion": True}

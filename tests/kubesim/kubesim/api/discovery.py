@@ -6,7 +6,7 @@ kubectl dispatcher run kubectl 1.32.
 """
 from __future__ import annotations
 
-from .resources import GROUP_VERSIONS, RESOURCES, Resource, in_group_version
+from .resources import GROUP_VERSIONS, Resource, in_group_version
 
 AGGREGATED_CT = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
@@ -130,7 +130,3 @@ def openapi_group_version(path: str) -> dict | None:
         paths[base] = {"patch": op}
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
             "components": {"schemas": {}}, "paths": paths}
-
-
-def all_resources() -> list[Resource]:
-    return list(RESOURCES)

@@ -6,7 +6,6 @@ type or a non-object body becomes a clean 400/415 Status rather than an exceptio
 from __future__ import annotations
 
 import json
-import math
 
 import yaml
 from aiohttp import web
@@ -115,7 +114,3 @@ def without_type_meta(obj: dict) -> dict:
     out.pop("kind", None)
     out.pop("apiVersion", None)
     return out
-
-
-def finite_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

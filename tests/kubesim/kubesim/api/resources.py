@@ -99,7 +99,6 @@ RESOURCES: list[Resource] = [
 ]
 
 BY_PLURAL: dict[str, Resource] = {r.plural: r for r in RESOURCES}
-BY_KIND: dict[tuple[str, str], Resource] = {(r.api_version, r.kind): r for r in RESOURCES}
 
 # Group versions in the order discovery lists them (the core group is served under /api).
 GROUP_VERSIONS: list[tuple[str, str]] = []
@@ -113,10 +112,6 @@ def lookup(group: str, version: str, plural: str) -> Resource | None:
     if res is None or res.group != group or res.version != version:
         return None
     return res
-
-
-def by_kind(api_version: str, kind: str) -> Resource | None:
-    return BY_KIND.get((api_version, kind))
 
 
 def in_group_version(group: str, version: str) -> list[Resource]:

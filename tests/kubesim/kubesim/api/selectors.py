@@ -127,7 +127,7 @@ def parse_label_selector(text: str | None) -> Callable[[dict], bool]:
             try:
                 bound = int(toks[i])
             except ValueError:
-                raise bad(f"for 'Gt', 'Lt' operators, the value must be an integer") from None
+                raise bad("for 'Gt', 'Lt' operators, the value must be an integer") from None
             i += 1
             reqs.append(lambda l, k=key, b=bound, gt=(nxt == ">"): _int_cmp(l.get(k), b, gt))
         else:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import random
-import string
 
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"   # the alphabet Kubernetes uses for generated names
 
@@ -72,15 +71,3 @@ def age(obj: dict) -> str:
     if t is None:
         return "<unknown>"
     return human_duration((now() - t).total_seconds())
-
-
-def meta(obj: dict) -> dict:
-    m = obj.get("metadata")
-    if not isinstance(m, dict):
-        m = {}
-        obj["metadata"] = m
-    return m
-
-
-def string_string_map(value) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())

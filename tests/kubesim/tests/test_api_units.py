@@ -262,3 +262,43 @@ def test_protobuf_envelope_decoding():
     with pytest.raises(errors.ApiError) as exc:
         protobuf.decode(b"k8s\x00\x0a\xff")
     assert exc.value.code == 400
+
+
+# ----- rollout planning ------------------------------------------------------------------------------------
+def test_rolling_update_steps_within_surge_and_unavailable():
+    from kubesim.api.controllers.rollout import SetState, plan
+    spec = {"replicas": 4, "strategy": {"type": "RollingUpdate",
+                                        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}}}
+    new, old = SetState("new", 0, 0), [SetState("old", 4, 4, 4)]
+    steps = []
+    for _ in range(10):
+        new_replicas, targets = plan(spec, new, old)
+        steps.append((new_replicas, targets["old"]))
+        assert new_replicas + targets["old"] <= 5, "never more than replicas + maxSurge"
+        # Pods of the new set become available at once; the old set's remaining pods stay available.
+        new = SetState("new", new_replicas, new_replicas)
+        old = [SetState("old", targets["old"], targets["old"], targets["old"])]
+        assert new.available + old[0].available >= 3, "never below replicas - maxUnavailable"
+        if (new_replicas, targets["old"]) == (4, 0):
+            break
+    assert steps[0] == (1, 3) and steps[-1] == (4, 0)
+
+
+def test_rollout_with_a_new_template_that_never_gets_ready_keeps_old_pods():
+    from kubesim.api.controllers.rollout import SetState, plan
+    spec = {"replicas": 4}                     # default 25% / 25%: surge 1, unavailable 1
+    new, old = SetState("new", 1, 0), [SetState("old", 3, 3, 3)]
+    assert plan(spec, new, old) == (2, {"old": 3}), "grows to replicas + surge, keeps 3 available"
+    new = SetState("new", 2, 0)
+    assert plan(spec, new, old) == (2, {"old": 3}), "and stays there while nothing new gets ready"
+
+
+def test_recreate_and_percentages():
+    from kubesim.api.controllers.rollout import SetState, plan, surge_and_unavailable
+    recreate = {"replicas": 2, "strategy": {"type": "Recreate"}}
+    assert plan(recreate, SetState("n", 0, 0), [SetState("o", 2, 2, 2)]) == (0, {"o": 0})
+    assert plan(recreate, SetState("n", 0, 0), [SetState("o", 0, 0, 1)]) == (0, {"o": 0}), "old pods still going"
+    assert plan(recreate, SetState("n", 0, 0), [SetState("o", 0, 0, 0)]) == (2, {"o": 0})
+    assert surge_and_unavailable({"replicas": 10}) == (3, 2)
+    assert surge_and_unavailable({"replicas": 1, "strategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}}}) \
+        == (0, 1)

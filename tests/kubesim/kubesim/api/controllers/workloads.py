@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from ..defaults import apply_defaults
 from ..util import clone, now, parse_time, rfc3339
+from . import rollout
 from .base import Controller
 from .events import record
 
@@ -22,29 +23,10 @@ REVISION = "deployment.kubernetes.io/revision"
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
-def _scaled_value(value, total: int, round_up: bool) -> int:
-    """An int-or-percent field resolved against `total` (percentages round like upstream)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return max(0, value)
-    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
-        share = int(value[:-1]) * total
-        return -(-share // 100) if round_up else share // 100
-    return 0
-
-
-def max_unavailable(d: dict) -> int:
-    """How many pods a RollingUpdate may have unavailable (0 for Recreate), as `Available` counts it."""
-    spec = d.get("spec") or {}
-    strategy = spec.get("strategy") or {}
-    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-        return 0
-    replicas = spec.get("replicas", 1)
-    rolling = strategy.get("rollingUpdate") or {}
-    surge = _scaled_value(rolling.get("maxSurge", "25%"), replicas, True)
-    unavailable = _scaled_value(rolling.get("maxUnavailable", "25%"), replicas, False)
-    if surge == 0 and unavailable == 0:
-        unavailable = 1
-    return min(unavailable, replicas)
+def _state(rs: dict) -> rollout.SetState:
+    status = rs.get("status") or {}
+    return rollout.SetState(rs["metadata"]["name"], (rs.get("spec") or {}).get("replicas", 0),
+                            status.get("availableReplicas", 0), status.get("replicas", 0))
 
 
 class _Nudge(NamedTuple):
@@ -198,22 +180,22 @@ class DeploymentController(Controller):
                 new = max(old, key=lambda rs: int((rs["metadata"].get("annotations") or {}).get(REVISION, "0")),
                           default=None)
                 old = [rs for rs in old if rs is not new]
+            old.sort(key=lambda rs: int((rs["metadata"].get("annotations") or {}).get(REVISION, "0") or 0))
             if new is None:
-                new = self._create_rs(d, new_name, h, template, old)
-                self._scaled(d, new, 0, want)
-            elif (new.get("spec") or {}).get("replicas") != want:
-                before = (new.get("spec") or {}).get("replicas", 0)
-                new = self.store.mutate("replicasets", ns, new["metadata"]["name"],
-                                        lambda o: o["spec"].__setitem__("replicas", want))
-                self._scaled(d, new, before, want)
-            new_ready = ((new or {}).get("status") or {}).get("readyReplicas", 0)
-            if new_ready >= want:
-                for rs in old:
-                    before = (rs.get("spec") or {}).get("replicas", 0)
-                    if before != 0:
-                        scaled = self.store.mutate("replicasets", ns, rs["metadata"]["name"],
-                                                   lambda o: o["spec"].__setitem__("replicas", 0))
-                        self._scaled(d, scaled, before, 0)
+                new_replicas, _ = rollout.plan(spec, rollout.SetState(new_name, 0, 0), [_state(rs) for rs in old])
+                new = self._create_rs(d, new_name, h, template, old, new_replicas)
+                if new_replicas:
+                    self._scaled(d, new, 0, new_replicas)
+            if spec.get("paused"):
+                targets = {}
+                new_replicas = want if not any((rs.get("spec") or {}).get("replicas") for rs in old) \
+                    else (new.get("spec") or {}).get("replicas", 0)
+            else:
+                new_replicas, targets = rollout.plan(spec, _state(new), [_state(rs) for rs in old])
+            new = self._scale(d, new, new_replicas)
+            for rs in old:
+                if rs["metadata"]["name"] in targets:
+                    self._scale(d, rs, targets[rs["metadata"]["name"]])
         self._status(d, new, [rs for rs in owned_by(self.store.peek_all("replicasets", ns), d)])
 
     def _progressing(self, d: dict, conds: list, rs_name: str, complete: bool, progressed: bool) -> dict:
@@ -246,6 +228,15 @@ class DeploymentController(Controller):
                 self.requeue_after(left + 1.0, _Nudge("deployments", d))
         return current
 
+    def _scale(self, d: dict, rs: dict, replicas: int) -> dict:
+        before = (rs.get("spec") or {}).get("replicas", 0)
+        if before == replicas:
+            return rs
+        scaled = self.store.mutate("replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"],
+                                   lambda o: o["spec"].__setitem__("replicas", replicas))
+        self._scaled(d, scaled, before, replicas)
+        return scaled or rs
+
     def _scaled(self, d: dict, rs: dict | None, before: int, after: int) -> None:
         if rs is None:
             return
@@ -254,7 +245,7 @@ class DeploymentController(Controller):
                f"Scaled {direction} replica set {rs['metadata']['name']} from {before} to {after}",
                "deployment-controller")
 
-    def _create_rs(self, d: dict, name: str, h: str, template: dict, old: list[dict]) -> dict:
+    def _create_rs(self, d: dict, name: str, h: str, template: dict, old: list[dict], replicas: int) -> dict:
         spec = d.get("spec") or {}
         template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = h
         selector = clone(spec.get("selector") or {})
@@ -268,7 +259,7 @@ class DeploymentController(Controller):
                                            "deployment.kubernetes.io/desired-replicas": str(spec.get("replicas", 1)),
                                            "deployment.kubernetes.io/max-replicas": str(spec.get("replicas", 1))},
                            "ownerReferences": [owner_ref(d)]},
-              "spec": {"replicas": spec.get("replicas", 1), "selector": selector, "template": template,
+              "spec": {"replicas": replicas, "selector": selector, "template": template,
                        "minReadySeconds": spec.get("minReadySeconds", 0)}}
         apply_defaults("replicasets", rs, self.store, creating=True)
         created = self.store.create("replicasets", rs)
@@ -289,7 +280,7 @@ class DeploymentController(Controller):
         progressing = self._progressing(d, conds, new_name, complete,
                                         (updated, available) != (old_status.get("updatedReplicas"),
                                                                  old_status.get("availableReplicas")))
-        enough = available >= want - max_unavailable(d)
+        enough = available >= want - rollout.surge_and_unavailable(d.get("spec") or {})[1]
         conditions = [
             _condition(conds, "Available", "True" if enough else "False",
                        "MinimumReplicasAvailable" if enough else "MinimumReplicasUnavailable",

@@ -131,6 +131,19 @@ def _node_row(n: dict) -> list:
             info.get("kernelVersion", ""), info.get("containerRuntimeVersion", "")]
 
 
+def _rolebinding_row(o: dict) -> list:
+    ref = o.get("roleRef") or {}
+    subjects = o.get("subjects") or []
+
+    def names(kind: str) -> str:
+        if kind == "ServiceAccount":
+            return ", ".join(f"{s.get('namespace', '')}/{s.get('name', '')}" for s in subjects if s.get("kind") == kind)
+        return ", ".join(s.get("name", "") for s in subjects if s.get("kind") == kind)
+
+    return [o["metadata"]["name"], f"{ref.get('kind')}/{ref.get('name')}", age(o), names("User"), names("Group"),
+            names("ServiceAccount")]
+
+
 _NAME = _col("Name", fmt="name")
 _AGE = _col("Age")
 TABLES = {
@@ -161,10 +174,8 @@ TABLES = {
     "endpointslices": ([_NAME, _col("AddressType"), _col("Ports"), _col("Endpoints"), _AGE], _slice_row),
     "roles": ([_NAME, _col("Created At", "date")],
               lambda o: [o["metadata"]["name"], o["metadata"].get("creationTimestamp", "")]),
-    "rolebindings": ([_NAME, _col("Role"), _AGE],
-                     lambda o: [o["metadata"]["name"],
-                                f"{(o.get('roleRef') or {}).get('kind')}/{(o.get('roleRef') or {}).get('name')}",
-                                age(o)]),
+    "rolebindings": ([_NAME, _col("Role"), _AGE, _col("Users", priority=1), _col("Groups", priority=1),
+                      _col("ServiceAccounts", priority=1)], _rolebinding_row),
     "events": ([_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Message")], _event_row),
 }
 _DEFAULT = ([_NAME, _AGE], lambda o: [o["metadata"]["name"], age(o)])

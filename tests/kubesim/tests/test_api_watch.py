@@ -99,3 +99,13 @@ def test_watch_table_events(api):
     assert e1["object"]["rows"][0]["cells"][0] == "t1"
     assert e2["object"]["columnDefinitions"] == [] and e2["object"]["rows"][0]["cells"][0] == "t2"
     w.close()
+
+
+def test_watch_from_a_future_resource_version_skips_older_changes(api):
+    future = int(api.get(f"{NS}/configmaps").json["metadata"]["resourceVersion"]) + 2
+    w = api.watch(f"{NS}/configmaps?watch=true&resourceVersion={future}")
+    for name in ("f1", "f2", "f3"):
+        api.post(f"{NS}/configmaps", cm(name))
+    event = w.next_event()
+    assert event["object"]["metadata"]["name"] == "f3" and int(event["object"]["metadata"]["resourceVersion"]) > future
+    w.close()

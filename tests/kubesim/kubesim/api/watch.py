@@ -72,6 +72,8 @@ async def handle_watch(ctx, request: web.Request, route: Route) -> web.StreamRes
     else:
         start = []
         backlog, queue = store.watch_from(int(rv_param))
+    # A resourceVersion from the future (a client that saw a newer server) starts there, not before.
+    floor = int(rv_param) if rv_param and not initial else 0
 
     response = web.StreamResponse(status=200, headers={"Content-Type": JSON_CT, "Cache-Control": "no-cache"})
     response.enable_chunked_encoding()
@@ -81,7 +83,7 @@ async def handle_watch(ctx, request: web.Request, route: Route) -> web.StreamRes
 
     async def deliver(event, old) -> None:
         obj = event.object
-        if event.resource != res.plural:
+        if event.resource != res.plural or int(obj["metadata"]["resourceVersion"]) <= floor:
             return
         now_in, was_in = keep(obj), keep(old)
         if event.type == "ADDED":

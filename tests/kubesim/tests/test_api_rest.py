@@ -310,3 +310,21 @@ def test_unknown_fields_warn_by_default(api):
                   {"metadata": {"$setElementOrder/finalizers": []}, "data": {"x": "1"}}, SMP)
     assert r.status == 200 and not r.headers.get_all("Warning"), "directives are not unknown fields"
     assert api.post(f"{NS}/configmaps?fieldValidation=Loose", {"metadata": {"name": "x"}}).status == 400
+
+
+def test_finalizers_hold_deletion_until_removed(api):
+    api.post(f"{NS}/configmaps", {"metadata": {"name": "held", "finalizers": ["example.com/keep"]}})
+    rv = api.get(f"{NS}/configmaps").json["metadata"]["resourceVersion"]
+    w = api.watch(f"{NS}/configmaps?watch=true&resourceVersion={rv}&fieldSelector=metadata.name%3Dheld")
+    r = api.delete(f"{NS}/configmaps/held")
+    assert r.status == 200 and r.json["metadata"]["deletionTimestamp"]
+    assert w.next_event()["type"] == "MODIFIED"
+    assert api.get(f"{NS}/configmaps/held").status == 200
+    r = api.patch(f"{NS}/configmaps/held", {"metadata": {"finalizers": ["example.com/keep", "new/one"]}}, MERGE)
+    assert r.json["metadata"]["finalizers"] == ["example.com/keep"], "no new finalizers once deletion started"
+    r = api.patch(f"{NS}/configmaps/held", {"metadata": {"finalizers": None}}, MERGE)
+    assert r.status == 200
+    gone = w.until(lambda e: e["type"] == "DELETED")
+    assert gone["object"]["metadata"]["name"] == "held"
+    assert api.get(f"{NS}/configmaps/held").status == 404
+    w.close()

@@ -59,8 +59,10 @@ Connection::Connection(Executor executor, std::unique_ptr<ByteStream> stream, Ro
       config_(std::move(config)),
       handler_(handler),
       decoder_(FrameLimits{kHandshakeMaxFrame}),
-      readBuffer_(128u * 1024u),
-      scratch_(64u * 1024u),
+      // Large transfers are bound by syscalls per byte (three TCP hops instead of one), so both buffers
+      // match the largest frame: one read and one frame per 256 KiB where the window allows.
+      readBuffer_(256u * 1024u),
+      scratch_(256u * 1024u),
       writerWake_(executor_, Clock::time_point::max()),
       drainWake_(executor_, Clock::time_point::max()) {}
 

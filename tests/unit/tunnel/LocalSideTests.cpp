@@ -1,0 +1,108 @@
+// LocalSideTests.cpp - the sans-io parts of the agent and the backend side: shadow flags and resolv.conf,
+// proxy request heads, SOCKS reply codes, SERVFAIL answers and the image name.
+#include <catch2/catch.hpp>
+
+#include "protocol/tunnel/ShadowImage.hpp"
+#include "server/tunnel/DnsMessage.hpp"
+#include "server/tunnel/HttpRequestHead.hpp"
+#include "server/tunnel/Socks5Proxy.hpp"
+#include "shadow/Options.hpp"
+#include "shadow/Resolv.hpp"
+
+using namespace tether;
+
+TEST_CASE("shadow options: defaults, flags, durations and the token from the environment", "[tunnel]") {
+  auto defaults = shadow::parseOptions({}, "tok");
+  REQUIRE(defaults.options);
+  CHECK(defaults.options->tunnelHost == "127.0.0.1");
+  CHECK(defaults.options->listenHost == "0.0.0.0");
+  CHECK(defaults.options->idleTtl == std::chrono::minutes(10));
+  CHECK(defaults.options->token == "tok");
+
+  auto custom = shadow::parseOptions({"--tunnel-port", "9000", "--idle-ttl", "90s", "--drain-timeout", "250ms"}, "t");
+  REQUIRE(custom.options);
+  CHECK(custom.options->tunnelPort == 9000);
+  CHECK(custom.options->idleTtl == std::chrono::seconds(90));
+  CHECK(custom.options->drainTimeout == std::chrono::milliseconds(250));
+
+  CHECK_FALSE(shadow::parseOptions({}, nullptr).options);
+  CHECK_THAT(shadow::parseOptions({}, "").error, Catch::Contains("TETHER_SHADOW_TOKEN"));
+  CHECK_FALSE(shadow::parseOptions({"--tunnel-port", "70000"}, "t").options);
+  CHECK_FALSE(shadow::parseOptions({"--idle-ttl", "soon"}, "t").options);
+  CHECK_FALSE(shadow::parseOptions({"--bogus", "1"}, "t").options);
+  CHECK(shadow::parseOptions({"--version"}, nullptr).options);
+  CHECK(shadow::parseDuration("10m") == std::chrono::minutes(10));
+  CHECK(shadow::parseDuration("1.5s") == std::chrono::milliseconds(1500));
+}
+
+TEST_CASE("shadow resolver: first nameserver of resolv.conf and --dns-server forms", "[tunnel]") {
+  CHECK(shadow::nameserverFromText("search ns.svc.cluster.local svc.cluster.local\nnameserver 10.96.0.10\n"
+                                   "nameserver 10.96.0.11\noptions ndots:5\n") == "10.96.0.10");
+  CHECK(shadow::nameserverFromText("# nothing\n").empty());
+  auto plain = shadow::parseDnsServer("10.96.0.10");
+  REQUIRE(plain);
+  CHECK(plain->port() == 53);
+  auto withPort = shadow::parseDnsServer("127.0.0.1:5353");
+  REQUIRE(withPort);
+  CHECK(withPort->port() == 5353);
+  auto v6 = shadow::parseDnsServer("[fd00::a]:54");
+  REQUIRE(v6);
+  CHECK(v6->address().is_v6());
+  CHECK_FALSE(shadow::parseDnsServer("not-an-ip"));
+  CHECK_FALSE(shadow::parseDnsServer("1.2.3.4:99999"));
+}
+
+TEST_CASE("http proxy head: CONNECT and absolute URIs, origin-form rewrite, refusals", "[tunnel]") {
+  auto connect = tunnelclient::parseProxyHead("CONNECT orders.ns:8443 HTTP/1.1\r\nHost: orders.ns\r\n\r\n");
+  REQUIRE(connect.request);
+  CHECK(connect.request->connect);
+  CHECK(connect.request->host == "orders.ns");
+  CHECK(connect.request->port == 8443);
+
+  auto get = tunnelclient::parseProxyHead(
+      "GET http://orders:8080/api?x=1 HTTP/1.1\r\nHost: orders:8080\r\nProxy-Connection: keep-alive\r\n"
+      "Proxy-Authorization: Basic eA==\r\nAccept: */*\r\n\r\n");
+  REQUIRE(get.request);
+  CHECK_FALSE(get.request->connect);
+  CHECK(get.request->host == "orders");
+  CHECK(get.request->port == 8080);
+  CHECK(get.request->upstreamHead == "GET /api?x=1 HTTP/1.1\r\nHost: orders:8080\r\nAccept: */*\r\n\r\n");
+
+  auto bare = tunnelclient::parseProxyHead("GET http://orders HTTP/1.0\r\n\r\n");
+  REQUIRE(bare.request);
+  CHECK(bare.request->port == 80);
+  CHECK(bare.request->upstreamHead == "GET / HTTP/1.0\r\n\r\n");
+  auto v6 = tunnelclient::parseProxyHead("CONNECT [fd00::1]:443 HTTP/1.1\r\n\r\n");
+  REQUIRE(v6.request);
+  CHECK(v6.request->host == "fd00::1");
+
+  CHECK_FALSE(tunnelclient::parseProxyHead("GET /relative HTTP/1.1\r\n\r\n").request);
+  CHECK_FALSE(tunnelclient::parseProxyHead("CONNECT host:0 HTTP/1.1\r\n\r\n").request);
+  CHECK_FALSE(tunnelclient::parseProxyHead("garbage\r\n\r\n").request);
+  CHECK_FALSE(tunnelclient::parseProxyHead("\x16\x03\x01 binary").request);
+}
+
+TEST_CASE("socks5 reply codes follow the reset reason", "[tunnel]") {
+  CHECK(tunnelclient::socksReplyFor(tunnel::Code::Ok) == 0x00);
+  CHECK(tunnelclient::socksReplyFor(tunnel::Code::Refused) == 0x05);
+  CHECK(tunnelclient::socksReplyFor(tunnel::Code::DnsFailure) == 0x04);
+  CHECK(tunnelclient::socksReplyFor(tunnel::Code::TransportLost) == 0x01);
+}
+
+TEST_CASE("dns servfail echoes the question with QR, RA and RCODE 2", "[tunnel]") {
+  const std::string query("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03foo\x00\x00\x01\x00\x01", 21);
+  const std::string reply = tunnelclient::servfailFor(query);
+  REQUIRE(reply.size() == query.size());
+  CHECK(reply.substr(0, 2) == "\x12\x34");
+  CHECK((static_cast<unsigned char>(reply[2]) & 0x80) != 0);
+  CHECK((static_cast<unsigned char>(reply[3]) & 0x0F) == 2);
+  CHECK(reply.substr(12) == query.substr(12));
+  CHECK(tunnelclient::servfailFor("short").empty());
+}
+
+TEST_CASE("shadow image: explicit value, then environment, then the versioned default", "[tunnel]") {
+  CHECK(tunnel::shadowImage("", nullptr) == "tether-shadow:0.1.0");
+  CHECK(tunnel::shadowImage("", "") == "tether-shadow:0.1.0");
+  CHECK(tunnel::shadowImage("", "registry.local/ts:dev") == "registry.local/ts:dev");
+  CHECK(tunnel::shadowImage("mine:1", "registry.local/ts:dev") == "mine:1");
+}

@@ -5,13 +5,13 @@
 // window of requests in flight (messages per second). Prints one table row; never fails a build.
 #include <boost/json/parse.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
 #include "protocol/jsonrpc/Framing.hpp"
@@ -84,8 +84,8 @@ long long readResponse(Server& server) {
 }
 
 std::string request(long long id, const char* method, const char* params) {
-  return tether::jsonrpc::encodeFrame("{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + ",\"method\":\"" + method +
-                                      "\",\"params\":" + params + "}");
+  return tether::jsonrpc::encodeFrame("{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + ",\"method\":\"" +
+                                      method + "\",\"params\":" + params + "}");
 }
 
 double percentile(std::vector<double> values, double p) {
@@ -106,9 +106,12 @@ int main(int argc, char** argv) {
       ++first;
       break;
     }
-    if (std::strcmp(argv[first], "--label") == 0 && first + 1 < argc) label = argv[++first];
-    else if (std::strcmp(argv[first], "--requests") == 0 && first + 1 < argc) requests = std::atoll(argv[++first]);
-    else if (std::strcmp(argv[first], "--window") == 0 && first + 1 < argc) window = std::atoll(argv[++first]);
+    if (std::strcmp(argv[first], "--label") == 0 && first + 1 < argc)
+      label = argv[++first];
+    else if (std::strcmp(argv[first], "--requests") == 0 && first + 1 < argc)
+      requests = std::atoll(argv[++first]);
+    else if (std::strcmp(argv[first], "--window") == 0 && first + 1 < argc)
+      window = std::atoll(argv[++first]);
   }
   if (first >= argc) {
     std::fprintf(stderr, "usage: rpc_bench [--label L] [--requests N] [--window W] -- SERVER ARGS...\n");
@@ -151,7 +154,7 @@ int main(int argc, char** argv) {
   int status = 0;
   waitpid(server.pid, &status, 0);
 
-  std::printf("%-22s %10.1f %10.1f %14.0f\n", label.c_str(), percentile(latencies, 0.50), percentile(latencies, 0.99),
-              static_cast<double>(requests) / seconds);
+  std::printf("%-22s %10.1f %10.1f %14.0f\n", label.c_str(), percentile(latencies, 0.50),
+              percentile(latencies, 0.99), static_cast<double>(requests) / seconds);
   return 0;
 }

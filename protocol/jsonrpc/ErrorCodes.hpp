@@ -24,7 +24,9 @@ enum class ErrorCode : int {
   RequestCancelled = -32800,
 };
 
-constexpr int toInt(ErrorCode code) { return static_cast<int>(code); }
+constexpr int toInt(ErrorCode code) {
+  return static_cast<int>(code);
+}
 
 // Who has to act on an error: the IDE shows `user` and `config` errors as they are, offers
 // "Open log" for `cluster` and `internal` ones (telepresence's errcat idea).

@@ -135,7 +135,7 @@ std::optional<FrameEvent> ContentLengthDecoder::parseHeaders() {
   if (end == std::string_view::npos) {
     if (pending.size() > limits_.maxHeaderBytes) {
       return fail("header block exceeds " + std::to_string(limits_.maxHeaderBytes) +
-                  " bytes without an empty line; skipping to the next Content-Length",
+                      " bytes without an empty line; skipping to the next Content-Length",
                   0);
     }
     return std::nullopt;
@@ -160,8 +160,9 @@ std::optional<FrameEvent> ContentLengthDecoder::parseHeaders() {
     std::size_t parsed = 0;
     const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
     if (value.empty() || ec != std::errc{} || ptr != value.data() + value.size()) {
-      return fail("Content-Length is not a non-negative integer: \"" + std::string(value.substr(0, 40)) + "\"",
-                  blockLength);
+      return fail(
+          "Content-Length is not a non-negative integer: \"" + std::string(value.substr(0, 40)) + "\"",
+          blockLength);
     }
     length = parsed;
   }
@@ -194,9 +195,9 @@ std::optional<FrameEvent> DelimitedDecoder::takeMessage() {
   std::string body = std::move(message_);
   message_.clear();
   if (overflowed) {
-    return FrameEvent{FrameEvent::Kind::Error,
-                      "delimited message exceeds the limit of " + std::to_string(limits_.maxContentLength) +
-                          " bytes; skipped"};
+    return FrameEvent{FrameEvent::Kind::Error, "delimited message exceeds the limit of " +
+                                                   std::to_string(limits_.maxContentLength) +
+                                                   " bytes; skipped"};
   }
   if (trim(body).find_first_not_of(" \t\r\n") == std::string_view::npos) return std::nullopt;
   return FrameEvent{FrameEvent::Kind::Frame, std::move(body)};

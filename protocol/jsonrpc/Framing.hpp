@@ -51,8 +51,8 @@ class ContentLengthDecoder {
   FrameLimits limits_;
   State state_ = State::Headers;
   std::string buffer_;
-  std::size_t offset_ = 0;       // start of unconsumed bytes in buffer_
-  std::size_t bodyLength_ = 0;   // in State::Body
+  std::size_t offset_ = 0;         // start of unconsumed bytes in buffer_
+  std::size_t bodyLength_ = 0;     // in State::Body
   std::size_t skipRemaining_ = 0;  // in State::Skipping
   std::size_t resyncFrom_ = 0;     // in State::Resync: where the search starts
 };

@@ -106,7 +106,8 @@ ParseResult classifyMessage(const json::value& value) {
   if (method->get_string().empty()) return invalid("\"method\" must not be empty", id);
 
   json::value params;
-  // `"params": null` is not strictly JSON-RPC 2.0, but some clients send it for "no params"; it reads as absent.
+  // `"params": null` is not strictly JSON-RPC 2.0, but some clients send it for "no params"; it reads as
+  // absent.
   if (const auto* given = object.if_contains("params"); given != nullptr && !given->is_null()) {
     if (!given->is_object() && !given->is_array()) {
       return invalid("\"params\" must be an object or an array", id);
@@ -152,7 +153,9 @@ json::value toJson(const Message& message) {
   return object;
 }
 
-std::string serialize(const Message& message) { return json::serialize(toJson(message)); }
+std::string serialize(const Message& message) {
+  return json::serialize(toJson(message));
+}
 
 Response makeResult(Id id, json::value result) {
   return Response{std::move(id), std::move(result)};

@@ -27,7 +27,9 @@ const json::value* ParamReader::lookup(std::string_view key) const {
   return (found == nullptr || found->is_null()) ? nullptr : found;
 }
 
-bool ParamReader::has(std::string_view key) const { return lookup(key) != nullptr; }
+bool ParamReader::has(std::string_view key) const {
+  return lookup(key) != nullptr;
+}
 
 void ParamReader::fail(std::string_view key, std::string_view expectation) const {
   throw InvalidParamsError(path_ + "." + std::string(key) + ": " + std::string(expectation));

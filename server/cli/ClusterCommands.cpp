@@ -34,7 +34,8 @@ int runClusterCommand(const Options& options, core::Backend& backend, std::ostre
       const auto list = backend.contexts(connectionOf(options));
       std::vector<std::vector<std::string>> rows;
       for (const auto& context : list.contexts) {
-        rows.push_back({context.current ? "*" : "", context.name, context.cluster, context.user, context.namespaceName});
+        rows.push_back(
+            {context.current ? "*" : "", context.name, context.cluster, context.user, context.namespaceName});
       }
       printTable(out, {"CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"}, rows);
       return 0;
@@ -42,7 +43,8 @@ int runClusterCommand(const Options& options, core::Backend& backend, std::ostre
     if (options.command == Command::Namespaces) {
       std::vector<std::vector<std::string>> rows;
       for (const auto& ns : backend.namespaces(connectionOf(options))) {
-        rows.push_back({ns.name, ns.phase.empty() ? "Active" : ns.phase, formatAge(ns.creationTimestamp, now)});
+        rows.push_back(
+            {ns.name, ns.phase.empty() ? "Active" : ns.phase, formatAge(ns.creationTimestamp, now)});
       }
       printTable(out, {"NAME", "STATUS", "AGE"}, rows);
       return 0;
@@ -51,10 +53,11 @@ int runClusterCommand(const Options& options, core::Backend& backend, std::ostre
     for (const auto& view : backend.services(connectionOf(options))) {
       const auto& s = view.service;
       std::string holder = "-";
-      if (view.heldBy) holder = (view.heldBy->mode.empty() ? "held" : view.heldBy->mode) + " by " + view.heldBy->owner;
+      if (view.heldBy)
+        holder = (view.heldBy->mode.empty() ? "held" : view.heldBy->mode) + " by " + view.heldBy->owner;
       rows.push_back({s.name, s.type, s.clusterIP.empty() ? "<none>" : s.clusterIP,
-                      s.type == "ExternalName" ? s.externalName : "<none>", ports(s), formatAge(s.creationTimestamp, now),
-                      holder});
+                      s.type == "ExternalName" ? s.externalName : "<none>", ports(s),
+                      formatAge(s.creationTimestamp, now), holder});
     }
     if (rows.empty()) {
       err << "No services found in " << options.namespaceName.value_or("the context's") << " namespace.\n";

@@ -1,10 +1,10 @@
 // Main.cpp - the `tether` entry point: flags, logging, wiring, signals and exit codes.
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <unistd.h>
 
 #include "server/cli/ClusterCommands.hpp"
 #include "server/cli/Logging.hpp"
@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
   }
   // The cluster commands print tables; their log stays quiet unless asked for.
   const bool table = options.command != Command::Serve;
-  if (auto error = setUpLogging(table && options.logLevel == "info" ? "warn" : options.logLevel, options.logFile)) {
+  if (auto error =
+          setUpLogging(table && options.logLevel == "info" ? "warn" : options.logLevel, options.logFile)) {
     std::cerr << "tether: " << *error << "\n";
     return 2;
   }

@@ -89,7 +89,9 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
     if (flag == "--kubeconfig" || flag == "--context" || flag == "-n" || flag == "--namespace") {
       auto text = value();
       if (auto* error = std::get_if<UsageError>(&text)) return *error;
-      auto& target = flag == "--kubeconfig" ? options.kubeconfig : flag == "--context" ? options.context : options.namespaceName;
+      auto& target = flag == "--kubeconfig" ? options.kubeconfig
+                     : flag == "--context"  ? options.context
+                                            : options.namespaceName;
       target = std::get<std::string>(text);
       if (target->empty()) return UsageError{flag + " needs a non-empty value"};
       continue;

@@ -11,7 +11,8 @@ void printTable(std::ostream& out, const std::vector<std::string>& headers,
   std::vector<std::size_t> widths(headers.size());
   for (std::size_t i = 0; i < headers.size(); ++i) widths[i] = headers[i].size();
   for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
   }
   auto line = [&](const std::vector<std::string>& cells) {
     std::string text;
@@ -29,13 +30,16 @@ std::string formatAge(const std::string& rfc3339, std::chrono::system_clock::tim
   std::tm tm{};
   if (rfc3339.empty() || strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return "<unknown>";
   const auto created = std::chrono::system_clock::from_time_t(timegm(&tm));
-  const auto seconds = std::max<long long>(0, std::chrono::duration_cast<std::chrono::seconds>(now - created).count());
+  const auto seconds =
+      std::max<long long>(0, std::chrono::duration_cast<std::chrono::seconds>(now - created).count());
   if (seconds < 120) return std::to_string(seconds) + "s";
   const auto minutes = seconds / 60;
-  if (minutes < 10) return std::to_string(minutes) + "m" + (seconds % 60 ? std::to_string(seconds % 60) + "s" : "");
+  if (minutes < 10)
+    return std::to_string(minutes) + "m" + (seconds % 60 ? std::to_string(seconds % 60) + "s" : "");
   if (minutes < 180) return std::to_string(minutes) + "m";
   const auto hours = minutes / 60;
-  if (hours < 8) return std::to_string(hours) + "h" + (minutes % 60 ? std::to_string(minutes % 60) + "m" : "");
+  if (hours < 8)
+    return std::to_string(hours) + "h" + (minutes % 60 ? std::to_string(minutes % 60) + "m" : "");
   if (hours < 48) return std::to_string(hours) + "h";
   const auto days = hours / 24;
   if (days < 8) return std::to_string(days) + "d" + (hours % 24 ? std::to_string(hours % 24) + "h" : "");

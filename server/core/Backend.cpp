@@ -22,9 +22,13 @@ Backend::~Backend() {
   workers_->pool.join();
 }
 
-VersionInfo Backend::version() const { return VersionInfo{kProductName, kVersion, kBuildType}; }
+VersionInfo Backend::version() const {
+  return VersionInfo{kProductName, kVersion, kBuildType};
+}
 
-void Backend::post(std::function<void()> work) { boost::asio::post(workers_->pool, std::move(work)); }
+void Backend::post(std::function<void()> work) {
+  boost::asio::post(workers_->pool, std::move(work));
+}
 
 void Backend::shutdown() {
   if (shutDown_) return;
@@ -58,7 +62,8 @@ kube::ResolvedConfig resolve(const ConnectionOptions& options) {
     case kube::ApiReason::NotFound:
       throw Error(ErrorCategory::User, what + ": " + error.message, "check the name and the namespace");
     case kube::ApiReason::Transport:
-      throw Error(ErrorCategory::Cluster, what + ": " + error.message, "check the network, VPN or proxy to the cluster");
+      throw Error(ErrorCategory::Cluster, what + ": " + error.message,
+                  "check the network, VPN or proxy to the cluster");
     default:
       throw Error(ErrorCategory::Cluster, what + ": " + error.describe(), "see the backend log for details");
   }
@@ -71,13 +76,15 @@ ContextList Backend::contexts(const ConnectionOptions& options) const {
   try {
     config = kube::loadKubeconfig(overridesOf(options), kube::ConfigEnvironment::fromProcess());
   } catch (const kube::ConfigError& error) {
-    throw Error(ErrorCategory::Config, error.what(), "fix the kubeconfig or point KUBECONFIG at another file");
+    throw Error(ErrorCategory::Config, error.what(),
+                "fix the kubeconfig or point KUBECONFIG at another file");
   }
   ContextList list;
   list.current = options.context.value_or(config.currentContext);
   list.files = config.files;
   for (const auto& [name, context] : config.contexts) {
-    ContextSummary summary{name, context.cluster, context.user, context.namespaceName, {}, name == list.current};
+    ContextSummary summary{name, context.cluster,     context.user, context.namespaceName,
+                           {},   name == list.current};
     if (const auto cluster = config.clusters.find(context.cluster); cluster != config.clusters.end()) {
       summary.server = cluster->second.server;
     }
@@ -114,9 +121,12 @@ std::vector<ServiceView> Backend::services(const ConnectionOptions& options) {
     if (const auto locked = annotations.find(session::labels::kLockedBy); locked != annotations.end()) {
       Holder holder;
       holder.session = locked->second;
-      if (const auto owner = annotations.find(session::labels::kOwner); owner != annotations.end()) holder.owner = owner->second;
-      if (const auto mode = annotations.find(session::labels::kMode); mode != annotations.end()) holder.mode = mode->second;
-      if (const auto since = annotations.find(session::labels::kHeartbeat); since != annotations.end()) holder.since = since->second;
+      if (const auto owner = annotations.find(session::labels::kOwner); owner != annotations.end())
+        holder.owner = owner->second;
+      if (const auto mode = annotations.find(session::labels::kMode); mode != annotations.end())
+        holder.mode = mode->second;
+      if (const auto since = annotations.find(session::labels::kHeartbeat); since != annotations.end())
+        holder.since = since->second;
       view.heldBy = std::move(holder);
     }
     views.push_back(std::move(view));

@@ -60,7 +60,8 @@ class Backend {
   Callbacks* callbacks_;
   bool shutDown_ = false;
   std::mutex clientsMutex_;
-  std::map<std::string, std::shared_ptr<kube::Client>> clients_;  // by kubeconfig + context: connections are reused
+  std::map<std::string, std::shared_ptr<kube::Client>>
+      clients_;  // by kubeconfig + context: connections are reused
   struct Workers;
   std::unique_ptr<Workers> workers_;
 };

@@ -1,8 +1,8 @@
 // ClusterHandlers.cpp - the read-only cluster methods.
 #include "server/ide/ClusterHandlers.hpp"
 
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json.hpp>
 
 #include <memory>
 
@@ -17,10 +17,14 @@ namespace {
 
 const char* categoryName(core::ErrorCategory category) {
   switch (category) {
-    case core::ErrorCategory::User: return "user";
-    case core::ErrorCategory::Config: return "config";
-    case core::ErrorCategory::Cluster: return "cluster";
-    case core::ErrorCategory::Internal: return "internal";
+    case core::ErrorCategory::User:
+      return "user";
+    case core::ErrorCategory::Config:
+      return "config";
+    case core::ErrorCategory::Cluster:
+      return "cluster";
+    case core::ErrorCategory::Internal:
+      return "internal";
   }
   return "internal";
 }
@@ -62,15 +66,19 @@ void handleContexts(core::Backend& backend, const json::value& params, rpc::Repl
     const auto list = backend.contexts(connection);
     json::array contexts;
     for (const auto& context : list.contexts) {
-      contexts.push_back(json::object{{"name", context.name}, {"cluster", context.cluster}, {"user", context.user},
-                                      {"namespace", context.namespaceName}, {"server", context.server},
+      contexts.push_back(json::object{{"name", context.name},
+                                      {"cluster", context.cluster},
+                                      {"user", context.user},
+                                      {"namespace", context.namespaceName},
+                                      {"server", context.server},
                                       {"current", context.current}});
     }
     json::array files;
     for (const auto& file : list.files) files.emplace_back(file);
-    return json::value(json::object{{"current", list.current.empty() ? json::value(nullptr) : json::value(list.current)},
-                                    {"contexts", std::move(contexts)},
-                                    {"files", std::move(files)}});
+    return json::value(
+        json::object{{"current", list.current.empty() ? json::value(nullptr) : json::value(list.current)},
+                     {"contexts", std::move(contexts)},
+                     {"files", std::move(files)}});
   });
 }
 
@@ -80,7 +88,8 @@ void handleNamespaces(core::Backend& backend, const json::value& params, rpc::Re
   answerOnWorker(backend, std::move(reply), [&backend, connection] {
     json::array namespaces;
     for (const auto& ns : backend.namespaces(connection)) {
-      namespaces.push_back(json::object{{"name", ns.name}, {"phase", ns.phase}, {"created", ns.creationTimestamp}});
+      namespaces.push_back(
+          json::object{{"name", ns.name}, {"phase", ns.phase}, {"created", ns.creationTimestamp}});
     }
     return json::value(json::object{{"namespaces", std::move(namespaces)}});
   });
@@ -100,11 +109,16 @@ void handleServices(core::Backend& backend, const json::value& params, rpc::Repl
         if (!port.name.empty()) item["name"] = port.name;
         ports.push_back(std::move(item));
       }
-      json::object service{{"name", s.name}, {"type", s.type}, {"clusterIP", s.clusterIP},
-                           {"ports", std::move(ports)}, {"selector", stringMap(s.selector)}};
+      json::object service{{"name", s.name},
+                           {"type", s.type},
+                           {"clusterIP", s.clusterIP},
+                           {"ports", std::move(ports)},
+                           {"selector", stringMap(s.selector)}};
       if (view.heldBy) {
-        service["heldBy"] = json::object{{"session", view.heldBy->session}, {"mode", view.heldBy->mode},
-                                         {"owner", view.heldBy->owner}, {"since", view.heldBy->since}};
+        service["heldBy"] = json::object{{"session", view.heldBy->session},
+                                         {"mode", view.heldBy->mode},
+                                         {"owner", view.heldBy->owner},
+                                         {"since", view.heldBy->since}};
       }
       services.push_back(std::move(service));
     }

@@ -1,9 +1,9 @@
 // TetherServer.cpp - the method table and its handlers.
 #include "server/ide/TetherServer.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <spdlog/spdlog.h>
 
 #include "protocol/jsonrpc/ParamReader.hpp"
 #include "protocol/tether/Methods.hpp"
@@ -18,17 +18,25 @@ TetherServer::TetherServer(rpc::Dispatcher& dispatcher) : dispatcher_(dispatcher
 }
 
 void TetherServer::bindMethods() {
-  using namespace std::placeholders;
+  // Member-function adapters, so each line of the table below has the same shape.
+  auto request = [this](void (TetherServer::*handler)(const json::value&, rpc::ReplyOnce)) {
+    return [this, handler](const json::value& params, rpc::ReplyOnce reply) {
+      (this->*handler)(params, std::move(reply));
+    };
+  };
+  auto notification = [this](void (TetherServer::*handler)(const json::value&)) {
+    return [this, handler](const json::value& params) { (this->*handler)(params); };
+  };
   auto& d = dispatcher_;
   // The whole protocol surface, one line per method. PROTOCOL.md documents each; a test fails if they drift.
   // clang-format off
-  d.method      ("initialize",      std::bind(&TetherServer::onInitialize, this, _1, _2));
-  d.notification("initialized",     std::bind(&TetherServer::onInitialized, this, _1));
-  d.method      ("shutdown",        std::bind(&TetherServer::onShutdown, this, _1, _2));
-  d.method      ("tether/version",    std::bind(&TetherServer::onVersion, this, _1, _2));
-  d.method      ("tether/contexts",   [this](const json::value& p, rpc::ReplyOnce r) { handleContexts(backend_, p, std::move(r)); });
-  d.method      ("tether/namespaces", [this](const json::value& p, rpc::ReplyOnce r) { handleNamespaces(backend_, p, std::move(r)); });
-  d.method      ("tether/services",   [this](const json::value& p, rpc::ReplyOnce r) { handleServices(backend_, p, std::move(r)); });
+  d.method      ("initialize",        request(&TetherServer::onInitialize));
+  d.notification("initialized",       notification(&TetherServer::onInitialized));
+  d.method      ("shutdown",          request(&TetherServer::onShutdown));
+  d.method      ("tether/version",    request(&TetherServer::onVersion));
+  d.method      ("tether/contexts",   request(&TetherServer::onContexts));
+  d.method      ("tether/namespaces", request(&TetherServer::onNamespaces));
+  d.method      ("tether/services",   request(&TetherServer::onServices));
   // clang-format on
 }
 
@@ -44,7 +52,8 @@ json::value TetherServer::capabilities() const {
 
 void TetherServer::onInitialize(const json::value& params, rpc::ReplyOnce reply) {
   const auto parsed = protocol::initializeParamsFromJson(params);
-  spdlog::info("initialize from {} {} (pid {})", parsed.clientInfo ? parsed.clientInfo->name : "an unnamed client",
+  spdlog::info("initialize from {} {} (pid {})",
+               parsed.clientInfo ? parsed.clientInfo->name : "an unnamed client",
                parsed.clientInfo && parsed.clientInfo->version ? *parsed.clientInfo->version : "",
                parsed.processId ? std::to_string(*parsed.processId) : "none");
   const auto info = backend_.version();
@@ -52,7 +61,9 @@ void TetherServer::onInitialize(const json::value& params, rpc::ReplyOnce reply)
                      {"capabilities", capabilities()}});
 }
 
-void TetherServer::onInitialized(const json::value& /*params*/) { spdlog::debug("client confirmed initialization"); }
+void TetherServer::onInitialized(const json::value& /*params*/) {
+  spdlog::debug("client confirmed initialization");
+}
 
 void TetherServer::onShutdown(const json::value& /*params*/, rpc::ReplyOnce reply) {
   backend_.shutdown();
@@ -62,9 +73,24 @@ void TetherServer::onShutdown(const json::value& /*params*/, rpc::ReplyOnce repl
 void TetherServer::onVersion(const json::value& params, rpc::ReplyOnce reply) {
   [[maybe_unused]] const jsonrpc::ParamReader shape(params);  // absent, null or an object; else -32602
   const auto info = backend_.version();
-  reply(protocol::toJson(protocol::VersionResult{info.name, info.version, protocol::kProtocolVersion, info.buildType}));
+  reply(protocol::toJson(
+      protocol::VersionResult{info.name, info.version, protocol::kProtocolVersion, info.buildType}));
 }
 
-void TetherServer::onLog(std::string_view message) { spdlog::info("core: {}", message); }
+void TetherServer::onContexts(const json::value& params, rpc::ReplyOnce reply) {
+  handleContexts(backend_, params, std::move(reply));
+}
+
+void TetherServer::onNamespaces(const json::value& params, rpc::ReplyOnce reply) {
+  handleNamespaces(backend_, params, std::move(reply));
+}
+
+void TetherServer::onServices(const json::value& params, rpc::ReplyOnce reply) {
+  handleServices(backend_, params, std::move(reply));
+}
+
+void TetherServer::onLog(std::string_view message) {
+  spdlog::info("core: {}", message);
+}
 
 }  // namespace tether::ide

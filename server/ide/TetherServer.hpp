@@ -24,6 +24,9 @@ class TetherServer : private core::Backend::Callbacks {
   void onInitialized(const boost::json::value& params);
   void onShutdown(const boost::json::value& params, rpc::ReplyOnce reply);
   void onVersion(const boost::json::value& params, rpc::ReplyOnce reply);
+  void onContexts(const boost::json::value& params, rpc::ReplyOnce reply);
+  void onNamespaces(const boost::json::value& params, rpc::ReplyOnce reply);
+  void onServices(const boost::json::value& params, rpc::ReplyOnce reply);
 
   // core::Backend::Callbacks
   void onLog(std::string_view message) override;

@@ -9,20 +9,34 @@ namespace json = boost::json;
 
 const char* toString(ApiReason reason) {
   switch (reason) {
-    case ApiReason::NotFound: return "NotFound";
-    case ApiReason::AlreadyExists: return "AlreadyExists";
-    case ApiReason::Conflict: return "Conflict";
-    case ApiReason::Forbidden: return "Forbidden";
-    case ApiReason::Unauthorized: return "Unauthorized";
-    case ApiReason::Invalid: return "Invalid";
-    case ApiReason::Expired: return "Expired";
-    case ApiReason::Timeout: return "Timeout";
-    case ApiReason::Unavailable: return "ServiceUnavailable";
-    case ApiReason::TooManyRequests: return "TooManyRequests";
-    case ApiReason::BadRequest: return "BadRequest";
-    case ApiReason::UnsupportedMediaType: return "UnsupportedMediaType";
-    case ApiReason::Transport: return "Transport";
-    case ApiReason::Other: return "Error";
+    case ApiReason::NotFound:
+      return "NotFound";
+    case ApiReason::AlreadyExists:
+      return "AlreadyExists";
+    case ApiReason::Conflict:
+      return "Conflict";
+    case ApiReason::Forbidden:
+      return "Forbidden";
+    case ApiReason::Unauthorized:
+      return "Unauthorized";
+    case ApiReason::Invalid:
+      return "Invalid";
+    case ApiReason::Expired:
+      return "Expired";
+    case ApiReason::Timeout:
+      return "Timeout";
+    case ApiReason::Unavailable:
+      return "ServiceUnavailable";
+    case ApiReason::TooManyRequests:
+      return "TooManyRequests";
+    case ApiReason::BadRequest:
+      return "BadRequest";
+    case ApiReason::UnsupportedMediaType:
+      return "UnsupportedMediaType";
+    case ApiReason::Transport:
+      return "Transport";
+    case ApiReason::Other:
+      return "Error";
   }
   return "Error";
 }
@@ -30,7 +44,8 @@ const char* toString(ApiReason reason) {
 std::string ApiError::describe() const {
   std::string text = std::string(toString(reason)) + ": " + message;
   for (const auto& cause : causes) {
-    if (!cause.field.empty() && message.find(cause.field) == std::string::npos) text += "; " + cause.field + ": " + cause.message;
+    if (!cause.field.empty() && message.find(cause.field) == std::string::npos)
+      text += "; " + cause.field + ": " + cause.message;
   }
   return text + " (" + verb + " " + path + ")";
 }
@@ -50,18 +65,30 @@ ApiReason reasonFor(long status, const std::string& reason) {
   if (reason == "BadRequest") return ApiReason::BadRequest;
   if (reason == "UnsupportedMediaType") return ApiReason::UnsupportedMediaType;
   switch (status) {
-    case 400: return ApiReason::BadRequest;
-    case 401: return ApiReason::Unauthorized;
-    case 403: return ApiReason::Forbidden;
-    case 404: return ApiReason::NotFound;
-    case 409: return ApiReason::Conflict;
-    case 410: return ApiReason::Expired;
-    case 415: return ApiReason::UnsupportedMediaType;
-    case 422: return ApiReason::Invalid;
-    case 429: return ApiReason::TooManyRequests;
-    case 503: return ApiReason::Unavailable;
-    case 504: return ApiReason::Timeout;
-    default: return ApiReason::Other;
+    case 400:
+      return ApiReason::BadRequest;
+    case 401:
+      return ApiReason::Unauthorized;
+    case 403:
+      return ApiReason::Forbidden;
+    case 404:
+      return ApiReason::NotFound;
+    case 409:
+      return ApiReason::Conflict;
+    case 410:
+      return ApiReason::Expired;
+    case 415:
+      return ApiReason::UnsupportedMediaType;
+    case 422:
+      return ApiReason::Invalid;
+    case 429:
+      return ApiReason::TooManyRequests;
+    case 503:
+      return ApiReason::Unavailable;
+    case 504:
+      return ApiReason::Timeout;
+    default:
+      return ApiReason::Other;
   }
 }
 }  // namespace
@@ -81,7 +108,8 @@ ApiError apiErrorFrom(const HttpResponse& response, const std::string& verb, con
   const auto value = json::parse(response.body, ec);
   if (!ec && value.is_object() && value.get_object().contains("kind") && value.at("kind") == "Status") {
     const auto& status = value.get_object();
-    if (const auto* message = status.if_contains("message"); message && message->is_string()) error.message = message->get_string();
+    if (const auto* message = status.if_contains("message"); message && message->is_string())
+      error.message = message->get_string();
     if (const auto* r = status.if_contains("reason"); r && r->is_string()) reason = r->get_string();
     if (const auto* details = status.if_contains("details"); details && details->is_object()) {
       if (const auto* causes = details->get_object().if_contains("causes"); causes && causes->is_array()) {

@@ -12,8 +12,20 @@
 namespace tether::kube {
 
 enum class ApiReason {
-  NotFound, AlreadyExists, Conflict, Forbidden, Unauthorized, Invalid, Expired, Timeout, Unavailable,
-  TooManyRequests, BadRequest, UnsupportedMediaType, Transport, Other
+  NotFound,
+  AlreadyExists,
+  Conflict,
+  Forbidden,
+  Unauthorized,
+  Invalid,
+  Expired,
+  Timeout,
+  Unavailable,
+  TooManyRequests,
+  BadRequest,
+  UnsupportedMediaType,
+  Transport,
+  Other
 };
 
 struct StatusCause {

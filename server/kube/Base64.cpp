@@ -11,7 +11,8 @@ constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 constexpr std::array<int, 256> makeTable() {
   std::array<int, 256> table{};
   for (auto& entry : table) entry = -1;
-  for (std::size_t i = 0; i < kAlphabet.size(); ++i) table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
+  for (std::size_t i = 0; i < kAlphabet.size(); ++i)
+    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
   return table;
 }
 constexpr auto kTable = makeTable();
@@ -43,7 +44,8 @@ std::optional<std::string> decodeBase64(std::string_view text) {
       values[j] = kTable[static_cast<unsigned char>(c)];
       if (values[j] < 0) return std::nullopt;
     }
-    const unsigned triple = (static_cast<unsigned>(values[0]) << 18) | (static_cast<unsigned>(values[1]) << 12) |
+    const unsigned triple = (static_cast<unsigned>(values[0]) << 18) |
+                            (static_cast<unsigned>(values[1]) << 12) |
                             (static_cast<unsigned>(values[2]) << 6) | static_cast<unsigned>(values[3]);
     out += static_cast<char>((triple >> 16) & 0xFF);
     if (padding < 2) out += static_cast<char>((triple >> 8) & 0xFF);

@@ -1,8 +1,8 @@
 // Client.cpp - requests with credentials, bounded retries and typed errors.
 #include "server/kube/Client.hpp"
 
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json.hpp>
 
 #include <future>
 
@@ -12,10 +12,14 @@ namespace json = boost::json;
 
 std::string toContentType(PatchType type) {
   switch (type) {
-    case PatchType::Merge: return "application/merge-patch+json";
-    case PatchType::Json: return "application/json-patch+json";
-    case PatchType::StrategicMerge: return "application/strategic-merge-patch+json";
-    case PatchType::Apply: return "application/apply-patch+yaml";
+    case PatchType::Merge:
+      return "application/merge-patch+json";
+    case PatchType::Json:
+      return "application/json-patch+json";
+    case PatchType::StrategicMerge:
+      return "application/strategic-merge-patch+json";
+    case PatchType::Apply:
+      return "application/apply-patch+yaml";
   }
   return "application/merge-patch+json";
 }
@@ -34,7 +38,9 @@ TransportConfig transportConfigFor(const ResolvedConfig& config, const ClientOpt
   return transport;
 }
 
-bool idempotent(const std::string& method) { return method == "GET" || method == "HEAD" || method == "OPTIONS"; }
+bool idempotent(const std::string& method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS";
+}
 
 // Connection-level failures that happened before the server could act on the request.
 bool retryableTransport(const HttpResponse& response) {
@@ -124,8 +130,8 @@ void Client::attempt(std::shared_ptr<Attempt> state, std::chrono::milliseconds d
         }
         if (response.status == 401 && !state->refreshedAfter401 && credentials_->refreshAfterUnauthorized()) {
           state->refreshedAfter401 = true;
-          spdlog::info("{} {}: 401, refreshing {} and retrying once", state->request.method, state->request.path,
-                       credentials_->describe());
+          spdlog::info("{} {}: 401, refreshing {} and retrying once", state->request.method,
+                       state->request.path, credentials_->describe());
           attempt(state, std::chrono::milliseconds(0));
           return;
         }
@@ -138,7 +144,8 @@ void Client::attempt(std::shared_ptr<Attempt> state, std::chrono::milliseconds d
           }
           state->backoff = std::min(state->backoff * 2, options_.maxBackoff);
           spdlog::debug("{} {}: {}, retrying in {} ms", state->request.method, state->request.path,
-                        response.transportError.empty() ? "HTTP " + std::to_string(response.status) : response.transportError,
+                        response.transportError.empty() ? "HTTP " + std::to_string(response.status)
+                                                        : response.transportError,
                         wait.count());
           attempt(state, wait);
           return;
@@ -148,8 +155,8 @@ void Client::attempt(std::shared_ptr<Attempt> state, std::chrono::milliseconds d
       delay);
 }
 
-std::uint64_t Client::stream(HttpRequest request, CurlTransport::DataHandler onData, Callback<HttpResponse> done,
-                             std::chrono::milliseconds delay) {
+std::uint64_t Client::stream(HttpRequest request, CurlTransport::DataHandler onData,
+                             Callback<HttpResponse> done, std::chrono::milliseconds delay) {
   AppliedCredentials applied;
   try {
     applied = credentials_->current();
@@ -205,19 +212,22 @@ void Client::sendJson(HttpRequest request, Callback<Json> done) {
   });
 }
 
-void Client::get(const ResourceType& type, const std::string& ns, const std::string& name, Callback<Json> done) {
+void Client::get(const ResourceType& type, const std::string& ns, const std::string& name,
+                 Callback<Json> done) {
   HttpRequest request;
   request.path = resourcePath(type, ns, name);
   sendJson(std::move(request), std::move(done));
 }
 
-void Client::list(const ResourceType& type, const std::string& ns, const ListOptions& options, Callback<Json> done) {
+void Client::list(const ResourceType& type, const std::string& ns, const ListOptions& options,
+                  Callback<Json> done) {
   HttpRequest request;
   request.path = resourcePath(type, ns) + query(options);
   sendJson(std::move(request), std::move(done));
 }
 
-void Client::create(const ResourceType& type, const std::string& ns, const Json& object, Callback<Json> done) {
+void Client::create(const ResourceType& type, const std::string& ns, const Json& object,
+                    Callback<Json> done) {
   HttpRequest request;
   request.method = "POST";
   request.path = resourcePath(type, ns) + "?fieldManager=tether";
@@ -226,8 +236,8 @@ void Client::create(const ResourceType& type, const std::string& ns, const Json&
   sendJson(std::move(request), std::move(done));
 }
 
-void Client::replace(const ResourceType& type, const std::string& ns, const std::string& name, const Json& object,
-                     Callback<Json> done) {
+void Client::replace(const ResourceType& type, const std::string& ns, const std::string& name,
+                     const Json& object, Callback<Json> done) {
   HttpRequest request;
   request.method = "PUT";
   request.path = resourcePath(type, ns, name) + "?fieldManager=tether";
@@ -236,9 +246,9 @@ void Client::replace(const ResourceType& type, const std::string& ns, const std:
   sendJson(std::move(request), std::move(done));
 }
 
-void Client::patch(const ResourceType& type, const std::string& ns, const std::string& name, PatchType patchType,
-                   const std::string& body, Callback<Json> done, const std::string& subresource,
-                   const std::string& fieldManager) {
+void Client::patch(const ResourceType& type, const std::string& ns, const std::string& name,
+                   PatchType patchType, const std::string& body, Callback<Json> done,
+                   const std::string& subresource, const std::string& fieldManager) {
   HttpRequest request;
   request.method = "PATCH";
   request.path = resourcePath(type, ns, name, subresource) + "?fieldManager=" + urlEscape(fieldManager);
@@ -255,7 +265,8 @@ void Client::remove(const ResourceType& type, const std::string& ns, const std::
   if (options.gracePeriodSeconds) body["gracePeriodSeconds"] = *options.gracePeriodSeconds;
   if (!options.preconditionResourceVersion.empty() || !options.preconditionUid.empty()) {
     json::object preconditions;
-    if (!options.preconditionResourceVersion.empty()) preconditions["resourceVersion"] = options.preconditionResourceVersion;
+    if (!options.preconditionResourceVersion.empty())
+      preconditions["resourceVersion"] = options.preconditionResourceVersion;
     if (!options.preconditionUid.empty()) preconditions["uid"] = options.preconditionUid;
     body["preconditions"] = std::move(preconditions);
   }
@@ -270,25 +281,29 @@ void Client::remove(const ResourceType& type, const std::string& ns, const std::
 Result<HttpResponse> Client::sendSync(HttpRequest request) {
   return waitFor<HttpResponse>([&](auto done) { send(std::move(request), std::move(done)); });
 }
-Result<Client::Json> Client::getSync(const ResourceType& type, const std::string& ns, const std::string& name) {
+Result<Client::Json> Client::getSync(const ResourceType& type, const std::string& ns,
+                                     const std::string& name) {
   return waitFor<Json>([&](auto done) { get(type, ns, name, std::move(done)); });
 }
-Result<Client::Json> Client::listSync(const ResourceType& type, const std::string& ns, const ListOptions& options) {
+Result<Client::Json> Client::listSync(const ResourceType& type, const std::string& ns,
+                                      const ListOptions& options) {
   return waitFor<Json>([&](auto done) { list(type, ns, options, std::move(done)); });
 }
 Result<Client::Json> Client::createSync(const ResourceType& type, const std::string& ns, const Json& object) {
   return waitFor<Json>([&](auto done) { create(type, ns, object, std::move(done)); });
 }
-Result<Client::Json> Client::replaceSync(const ResourceType& type, const std::string& ns, const std::string& name,
-                                         const Json& object) {
+Result<Client::Json> Client::replaceSync(const ResourceType& type, const std::string& ns,
+                                         const std::string& name, const Json& object) {
   return waitFor<Json>([&](auto done) { replace(type, ns, name, object, std::move(done)); });
 }
-Result<Client::Json> Client::patchSync(const ResourceType& type, const std::string& ns, const std::string& name,
-                                       PatchType patchType, const std::string& body, const std::string& subresource) {
-  return waitFor<Json>([&](auto done) { patch(type, ns, name, patchType, body, std::move(done), subresource); });
+Result<Client::Json> Client::patchSync(const ResourceType& type, const std::string& ns,
+                                       const std::string& name, PatchType patchType, const std::string& body,
+                                       const std::string& subresource) {
+  return waitFor<Json>(
+      [&](auto done) { patch(type, ns, name, patchType, body, std::move(done), subresource); });
 }
-Result<Client::Json> Client::removeSync(const ResourceType& type, const std::string& ns, const std::string& name,
-                                        const DeleteOptions& options) {
+Result<Client::Json> Client::removeSync(const ResourceType& type, const std::string& ns,
+                                        const std::string& name, const DeleteOptions& options) {
   return waitFor<Json>([&](auto done) { remove(type, ns, name, options, std::move(done)); });
 }
 

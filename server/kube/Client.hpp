@@ -14,8 +14,8 @@
 #include <optional>
 #include <string>
 
-#include "server/kube/CurlTransport.hpp"
 #include "server/kube/Credentials.hpp"
+#include "server/kube/CurlTransport.hpp"
 #include "server/kube/Kubeconfig.hpp"
 #include "server/kube/Resources.hpp"
 #include "server/kube/Result.hpp"
@@ -25,7 +25,7 @@ namespace tether::kube {
 struct ClientOptions {
   std::chrono::milliseconds requestTimeout{std::chrono::seconds(30)};
   std::chrono::milliseconds connectTimeout{std::chrono::seconds(10)};
-  int maxRetries = 3;                                  // idempotent requests only
+  int maxRetries = 3;  // idempotent requests only
   std::chrono::milliseconds firstBackoff{200};
   std::chrono::milliseconds maxBackoff{std::chrono::seconds(5)};
   std::chrono::milliseconds maxRetryAfter{std::chrono::seconds(10)};  // a longer Retry-After is capped
@@ -80,17 +80,18 @@ class Client {
   void patch(const ResourceType& type, const std::string& ns, const std::string& name, PatchType patchType,
              const std::string& body, Callback<Json> done, const std::string& subresource = {},
              const std::string& fieldManager = "tether");
-  void remove(const ResourceType& type, const std::string& ns, const std::string& name, const DeleteOptions& options,
-              Callback<Json> done);
+  void remove(const ResourceType& type, const std::string& ns, const std::string& name,
+              const DeleteOptions& options, Callback<Json> done);
 
   // Blocking forms for the CLI and tests.
   Result<HttpResponse> sendSync(HttpRequest request);
   Result<Json> getSync(const ResourceType& type, const std::string& ns, const std::string& name);
   Result<Json> listSync(const ResourceType& type, const std::string& ns, const ListOptions& options = {});
   Result<Json> createSync(const ResourceType& type, const std::string& ns, const Json& object);
-  Result<Json> replaceSync(const ResourceType& type, const std::string& ns, const std::string& name, const Json& object);
-  Result<Json> patchSync(const ResourceType& type, const std::string& ns, const std::string& name, PatchType patchType,
-                         const std::string& body, const std::string& subresource = {});
+  Result<Json> replaceSync(const ResourceType& type, const std::string& ns, const std::string& name,
+                           const Json& object);
+  Result<Json> patchSync(const ResourceType& type, const std::string& ns, const std::string& name,
+                         PatchType patchType, const std::string& body, const std::string& subresource = {});
   Result<Json> removeSync(const ResourceType& type, const std::string& ns, const std::string& name,
                           const DeleteOptions& options = {});
 

@@ -47,15 +47,16 @@ AppliedCredentials Credentials::current() {
     std::error_code ec;
     const auto stamp = std::filesystem::last_write_time(user.tokenFile, ec);
     if (ec) {
-      throw CredentialError("user \"" + user.name + "\" (context \"" + config_.contextName + "\"): tokenFile " +
-                            user.tokenFile + " cannot be read: " + ec.message());
+      throw CredentialError("user \"" + user.name + "\" (context \"" + config_.contextName +
+                            "\"): tokenFile " + user.tokenFile + " cannot be read: " + ec.message());
     }
     if (fileToken_.empty() || stamp != fileTokenTime_) {
       std::ifstream in(user.tokenFile);
       std::stringstream text;
       text << in.rdbuf();
       auto token = text.str();
-      while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+      while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
+        token.pop_back();
       fileToken_ = token;
       fileTokenTime_ = stamp;
     }

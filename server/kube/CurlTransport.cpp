@@ -17,7 +17,9 @@ void globalInit() {
   (void)initialised;
 }
 
-CURLM* asMulti(void* multi) { return static_cast<CURLM*>(multi); }
+CURLM* asMulti(void* multi) {
+  return static_cast<CURLM*>(multi);
+}
 
 struct ServerParts {
   std::string scheme, host, port, prefix;
@@ -189,7 +191,8 @@ void CurlTransport::launch(std::unique_ptr<Transfer> transfer) {
   const auto host = rename ? config_.tlsServerName : parts.host;
   t->url = parts.scheme + "://" + host + ":" + parts.port + parts.prefix + t->request.path;
   if (rename) {
-    t->connectTo = curl_slist_append(nullptr, (config_.tlsServerName + ":" + parts.port + ":" + parts.host + ":" + parts.port).c_str());
+    t->connectTo = curl_slist_append(
+        nullptr, (config_.tlsServerName + ":" + parts.port + ":" + parts.host + ":" + parts.port).c_str());
     curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, t->connectTo);
   }
   CURL* easy = t->easy;
@@ -220,15 +223,16 @@ void CurlTransport::launch(std::unique_ptr<Transfer> transfer) {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (!config_.certificateAuthorityPem.empty()) {
-    curl_blob blob{const_cast<char*>(config_.certificateAuthorityPem.data()), config_.certificateAuthorityPem.size(),
-                   CURL_BLOB_COPY};
+    curl_blob blob{const_cast<char*>(config_.certificateAuthorityPem.data()),
+                   config_.certificateAuthorityPem.size(), CURL_BLOB_COPY};
     curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
   } else if (!config_.certificateAuthorityFile.empty()) {
     curl_easy_setopt(easy, CURLOPT_CAINFO, config_.certificateAuthorityFile.c_str());
   }
   const auto& identity = t->request.identity;
   if (!identity.certificatePem.empty()) {
-    curl_blob cert{const_cast<char*>(identity.certificatePem.data()), identity.certificatePem.size(), CURL_BLOB_COPY};
+    curl_blob cert{const_cast<char*>(identity.certificatePem.data()), identity.certificatePem.size(),
+                   CURL_BLOB_COPY};
     curl_blob key{const_cast<char*>(identity.keyPem.data()), identity.keyPem.size(), CURL_BLOB_COPY};
     curl_easy_setopt(easy, CURLOPT_SSLCERT_BLOB, &cert);
     curl_easy_setopt(easy, CURLOPT_SSLKEY_BLOB, &key);
@@ -255,7 +259,8 @@ void CurlTransport::finish(Transfer* transfer, int curlCode) {
   auto& response = transfer->response;
   curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &response.status);
   const auto code = static_cast<CURLcode>(curlCode);
-  const std::string detail = transfer->errorBuffer[0] != '\0' ? transfer->errorBuffer : curl_easy_strerror(code);
+  const std::string detail =
+      transfer->errorBuffer[0] != '\0' ? transfer->errorBuffer : curl_easy_strerror(code);
   const auto& server = config_.server;
   if (transfer->tooLarge) {
     response.transportError = "the answer from " + server + transfer->request.path + " exceeds " +
@@ -269,8 +274,10 @@ void CurlTransport::finish(Transfer* transfer, int curlCode) {
   } else if (code == CURLE_COULDNT_RESOLVE_PROXY || (code == CURLE_RECV_ERROR && !config_.proxyUrl.empty())) {
     response.transportError = "cannot reach the proxy " + config_.proxyUrl + " for " + server + ": " + detail;
   } else if (code == CURLE_PEER_FAILED_VERIFICATION) {
-    response.transportError = "TLS: the certificate of " + server +
-                              " could not be verified (check certificate-authority and tls-server-name in the kubeconfig): " + detail;
+    response.transportError =
+        "TLS: the certificate of " + server +
+        " could not be verified (check certificate-authority and tls-server-name in the kubeconfig): " +
+        detail;
   } else if (code == CURLE_SSL_CERTPROBLEM || code == CURLE_SSL_CACERT_BADFILE) {
     response.transportError = "TLS: a certificate or key from the kubeconfig could not be used: " + detail;
   } else if (code == CURLE_SSL_CONNECT_ERROR) {
@@ -295,7 +302,8 @@ void CurlTransport::run() {
       cancels.swap(cancelled_);
       const auto now = std::chrono::steady_clock::now();
       for (auto it = queued_.begin(); it != queued_.end();) {
-        const bool isCancelled = stopping || std::find(cancels.begin(), cancels.end(), (*it)->id) != cancels.end();
+        const bool isCancelled =
+            stopping || std::find(cancels.begin(), cancels.end(), (*it)->id) != cancels.end();
         if (isCancelled) {
           cancelledQueued.push_back(std::move(*it));
           it = queued_.erase(it);
@@ -303,8 +311,9 @@ void CurlTransport::run() {
           due.push_back(std::move(*it));
           it = queued_.erase(it);
         } else {
-          wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>((*it)->notBefore - now) +
-                                    std::chrono::milliseconds(1));
+          wait =
+              std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>((*it)->notBefore - now) +
+                                 std::chrono::milliseconds(1));
           ++it;
         }
       }

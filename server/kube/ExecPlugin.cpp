@@ -3,15 +3,15 @@
 
 #include <boost/json.hpp>
 
-#include <cerrno>
-#include <cstring>
-#include <ctime>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "server/kube/Base64.hpp"
@@ -51,11 +51,13 @@ ExecCredential parseExecCredential(const std::string& output, const std::string&
   const std::string who = "exec plugin of user \"" + userName + "\"";
   boost::system::error_code ec;
   const auto value = json::parse(output, ec);
-  if (ec || !value.is_object()) throw CredentialError(who + " printed something that is not an ExecCredential JSON object");
+  if (ec || !value.is_object())
+    throw CredentialError(who + " printed something that is not an ExecCredential JSON object");
   const auto& object = value.get_object();
   const auto* apiVersion = object.if_contains("apiVersion");
   if (apiVersion == nullptr || !apiVersion->is_string() || apiVersion->get_string() != expectedApiVersion) {
-    throw CredentialError(who + " answered apiVersion " + (apiVersion != nullptr ? json::serialize(*apiVersion) : "(none)") +
+    throw CredentialError(who + " answered apiVersion " +
+                          (apiVersion != nullptr ? json::serialize(*apiVersion) : "(none)") +
                           ", but the kubeconfig asks for " + expectedApiVersion);
   }
   const auto* status = object.if_contains("status");
@@ -72,14 +74,16 @@ ExecCredential parseExecCredential(const std::string& output, const std::string&
   credential.clientCertificatePem = text("clientCertificateData");
   credential.clientKeyPem = text("clientKeyData");
   if (credential.clientCertificatePem.empty() != credential.clientKeyPem.empty()) {
-    throw CredentialError(who + " returned only one of clientCertificateData and clientKeyData; both are needed");
+    throw CredentialError(who +
+                          " returned only one of clientCertificateData and clientKeyData; both are needed");
   }
   if (credential.token.empty() && credential.clientCertificatePem.empty()) {
     throw CredentialError(who + " returned neither a token nor a client certificate");
   }
   if (const auto expiry = text("expirationTimestamp"); !expiry.empty()) {
     credential.expiration = parseRfc3339(expiry);
-    if (!credential.expiration) throw CredentialError(who + ": expirationTimestamp \"" + expiry + "\" is not RFC 3339");
+    if (!credential.expiration)
+      throw CredentialError(who + ": expirationTimestamp \"" + expiry + "\" is not RFC 3339");
   }
   return credential;
 }
@@ -104,18 +108,21 @@ std::string execInfo(const ResolvedConfig& config) {
     }
     spec["cluster"] = std::move(cluster);
   }
-  return json::serialize(json::object{{"kind", "ExecCredential"}, {"apiVersion", exec.apiVersion}, {"spec", std::move(spec)}});
+  return json::serialize(
+      json::object{{"kind", "ExecCredential"}, {"apiVersion", exec.apiVersion}, {"spec", std::move(spec)}});
 }
 
 }  // namespace
 
 ExecCredential runExecPlugin(const ResolvedConfig& config, const ExecPluginLimits& limits) {
   const auto& exec = *config.user.exec;
-  const std::string who = "exec plugin \"" + exec.command + "\" of user \"" + config.user.name + "\" (context \"" +
-                          config.contextName + "\")";
+  const std::string who = "exec plugin \"" + exec.command + "\" of user \"" + config.user.name +
+                          "\" (context \"" + config.contextName + "\")";
   if (exec.interactiveMode == "Always") {
-    throw CredentialError(who + " needs an interactive terminal (interactiveMode: Always), which the IDE backend "
-                                "cannot offer; log in with the plugin in a terminal first, or set interactiveMode: IfAvailable");
+    throw CredentialError(
+        who +
+        " needs an interactive terminal (interactiveMode: Always), which the IDE backend "
+        "cannot offer; log in with the plugin in a terminal first, or set interactiveMode: IfAvailable");
   }
   std::vector<std::string> environment;
   for (char** entry = environ; *entry != nullptr; ++entry) {
@@ -133,14 +140,16 @@ ExecCredential runExecPlugin(const ResolvedConfig& config, const ExecPluginLimit
   argv.push_back(nullptr);
 
   int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw CredentialError(who + ": cannot create pipes");
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
+    throw CredentialError(who + ": cannot create pipes");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);  // never the IDE protocol's stdin
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
   pid_t pid = 0;
-  const int spawnError = posix_spawnp(&pid, exec.command.c_str(), &actions, nullptr, argv.data(), envp.data());
+  const int spawnError =
+      posix_spawnp(&pid, exec.command.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   close(out[1]);
   close(err[1]);
@@ -161,7 +170,8 @@ ExecCredential runExecPlugin(const ResolvedConfig& config, const ExecPluginLimit
   int open = 2;
   bool timedOut = false;
   while (open > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timedOut = true;
       break;
@@ -189,11 +199,14 @@ ExecCredential runExecPlugin(const ResolvedConfig& config, const ExecPluginLimit
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (timedOut) {
-    throw CredentialError(who + " did not finish within " + std::to_string(limits.timeout.count() / 1000) + "s");
+    throw CredentialError(who + " did not finish within " + std::to_string(limits.timeout.count() / 1000) +
+                          "s");
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    while (!stderrText.empty() && (stderrText.back() == '\n' || stderrText.back() == '\r')) stderrText.pop_back();
-    throw CredentialError(who + " failed (exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")" +
+    while (!stderrText.empty() && (stderrText.back() == '\n' || stderrText.back() == '\r'))
+      stderrText.pop_back();
+    throw CredentialError(who + " failed (exit " +
+                          std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")" +
                           (stderrText.empty() ? "" : ": " + stderrText.substr(0, 500)));
   }
   return parseExecCredential(stdoutText, exec.apiVersion, config.user.name);

@@ -34,7 +34,7 @@ struct HttpResponse {
   std::string body;
   std::vector<std::string> warnings;  // texts of `Warning: 299 - "..."` headers
   std::optional<std::chrono::seconds> retryAfter;
-  std::string date;  // the server's Date header (the cluster's clock, for heartbeats)
+  std::string date;            // the server's Date header (the cluster's clock, for heartbeats)
   std::string transportError;  // why no answer arrived: refused, TLS, timeout, proxy, too large
   bool ok() const { return transportError.empty() && status >= 200 && status < 300; }
 };

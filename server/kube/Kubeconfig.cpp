@@ -92,9 +92,13 @@ void toJson(const YAML::Node& node, std::ostringstream& out) {
   } else {
     out << '"';
     for (char c : node.as<std::string>()) {
-      if (c == '"' || c == '\\') out << '\\' << c;
-      else if (static_cast<unsigned char>(c) < 0x20) out << "\\u00" << "0123456789abcdef"[(c >> 4) & 0xF] << "0123456789abcdef"[c & 0xF];
-      else out << c;
+      if (c == '"' || c == '\\')
+        out << '\\' << c;
+      else if (static_cast<unsigned char>(c) < 0x20)
+        out << "\\u00"
+            << "0123456789abcdef"[(c >> 4) & 0xF] << "0123456789abcdef"[c & 0xF];
+      else
+        out << c;
     }
     out << '"';
   }
@@ -102,7 +106,8 @@ void toJson(const YAML::Node& node, std::ostringstream& out) {
 
 // Each kubeconfig list is `- name: X` + `cluster:`/`user:`/`context:` with the fields.
 template <typename Visit>
-void forEachNamed(const YAML::Node& root, const char* list, const char* inner, const std::string& file, Visit visit) {
+void forEachNamed(const YAML::Node& root, const char* list, const char* inner, const std::string& file,
+                  Visit visit) {
   const auto items = root[list];
   if (!items || items.IsNull()) return;
   if (!items.IsSequence()) throw ConfigError(file + ": " + list + ": expected a list");
@@ -137,15 +142,19 @@ ExecConfig readExec(const YAML::Node& node, const Place& place) {
     }
   }
   if (exec.command.empty()) fail(place, "exec.command is missing");
-  if (exec.apiVersion != "client.authentication.k8s.io/v1" && exec.apiVersion != "client.authentication.k8s.io/v1beta1") {
+  if (exec.apiVersion != "client.authentication.k8s.io/v1" &&
+      exec.apiVersion != "client.authentication.k8s.io/v1beta1") {
     fail(place, "exec.apiVersion \"" + exec.apiVersion +
-                    "\" is not supported; use client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1");
+                    "\" is not supported; use client.authentication.k8s.io/v1 or "
+                    "client.authentication.k8s.io/v1beta1");
   }
   if (exec.apiVersion == "client.authentication.k8s.io/v1" && exec.interactiveMode.empty()) {
-    fail(place, "exec.interactiveMode must be set for client.authentication.k8s.io/v1 (Never, IfAvailable or Always)");
+    fail(place,
+         "exec.interactiveMode must be set for client.authentication.k8s.io/v1 (Never, IfAvailable or "
+         "Always)");
   }
-  if (!exec.interactiveMode.empty() && exec.interactiveMode != "Never" && exec.interactiveMode != "IfAvailable" &&
-      exec.interactiveMode != "Always") {
+  if (!exec.interactiveMode.empty() && exec.interactiveMode != "Never" &&
+      exec.interactiveMode != "IfAvailable" && exec.interactiveMode != "Always") {
     fail(place, "exec.interactiveMode \"" + exec.interactiveMode + "\" is not Never, IfAvailable or Always");
   }
   return exec;
@@ -171,13 +180,14 @@ Kubeconfig parseKubeconfig(const std::string& text, const std::string& path, con
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& error) {
-    throw ConfigError(shown + ":" + std::to_string(error.mark.line + 1) + ":" + std::to_string(error.mark.column + 1) +
-                      ": not valid YAML: " + error.msg);
+    throw ConfigError(shown + ":" + std::to_string(error.mark.line + 1) + ":" +
+                      std::to_string(error.mark.column + 1) + ": not valid YAML: " + error.msg);
   }
   Kubeconfig config;
   config.files.push_back(path);
   if (!root || root.IsNull()) return config;  // an empty file is allowed, as kubectl allows it
-  if (!root.IsMap()) throw ConfigError(shown + ": expected a kubeconfig (a YAML map with clusters, users, contexts)");
+  if (!root.IsMap())
+    throw ConfigError(shown + ": expected a kubeconfig (a YAML map with clusters, users, contexts)");
   try {
     const Place top{shown, "kubeconfig"};
     config.currentContext = scalar(root, "current-context", top);
@@ -194,7 +204,8 @@ Kubeconfig parseKubeconfig(const std::string& text, const std::string& path, con
       cluster.proxyUrl = scalar(body, "proxy-url", at);
       if (const auto extensions = body["extensions"]; extensions && extensions.IsSequence()) {
         for (const auto& extension : extensions) {
-          if (extension.IsMap() && extension["name"] && extension["name"].as<std::string>() == "client.authentication.k8s.io/exec") {
+          if (extension.IsMap() && extension["name"] &&
+              extension["name"].as<std::string>() == "client.authentication.k8s.io/exec") {
             std::ostringstream json;
             toJson(extension["extension"], json);
             cluster.execExtensionJson = json.str();
@@ -236,8 +247,8 @@ Kubeconfig parseKubeconfig(const std::string& text, const std::string& path, con
       config.contexts.emplace(name, std::move(context));
     });
   } catch (const YAML::Exception& error) {
-    throw ConfigError(shown + ":" + std::to_string(error.mark.line + 1) + ":" + std::to_string(error.mark.column + 1) +
-                      ": " + error.msg);
+    throw ConfigError(shown + ":" + std::to_string(error.mark.line + 1) + ":" +
+                      std::to_string(error.mark.column + 1) + ": " + error.msg);
   }
   return config;
 }
@@ -272,7 +283,8 @@ Kubeconfig loadKubeconfig(const ConfigOverrides& overrides, const ConfigEnvironm
     for (std::string item; std::getline(list, item, ':');) {
       if (item.empty()) continue;
       const auto path = expandHome(item, environment.home);
-      if (fs::exists(path)) paths.push_back(path);  // missing files in KUBECONFIG are ignored, as kubectl does
+      if (fs::exists(path))
+        paths.push_back(path);  // missing files in KUBECONFIG are ignored, as kubectl does
     }
     if (paths.empty()) {
       throw ConfigError("KUBECONFIG=" + *environment.kubeconfigVariable + ": none of these files exists");
@@ -288,7 +300,8 @@ Kubeconfig loadKubeconfig(const ConfigOverrides& overrides, const ConfigEnvironm
   Kubeconfig merged;
   for (const auto& path : paths) {
     std::error_code ec;
-    if (fs::is_directory(path, ec)) throw ConfigError(displayPath(path, environment.home) + ": is a directory, not a kubeconfig file");
+    if (fs::is_directory(path, ec))
+      throw ConfigError(displayPath(path, environment.home) + ": is a directory, not a kubeconfig file");
     std::ifstream probe(path);
     if (!probe.good()) throw ConfigError(displayPath(path, environment.home) + ": cannot be read");
     const auto one = parseKubeconfig(readWholeFile(path), path, environment.home);
@@ -306,48 +319,61 @@ ResolvedConfig resolveContext(const Kubeconfig& config, const ConfigOverrides& o
   for (const auto& file : config.files) files += (files.empty() ? "" : ", ") + file;
   const auto contextName = overrides.context.value_or(config.currentContext);
   if (contextName.empty()) {
-    throw ConfigError(files + ": no current-context is set; pass --context or run `kubectl config use-context NAME`");
+    throw ConfigError(files +
+                      ": no current-context is set; pass --context or run `kubectl config use-context NAME`");
   }
   const auto context = config.contexts.find(contextName);
   if (context == config.contexts.end()) {
     std::string known;
     for (const auto& [name, _] : config.contexts) known += (known.empty() ? "" : ", ") + name;
-    throw ConfigError(files + ": context \"" + contextName + "\" is not defined" +
-                      (known.empty() ? std::string(" (the file defines no contexts)") : " (known: " + known + ")"));
+    throw ConfigError(
+        files + ": context \"" + contextName + "\" is not defined" +
+        (known.empty() ? std::string(" (the file defines no contexts)") : " (known: " + known + ")"));
   }
   const Place at{context->second.sourceFile, "context \"" + contextName + "\""};
   const auto cluster = config.clusters.find(context->second.cluster);
   if (context->second.cluster.empty()) fail(at, "cluster is not set");
-  if (cluster == config.clusters.end()) fail(at, "cluster \"" + context->second.cluster + "\" is not defined");
+  if (cluster == config.clusters.end())
+    fail(at, "cluster \"" + context->second.cluster + "\" is not defined");
   if (context->second.user.empty()) fail(at, "user is not set");
   const auto user = config.users.find(context->second.user);
   if (user == config.users.end()) fail(at, "user \"" + context->second.user + "\" is not defined");
 
   ResolvedConfig resolved{contextName, cluster->second, user->second, "default"};
   if (!context->second.namespaceName.empty()) resolved.namespaceName = context->second.namespaceName;
-  if (overrides.namespaceName && !overrides.namespaceName->empty()) resolved.namespaceName = *overrides.namespaceName;
+  if (overrides.namespaceName && !overrides.namespaceName->empty())
+    resolved.namespaceName = *overrides.namespaceName;
 
-  const Place clusterAt{cluster->second.sourceFile, "cluster \"" + cluster->first + "\" (context \"" + contextName + "\")"};
+  const Place clusterAt{cluster->second.sourceFile,
+                        "cluster \"" + cluster->first + "\" (context \"" + contextName + "\")"};
   if (resolved.cluster.server.empty()) fail(clusterAt, "server is not set");
   if (resolved.cluster.server.rfind("https://", 0) != 0 && resolved.cluster.server.rfind("http://", 0) != 0) {
     fail(clusterAt, "server \"" + resolved.cluster.server + "\" must start with https:// or http://");
   }
-  if (!resolved.cluster.certificateAuthorityFile.empty() && !resolved.cluster.certificateAuthorityData.empty()) {
+  if (!resolved.cluster.certificateAuthorityFile.empty() &&
+      !resolved.cluster.certificateAuthorityData.empty()) {
     fail(clusterAt, "certificate-authority and certificate-authority-data are both set; keep one");
   }
-  const Place userAt{user->second.sourceFile, "user \"" + user->first + "\" (context \"" + contextName + "\")"};
+  const Place userAt{user->second.sourceFile,
+                     "user \"" + user->first + "\" (context \"" + contextName + "\")"};
   const auto& u = resolved.user;
   if (u.authProvider) {
     const auto& name = *u.authProvider;
     std::string replacement = "an exec credential plugin";
-    if (name == "gcp") replacement = "gke-gcloud-auth-plugin (exec); see https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl";
+    if (name == "gcp")
+      replacement =
+          "gke-gcloud-auth-plugin (exec); see "
+          "https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl";
     if (name == "azure") replacement = "kubelogin (exec): run `kubelogin convert-kubeconfig`";
     if (name == "oidc") replacement = "kubelogin / kubectl oidc-login (exec)";
-    fail(userAt, "auth-provider \"" + name + "\" is no longer supported by Kubernetes clients; use " + replacement);
+    fail(userAt,
+         "auth-provider \"" + name + "\" is no longer supported by Kubernetes clients; use " + replacement);
   }
   const bool hasCert = !u.clientCertificateFile.empty() || !u.clientCertificateData.empty();
   const bool hasKey = !u.clientKeyFile.empty() || !u.clientKeyData.empty();
-  if (hasCert != hasKey) fail(userAt, hasCert ? "client-certificate is set but client-key is missing" : "client-key is set but client-certificate is missing");
+  if (hasCert != hasKey)
+    fail(userAt, hasCert ? "client-certificate is set but client-key is missing"
+                         : "client-key is set but client-certificate is missing");
   if ((!u.token.empty() || !u.tokenFile.empty()) && !u.username.empty()) {
     fail(userAt, "username/password and a bearer token cannot both be set");
   }

@@ -1,6 +1,8 @@
 // PortForward.cpp - Beast WebSocket over TLS (optionally through an HTTP CONNECT proxy).
 #include "server/kube/PortForward.hpp"
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -13,8 +15,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <cstdlib>
 #include <istream>
@@ -61,7 +61,8 @@ Endpoint parseUrl(const std::string& url) {
   return endpoint;
 }
 
-// The proxy to use for `host`: proxy-url, else HTTPS_PROXY unless NO_PROXY excludes the host (kubectl's rules).
+// The proxy to use for `host`: proxy-url, else HTTPS_PROXY unless NO_PROXY excludes the host (kubectl's
+// rules).
 std::string proxyFor(const ClusterConfig& cluster, const std::string& host) {
   if (!cluster.proxyUrl.empty()) return cluster.proxyUrl;
   const char* proxy = std::getenv("HTTPS_PROXY");
@@ -84,7 +85,8 @@ std::string proxyFor(const ClusterConfig& cluster, const std::string& host) {
         return {};
       }
       if (!entry.empty() && entry.front() != '.' && host.size() > entry.size() + 1 &&
-          host.compare(host.size() - entry.size(), entry.size(), entry) == 0 && host[host.size() - entry.size() - 1] == '.') {
+          host.compare(host.size() - entry.size(), entry.size(), entry) == 0 &&
+          host[host.size() - entry.size() - 1] == '.') {
         return {};
       }
       start = end + 1;
@@ -101,7 +103,8 @@ bool isIpAddress(const std::string& host) {
 
 ssl::context makeTlsContext(const ClusterConfig& cluster, const TlsIdentity& identity) {
   ssl::context context(ssl::context::tls_client);
-  context.set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  context.set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                      ssl::context::no_tlsv1_1);
   if (cluster.insecureSkipTlsVerify) {
     context.set_verify_mode(ssl::verify_none);
   } else {
@@ -201,9 +204,11 @@ asio::awaitable<std::unique_ptr<PortForwardStream>> openPortForward(Client& clie
                                                                     std::string pod, std::uint16_t port,
                                                                     PortForwardConfig config) {
   const auto& cluster = client.config().cluster;
-  const std::string what = "port-forward to pod " + namespaceName + "/" + pod + " port " + std::to_string(port);
+  const std::string what =
+      "port-forward to pod " + namespaceName + "/" + pod + " port " + std::to_string(port);
   if (cluster.server.rfind("https://", 0) != 0) {
-    throw PortForwardError(what + ": the API server " + cluster.server + " is not https; port-forward needs TLS");
+    throw PortForwardError(what + ": the API server " + cluster.server +
+                           " is not https; port-forward needs TLS");
   }
   const auto server = parseUrl(cluster.server);
   AppliedCredentials credentials;
@@ -216,7 +221,8 @@ asio::awaitable<std::unique_ptr<PortForwardStream>> openPortForward(Client& clie
   try {
     tls = makeTlsContext(cluster, credentials.identity);
   } catch (const boost::system::system_error& error) {
-    throw PortForwardError(what + ": the kubeconfig's certificates cannot be used: " + error.code().message());
+    throw PortForwardError(what +
+                           ": the kubeconfig's certificates cannot be used: " + error.code().message());
   }
   auto executor = co_await asio::this_coro::executor;
   auto impl = std::make_unique<PortForwardStream::Impl>(executor, std::move(tls), what, port);
@@ -226,25 +232,31 @@ asio::awaitable<std::unique_ptr<PortForwardStream>> openPortForward(Client& clie
   const auto proxy = proxyFor(cluster, server.host);
   const auto target = proxy.empty() ? server : parseUrl(proxy);
   if (!proxy.empty() && proxy.rfind("http://", 0) != 0) {
-    throw PortForwardError(what + ": proxy " + proxy + " is not supported for port-forward; use an http:// proxy");
+    throw PortForwardError(what + ": proxy " + proxy +
+                           " is not supported for port-forward; use an http:// proxy");
   }
   asio::ip::tcp::resolver resolver(executor);
   auto [resolveError, results] =
       co_await resolver.async_resolve(target.host, target.port, asio::as_tuple(use_awaitable));
-  if (resolveError) throw PortForwardError(what + ": cannot resolve " + target.host + ": " + resolveError.message());
+  if (resolveError)
+    throw PortForwardError(what + ": cannot resolve " + target.host + ": " + resolveError.message());
   tcp.expires_after(config.connectTimeout);
   auto [connectError, connected] = co_await tcp.async_connect(results, asio::as_tuple(use_awaitable));
   if (connectError) {
-    throw PortForwardError(what + ": cannot reach " + (proxy.empty() ? "the API server " + cluster.server : "the proxy " + proxy) +
+    throw PortForwardError(what + ": cannot reach " +
+                           (proxy.empty() ? "the API server " + cluster.server : "the proxy " + proxy) +
                            ": " + connectError.message());
   }
   if (!proxy.empty()) {
-    const auto request = "CONNECT " + server.host + ":" + server.port + " HTTP/1.1\r\nHost: " + server.host + ":" +
-                         server.port + "\r\n\r\n";
-    auto [writeError, written] = co_await asio::async_write(tcp, asio::buffer(request), asio::as_tuple(use_awaitable));
+    const auto request = "CONNECT " + server.host + ":" + server.port + " HTTP/1.1\r\nHost: " + server.host +
+                         ":" + server.port + "\r\n\r\n";
+    auto [writeError, written] =
+        co_await asio::async_write(tcp, asio::buffer(request), asio::as_tuple(use_awaitable));
     asio::streambuf answer;
-    auto [readError, read] = co_await asio::async_read_until(tcp, answer, "\r\n\r\n", asio::as_tuple(use_awaitable));
-    if (writeError || readError) throw PortForwardError(what + ": the proxy " + proxy + " closed the connection");
+    auto [readError, read] =
+        co_await asio::async_read_until(tcp, answer, "\r\n\r\n", asio::as_tuple(use_awaitable));
+    if (writeError || readError)
+      throw PortForwardError(what + ": the proxy " + proxy + " closed the connection");
     std::istream lines(&answer);
     std::string status;
     std::getline(lines, status);
@@ -271,9 +283,11 @@ asio::awaitable<std::unique_ptr<PortForwardStream>> openPortForward(Client& clie
     }
   }
   tcp.expires_after(config.handshakeTimeout);
-  auto [tlsError] = co_await tlsStream.async_handshake(ssl::stream_base::client, asio::as_tuple(use_awaitable));
+  auto [tlsError] =
+      co_await tlsStream.async_handshake(ssl::stream_base::client, asio::as_tuple(use_awaitable));
   if (tlsError) {
-    throw PortForwardError(what + ": TLS handshake with " + cluster.server + " failed: " + tlsError.message() +
+    throw PortForwardError(what + ": TLS handshake with " + cluster.server +
+                           " failed: " + tlsError.message() +
                            " (check certificate-authority and tls-server-name in the kubeconfig)");
   }
   tcp.expires_never();
@@ -288,8 +302,8 @@ asio::awaitable<std::unique_ptr<PortForwardStream>> openPortForward(Client& clie
       request.set(header.substr(0, colon), header.substr(colon + 2));
     }
   }));
-  const auto path = server.prefix + "/api/v1/namespaces/" + urlEscape(namespaceName) + "/pods/" + urlEscape(pod) +
-                    "/portforward?ports=" + std::to_string(port);
+  const auto path = server.prefix + "/api/v1/namespaces/" + urlEscape(namespaceName) + "/pods/" +
+                    urlEscape(pod) + "/portforward?ports=" + std::to_string(port);
   websocket::response_type response;
   auto [upgradeError] = co_await impl->ws.async_handshake(response, server.host + ":" + server.port, path,
                                                           asio::as_tuple(use_awaitable));

@@ -51,7 +51,10 @@ class PortForwardStream {
 
 // Opens a forwarded connection to `port` of pod `namespaceName/pod`. Throws PortForwardError naming the
 // pod, the port and the cause (TLS, proxy, credentials, 403/404, error-channel text).
-boost::asio::awaitable<std::unique_ptr<PortForwardStream>> openPortForward(
-    Client& client, std::string namespaceName, std::string pod, std::uint16_t port, PortForwardConfig config = {});
+boost::asio::awaitable<std::unique_ptr<PortForwardStream>> openPortForward(Client& client,
+                                                                           std::string namespaceName,
+                                                                           std::string pod,
+                                                                           std::uint16_t port,
+                                                                           PortForwardConfig config = {});
 
 }  // namespace tether::kube

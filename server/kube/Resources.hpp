@@ -6,11 +6,11 @@
 namespace tether::kube {
 
 struct ResourceType {
-  std::string group;    // "" for the core group
-  std::string version;  // "v1"
-  std::string resource; // plural: "pods"
+  std::string group;     // "" for the core group
+  std::string version;   // "v1"
+  std::string resource;  // plural: "pods"
   bool namespaced = true;
-  std::string kind;     // "Pod"
+  std::string kind;  // "Pod"
 };
 
 namespace resources {
@@ -24,14 +24,15 @@ inline const ResourceType serviceaccounts{"", "v1", "serviceaccounts", true, "Se
 inline const ResourceType deployments{"apps", "v1", "deployments", true, "Deployment"};
 inline const ResourceType replicasets{"apps", "v1", "replicasets", true, "ReplicaSet"};
 inline const ResourceType roles{"rbac.authorization.k8s.io", "v1", "roles", true, "Role"};
-inline const ResourceType rolebindings{"rbac.authorization.k8s.io", "v1", "rolebindings", true, "RoleBinding"};
-inline const ResourceType selfsubjectaccessreviews{"authorization.k8s.io", "v1", "selfsubjectaccessreviews", false,
-                                                   "SelfSubjectAccessReview"};
+inline const ResourceType rolebindings{"rbac.authorization.k8s.io", "v1", "rolebindings", true,
+                                       "RoleBinding"};
+inline const ResourceType selfsubjectaccessreviews{"authorization.k8s.io", "v1", "selfsubjectaccessreviews",
+                                                   false, "SelfSubjectAccessReview"};
 }  // namespace resources
 
 // "/api/v1/namespaces/ns/pods/name/sub" (each part optional); names are URL-escaped.
-std::string resourcePath(const ResourceType& type, const std::string& namespaceName, const std::string& name = {},
-                         const std::string& subresource = {});
+std::string resourcePath(const ResourceType& type, const std::string& namespaceName,
+                         const std::string& name = {}, const std::string& subresource = {});
 std::string urlEscape(const std::string& text);
 
 }  // namespace tether::kube

@@ -12,7 +12,7 @@ namespace tether::kube {
 template <typename T>
 class Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit on purpose, like std::expected
+  Result(T value) : state_(std::move(value)) {}         // NOLINT: implicit on purpose, like std::expected
   Result(ApiError error) : state_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return std::holds_alternative<T>(state_); }

@@ -23,7 +23,8 @@ std::string text(const json::value& object, std::initializer_list<const char*> p
   return {};
 }
 
-std::map<std::string, std::string> stringMap(const json::value& object, std::initializer_list<const char*> path) {
+std::map<std::string, std::string> stringMap(const json::value& object,
+                                             std::initializer_list<const char*> path) {
   std::map<std::string, std::string> result;
   const json::value* at = &object;
   for (const char* key : path) {
@@ -51,9 +52,10 @@ ServiceSummary toService(const json::value& item) {
   service.clusterIP = text(item, {"spec", "clusterIP"});
   service.externalName = text(item, {"spec", "externalName"});
   service.selector = stringMap(item, {"spec", "selector"});
-  if (const auto* ports = item.is_object() && item.get_object().contains("spec") && item.at("spec").is_object()
-                              ? item.at("spec").get_object().if_contains("ports")
-                              : nullptr;
+  if (const auto* ports =
+          item.is_object() && item.get_object().contains("spec") && item.at("spec").is_object()
+              ? item.at("spec").get_object().if_contains("ports")
+              : nullptr;
       ports != nullptr && ports->is_array()) {
     for (const auto& port : ports->get_array()) {
       ServicePortSummary summary;
@@ -87,6 +89,69 @@ ApiError malformed(const std::string& path) {
 }
 
 }  // namespace
+
+std::string AccessCheck::describe() const {
+  std::string text = verb + " " + resource;
+  if (!subresource.empty()) text += "/" + subresource;
+  if (!group.empty()) text += " (" + group + ")";
+  return text;
+}
+
+Result<std::vector<AccessDecision>> reviewAccess(Client& client, const std::vector<AccessCheck>& checks) {
+  std::vector<AccessDecision> decisions;
+  for (const auto& check : checks) {
+    json::object attributes{{"verb", check.verb}, {"group", check.group}, {"resource", check.resource}};
+    if (!check.subresource.empty()) attributes["subresource"] = check.subresource;
+    if (!check.namespaceName.empty()) attributes["namespace"] = check.namespaceName;
+    if (!check.name.empty()) attributes["name"] = check.name;
+    const json::value review =
+        json::object{{"apiVersion", "authorization.k8s.io/v1"},
+                     {"kind", "SelfSubjectAccessReview"},
+                     {"spec", json::object{{"resourceAttributes", std::move(attributes)}}}};
+    auto result = client.createSync(resources::selfsubjectaccessreviews, "", review);
+    if (!result) return result.error();
+    AccessDecision decision{check, false, {}};
+    const auto& status = result.value();
+    if (status.is_object() && status.get_object().contains("status") && status.at("status").is_object()) {
+      const auto& fields = status.at("status").get_object();
+      if (const auto* allowed = fields.if_contains("allowed"); allowed && allowed->is_bool())
+        decision.allowed = allowed->get_bool();
+      if (const auto* reason = fields.if_contains("reason"); reason && reason->is_string())
+        decision.reason = reason->get_string();
+    }
+    decisions.push_back(std::move(decision));
+  }
+  return decisions;
+}
+
+namespace {
+Result<int> replicasOf(Result<json::value> result) {
+  if (!result) return result.error();
+  const auto replicas = text(result.value(), {"spec", "replicas"});
+  return replicas.empty() ? 0 : std::stoi(replicas);
+}
+}  // namespace
+
+Result<int> getDeploymentReplicas(Client& client, const std::string& namespaceName, const std::string& name) {
+  HttpRequest request;
+  request.path = resourcePath(resources::deployments, namespaceName, name, "scale");
+  auto response = client.sendSync(std::move(request));
+  if (!response) return response.error();
+  boost::system::error_code ec;
+  auto value = json::parse(response.value().body, ec);
+  if (ec) {
+    ApiError error;
+    error.message = "the Scale answer is not JSON";
+    return error;
+  }
+  return replicasOf(std::move(value));
+}
+
+Result<int> setDeploymentReplicas(Client& client, const std::string& namespaceName, const std::string& name,
+                                  int replicas) {
+  return replicasOf(client.patchSync(resources::deployments, namespaceName, name, PatchType::Merge,
+                                     R"({"spec":{"replicas":)" + std::to_string(replicas) + "}}", "scale"));
+}
 
 Result<std::vector<NamespaceSummary>> listNamespaces(Client& client) {
   auto result = client.listSync(resources::namespaces, "");

@@ -40,6 +40,31 @@ struct ServiceSummary {
   std::string externalName;
 };
 
+// One permission to check before changing anything (SelfSubjectAccessReview), e.g. {"patch", "", "services"}.
+struct AccessCheck {
+  std::string verb;
+  std::string group;
+  std::string resource;
+  std::string subresource;
+  std::string namespaceName;
+  std::string name;
+  std::string describe() const;  // "patch services" / "create pods/portforward"
+};
+
+struct AccessDecision {
+  AccessCheck check;
+  bool allowed = false;
+  std::string reason;
+};
+
+// Asks the API server, for each check, whether the caller may do it (one SelfSubjectAccessReview each).
+Result<std::vector<AccessDecision>> reviewAccess(Client& client, const std::vector<AccessCheck>& checks);
+
+// The replica count of a Deployment through its /scale subresource, and setting it (merge patch).
+Result<int> getDeploymentReplicas(Client& client, const std::string& namespaceName, const std::string& name);
+Result<int> setDeploymentReplicas(Client& client, const std::string& namespaceName, const std::string& name,
+                                  int replicas);
+
 Result<std::vector<NamespaceSummary>> listNamespaces(Client& client);
 Result<std::vector<ServiceSummary>> listServices(Client& client, const std::string& namespaceName);
 Result<ServiceSummary> getService(Client& client, const std::string& namespaceName, const std::string& name);

@@ -1,12 +1,12 @@
 // Watch.cpp - resumable list+watch and the informer cache.
 #include "server/kube/Watch.hpp"
 
+#include <spdlog/spdlog.h>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
-#include <spdlog/spdlog.h>
 
 namespace tether::kube {
 
@@ -46,8 +46,8 @@ std::string objectKey(const json::value& object) {
   return field(object, "metadata", "namespace") + "/" + field(object, "metadata", "name");
 }
 
-Watch::Watch(Client& client, ResourceType type, std::string namespaceName, WatchConfig config, WatchHandlers handlers,
-             asio::any_io_executor executor)
+Watch::Watch(Client& client, ResourceType type, std::string namespaceName, WatchConfig config,
+             WatchHandlers handlers, asio::any_io_executor executor)
     : client_(client),
       type_(std::move(type)),
       namespace_(std::move(namespaceName)),
@@ -56,10 +56,11 @@ Watch::Watch(Client& client, ResourceType type, std::string namespaceName, Watch
       executor_(std::move(executor)),
       backoff_(config_.firstBackoff) {}
 
-std::shared_ptr<Watch> Watch::start(Client& client, ResourceType type, std::string namespaceName, WatchConfig config,
-                                    WatchHandlers handlers, asio::any_io_executor executor) {
-  std::shared_ptr<Watch> watch(
-      new Watch(client, std::move(type), std::move(namespaceName), std::move(config), std::move(handlers), executor));
+std::shared_ptr<Watch> Watch::start(Client& client, ResourceType type, std::string namespaceName,
+                                    WatchConfig config, WatchHandlers handlers,
+                                    asio::any_io_executor executor) {
+  std::shared_ptr<Watch> watch(new Watch(client, std::move(type), std::move(namespaceName), std::move(config),
+                                         std::move(handlers), executor));
   asio::post(executor, [watch] {
     if (watch->config_.startResourceVersion.empty()) {
       watch->list(std::chrono::milliseconds(0));
@@ -108,8 +109,9 @@ void Watch::list(std::chrono::milliseconds delay) {
 void Watch::watch(std::chrono::milliseconds delay) {
   if (stopped_) return;
   HttpRequest request;
-  request.path = resourcePath(type_, namespace_) + "?watch=1&allowWatchBookmarks=true&resourceVersion=" +
-                 urlEscape(resourceVersion_) + "&timeoutSeconds=" + std::to_string(config_.serverTimeout.count()) +
+  request.path = resourcePath(type_, namespace_) +
+                 "?watch=1&allowWatchBookmarks=true&resourceVersion=" + urlEscape(resourceVersion_) +
+                 "&timeoutSeconds=" + std::to_string(config_.serverTimeout.count()) +
                  selectorQuery(config_.list);
   request.timeout = std::chrono::milliseconds(0);
   partialLine_.clear();
@@ -170,7 +172,8 @@ void Watch::onLine(const std::string& line) {
   if (kind == "ERROR") {
     const auto* code = object->is_object() ? object->get_object().if_contains("code") : nullptr;
     const bool expired = code != nullptr && code->is_int64() && code->get_int64() == 410;
-    spdlog::info("watch {}: {}", type_.resource, expired ? "resourceVersion expired, relisting" : "error event, resuming");
+    spdlog::info("watch {}: {}", type_.resource,
+                 expired ? "resourceVersion expired, relisting" : "error event, resuming");
     relistRequested_ = expired;
     if (transferId_ != 0) client_.cancel(transferId_);
     return;
@@ -178,10 +181,14 @@ void Watch::onLine(const std::string& line) {
   const auto version = field(*object, "metadata", "resourceVersion");
   if (!version.empty()) resourceVersion_ = version;
   WatchEvent watchEvent{WatchEventType::Bookmark, *object};
-  if (kind == "ADDED") watchEvent.type = WatchEventType::Added;
-  else if (kind == "MODIFIED") watchEvent.type = WatchEventType::Modified;
-  else if (kind == "DELETED") watchEvent.type = WatchEventType::Deleted;
-  else if (kind != "BOOKMARK") return;
+  if (kind == "ADDED")
+    watchEvent.type = WatchEventType::Added;
+  else if (kind == "MODIFIED")
+    watchEvent.type = WatchEventType::Modified;
+  else if (kind == "DELETED")
+    watchEvent.type = WatchEventType::Deleted;
+  else if (kind != "BOOKMARK")
+    return;
   if (handlers_.onEvent) handlers_.onEvent(watchEvent);
 }
 
@@ -215,13 +222,17 @@ Informer::Informer(Client& client, ResourceType type, std::string namespaceName,
   handlers.onError = [this](const ApiError& error) {
     spdlog::warn("informer {}: {}", type_.resource, error.describe());
   };
-  watch_ = Watch::start(client, std::move(type), std::move(namespaceName), std::move(config), std::move(handlers),
-                        executor);
+  watch_ = Watch::start(client, std::move(type), std::move(namespaceName), std::move(config),
+                        std::move(handlers), executor);
 }
 
-Informer::~Informer() { watch_->stop(); }
+Informer::~Informer() {
+  watch_->stop();
+}
 
-void Informer::onChange(std::function<void(const WatchEvent&)> observer) { observers_.push_back(std::move(observer)); }
+void Informer::onChange(std::function<void(const WatchEvent&)> observer) {
+  observers_.push_back(std::move(observer));
+}
 
 void Informer::resync(const std::vector<json::value>& items) {
   cache_.clear();
@@ -259,7 +270,8 @@ void Informer::check(const std::string& key) {
 
 void Informer::waitFor(const std::string& name, Predicate predicate, std::chrono::milliseconds timeout,
                        std::function<void(Result<json::value>)> done) {
-  asio::post(executor_, [this, name, predicate = std::move(predicate), timeout, done = std::move(done)]() mutable {
+  asio::post(executor_, [this, name, predicate = std::move(predicate), timeout,
+                         done = std::move(done)]() mutable {
     auto waiter = std::make_shared<Waiter>();
     waiter->key = (type_.namespaced ? namespace_ : std::string()) + "/" + name;
     waiter->predicate = std::move(predicate);

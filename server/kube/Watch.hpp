@@ -31,7 +31,7 @@ struct WatchEvent {
 };
 
 struct WatchConfig {
-  ListOptions list;                                              // selectors apply to list and watch
+  ListOptions list;                                               // selectors apply to list and watch
   std::chrono::seconds serverTimeout{std::chrono::seconds(300)};  // timeoutSeconds sent to the server
   std::chrono::milliseconds firstBackoff{200};
   std::chrono::milliseconds maxBackoff{std::chrono::seconds(10)};
@@ -53,7 +53,8 @@ struct WatchHandlers {
 class Watch : public std::enable_shared_from_this<Watch> {
  public:
   static std::shared_ptr<Watch> start(Client& client, ResourceType type, std::string namespaceName,
-                                      WatchConfig config, WatchHandlers handlers, boost::asio::any_io_executor executor);
+                                      WatchConfig config, WatchHandlers handlers,
+                                      boost::asio::any_io_executor executor);
   void stop();
   const std::string& resourceVersion() const { return resourceVersion_; }
   // How many times the stream was resumed or relisted (tests observe recovery through these).
@@ -61,8 +62,8 @@ class Watch : public std::enable_shared_from_this<Watch> {
   int relists() const { return relists_; }
 
  private:
-  Watch(Client& client, ResourceType type, std::string namespaceName, WatchConfig config, WatchHandlers handlers,
-        boost::asio::any_io_executor executor);
+  Watch(Client& client, ResourceType type, std::string namespaceName, WatchConfig config,
+        WatchHandlers handlers, boost::asio::any_io_executor executor);
   void list(std::chrono::milliseconds delay);
   void watch(std::chrono::milliseconds delay);
   void onLine(const std::string& line);

@@ -1,8 +1,8 @@
 // Dispatcher.cpp - message routing, lifecycle gating, exactly-once replies and cancellation.
 #include "server/rpc/Dispatcher.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json/serialize.hpp>
 
 #include "protocol/jsonrpc/ParamReader.hpp"
 #include "server/rpc/RpcError.hpp"
@@ -21,7 +21,9 @@ constexpr std::string_view kCancelRequest = "$/cancelRequest";
 
 Dispatcher::Dispatcher(Outgoing& out, DispatcherOptions options) : out_(out), options_(options) {}
 
-void Dispatcher::method(std::string name, RequestHandler handler) { methods_[std::move(name)] = std::move(handler); }
+void Dispatcher::method(std::string name, RequestHandler handler) {
+  methods_[std::move(name)] = std::move(handler);
+}
 
 void Dispatcher::notification(std::string name, NotificationHandler handler) {
   notifications_[std::move(name)] = std::move(handler);
@@ -109,7 +111,8 @@ bool Dispatcher::onRequest(jsonrpc::Request request) {
 
   const auto handler = methods_.find(request.method);
   if (handler == methods_.end()) {
-    pending->answer(jsonrpc::makeError(request.id, ErrorCode::MethodNotFound, "method not found: " + request.method));
+    pending->answer(
+        jsonrpc::makeError(request.id, ErrorCode::MethodNotFound, "method not found: " + request.method));
     return true;
   }
   try {
@@ -117,7 +120,8 @@ bool Dispatcher::onRequest(jsonrpc::Request request) {
   } catch (const jsonrpc::InvalidParamsError& error) {
     pending->answer(jsonrpc::makeError(request.id, ErrorCode::InvalidParams, error.what()));
   } catch (const RpcError& error) {
-    pending->answer(jsonrpc::Response{request.id, jsonrpc::ResponseError{error.code(), error.what(), error.data()}});
+    pending->answer(
+        jsonrpc::Response{request.id, jsonrpc::ResponseError{error.code(), error.what(), error.data()}});
   } catch (const std::exception& error) {
     spdlog::error("handler for {} threw: {}", request.method, error.what());
     pending->answer(jsonrpc::makeError(request.id, ErrorCode::InternalError,
@@ -126,7 +130,8 @@ bool Dispatcher::onRequest(jsonrpc::Request request) {
   return true;
 }
 
-void Dispatcher::afterAnswer(const std::string& method, const jsonrpc::Id& id, const jsonrpc::Response& response) {
+void Dispatcher::afterAnswer(const std::string& method, const jsonrpc::Id& id,
+                             const jsonrpc::Response& response) {
   std::lock_guard lock(mutex_);
   pending_.erase(jsonrpc::toString(id));
   if (method == kInitialize && state_ == LifecycleState::Initializing) {
@@ -235,7 +240,7 @@ void Dispatcher::onResponse(const jsonrpc::Response& response) {
   {
     std::lock_guard lock(mutex_);
     const auto key = std::holds_alternative<std::string>(*response.id) ? std::get<std::string>(*response.id)
-                                                                        : jsonrpc::toString(*response.id);
+                                                                       : jsonrpc::toString(*response.id);
     for (auto it = outgoing_.begin(); it != outgoing_.end(); ++it) {
       if (it->first == key) {
         callback = std::move(it->second);

@@ -32,7 +32,8 @@
 namespace tether::rpc {
 
 struct DispatcherOptions {
-  // Server->client calls awaiting a reply; on overflow the oldest is failed (a silent client cannot leak memory).
+  // Server->client calls awaiting a reply; on overflow the oldest is failed (a silent client cannot leak
+  // memory).
   std::size_t maxPendingOutgoingCalls = 100;
 };
 

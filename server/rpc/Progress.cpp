@@ -37,8 +37,8 @@ void WorkDoneProgress::send(json::object value) {
       "$/progress", json::object{{"token", jsonrpc::toJson(*token_)}, {"value", std::move(value)}}}});
 }
 
-void WorkDoneProgress::begin(std::string title, std::optional<std::string> message, std::optional<int> percentage,
-                             bool cancellable) {
+void WorkDoneProgress::begin(std::string title, std::optional<std::string> message,
+                             std::optional<int> percentage, bool cancellable) {
   if (state_ != State::NotBegun) return;
   state_ = State::Begun;
   json::object value{{"kind", "begin"}, {"title", std::move(title)}, {"cancellable", cancellable}};

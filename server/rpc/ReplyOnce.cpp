@@ -7,8 +7,8 @@ namespace tether::rpc {
 
 bool PendingRequest::answer(jsonrpc::Response response) {
   if (answered.exchange(true, std::memory_order_acq_rel)) return false;
-  const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::steady_clock::now() - received);
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - received);
   spdlog::debug("--> reply:{}({}) {}us{}", method, jsonrpc::toString(id), elapsed.count(),
                 response.isError() ? " error" : "");
   out->send(jsonrpc::Message{response});
@@ -30,7 +30,8 @@ ReplyOnce& ReplyOnce::operator=(ReplyOnce&& other) noexcept {
 ReplyOnce::~ReplyOnce() {
   if (std::uncaught_exceptions() > uncaughtAtStart_) return;
   if (pending_ && !pending_->answered.load()) {
-    spdlog::error("request {}({}) was dropped without a reply", pending_->method, jsonrpc::toString(pending_->id));
+    spdlog::error("request {}({}) was dropped without a reply", pending_->method,
+                  jsonrpc::toString(pending_->id));
     send(jsonrpc::makeError(pending_->id, jsonrpc::ErrorCode::InternalError,
                             "server failed to reply to " + pending_->method));
   }

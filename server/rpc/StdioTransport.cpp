@@ -1,14 +1,14 @@
 // StdioTransport.cpp - framed JSON-RPC over file descriptors.
 #include "server/rpc/StdioTransport.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json/serialize.hpp>
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 #include <stdexcept>
 

@@ -39,7 +39,7 @@ class StdioTransport : public Transport {
   StdioOptions options_;
   std::mutex writeMutex_;
   bool outputBroken_ = false;
-  int wakeRead_ = -1;   // self-pipe: loop() polls it beside the input
+  int wakeRead_ = -1;  // self-pipe: loop() polls it beside the input
   int wakeWrite_ = -1;
 };
 

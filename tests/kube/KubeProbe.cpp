@@ -2,6 +2,9 @@
 //
 // Each command performs real client calls and prints JSON lines, so tests/kube/test_kube_client.py can
 // assert what a caller of the client observes. Errors print {"error": {...}} and exit 3.
+#include <openssl/evp.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -9,10 +12,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
-#include <openssl/evp.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -28,10 +29,13 @@ namespace asio = boost::asio;
 
 namespace {
 
-const std::map<std::string, ResourceType> kTypes = {
-    {"pods", resources::pods},         {"services", resources::services},       {"configmaps", resources::configmaps},
-    {"secrets", resources::secrets},   {"deployments", resources::deployments}, {"namespaces", resources::namespaces},
-    {"endpoints", resources::endpoints}};
+const std::map<std::string, ResourceType> kTypes = {{"pods", resources::pods},
+                                                    {"services", resources::services},
+                                                    {"configmaps", resources::configmaps},
+                                                    {"secrets", resources::secrets},
+                                                    {"deployments", resources::deployments},
+                                                    {"namespaces", resources::namespaces},
+                                                    {"endpoints", resources::endpoints}};
 
 int printError(const ApiError& error) {
   std::cout << json::serialize(json::object{{"error", json::object{{"reason", toString(error.reason)},
@@ -68,7 +72,8 @@ std::string sha256(EVP_MD_CTX* context) {
 }
 
 // Sends `total` random bytes through a forwarded connection to an echo server and reads them back.
-int portForward(Client& client, const std::string& ns, const std::string& pod, std::uint16_t port, std::size_t total) {
+int portForward(Client& client, const std::string& ns, const std::string& pod, std::uint16_t port,
+                std::size_t total) {
   asio::io_context io;
   int code = 0;
   asio::co_spawn(
@@ -78,7 +83,8 @@ int portForward(Client& client, const std::string& ns, const std::string& pod, s
         try {
           stream = co_await openPortForward(client, ns, pod, port);
         } catch (const PortForwardError& error) {
-          std::cout << json::serialize(json::object{{"error", json::object{{"message", error.what()}}}}) << std::endl;
+          std::cout << json::serialize(json::object{{"error", json::object{{"message", error.what()}}}})
+                    << std::endl;
           code = 3;
           co_return;
         }
@@ -117,10 +123,12 @@ int portForward(Client& client, const std::string& ns, const std::string& pod, s
             got += n;
           }
         } catch (const PortForwardError& error) {
-          std::cout << json::serialize(json::object{{"error", json::object{{"message", error.what()}}}}) << std::endl;
+          std::cout << json::serialize(json::object{{"error", json::object{{"message", error.what()}}}})
+                    << std::endl;
           code = 3;
         }
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         co_await stream->close();
         if (code == 0) {
           std::cout << json::serialize(json::object{{"bytes", got},
@@ -140,8 +148,100 @@ int portForward(Client& client, const std::string& ns, const std::string& pod, s
   return code;
 }
 
-int watchEvents(Client& client, const ResourceType& type, const std::string& ns, int count, int timeoutSeconds,
-                int serverTimeout, const std::string& startRv) {
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[static_cast<std::size_t>(p * static_cast<double>(values.size() - 1))];
+}
+
+// Benchmark: bytes from a pod port that sends `total` bytes, through one forwarded connection.
+int portForwardDownload(Client& client, const std::string& ns, const std::string& pod, std::uint16_t port,
+                        std::size_t total) {
+  asio::io_context io;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        const auto start = std::chrono::steady_clock::now();
+        auto stream = co_await openPortForward(client, ns, pod, port);
+        std::string buffer(1 << 20, '\0');
+        std::size_t got = 0;
+        while (got < total) {
+          const auto n = co_await stream->readSome(asio::buffer(buffer));
+          if (n == 0) break;
+          got += n;
+        }
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        co_await stream->close();
+        std::cout << json::serialize(
+                         json::object{{"bytes", got}, {"mbps", static_cast<double>(got) / 1e6 / seconds}})
+                  << std::endl;
+      },
+      [](std::exception_ptr error) {
+        if (error) std::rethrow_exception(error);
+      });
+  io.run();
+  return 0;
+}
+
+// Benchmark: open a forwarded connection and read the first byte the pod sends, `count` times.
+int portForwardSetup(Client& client, const std::string& ns, const std::string& pod, std::uint16_t port,
+                     int count) {
+  asio::io_context io;
+  std::vector<double> millis;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        char byte = 0;
+        for (int i = 0; i < count; ++i) {
+          const auto start = std::chrono::steady_clock::now();
+          auto stream = co_await openPortForward(client, ns, pod, port);
+          co_await stream->readSome(asio::buffer(&byte, 1));
+          millis.push_back(
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+          co_await stream->close();
+        }
+      },
+      [](std::exception_ptr error) {
+        if (error) std::rethrow_exception(error);
+      });
+  io.run();
+  std::cout << json::serialize(
+                   json::object{{"p50_ms", percentile(millis, 0.5)}, {"p99_ms", percentile(millis, 0.99)}})
+            << std::endl;
+  return 0;
+}
+
+// Benchmark: get, list and merge-patch latency against one ConfigMap.
+int requestLatency(Client& client, const std::string& ns, int count) {
+  client.createSync(resources::configmaps, ns,
+                    json::parse(R"({"metadata":{"name":"bench-requests"},"data":{"n":"0"}})"));
+  std::map<std::string, std::vector<double>> samples;
+  auto time = [&](const char* name, auto call) {
+    const auto start = std::chrono::steady_clock::now();
+    auto result = call();
+    if (!result) throw std::runtime_error(result.error().describe());
+    samples[name].push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  };
+  for (int i = 0; i < count; ++i) {
+    time("get", [&] { return client.getSync(resources::configmaps, ns, "bench-requests"); });
+    time("list", [&] { return client.listSync(resources::configmaps, ns); });
+    time("patch", [&] {
+      return client.patchSync(resources::configmaps, ns, "bench-requests", PatchType::Merge,
+                              R"({"data":{"n":")" + std::to_string(i) + R"("}})");
+    });
+  }
+  json::object out;
+  for (const auto& [name, values] : samples) {
+    out[name] = json::object{{"p50_ms", percentile(values, 0.5)}, {"p99_ms", percentile(values, 0.99)}};
+  }
+  std::cout << json::serialize(out) << std::endl;
+  return 0;
+}
+
+int watchEvents(Client& client, const ResourceType& type, const std::string& ns, int count,
+                int timeoutSeconds, int serverTimeout, const std::string& startRv) {
   asio::io_context io;
   WatchConfig config;
   config.serverTimeout = std::chrono::seconds(serverTimeout);
@@ -164,8 +264,12 @@ int watchEvents(Client& client, const ResourceType& type, const std::string& ns,
       deadline.cancel();
     }
   };
-  handlers.onError = [](const ApiError& error) { std::cerr << "watch error: " << error.describe() << std::endl; };
-  handlers.onResume = [](int resumes) { std::cout << json::serialize(json::object{{"resumed", resumes}}) << std::endl; };
+  handlers.onError = [](const ApiError& error) {
+    std::cerr << "watch error: " << error.describe() << std::endl;
+  };
+  handlers.onResume = [](int resumes) {
+    std::cout << json::serialize(json::object{{"resumed", resumes}}) << std::endl;
+  };
   watch = Watch::start(client, type, ns, config, handlers, io.get_executor());
   // Tells the test the watch is established (after the first sync or, when resuming, at once).
   std::cout << json::serialize(json::object{{"started", true}}) << std::endl;
@@ -173,7 +277,8 @@ int watchEvents(Client& client, const ResourceType& type, const std::string& ns,
     if (!ec) watch->stop();
   });
   io.run();
-  std::cout << json::serialize(json::object{{"events", seen}, {"resumes", watch->resumes()}, {"relists", watch->relists()}})
+  std::cout << json::serialize(json::object{
+                   {"events", seen}, {"resumes", watch->resumes()}, {"relists", watch->relists()}})
             << std::endl;
   return seen >= count ? 0 : 4;
 }
@@ -192,7 +297,8 @@ int waitReady(Client& client, const std::string& ns, const std::string& pod, int
         }
         return false;
       },
-      std::chrono::milliseconds(timeoutMs), [&](Result<json::value> result) {
+      std::chrono::milliseconds(timeoutMs),
+      [&](Result<json::value> result) {
         code = result ? 0 : printError(result.error());
         if (result) std::cout << json::serialize(json::object{{"ready", pod}}) << std::endl;
         // Stop the watch and let io.run() drain its cancelled transfer, so nothing outlives the context.
@@ -221,9 +327,11 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<Client> client;
   try {
-    client = std::make_unique<Client>(resolveContext(loadKubeconfig(overrides, ConfigEnvironment::fromProcess()), overrides));
+    client = std::make_unique<Client>(
+        resolveContext(loadKubeconfig(overrides, ConfigEnvironment::fromProcess()), overrides));
   } catch (const ConfigError& error) {
-    std::cout << json::serialize(json::object{{"error", json::object{{"reason", "Config"}, {"message", error.what()}}}})
+    std::cout << json::serialize(
+                     json::object{{"error", json::object{{"reason", "Config"}, {"message", error.what()}}}})
               << std::endl;
     return 3;
   }
@@ -236,7 +344,8 @@ int main(int argc, char** argv) {
     return print(client->listSync(type(1), args.at(2), options));
   }
   if (command == "create") return print(client->createSync(type(1), args.at(2), json::parse(args.at(3))));
-  if (command == "replace") return print(client->replaceSync(type(1), args.at(2), args.at(3), json::parse(args.at(4))));
+  if (command == "replace")
+    return print(client->replaceSync(type(1), args.at(2), args.at(3), json::parse(args.at(4))));
   if (command == "patch") {
     return print(client->patchSync(type(1), args.at(2), args.at(3), patchType(args.at(4)), args.at(5),
                                    args.size() > 6 ? args[6] : std::string()));
@@ -256,6 +365,16 @@ int main(int argc, char** argv) {
     return portForward(*client, args.at(1), args.at(2), static_cast<std::uint16_t>(std::stoi(args.at(3))),
                        static_cast<std::size_t>(std::stoull(args.at(4))));
   }
+  if (command == "pf-download") {
+    return portForwardDownload(*client, args.at(1), args.at(2),
+                               static_cast<std::uint16_t>(std::stoi(args.at(3))),
+                               static_cast<std::size_t>(std::stoull(args.at(4))));
+  }
+  if (command == "pf-setup") {
+    return portForwardSetup(*client, args.at(1), args.at(2),
+                            static_cast<std::uint16_t>(std::stoi(args.at(3))), std::stoi(args.at(4)));
+  }
+  if (command == "requests") return requestLatency(*client, args.at(1), std::stoi(args.at(2)));
   std::cerr << "unknown command " << command << "\n";
   return 2;
 }

@@ -19,8 +19,8 @@ std::string error(std::vector<std::string> args) {
 }  // namespace
 
 TEST_CASE("serve --stdio with its flags", "[cli]") {
-  const auto options = ok({"serve", "--stdio", "--log-level", "debug", "--log-file=/tmp/x.log", "--input-style=delimited",
-                           "--pretty"});
+  const auto options = ok({"serve", "--stdio", "--log-level", "debug", "--log-file=/tmp/x.log",
+                           "--input-style=delimited", "--pretty"});
   CHECK(options.command == Command::Serve);
   CHECK(options.stdio);
   CHECK(options.logLevel == "debug");
@@ -38,8 +38,10 @@ TEST_CASE("--version, --help and no arguments", "[cli]") {
 TEST_CASE("bad arguments name what is wrong and what to do", "[cli]") {
   CHECK(error({"serve"}) == "`tether serve` needs --stdio (the only transport): tether serve --stdio");
   CHECK(error({"frobnicate"}) == "unknown command \"frobnicate\"; see `tether --help`");
-  CHECK(error({"serve", "--stdio", "--bogus"}) == "unknown flag --bogus for `tether serve`; see `tether --help`");
-  CHECK(error({"--log-level", "loud"}) == "--log-level: unknown level \"loud\"; use trace, debug, info, warn, error or off");
+  CHECK(error({"serve", "--stdio", "--bogus"}) ==
+        "unknown flag --bogus for `tether serve`; see `tether --help`");
+  CHECK(error({"--log-level", "loud"}) ==
+        "--log-level: unknown level \"loud\"; use trace, debug, info, warn, error or off");
   CHECK(error({"serve", "--stdio", "--log-file"}) == "--log-file needs a value");
   CHECK(error({"serve", "--stdio", "--input-style=xml"}) ==
         "--input-style: unknown style \"xml\"; use standard or delimited");

@@ -34,8 +34,8 @@ struct Session {
   }
 
   json::value call(int id, const std::string& method, const std::string& params = "null") {
-    transport.pushMessage(json::parse(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":")" + method +
-                                      R"(","params":)" + params + "}"));
+    transport.pushMessage(json::parse(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":")" +
+                                      method + R"(","params":)" + params + "}"));
     auto response = transport.nextOutput();
     REQUIRE(response.has_value());
     return *response;

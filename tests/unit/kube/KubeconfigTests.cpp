@@ -84,7 +84,8 @@ TEST_CASE("a kubeconfig resolves its current context, namespace and paths", "[ku
   const auto other = resolveContext(config, ConfigOverrides{std::nullopt, std::string("nons"), std::nullopt});
   CHECK(other.namespaceName == "default");  // only when the context names none
   CHECK(other.user.clientCertificateFile == (home.dir / "certs/alice.crt").string());
-  const auto overridden = resolveContext(config, ConfigOverrides{std::nullopt, std::nullopt, std::string("x")});
+  const auto overridden =
+      resolveContext(config, ConfigOverrides{std::nullopt, std::nullopt, std::string("x")});
   CHECK(overridden.namespaceName == "x");
 }
 
@@ -112,25 +113,29 @@ clusters:
 - name: cb
   cluster: {server: "https://b:6443"}
 )");
-  const auto config = loadKubeconfig({}, home.env(first + ":" + home.dir.string() + "/missing.yaml:" + second));
+  const auto config =
+      loadKubeconfig({}, home.env(first + ":" + home.dir.string() + "/missing.yaml:" + second));
   CHECK(config.currentContext == "ctx-a");
   CHECK(config.users.at("shared").token == "from-a");
   CHECK(config.users.at("shared").username.empty());  // wholesale: nothing of b's "shared" survives
   CHECK(config.contexts.count("ctx-b") == 1);
-  CHECK(resolveContext(config, ConfigOverrides{std::nullopt, std::string("ctx-b"), std::nullopt}).cluster.server ==
-        "https://b:6443");
+  CHECK(resolveContext(config, ConfigOverrides{std::nullopt, std::string("ctx-b"), std::nullopt})
+            .cluster.server == "https://b:6443");
 }
 
 TEST_CASE("--kubeconfig is used alone and must exist", "[kube][kubeconfig]") {
   Home home;
   home.write(".kube/config", kBase);
-  CHECK(errorOf([&] { loadKubeconfig(ConfigOverrides{std::string("/nope/config"), std::nullopt, std::nullopt}, home.env()); }) ==
-        "--kubeconfig /nope/config: the file does not exist");
+  CHECK(
+      errorOf([&] {
+        loadKubeconfig(ConfigOverrides{std::string("/nope/config"), std::nullopt, std::nullopt}, home.env());
+      }) == "--kubeconfig /nope/config: the file does not exist");
   CHECK(errorOf([&] { loadKubeconfig({}, home.env(std::string("/nope/a:/nope/b"))); }) ==
         "KUBECONFIG=/nope/a:/nope/b: none of these files exists");
   Home empty;
   fs::remove_all(empty.dir / ".kube");
-  CHECK_THAT(errorOf([&] { loadKubeconfig({}, empty.env()); }), Catch::Contains("~/.kube/config does not exist"));
+  CHECK_THAT(errorOf([&] { loadKubeconfig({}, empty.env()); }),
+             Catch::Contains("~/.kube/config does not exist"));
 }
 
 TEST_CASE("malformed kubeconfigs are rejected naming file, context and field", "[kube][kubeconfig]") {
@@ -150,13 +155,16 @@ TEST_CASE("malformed kubeconfigs are rejected naming file, context and field", "
        "~/.kube/config:4:1: not valid YAML"},
       {"clusters not a list", "clusters: 5\n", "~/.kube/config: clusters: expected a list"},
       {"entry without name", "users:\n- user: {token: x}\n", "~/.kube/config: users[0]: name is missing"},
-      {"bad boolean", "clusters:\n- name: c\n  cluster: {server: 'https://x', insecure-skip-tls-verify: maybe}\n",
+      {"bad boolean",
+       "clusters:\n- name: c\n  cluster: {server: 'https://x', insecure-skip-tls-verify: maybe}\n",
        "~/.kube/config: cluster \"c\": insecure-skip-tls-verify: expected true or false, got \"maybe\""},
       {"exec v1 without interactiveMode",
-       "users:\n- name: e\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1, command: plugin}\n",
+       "users:\n- name: e\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1, command: "
+       "plugin}\n",
        "~/.kube/config: user \"e\": exec.interactiveMode must be set"},
       {"exec with an unknown apiVersion",
-       "users:\n- name: e\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1alpha1, command: p}\n",
+       "users:\n- name: e\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1alpha1, command: "
+       "p}\n",
        "exec.apiVersion \"client.authentication.k8s.io/v1alpha1\" is not supported"},
       {"not a map", "- just\n- a list\n", "~/.kube/config: expected a kubeconfig"},
   };
@@ -191,13 +199,19 @@ contexts:
   context: {cluster: c1, user: half}
 )");
   const auto config = loadKubeconfig({}, home.env());
-  auto resolveAs = [&](const char* name) { resolveContext(config, ConfigOverrides{std::nullopt, std::string(name), std::nullopt}); };
-  CHECK_THAT(errorOf([&] { resolveAs("ghost"); }), Catch::Contains("context \"ghost\": cluster \"nowhere\" is not defined"));
-  CHECK_THAT(errorOf([&] { resolveAs("missing"); }), Catch::Contains("context \"missing\" is not defined (known: dev, ghost, half)"));
-  CHECK_THAT(errorOf([&] { resolveAs("dev"); }), Catch::Contains("server \"ftp://x\" must start with https://"));
+  auto resolveAs = [&](const char* name) {
+    resolveContext(config, ConfigOverrides{std::nullopt, std::string(name), std::nullopt});
+  };
+  CHECK_THAT(errorOf([&] { resolveAs("ghost"); }),
+             Catch::Contains("context \"ghost\": cluster \"nowhere\" is not defined"));
+  CHECK_THAT(errorOf([&] { resolveAs("missing"); }),
+             Catch::Contains("context \"missing\" is not defined (known: dev, ghost, half)"));
+  CHECK_THAT(errorOf([&] { resolveAs("dev"); }),
+             Catch::Contains("server \"ftp://x\" must start with https://"));
 }
 
-TEST_CASE("legacy auth providers name their replacement; half a client certificate is refused", "[kube][kubeconfig]") {
+TEST_CASE("legacy auth providers name their replacement; half a client certificate is refused",
+          "[kube][kubeconfig]") {
   Home home;
   home.write(".kube/config", R"(clusters:
 - name: c1
@@ -216,12 +230,17 @@ contexts:
 - {name: both, context: {cluster: c1, user: both}}
 )");
   const auto config = loadKubeconfig({}, home.env());
-  auto resolveAs = [&](const char* name) { resolveContext(config, ConfigOverrides{std::nullopt, std::string(name), std::nullopt}); };
-  CHECK_THAT(errorOf([&] { resolveAs("gke"); }),
-             Catch::Contains("user \"gke\" (context \"gke\"): auth-provider \"gcp\" is no longer supported") &&
-                 Catch::Contains("gke-gcloud-auth-plugin"));
-  CHECK_THAT(errorOf([&] { resolveAs("half"); }), Catch::Contains("client-certificate is set but client-key is missing"));
-  CHECK_THAT(errorOf([&] { resolveAs("both"); }), Catch::Contains("username/password and a bearer token cannot both be set"));
+  auto resolveAs = [&](const char* name) {
+    resolveContext(config, ConfigOverrides{std::nullopt, std::string(name), std::nullopt});
+  };
+  CHECK_THAT(
+      errorOf([&] { resolveAs("gke"); }),
+      Catch::Contains("user \"gke\" (context \"gke\"): auth-provider \"gcp\" is no longer supported") &&
+          Catch::Contains("gke-gcloud-auth-plugin"));
+  CHECK_THAT(errorOf([&] { resolveAs("half"); }),
+             Catch::Contains("client-certificate is set but client-key is missing"));
+  CHECK_THAT(errorOf([&] { resolveAs("both"); }),
+             Catch::Contains("username/password and a bearer token cannot both be set"));
 }
 
 TEST_CASE("base64 is strict", "[kube]") {
@@ -234,7 +253,8 @@ TEST_CASE("base64 is strict", "[kube]") {
   CHECK_FALSE(decodeBase64("QQ=A").has_value());
   CHECK_FALSE(decodeBase64("QU*D").has_value());
   CHECK(encodeBase64("admin:secret") == "YWRtaW46c2VjcmV0");
-  for (const std::string& text : {std::string(), std::string("a"), std::string("ab"), std::string("abc"), std::string("\x00\xff\x10", 3)}) {
+  for (const std::string& text : {std::string(), std::string("a"), std::string("ab"), std::string("abc"),
+                                  std::string("\x00\xff\x10", 3)}) {
     CHECK(decodeBase64(encodeBase64(text)) == text);
   }
 }
@@ -248,16 +268,24 @@ TEST_CASE("ExecCredential output is parsed and checked", "[kube]") {
   REQUIRE(token.expiration.has_value());
   CHECK(std::chrono::system_clock::to_time_t(*token.expiration) == 1893553445);
   const auto certs = parseExecCredential(
-      R"({"apiVersion":"client.authentication.k8s.io/v1","status":{"clientCertificateData":"C","clientKeyData":"K"}})", v1, "a");
+      R"({"apiVersion":"client.authentication.k8s.io/v1","status":{"clientCertificateData":"C","clientKeyData":"K"}})",
+      v1, "a");
   CHECK(certs.clientKeyPem == "K");
   CHECK_FALSE(certs.expiration.has_value());
-  CHECK_THROWS_WITH(parseExecCredential("not json", v1, "alice"), Catch::Contains("exec plugin of user \"alice\""));
-  CHECK_THROWS_WITH(parseExecCredential(R"({"apiVersion":"client.authentication.k8s.io/v1beta1","status":{"token":"x"}})", v1, "a"),
-                    Catch::Contains("but the kubeconfig asks for client.authentication.k8s.io/v1"));
-  CHECK_THROWS_WITH(parseExecCredential(R"({"apiVersion":"client.authentication.k8s.io/v1","status":{}})", v1, "a"),
-                    Catch::Contains("neither a token nor a client certificate"));
-  CHECK_THROWS_WITH(parseExecCredential(R"({"apiVersion":"client.authentication.k8s.io/v1","status":{"clientCertificateData":"C"}})", v1, "a"),
-                    Catch::Contains("both are needed"));
+  CHECK_THROWS_WITH(parseExecCredential("not json", v1, "alice"),
+                    Catch::Contains("exec plugin of user \"alice\""));
+  CHECK_THROWS_WITH(
+      parseExecCredential(R"({"apiVersion":"client.authentication.k8s.io/v1beta1","status":{"token":"x"}})",
+                          v1, "a"),
+      Catch::Contains("but the kubeconfig asks for client.authentication.k8s.io/v1"));
+  CHECK_THROWS_WITH(
+      parseExecCredential(R"({"apiVersion":"client.authentication.k8s.io/v1","status":{}})", v1, "a"),
+      Catch::Contains("neither a token nor a client certificate"));
+  CHECK_THROWS_WITH(
+      parseExecCredential(
+          R"({"apiVersion":"client.authentication.k8s.io/v1","status":{"clientCertificateData":"C"}})", v1,
+          "a"),
+      Catch::Contains("both are needed"));
 }
 
 TEST_CASE("RFC 3339 timestamps", "[kube]") {

@@ -100,7 +100,8 @@ TEST_CASE("malformed header blocks are rejected and the decoder resynchronises",
       {"negative Content-Length", "Content-Length: -5\r\n\r\n{}", "not a non-negative integer"},
       {"trailing junk in Content-Length", "Content-Length: 12x\r\n\r\n{}", "not a non-negative integer"},
       {"empty Content-Length", "Content-Length:\r\n\r\n{}", "not a non-negative integer"},
-      {"overflowing Content-Length", "Content-Length: 99999999999999999999999\r\n\r\n{}", "not a non-negative"},
+      {"overflowing Content-Length", "Content-Length: 99999999999999999999999\r\n\r\n{}",
+       "not a non-negative"},
       {"header line without colon", "Content-Length 2\r\n\r\n{}", "no ':'"},
   };
   for (const auto& c : cases) {
@@ -172,7 +173,8 @@ TEST_CASE("input that ends mid-frame is not at a frame boundary", "[framing]") {
   CHECK_FALSE(decoder.atFrameBoundary());
 }
 
-TEST_CASE("delimited input: --- separates, # comments are skipped, the tail is delivered at EOF", "[framing]") {
+TEST_CASE("delimited input: --- separates, # comments are skipped, the tail is delivered at EOF",
+          "[framing]") {
   DelimitedDecoder decoder;
   decoder.feed("# a comment\n{\"a\":1}\n---\n\n---\n# CHECK: something\n{\"b\":\n2}\n---\n{\"c\":3}");
   std::vector<std::string> bodies;

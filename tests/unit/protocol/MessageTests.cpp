@@ -67,14 +67,16 @@ TEST_CASE("invalid envelopes are classified with the code to answer", "[message]
   CHECK(version.code == ErrorCode::InvalidRequest);
   REQUIRE(version.id.has_value());
   CHECK(std::get<std::int64_t>(*version.id) == 4);
-  CHECK(failure(parseMessage(R"({"jsonrpc":"2.0","id":1.5,"method":"m"})")).code == ErrorCode::InvalidRequest);
+  CHECK(failure(parseMessage(R"({"jsonrpc":"2.0","id":1.5,"method":"m"})")).code ==
+        ErrorCode::InvalidRequest);
   CHECK(failure(parseMessage(R"({"jsonrpc":"2.0","id":{},"method":"m"})")).code == ErrorCode::InvalidRequest);
   CHECK(failure(parseMessage(R"({"jsonrpc":"2.0","id":1,"method":5})")).code == ErrorCode::InvalidRequest);
   CHECK(failure(parseMessage(R"({"jsonrpc":"2.0","id":1,"method":"m","params":"x"})")).code ==
         ErrorCode::InvalidRequest);
   CHECK(failure(parseMessage(R"({"jsonrpc":"2.0","id":1})")).code == ErrorCode::InvalidRequest);
   CHECK(failure(parseMessage(R"({"jsonrpc":"2.0"})")).code == ErrorCode::InvalidRequest);
-  CHECK(failure(parseMessage(R"({"jsonrpc":"2.0","id":null,"method":"m"})")).code == ErrorCode::InvalidRequest);
+  CHECK(failure(parseMessage(R"({"jsonrpc":"2.0","id":null,"method":"m"})")).code ==
+        ErrorCode::InvalidRequest);
 }
 
 TEST_CASE("deeply nested input is a parse error, not a stack overflow", "[message]") {

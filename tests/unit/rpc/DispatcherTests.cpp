@@ -50,8 +50,8 @@ struct Fixture {
 
   bool feed(const std::string& text) { return dispatcher.onFrame(text); }
   bool request(int id, const std::string& method, const std::string& params = "{}") {
-    return feed(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":")" + method + R"(","params":)" +
-                params + "}");
+    return feed(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":")" + method +
+                R"(","params":)" + params + "}");
   }
   json::value next() {
     auto value = out.nextOutput(std::chrono::milliseconds(0));
@@ -64,7 +64,9 @@ struct Fixture {
   }
 };
 
-std::int64_t errorCode(const json::value& response) { return response.at("error").at("code").as_int64(); }
+std::int64_t errorCode(const json::value& response) {
+  return response.at("error").at("code").as_int64();
+}
 
 }  // namespace
 
@@ -157,7 +159,8 @@ TEST_CASE("every request is answered exactly once", "[dispatcher]") {
     f.request(2, "drop");
     const auto response = f.next();
     CHECK(errorCode(response) == -32603);
-    CHECK_THAT(std::string(response.at("error").at("message").as_string()), Catch::Contains("failed to reply"));
+    CHECK_THAT(std::string(response.at("error").at("message").as_string()),
+               Catch::Contains("failed to reply"));
   }
   SECTION("a second reply is dropped") {
     f.request(2, "twice");
@@ -174,7 +177,8 @@ TEST_CASE("every request is answered exactly once", "[dispatcher]") {
   }
 }
 
-TEST_CASE("$/cancelRequest answers -32800 at once, fires the token and drops the late reply", "[dispatcher]") {
+TEST_CASE("$/cancelRequest answers -32800 at once, fires the token and drops the late reply",
+          "[dispatcher]") {
   Fixture f;
   f.initialize();
   f.request(9, "park");

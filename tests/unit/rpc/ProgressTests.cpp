@@ -20,7 +20,8 @@ std::vector<json::value> drain(rpc::InMemoryTransport& out) {
 TEST_CASE("progress without a token sends nothing", "[progress]") {
   rpc::InMemoryTransport out;
   {
-    rpc::WorkDoneProgress progress(out, rpc::WorkDoneProgress::tokenFrom(json::parse(R"({"namespace":"x"})")));
+    rpc::WorkDoneProgress progress(out,
+                                   rpc::WorkDoneProgress::tokenFrom(json::parse(R"({"namespace":"x"})")));
     progress.begin("Starting");
     progress.report("half", 50);
   }
@@ -30,7 +31,8 @@ TEST_CASE("progress without a token sends nothing", "[progress]") {
 TEST_CASE("begin, report and end carry the token; percentages never go back", "[progress]") {
   rpc::InMemoryTransport out;
   {
-    rpc::WorkDoneProgress progress(out, rpc::WorkDoneProgress::tokenFrom(json::parse(R"({"workDoneToken":"t1"})")));
+    rpc::WorkDoneProgress progress(
+        out, rpc::WorkDoneProgress::tokenFrom(json::parse(R"({"workDoneToken":"t1"})")));
     progress.report("ignored before begin");
     progress.begin("Starting exchange", std::string("resolving"), 0, true);
     progress.report("pod ready", 60);

@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""bench/kube: Tether's Kubernetes client beside `kubectl port-forward`, in one run, through kubesim.
+
+Rows: port-forward bulk throughput (MB/s, one connection reading 256 MiB from a pod) and connection
+set-up latency (open a forwarded connection, read the pod's first byte; p50/p99 over 50), for ours
+(WebSocket v4.channel.k8s.io) and for kubectl (its SPDY-over-WebSocket tunnel) to the same pod; then
+request latency p50/p99 for get, list and patch. Prints a table; never fails the build.
+Usage: bench/kube/run.py BUILD_DIR (needs root: kubesim's network namespaces).
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+KUBESIM = ROOT / "tests" / "kubesim" / "bin" / "kubesim"
+BULK = 256 * 1024 * 1024
+SETUPS = 50
+
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bench-source"},
+       "spec": {"containers": [
+           {"name": "bulk", "image": "kubesim/toolbox",
+            "command": ["socat", "TCP-LISTEN:9100,reuseaddr,fork", f"SYSTEM:head -c {BULK} /dev/zero"]},
+           {"name": "hello", "image": "kubesim/toolbox",
+            "command": ["socat", "TCP-LISTEN:9101,reuseaddr,fork", "SYSTEM:echo hi; sleep 1"],
+            "readinessProbe": {"tcpSocket": {"port": 9101}}}]}}
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[int(p * (len(values) - 1))]
+
+
+def kubectl_port_forward(kubeconfig, env, port):
+    """Starts `kubectl port-forward` on a free local port and returns (process, local port)."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    local = probe.getsockname()[1]
+    probe.close()
+    process = subprocess.Popen(["kubectl", "--kubeconfig", str(kubeconfig), "port-forward", "pod/bench-source",
+                                f"{local}:{port}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    line = process.stdout.readline()  # "Forwarding from 127.0.0.1:N -> P" once it listens
+    if "Forwarding" not in line:
+        raise RuntimeError("kubectl port-forward did not start: " + process.stderr.read())
+    return process, local
+
+
+def main():
+    build = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "build" / "bench")
+    probe = build / "tests" / "kube" / "kube_probe"
+    state = Path(tempfile.mkdtemp(prefix="tether-bench-kube-"))
+    home = Path(tempfile.mkdtemp(prefix="tether-bench-home-"))
+    env = {**os.environ, "HOME": str(home), "KUBECACHEDIR": str(home / "cache")}
+    subprocess.run([str(KUBESIM), "up", "--detach", "--state", str(state)], check=True, capture_output=True)
+    kubeconfig = state / "kubeconfig"
+    run = lambda *a: json.loads(subprocess.run([str(probe), "--kubeconfig", str(kubeconfig), *map(str, a)],
+                                               check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+    try:
+        run("create", "pods", "default", json.dumps(POD))
+        run("wait-ready", "default", "bench-source", 30000)
+        rows = []
+        ours_bulk = run("pf-download", "default", "bench-source", 9100, BULK)["mbps"]
+        ours_setup = run("pf-setup", "default", "bench-source", 9101, SETUPS)
+
+        process, local = kubectl_port_forward(kubeconfig, env, 9100)
+        try:
+            start, got = time.monotonic(), 0
+            with socket.create_connection(("127.0.0.1", local)) as sock:
+                while got < BULK:
+                    data = sock.recv(1 << 20)
+                    if not data:
+                        break
+                    got += len(data)
+            kubectl_bulk = got / 1e6 / (time.monotonic() - start)
+        finally:
+            process.terminate()
+            process.wait()
+        process, local = kubectl_port_forward(kubeconfig, env, 9101)
+        try:
+            setups = []
+            for _ in range(SETUPS):
+                start = time.monotonic()
+                with socket.create_connection(("127.0.0.1", local)) as sock:
+                    sock.recv(1)
+                setups.append((time.monotonic() - start) * 1000)
+        finally:
+            process.terminate()
+            process.wait()
+        requests = run("requests", "default", 200)
+
+        print("bench/kube (kubesim, one run)")
+        print(f"{'path':34} {'bulk MB/s':>10} {'setup p50 ms':>13} {'setup p99 ms':>13}")
+        print(f"{'tether kube client (WS v4)':34} {ours_bulk:10.0f} {ours_setup['p50_ms']:13.1f} {ours_setup['p99_ms']:13.1f}")
+        print(f"{'kubectl port-forward (SPDY/WS)':34} {kubectl_bulk:10.0f} {percentile(setups, .5):13.1f} "
+              f"{percentile(setups, .99):13.1f}")
+        print(f"\n{'request (tether client)':34} {'p50 ms':>10} {'p99 ms':>13}")
+        for name in ("get", "list", "patch"):
+            print(f"{name:34} {requests[name]['p50_ms']:10.2f} {requests[name]['p99_ms']:13.2f}")
+    finally:
+        subprocess.run([str(KUBESIM), "down", "--state", str(state)], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+// ExchangeMachine.cpp - transitions of the exchange session.
+#include "server/session/ExchangeMachine.hpp"
+
+namespace tether::session {
+
+const char* toString(SessionState state) {
+  switch (state) {
+    case SessionState::Starting: return "starting";
+    case SessionState::Active: return "active";
+    case SessionState::Reconnecting: return "reconnecting";
+    case SessionState::Stopping: return "stopping";
+    case SessionState::Stopped: return "stopped";
+    case SessionState::Failed: return "failed";
+  }
+  return "failed";
+}
+
+const char* toString(ActionKind kind) {
+  switch (kind) {
+    case ActionKind::ReadService: return "ReadService";
+    case ActionKind::CheckAccess: return "CheckAccess";
+    case ActionKind::Lock: return "Lock";
+    case ActionKind::CreateShadow: return "CreateShadow";
+    case ActionKind::AwaitShadowReady: return "AwaitShadowReady";
+    case ActionKind::OpenTunnel: return "OpenTunnel";
+    case ActionKind::PointSelector: return "PointSelector";
+    case ActionKind::Activated: return "Activated";
+    case ActionKind::RenewHeartbeat: return "RenewHeartbeat";
+    case ActionKind::ReassertSelector: return "ReassertSelector";
+    case ActionKind::RestoreService: return "RestoreService";
+    case ActionKind::DeleteShadow: return "DeleteShadow";
+    case ActionKind::Finished: return "Finished";
+  }
+  return "Finished";
+}
+
+ExchangeMachine::ExchangeMachine(ExchangeLimits limits) : limits_(limits) {}
+
+Action ExchangeMachine::next(ActionKind kind) {
+  current_ = kind;
+  idle_ = kind == ActionKind::Activated || kind == ActionKind::Finished;
+  return Action{kind};
+}
+
+Action ExchangeMachine::start() { return next(ActionKind::ReadService); }
+
+Action ExchangeMachine::fail(std::string message) {
+  if (message_.empty()) message_ = std::move(message);
+  state_ = SessionState::Failed;
+  return undo();
+}
+
+// Undo in reverse order of doing: the Service first (traffic back to the original pods), then the shadow.
+Action ExchangeMachine::undo() {
+  if (state_ != SessionState::Failed) state_ = SessionState::Stopping;
+  if (lockTaken_ && !serviceRestored_) return next(ActionKind::RestoreService);
+  if (shadowCreated_) return next(ActionKind::DeleteShadow);
+  if (state_ == SessionState::Stopping) state_ = SessionState::Stopped;
+  return next(ActionKind::Finished);
+}
+
+Action ExchangeMachine::onOutcome(const Outcome& outcome) {
+  const auto kind = current_;
+  // Cleanup steps: retry restores a bounded number of times; a shadow that cannot be deleted is left for
+  // `tether clean` (it exits by itself after its idle TTL) and said so.
+  if (kind == ActionKind::RestoreService) {
+    if (outcome.kind == OutcomeKind::Done) {
+      serviceRestored_ = true;
+    } else if (++restoreAttempts_ < limits_.maxRestoreAttempts) {
+      return next(ActionKind::RestoreService);
+    } else {
+      state_ = SessionState::Failed;
+      message_ = "could not restore the Service (" + outcome.message + "); run `tether recover SERVICE`";
+      serviceRestored_ = true;  // nothing more this session can do about it
+    }
+    return undo();
+  }
+  if (kind == ActionKind::DeleteShadow) {
+    shadowCreated_ = false;
+    if (outcome.kind != OutcomeKind::Done && message_.empty()) {
+      message_ = "the shadow pod could not be deleted (" + outcome.message + "); `tether clean` will remove it";
+    }
+    return undo();
+  }
+  if (kind == ActionKind::ReassertSelector || kind == ActionKind::RenewHeartbeat) {
+    if (stopRequested_) return undo();
+    if (outcome.kind == OutcomeKind::Conflict && ++conflicts_ <= limits_.maxConflictRetries) return next(kind);
+    conflicts_ = 0;
+    if (outcome.kind == OutcomeKind::Failed) message_ = outcome.message;
+    return next(ActionKind::Activated);
+  }
+  if (kind == ActionKind::OpenTunnel && state_ == SessionState::Reconnecting) {
+    if (stopRequested_) return undo();
+    if (outcome.kind != OutcomeKind::Done) return next(ActionKind::OpenTunnel);  // the driver backs off
+    state_ = SessionState::Active;
+    message_.clear();
+    return next(ActionKind::Activated);
+  }
+
+  // Starting: the creates happened even if a stop arrived meanwhile, so record them before anything else.
+  if (outcome.kind == OutcomeKind::Done) {
+    if (kind == ActionKind::Lock) lockTaken_ = true;
+    if (kind == ActionKind::CreateShadow) shadowCreated_ = true;
+  }
+  if (stopRequested_) return undo();
+  switch (outcome.kind) {
+    case OutcomeKind::Held:
+      return fail(outcome.message);
+    case OutcomeKind::Failed:
+      return fail(outcome.message);
+    case OutcomeKind::Conflict:
+      if (++conflicts_ > limits_.maxConflictRetries) {
+        return fail("the Service kept changing while Tether tried to update it (" + outcome.message + "); try again");
+      }
+      return next(kind);
+    case OutcomeKind::Done:
+      break;
+  }
+  conflicts_ = 0;
+  switch (kind) {
+    case ActionKind::ReadService: return next(ActionKind::CheckAccess);
+    case ActionKind::CheckAccess: return next(ActionKind::Lock);
+    case ActionKind::Lock: return next(ActionKind::CreateShadow);
+    case ActionKind::CreateShadow: return next(ActionKind::AwaitShadowReady);
+    case ActionKind::AwaitShadowReady: return next(ActionKind::OpenTunnel);
+    case ActionKind::OpenTunnel: return next(ActionKind::PointSelector);
+    case ActionKind::PointSelector:
+      state_ = SessionState::Active;
+      return next(ActionKind::Activated);
+    default:
+      return next(current_);
+  }
+}
+
+Action ExchangeMachine::onHeartbeatDue() {
+  if (state_ != SessionState::Active || !idle_) return Action{current_};
+  return next(ActionKind::RenewHeartbeat);
+}
+
+Action ExchangeMachine::onSelectorOverwritten() {
+  if (state_ != SessionState::Active || !idle_) return Action{current_};
+  message_ = "the Service's selector was changed by someone else; Tether pointed it back at the shadow";
+  return next(ActionKind::ReassertSelector);
+}
+
+Action ExchangeMachine::onTunnelLost() {
+  if (state_ != SessionState::Active || !idle_) return Action{current_};
+  state_ = SessionState::Reconnecting;
+  message_ = "the tunnel to the shadow dropped; reconnecting";
+  return next(ActionKind::OpenTunnel);
+}
+
+Action ExchangeMachine::requestStop(bool actionRunning) {
+  if (state_ == SessionState::Stopping || state_ == SessionState::Stopped || state_ == SessionState::Failed) {
+    return Action{current_};
+  }
+  stopRequested_ = true;
+  if (actionRunning && !idle_) return Action{current_};
+  return undo();
+}
+
+}  // namespace tether::session

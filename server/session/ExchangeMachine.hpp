@@ -1,0 +1,97 @@
+// ExchangeMachine.hpp - the exchange session's life as a sans-io state machine.
+//
+// The machine decides, the driver acts: each call returns the next Action (read the Service, take the
+// lock, create the shadow, ...) and the driver reports how it went with an Outcome. No sockets, no
+// clocks, so tests step it through every path. Its one promise: whatever fails, and whenever a stop is
+// asked for, it undoes exactly what it did, in reverse order, restoring the Service before deleting the
+// shadow so traffic returns to the original pods first.
+#pragma once
+
+#include <string>
+
+namespace tether::session {
+
+enum class SessionState { Starting, Active, Reconnecting, Stopping, Stopped, Failed };
+const char* toString(SessionState state);
+
+enum class ActionKind {
+  ReadService,       // resolve the Service and the exposed ports
+  CheckAccess,       // SelfSubjectAccessReviews for everything the session will do
+  Lock,              // annotate the Service: locked-by, original selector (resourceVersion precondition)
+  CreateShadow,      // the shadow pod
+  AwaitShadowReady,  // by watch, bounded
+  OpenTunnel,        // port-forward + tunnel + reverse listeners
+  PointSelector,     // the Service's selector -> the shadow (resourceVersion precondition)
+  Activated,         // report: the session is active
+  RenewHeartbeat,
+  ReassertSelector,  // something overwrote the selector during the session
+  RestoreService,    // selector back, lock annotations removed
+  DeleteShadow,
+  Finished,          // report: stopped or failed; nothing is left to undo
+};
+const char* toString(ActionKind kind);
+
+struct Action {
+  ActionKind kind;
+};
+
+enum class OutcomeKind {
+  Done,       // the action succeeded
+  Failed,     // it failed for good (message says why)
+  Held,       // Lock: someone else holds the Service (message names them)
+  Conflict,   // a resourceVersion precondition failed: read again and retry
+};
+
+struct Outcome {
+  OutcomeKind kind = OutcomeKind::Done;
+  std::string message;
+};
+
+struct ExchangeLimits {
+  int maxConflictRetries = 5;  // lock and selector writes racing other writers
+  int maxRestoreAttempts = 5;
+};
+
+class ExchangeMachine {
+ public:
+  explicit ExchangeMachine(ExchangeLimits limits = {});
+
+  Action start();
+  // The result of the action last returned.
+  Action onOutcome(const Outcome& outcome);
+
+  // Events while active. Each returns the action to run now (or the current one is kept: see `idle`).
+  Action onHeartbeatDue();
+  Action onSelectorOverwritten();
+  Action onTunnelLost();
+  // Asks to stop. While an action is running, the stop takes effect when its outcome arrives.
+  Action requestStop(bool actionRunning);
+
+  SessionState state() const { return state_; }
+  // Why the session failed, or what it last reported (re-asserted selector, reconnecting).
+  const std::string& message() const { return message_; }
+  // True when the machine waits for an event rather than for an outcome.
+  bool idle() const { return idle_; }
+
+  bool lockTaken() const { return lockTaken_; }
+  bool shadowCreated() const { return shadowCreated_; }
+
+ private:
+  Action next(ActionKind kind);
+  Action fail(std::string message);
+  Action undo();
+
+  ExchangeLimits limits_;
+  SessionState state_ = SessionState::Starting;
+  ActionKind current_ = ActionKind::ReadService;
+  std::string message_;
+  bool idle_ = false;
+  bool stopRequested_ = false;
+  bool lockTaken_ = false;
+  bool shadowCreated_ = false;
+  bool serviceRestored_ = false;
+  int conflicts_ = 0;
+  int restoreAttempts_ = 0;
+};
+
+}  // namespace tether::session

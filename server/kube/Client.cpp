@@ -38,6 +38,17 @@ TransportConfig transportConfigFor(const ResolvedConfig& config, const ClientOpt
   return transport;
 }
 
+// A credential that could not be obtained (exec plugin failed, token file unreadable) fails the request
+// as Unauthorized, with the plugin's or the file's own message.
+ApiError credentialFailure(const CredentialError& error, const HttpRequest& request) {
+  ApiError failure;
+  failure.reason = ApiReason::Unauthorized;
+  failure.message = error.what();
+  failure.verb = request.method;
+  failure.path = request.path;
+  return failure;
+}
+
 bool idempotent(const std::string& method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS";
 }
@@ -108,12 +119,7 @@ void Client::attempt(std::shared_ptr<Attempt> state, std::chrono::milliseconds d
   try {
     applied = credentials_->current();
   } catch (const CredentialError& error) {
-    ApiError failure;
-    failure.reason = ApiReason::Unauthorized;
-    failure.message = error.what();
-    failure.verb = state->request.method;
-    failure.path = state->request.path;
-    state->done(std::move(failure));
+    state->done(credentialFailure(error, state->request));
     return;
   }
   HttpRequest request = state->request;
@@ -161,12 +167,7 @@ std::uint64_t Client::stream(HttpRequest request, CurlTransport::DataHandler onD
   try {
     applied = credentials_->current();
   } catch (const CredentialError& error) {
-    ApiError failure;
-    failure.reason = ApiReason::Unauthorized;
-    failure.message = error.what();
-    failure.verb = request.method;
-    failure.path = request.path;
-    done(std::move(failure));
+    done(credentialFailure(error, request));
     return 0;
   }
   request.headers.insert(request.headers.end(), applied.headers.begin(), applied.headers.end());

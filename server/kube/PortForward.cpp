@@ -200,6 +200,15 @@ asio::awaitable<void> PortForwardStream::close() {
   (void)ec;  // closing a connection the peer already dropped is fine
 }
 
+void PortForwardStream::abort() {
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(impl_->ws).socket().close(ignored);
+}
+
+const std::string& PortForwardStream::describe() const {
+  return impl_->description;
+}
+
 asio::awaitable<std::unique_ptr<PortForwardStream>> openPortForward(Client& client, std::string namespaceName,
                                                                     std::string pod, std::uint16_t port,
                                                                     PortForwardConfig config) {

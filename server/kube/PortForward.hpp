@@ -44,6 +44,11 @@ class PortForwardStream {
   boost::asio::awaitable<void> write(boost::asio::const_buffer data);
   // Closes the WebSocket (the pod side sees the connection end).
   boost::asio::awaitable<void> close();
+  // Drops the connection at once (no close handshake); pending reads and writes complete with an error.
+  // Safe to call at any time, also twice.
+  void abort();
+  // "port-forward to pod ns/name port 7000", for logs.
+  const std::string& describe() const;
 
  private:
   std::unique_ptr<Impl> impl_;

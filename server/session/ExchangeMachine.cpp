@@ -5,31 +5,50 @@ namespace tether::session {
 
 const char* toString(SessionState state) {
   switch (state) {
-    case SessionState::Starting: return "starting";
-    case SessionState::Active: return "active";
-    case SessionState::Reconnecting: return "reconnecting";
-    case SessionState::Stopping: return "stopping";
-    case SessionState::Stopped: return "stopped";
-    case SessionState::Failed: return "failed";
+    case SessionState::Starting:
+      return "starting";
+    case SessionState::Active:
+      return "active";
+    case SessionState::Reconnecting:
+      return "reconnecting";
+    case SessionState::Stopping:
+      return "stopping";
+    case SessionState::Stopped:
+      return "stopped";
+    case SessionState::Failed:
+      return "failed";
   }
   return "failed";
 }
 
 const char* toString(ActionKind kind) {
   switch (kind) {
-    case ActionKind::ReadService: return "ReadService";
-    case ActionKind::CheckAccess: return "CheckAccess";
-    case ActionKind::Lock: return "Lock";
-    case ActionKind::CreateShadow: return "CreateShadow";
-    case ActionKind::AwaitShadowReady: return "AwaitShadowReady";
-    case ActionKind::OpenTunnel: return "OpenTunnel";
-    case ActionKind::PointSelector: return "PointSelector";
-    case ActionKind::Activated: return "Activated";
-    case ActionKind::RenewHeartbeat: return "RenewHeartbeat";
-    case ActionKind::ReassertSelector: return "ReassertSelector";
-    case ActionKind::RestoreService: return "RestoreService";
-    case ActionKind::DeleteShadow: return "DeleteShadow";
-    case ActionKind::Finished: return "Finished";
+    case ActionKind::ReadService:
+      return "ReadService";
+    case ActionKind::CheckAccess:
+      return "CheckAccess";
+    case ActionKind::Lock:
+      return "Lock";
+    case ActionKind::CreateShadow:
+      return "CreateShadow";
+    case ActionKind::AwaitShadowReady:
+      return "AwaitShadowReady";
+    case ActionKind::OpenTunnel:
+      return "OpenTunnel";
+    case ActionKind::PointSelector:
+      return "PointSelector";
+    case ActionKind::Activated:
+      return "Activated";
+    case ActionKind::RenewHeartbeat:
+      return "RenewHeartbeat";
+    case ActionKind::ReassertSelector:
+      return "ReassertSelector";
+    case ActionKind::RestoreService:
+      return "RestoreService";
+    case ActionKind::DeleteShadow:
+      return "DeleteShadow";
+    case ActionKind::Finished:
+      return "Finished";
   }
   return "Finished";
 }
@@ -42,7 +61,9 @@ Action ExchangeMachine::next(ActionKind kind) {
   return Action{kind};
 }
 
-Action ExchangeMachine::start() { return next(ActionKind::ReadService); }
+Action ExchangeMachine::start() {
+  return next(ActionKind::ReadService);
+}
 
 Action ExchangeMachine::fail(std::string message) {
   if (message_.empty()) message_ = std::move(message);
@@ -78,13 +99,15 @@ Action ExchangeMachine::onOutcome(const Outcome& outcome) {
   if (kind == ActionKind::DeleteShadow) {
     shadowCreated_ = false;
     if (outcome.kind != OutcomeKind::Done && message_.empty()) {
-      message_ = "the shadow pod could not be deleted (" + outcome.message + "); `tether clean` will remove it";
+      message_ =
+          "the shadow pod could not be deleted (" + outcome.message + "); `tether clean` will remove it";
     }
     return undo();
   }
   if (kind == ActionKind::ReassertSelector || kind == ActionKind::RenewHeartbeat) {
     if (stopRequested_) return undo();
-    if (outcome.kind == OutcomeKind::Conflict && ++conflicts_ <= limits_.maxConflictRetries) return next(kind);
+    if (outcome.kind == OutcomeKind::Conflict && ++conflicts_ <= limits_.maxConflictRetries)
+      return next(kind);
     conflicts_ = 0;
     if (outcome.kind == OutcomeKind::Failed) message_ = outcome.message;
     return next(ActionKind::Activated);
@@ -110,7 +133,8 @@ Action ExchangeMachine::onOutcome(const Outcome& outcome) {
       return fail(outcome.message);
     case OutcomeKind::Conflict:
       if (++conflicts_ > limits_.maxConflictRetries) {
-        return fail("the Service kept changing while Tether tried to update it (" + outcome.message + "); try again");
+        return fail("the Service kept changing while Tether tried to update it (" + outcome.message +
+                    "); try again");
       }
       return next(kind);
     case OutcomeKind::Done:
@@ -118,12 +142,18 @@ Action ExchangeMachine::onOutcome(const Outcome& outcome) {
   }
   conflicts_ = 0;
   switch (kind) {
-    case ActionKind::ReadService: return next(ActionKind::CheckAccess);
-    case ActionKind::CheckAccess: return next(ActionKind::Lock);
-    case ActionKind::Lock: return next(ActionKind::CreateShadow);
-    case ActionKind::CreateShadow: return next(ActionKind::AwaitShadowReady);
-    case ActionKind::AwaitShadowReady: return next(ActionKind::OpenTunnel);
-    case ActionKind::OpenTunnel: return next(ActionKind::PointSelector);
+    case ActionKind::ReadService:
+      return next(ActionKind::CheckAccess);
+    case ActionKind::CheckAccess:
+      return next(ActionKind::Lock);
+    case ActionKind::Lock:
+      return next(ActionKind::CreateShadow);
+    case ActionKind::CreateShadow:
+      return next(ActionKind::AwaitShadowReady);
+    case ActionKind::AwaitShadowReady:
+      return next(ActionKind::OpenTunnel);
+    case ActionKind::OpenTunnel:
+      return next(ActionKind::PointSelector);
     case ActionKind::PointSelector:
       state_ = SessionState::Active;
       return next(ActionKind::Activated);

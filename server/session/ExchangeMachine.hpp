@@ -27,7 +27,7 @@ enum class ActionKind {
   ReassertSelector,  // something overwrote the selector during the session
   RestoreService,    // selector back, lock annotations removed
   DeleteShadow,
-  Finished,          // report: stopped or failed; nothing is left to undo
+  Finished,  // report: stopped or failed; nothing is left to undo
 };
 const char* toString(ActionKind kind);
 
@@ -36,10 +36,10 @@ struct Action {
 };
 
 enum class OutcomeKind {
-  Done,       // the action succeeded
-  Failed,     // it failed for good (message says why)
-  Held,       // Lock: someone else holds the Service (message names them)
-  Conflict,   // a resourceVersion precondition failed: read again and retry
+  Done,      // the action succeeded
+  Failed,    // it failed for good (message says why)
+  Held,      // Lock: someone else holds the Service (message names them)
+  Conflict,  // a resourceVersion precondition failed: read again and retry
 };
 
 struct Outcome {

@@ -18,7 +18,8 @@ bool parsePort(const std::string& text, int& port) {
 }
 
 bool isNumber(const std::string& text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
 std::string describePorts(const kube::ServiceSummary& service) {
@@ -43,12 +44,14 @@ std::vector<ExposeSpec> parseExpose(const std::vector<std::string>& values) {
       if (end == std::string::npos) end = value.size();
       const auto item = value.substr(start, end - start);
       start = end + 1;
-      if (item.empty()) throw ExposeError("--expose: empty item in \"" + value + "\"; write local[:remote], e.g. 12001:8080");
+      if (item.empty())
+        throw ExposeError("--expose: empty item in \"" + value + "\"; write local[:remote], e.g. 12001:8080");
       const auto colon = item.find(':');
       ExposeSpec spec;
       const auto local = item.substr(0, colon);
       if (!parsePort(local, spec.local)) {
-        throw ExposeError("--expose " + item + ": local port \"" + local + "\" is not a port number (1-65535)");
+        throw ExposeError("--expose " + item + ": local port \"" + local +
+                          "\" is not a port number (1-65535)");
       }
       if (colon != std::string::npos) {
         spec.remote = item.substr(colon + 1);
@@ -65,7 +68,8 @@ std::vector<ExposeSpec> parseExpose(const std::vector<std::string>& values) {
   return specs;
 }
 
-std::vector<ExposedPort> resolveExpose(const std::vector<ExposeSpec>& specs, const kube::ServiceSummary& service) {
+std::vector<ExposedPort> resolveExpose(const std::vector<ExposeSpec>& specs,
+                                       const kube::ServiceSummary& service) {
   std::vector<ExposedPort> resolved;
   std::set<int> locals;
   std::set<int> servicePorts;
@@ -74,7 +78,8 @@ std::vector<ExposedPort> resolveExpose(const std::vector<ExposeSpec>& specs, con
     // Service port number or name first (what `kubectl port-forward svc/x` takes), then targetPort.
     std::vector<const kube::ServicePortSummary*> matches;
     for (const auto& port : service.ports) {
-      if (std::to_string(port.port) == remote || (!port.name.empty() && port.name == remote)) matches.push_back(&port);
+      if (std::to_string(port.port) == remote || (!port.name.empty() && port.name == remote))
+        matches.push_back(&port);
     }
     if (matches.empty()) {
       for (const auto& port : service.ports) {
@@ -83,8 +88,8 @@ std::vector<ExposedPort> resolveExpose(const std::vector<ExposeSpec>& specs, con
     }
     const std::string where = "service " + service.name + " in namespace " + service.namespaceName;
     if (matches.empty()) {
-      throw ExposeError("--expose " + std::to_string(spec.local) + ":" + remote + ": " + where + " has no port " +
-                        remote + "; its ports are " + describePorts(service));
+      throw ExposeError("--expose " + std::to_string(spec.local) + ":" + remote + ": " + where +
+                        " has no port " + remote + "; its ports are " + describePorts(service));
     }
     if (matches.size() > 1) {
       throw ExposeError("--expose " + std::to_string(spec.local) + ":" + remote + ": " + remote +

@@ -36,6 +36,7 @@ std::vector<ExposeSpec> parseExpose(const std::vector<std::string>& values);
 
 // Maps each spec to one Service port. Throws ExposeError listing the Service's ports when one matches none,
 // when a remote matches two ports ambiguously, or when two specs use the same local port or Service port.
-std::vector<ExposedPort> resolveExpose(const std::vector<ExposeSpec>& specs, const kube::ServiceSummary& service);
+std::vector<ExposedPort> resolveExpose(const std::vector<ExposeSpec>& specs,
+                                       const kube::ServiceSummary& service);
 
 }  // namespace tether::session

@@ -1,5 +1,6 @@
 // FuzzKubeconfig.cpp - libFuzzer target for the kubeconfig loader: any text either parses and resolves,
 // or is refused with a ConfigError; nothing else may escape (no crash, no other exception, no hang).
+// fuzz-links: tether_kubeconfig
 #include <cstdint>
 #include <string>
 

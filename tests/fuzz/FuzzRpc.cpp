@@ -1,6 +1,7 @@
 // FuzzRpc.cpp - libFuzzer target: arbitrary bytes through the Content-Length decoder and the real
 // dispatcher with Tether's method table. It proves that no input crashes, hangs or leaks, and checks
 // the invariant that every request frame gets at most one response.
+// fuzz-links: tether_ide
 #include <spdlog/spdlog.h>
 #include <boost/json/parse.hpp>
 

@@ -1,6 +1,7 @@
 // FuzzTunnelCodec.cpp - libFuzzer target: arbitrary bytes through the tunnel frame decoder, every
 // payload parser and an agent-side multiplexer. It proves that no input crashes, hangs or buffers
 // beyond the limits, and checks that the decoder never holds more than one frame plus a header.
+// fuzz-links: tether_tunnel_codec
 #include <cstdint>
 #include <cstdlib>
 #include <string>

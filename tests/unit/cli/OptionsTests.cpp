@@ -29,7 +29,7 @@ TEST_CASE("serve --stdio with its flags", "[cli]") {
   CHECK(options.pretty);
 }
 
-TEST_CASE("--version, --help and no arguments", "[cli]") {
+TEST_CASE("version, help and no arguments", "[cli]") {
   CHECK(ok({"--version"}).command == Command::Version);
   CHECK(ok({"serve", "--help"}).command == Command::Help);
   CHECK(ok({}).command == Command::Help);

@@ -123,7 +123,7 @@ clusters:
             .cluster.server == "https://b:6443");
 }
 
-TEST_CASE("--kubeconfig is used alone and must exist", "[kube][kubeconfig]") {
+TEST_CASE("an explicit --kubeconfig is used alone and must exist", "[kube][kubeconfig]") {
   Home home;
   home.write(".kube/config", kBase);
   CHECK(

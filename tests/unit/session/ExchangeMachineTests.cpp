@@ -30,7 +30,8 @@ using Trace = std::vector<std::string>;
 
 }  // namespace
 
-TEST_CASE("the happy path reaches Active, and a stop undoes everything in reverse order", "[session][exchange]") {
+TEST_CASE("the happy path reaches Active, and a stop undoes everything in reverse order",
+          "[session][exchange]") {
   ExchangeMachine machine;
   const auto trace = run(ActionKind::Finished, kDone, machine);
   CHECK(trace == Trace{"ReadService", "CheckAccess", "Lock", "CreateShadow", "AwaitShadowReady", "OpenTunnel",
@@ -76,7 +77,8 @@ TEST_CASE("a failure at each step undoes exactly what was done", "[session][exch
 
 TEST_CASE("a Service held by someone else fails without touching anything", "[session][exchange]") {
   ExchangeMachine machine;
-  const auto trace = run(ActionKind::Lock, Outcome{OutcomeKind::Held, "service orders is exchanged by alice@laptop"}, machine);
+  const auto trace = run(ActionKind::Lock,
+                         Outcome{OutcomeKind::Held, "service orders is exchanged by alice@laptop"}, machine);
   CHECK(trace.back() == "Finished");
   CHECK(std::count(trace.begin(), trace.end(), "RestoreService") == 0);
   CHECK(machine.message() == "service orders is exchanged by alice@laptop");
@@ -131,8 +133,9 @@ TEST_CASE("while active: heartbeats, an overwritten selector, a dropped tunnel",
   CHECK(machine.state() == SessionState::Active);
 }
 
-TEST_CASE("a restore that keeps failing ends in Failed with the recover hint, and the shadow is still deleted",
-          "[session][exchange]") {
+TEST_CASE(
+    "a restore that keeps failing ends in Failed with the recover hint, and the shadow is still deleted",
+    "[session][exchange]") {
   ExchangeMachine machine(ExchangeLimits{5, 2});
   run(ActionKind::Finished, kDone, machine);
   CHECK(machine.requestStop(false).kind == ActionKind::RestoreService);

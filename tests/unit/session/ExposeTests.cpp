@@ -16,7 +16,7 @@ kube::ServiceSummary orders() {
 }
 }  // namespace
 
-TEST_CASE("--expose forms: local:remote, bare port, lists", "[session][expose]") {
+TEST_CASE("expose forms: local:remote, bare port, lists", "[session][expose]") {
   const auto specs = session::parseExpose({"12001:8080,9000", "7000:grpc"});
   REQUIRE(specs.size() == 3);
   CHECK(specs[0].local == 12001);
@@ -26,18 +26,22 @@ TEST_CASE("--expose forms: local:remote, bare port, lists", "[session][expose]")
   CHECK(specs[2].remote == "grpc");
 }
 
-TEST_CASE("--expose syntax errors name the item", "[session][expose]") {
+TEST_CASE("expose syntax errors name the item", "[session][expose]") {
   CHECK_THROWS_WITH(session::parseExpose({}), Catch::Contains("--expose is required"));
-  CHECK_THROWS_WITH(session::parseExpose({"abc:80"}), "--expose abc:80: local port \"abc\" is not a port number (1-65535)");
+  CHECK_THROWS_WITH(session::parseExpose({"abc:80"}),
+                    "--expose abc:80: local port \"abc\" is not a port number (1-65535)");
   CHECK_THROWS_WITH(session::parseExpose({"70000"}), Catch::Contains("is not a port number"));
-  CHECK_THROWS_WITH(session::parseExpose({"80:"}), Catch::Contains("must be a port number (1-65535) or a port name"));
+  CHECK_THROWS_WITH(session::parseExpose({"80:"}),
+                    Catch::Contains("must be a port number (1-65535) or a port name"));
   CHECK_THROWS_WITH(session::parseExpose({"80:99999"}), Catch::Contains("must be a port number"));
   CHECK_THROWS_WITH(session::parseExpose({"80,,81"}), Catch::Contains("empty item"));
 }
 
 TEST_CASE("remote matches the Service port by number or name, else its targetPort", "[session][expose]") {
   const auto service = orders();
-  auto one = [&](const std::string& text) { return session::resolveExpose(session::parseExpose({text}), service).at(0); };
+  auto one = [&](const std::string& text) {
+    return session::resolveExpose(session::parseExpose({text}), service).at(0);
+  };
   CHECK(one("12001:80").servicePort == 80);
   CHECK(one("12001:http").servicePort == 80);
   CHECK(one("12001:8080").servicePort == 80);  // by targetPort, as kt-connect users write it

@@ -1,0 +1,67 @@
+// PortForwardConnector.cpp - kube::PortForwardStream as a tunnel::ByteStream.
+#include "server/session/PortForwardConnector.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "server/kube/PortForward.hpp"
+
+namespace tether::session {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// The tunnel expects expected failures as error codes; the kube stream throws PortForwardError with a
+// readable message, which is logged here once and mapped to a reset.
+class PortForwardByteStream final : public tunnel::ByteStream {
+ public:
+  explicit PortForwardByteStream(std::unique_ptr<kube::PortForwardStream> stream)
+      : stream_(std::move(stream)) {}
+  ~PortForwardByteStream() override { stream_->abort(); }
+
+  asio::awaitable<Result> readSome(asio::mutable_buffer buffer) override {
+    try {
+      const auto n = co_await stream_->readSome(buffer);
+      if (n == 0) co_return Result{asio::error::eof, 0};
+      co_return Result{boost::system::error_code{}, n};
+    } catch (const kube::PortForwardError& error) {
+      spdlog::warn("{}", error.what());
+      co_return Result{asio::error::connection_reset, 0};
+    }
+  }
+
+  asio::awaitable<Result> writeAll(asio::const_buffer buffer) override {
+    try {
+      co_await stream_->write(buffer);
+      co_return Result{boost::system::error_code{}, buffer.size()};
+    } catch (const kube::PortForwardError& error) {
+      spdlog::warn("{}", error.what());
+      co_return Result{asio::error::connection_reset, 0};
+    }
+  }
+
+  void close() override { stream_->abort(); }
+  std::string describe() const override { return stream_->describe(); }
+
+ private:
+  std::unique_ptr<kube::PortForwardStream> stream_;
+};
+
+}  // namespace
+
+tunnelclient::Connector portForwardConnector(kube::Client& client, std::string namespaceName, std::string pod,
+                                             std::uint16_t port) {
+  return [&client, namespaceName = std::move(namespaceName), pod = std::move(pod),
+          port]() -> asio::awaitable<tunnelclient::Connected> {
+    try {
+      auto stream = co_await kube::openPortForward(client, namespaceName, pod, port);
+      co_return tunnelclient::Connected{{}, std::make_unique<PortForwardByteStream>(std::move(stream))};
+    } catch (const kube::PortForwardError& error) {
+      co_return tunnelclient::Connected{error.what(), nullptr};
+    }
+  };
+}
+
+}  // namespace tether::session

@@ -1,0 +1,22 @@
+// PortForwardConnector.hpp - joins the kube client's port-forward and the tunnel: the shadow's tunnel port,
+// reached through the API server, as the byte stream the tunnel client runs on. The only place where kube
+// and tunnel meet, as ARCHITECTURE.md asks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "server/tunnel/TunnelClient.hpp"
+
+namespace tether::kube {
+class Client;
+}
+
+namespace tether::session {
+
+// Each call of the returned Connector opens a new port-forward to `pod`'s `port` (the client reconnects
+// through it after a drop). Port-forward failures become Connected::error with the kube client's message.
+tunnelclient::Connector portForwardConnector(kube::Client& client, std::string namespaceName, std::string pod,
+                                             std::uint16_t port);
+
+}  // namespace tether::session

@@ -2,6 +2,7 @@
 #include "protocol/tunnel/Codec.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "protocol/tunnel/Wire.hpp"
 
@@ -17,65 +18,98 @@ void encodeFrame(std::string& out, FrameType type, std::uint32_t id, std::string
   out.append(payload);
 }
 
+void FrameDecoder::reserveTail(std::size_t n) {
+  if (capacity_ - end_ >= n) return;
+  const std::size_t live = end_ - begin_;
+  if (capacity_ - live >= n) {
+    // Moving the unconsumed tail down is cheap: it is at most one partial frame.
+    std::memmove(data_.get(), data_.get() + begin_, live);
+  } else {
+    const std::size_t grown = std::max(capacity_ * 2, live + n);
+    auto bigger = std::make_unique_for_overwrite<char[]>(grown);
+    if (live > 0) std::memcpy(bigger.get(), data_.get() + begin_, live);
+    data_ = std::move(bigger);
+    capacity_ = grown;
+  }
+  begin_ = 0;
+  end_ = live;
+}
+
+void FrameDecoder::dropSkipped(std::size_t from, std::size_t n) {
+  // Bytes of a skipped frame are dropped as they arrive, so even a huge ignorable frame is never held.
+  // A skip is only pending when everything before it was consumed, so the new bytes start at begin_.
+  const std::size_t drop = std::min(skipRemaining_, n);
+  skipRemaining_ -= drop;
+  if (from == begin_) begin_ += drop;
+}
+
 void FrameDecoder::feed(std::string_view bytes) {
   if (failed_) return;
-  // Bytes of a skipped frame are dropped as they arrive, so even a huge ignorable frame is never held.
   if (skipRemaining_ > 0) {
     const std::size_t drop = std::min(skipRemaining_, bytes.size());
     skipRemaining_ -= drop;
     bytes.remove_prefix(drop);
   }
-  compact();
-  buffer_.append(bytes);
+  if (bytes.empty()) return;
+  reserveTail(bytes.size());
+  std::memcpy(data_.get() + end_, bytes.data(), bytes.size());
+  end_ += bytes.size();
 }
 
-void FrameDecoder::compact() {
-  // Moving the tail down only when the consumed prefix dominates keeps feeding amortised O(n).
-  if (offset_ > 0 && (offset_ == buffer_.size() || offset_ >= buffer_.size() / 2)) {
-    buffer_.erase(0, offset_);
-    offset_ = 0;
-  }
+char* FrameDecoder::prepare(std::size_t n) {
+  reserveTail(n);
+  return data_.get() + end_;
 }
 
-std::optional<std::variant<Frame, DecodeError>> FrameDecoder::next() {
+void FrameDecoder::commit(std::size_t n) {
+  if (failed_) return;
+  const std::size_t from = end_;
+  end_ += n;
+  if (skipRemaining_ > 0) dropSkipped(from, n);
+}
+
+DecodeError FrameDecoder::fail(std::string message) {
+  failed_ = true;
+  begin_ = end_ = 0;
+  return DecodeError{std::move(message)};
+}
+
+std::optional<std::variant<FrameView, DecodeError>> FrameDecoder::nextView() {
   while (!failed_ && skipRemaining_ == 0) {
-    const std::string_view avail = std::string_view(buffer_).substr(offset_);
-    if (avail.size() < kHeaderSize) return std::nullopt;
-    WireReader header(avail.substr(0, kHeaderSize));
+    const std::size_t avail = end_ - begin_;
+    if (avail < kHeaderSize) return std::nullopt;
+    WireReader header(std::string_view(data_.get() + begin_, kHeaderSize));
     const std::uint8_t type = header.u8().value_or(0);
     const std::uint8_t flags = header.u8().value_or(0);
     const std::uint32_t id = header.u32().value_or(0);
     const std::uint32_t length = header.u32().value_or(0);
     if (length > limits_.maxFrame) {
-      failed_ = true;
-      buffer_.clear();
-      offset_ = 0;
-      return DecodeError{"frame of " + std::to_string(length) + " bytes exceeds the limit of " +
-                         std::to_string(limits_.maxFrame)};
+      return fail("frame of " + std::to_string(length) + " bytes exceeds the limit of " +
+                  std::to_string(limits_.maxFrame));
     }
     if (!isKnownType(type)) {
-      if ((flags & kFlagIgnorable) == 0) {
-        failed_ = true;
-        buffer_.clear();
-        offset_ = 0;
-        return DecodeError{"unknown frame type " + std::to_string(type)};
-      }
-      const std::size_t here = std::min<std::size_t>(length, avail.size() - kHeaderSize);
-      offset_ += kHeaderSize + here;
+      if ((flags & kFlagIgnorable) == 0) return fail("unknown frame type " + std::to_string(type));
+      const std::size_t here = std::min<std::size_t>(length, avail - kHeaderSize);
+      begin_ += kHeaderSize + here;
       skipRemaining_ = length - here;
-      compact();
       continue;
     }
-    if (avail.size() < kHeaderSize + length) return std::nullopt;
-    Frame frame;
-    frame.type = static_cast<FrameType>(type);
-    frame.flags = flags;
-    frame.id = id;
-    frame.payload.assign(avail.substr(kHeaderSize, length));
-    offset_ += kHeaderSize + length;
+    if (avail < kHeaderSize + length) return std::nullopt;
+    FrameView frame{static_cast<FrameType>(type), flags, id,
+                    std::string_view(data_.get() + begin_ + kHeaderSize, length)};
+    begin_ += kHeaderSize + length;
+    if (begin_ == end_) begin_ = end_ = 0;  // the view stays valid: the bytes are not overwritten until fed
     return frame;
   }
   return std::nullopt;
+}
+
+std::optional<std::variant<Frame, DecodeError>> FrameDecoder::next() {
+  auto r = nextView();
+  if (!r) return std::nullopt;
+  if (auto* error = std::get_if<DecodeError>(&*r)) return std::move(*error);
+  const auto& v = std::get<FrameView>(*r);
+  return Frame{v.type, v.flags, v.id, std::string(v.payload)};
 }
 
 std::string_view toString(FrameType type) {

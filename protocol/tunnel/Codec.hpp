@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,23 +31,33 @@ class FrameDecoder {
 
   // Appends bytes; after an error further input is ignored.
   void feed(std::string_view bytes);
+  // Zero-copy feeding: a read goes straight into prepare()'s space, then commit() says how much arrived.
+  // Nothing else may touch the decoder in between.
+  char* prepare(std::size_t n);
+  void commit(std::size_t n);
   // The next complete frame, the terminal error, or nullopt when more bytes are needed. Frames of an
   // unknown type flagged IGNORABLE are skipped here and never returned.
   std::optional<std::variant<Frame, DecodeError>> next();
+  // The same, with the payload left in the buffer (valid until the next feed, prepare or commit).
+  std::optional<std::variant<FrameView, DecodeError>> nextView();
 
   bool failed() const { return failed_; }
   // True when no partial frame is buffered; at EOF a false here means the peer stopped mid-frame.
-  bool atFrameBoundary() const { return buffer_.size() == offset_; }
+  bool atFrameBoundary() const { return end_ == begin_; }
   // Bytes held for an unfinished frame (tests prove oversized frames are never buffered).
-  std::size_t bufferedBytes() const { return buffer_.size() - offset_; }
+  std::size_t bufferedBytes() const { return end_ - begin_; }
   void setLimits(FrameLimits limits) { limits_ = limits; }
 
  private:
-  void compact();
+  void reserveTail(std::size_t n);
+  void dropSkipped(std::size_t from, std::size_t n);
+  DecodeError fail(std::string message);
 
   FrameLimits limits_;
-  std::string buffer_;
-  std::size_t offset_ = 0;
+  std::unique_ptr<char[]> data_;  // [begin_, end_) holds unconsumed bytes; no zero-filling on growth
+  std::size_t capacity_ = 0;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
   bool failed_ = false;
   std::size_t skipRemaining_ = 0;  // payload bytes of an ignorable unknown frame still to drop
 };

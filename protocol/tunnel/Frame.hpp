@@ -70,6 +70,17 @@ struct Frame {
   std::string payload;
 };
 
+// A decoded frame whose payload points into the decoder's buffer: valid until the decoder is next fed.
+// The driver uses it so that DATA is copied once, from the read buffer straight into its stream.
+struct FrameView {
+  FrameType type = FrameType::Data;
+  std::uint8_t flags = 0;
+  std::uint32_t id = 0;
+  std::string_view payload;
+};
+
+inline FrameView view(const Frame& frame) { return FrameView{frame.type, frame.flags, frame.id, frame.payload}; }
+
 struct FrameLimits {
   // Largest payload accepted. DATA frames are sent in chunks of at most the peer's announced value.
   std::size_t maxFrame = 256u * 1024u;

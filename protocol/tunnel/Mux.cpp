@@ -51,7 +51,7 @@ void Mux::takeOutput(std::string& into) {
   blockedOnOutput_.clear();
 }
 
-void Mux::receive(const Frame& f) {
+void Mux::receive(const FrameView& f) {
   if (failure_) return;
   using K = MuxEvent::Kind;
   switch (f.type) {
@@ -111,7 +111,7 @@ void Mux::receive(const Frame& f) {
       if (role_ != Role::Agent) return fail("DNS_QUERY sent to the client");
       {
         MuxEvent& e = emit(K::DnsQuery, f.id);
-        e.payload = f.payload;
+        e.payload = std::string(f.payload);
       }
       return;
     case FrameType::DnsReply: {
@@ -165,7 +165,7 @@ void Mux::receive(const Frame& f) {
   }
 }
 
-void Mux::onOpen(const Frame& f) {
+void Mux::onOpen(const FrameView& f) {
   if (!peerOwns(f.id) || f.id <= lastPeerStreamId_) {
     return fail("OPEN with stream id " + std::to_string(f.id) + " the peer may not use");
   }
@@ -192,7 +192,7 @@ void Mux::onOpen(const Frame& f) {
   }
 }
 
-void Mux::onData(const Frame& f) {
+void Mux::onData(const FrameView& f) {
   Stream* s = find(f.id);
   if (!s || s->reset) return;  // data in flight when we reset or released the stream
   if (s->remoteFin) {

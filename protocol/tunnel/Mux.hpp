@@ -69,7 +69,8 @@ class Mux {
 
   // Inbound: one decoded frame. A violation of the connection's rules sets failure(); the driver
   // then sends GOAWAY(ProtocolError) and closes. Violations inside one stream only reset that stream.
-  void receive(const Frame& frame);
+  void receive(const FrameView& frame);
+  void receive(const Frame& frame) { receive(view(frame)); }
   const std::optional<std::string>& failure() const { return failure_; }
 
   std::optional<MuxEvent> popEvent();
@@ -135,8 +136,8 @@ class Mux {
     return events_.back();
   }
   void frame(FrameType type, std::uint32_t id, std::string_view payload);
-  void onOpen(const Frame& f);
-  void onData(const Frame& f);
+  void onOpen(const FrameView& f);
+  void onData(const FrameView& f);
   void localReset(std::uint32_t id, Stream& s, Code code, std::string message, bool sendFrame);
   void dropInbound(Stream& s);
   bool peerOwns(std::uint32_t id) const;

@@ -22,6 +22,9 @@ using boost::system::error_code;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+// One transport read. Large transfers are bound by syscalls per byte (three TCP hops where a direct
+// connection has one), so reads, pump reads and frames all go up to 256 KiB.
+constexpr std::size_t kReadSize = 256u * 1024u;
 
 std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
 
@@ -59,9 +62,6 @@ Connection::Connection(Executor executor, std::unique_ptr<ByteStream> stream, Ro
       config_(std::move(config)),
       handler_(handler),
       decoder_(FrameLimits{kHandshakeMaxFrame}),
-      // Large transfers are bound by syscalls per byte (three TCP hops instead of one), so both buffers
-      // match the largest frame: one read and one frame per 256 KiB where the window allows.
-      readBuffer_(256u * 1024u),
       scratch_(256u * 1024u),
       writerWake_(executor_, Clock::time_point::max()),
       drainWake_(executor_, Clock::time_point::max()) {}
@@ -134,20 +134,21 @@ asio::awaitable<std::optional<Frame>> Connection::readFirstFrame(Status& error) 
       error = Status{Code::ProtocolError, std::get<DecodeError>(*r).message};
       co_return std::nullopt;
     }
-    auto [ec, n] = co_await stream_->readSome(asio::buffer(readBuffer_));
+    char* space = decoder_.prepare(kReadSize);
+    auto [ec, n] = co_await stream_->readSome(asio::buffer(space, kReadSize));
+    decoder_.commit(ec ? 0 : n);
     if (ec) {
       error = Status{Code::TransportLost, ec == asio::error::eof ? "the peer closed the connection during the handshake"
                                                                  : "handshake read: " + ec.message()};
       co_return std::nullopt;
     }
     lastReceived_ = Clock::now();
-    decoder_.feed(std::string_view(readBuffer_.data(), n));
   }
 }
 
 void Connection::processFrames() {
-  while (auto r = decoder_.next()) {
-    if (auto* frame = std::get_if<Frame>(&*r)) {
+  while (auto r = decoder_.nextView()) {
+    if (auto* frame = std::get_if<FrameView>(&*r)) {
       mux_->receive(*frame);
       if (mux_->failure()) break;
     } else {
@@ -168,14 +169,17 @@ void Connection::processFrames() {
 
 asio::awaitable<Status> Connection::readLoop() {
   for (;;) {
-    auto [ec, n] = co_await stream_->readSome(asio::buffer(readBuffer_));
+    // The read lands in the decoder's own buffer: DATA is then copied once, into its stream.
+    char* space = decoder_.prepare(kReadSize);
+    auto [ec, n] = co_await stream_->readSome(asio::buffer(space, kReadSize));
     if (ec) {
+      decoder_.commit(0);
       co_return Status{Code::TransportLost,
                        ec == asio::error::eof ? "the peer closed the tunnel" : "tunnel read: " + ec.message()};
     }
     lastReceived_ = Clock::now();
     if (closing_) continue;  // after a protocol error we only wait for the GOAWAY to be flushed
-    decoder_.feed(std::string_view(readBuffer_.data(), n));
+    decoder_.commit(n);
     processFrames();
     dispatchEvents();
     kickWriter();

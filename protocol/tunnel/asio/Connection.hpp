@@ -135,7 +135,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peerName_;
   std::unordered_map<std::uint32_t, Waiters> waiters_;
   std::unordered_map<std::uint32_t, Pending> pending_;
-  std::vector<char> readBuffer_;
   std::vector<char> scratch_;  // shared by every pump: filled and handed to the mux with no suspension between
   std::string writing_;
   boost::asio::steady_timer writerWake_;

@@ -199,3 +199,26 @@ TEST_CASE("tunnel handshake: the agent checks version, then token, before anythi
   CHECK(ok.status.code == Code::Ok);
   CHECK(ok.welcome.peer == "agent");
 }
+
+TEST_CASE("tunnel codec: zero-copy prepare/commit feeding, with an ignorable frame, at every split", "[tunnel]") {
+  std::string wire = sampleStream();
+  encodeFrame(wire, static_cast<FrameType>(0x61), 0, std::string(5000, 'i'), kFlagIgnorable);
+  encodeFrame(wire, FrameType::Data, 9, "tail");
+  for (std::size_t split = 0; split <= wire.size(); split += 7) {
+    FrameDecoder d;
+    std::vector<std::string> payloads;
+    for (auto part : {std::string_view(wire).substr(0, split), std::string_view(wire).substr(split)}) {
+      char* space = d.prepare(part.size() + 100);
+      std::copy(part.begin(), part.end(), space);
+      d.commit(part.size());
+      while (auto r = d.nextView()) {
+        REQUIRE(std::holds_alternative<FrameView>(*r));
+        payloads.emplace_back(std::get<FrameView>(*r).payload);
+      }
+    }
+    REQUIRE(payloads.size() == 8);
+    CHECK(payloads[2] == std::string(300, 'x'));
+    CHECK(payloads[7] == "tail");
+    CHECK(d.atFrameBoundary());
+  }
+}

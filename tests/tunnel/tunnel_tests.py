@@ -187,6 +187,25 @@ def test_garbage_and_oversized_frames_close_only_that_connection():
     run(body())
 
 
+def test_version_mismatch_is_reported_on_both_sides():
+    """A client of protocol version 2 gets a GOAWAY naming both versions; the agent logs the same."""
+    with Bed(BUILD) as bed:
+        shadow = bed.shadow()
+        token = bed.token.encode()
+        hello = (b"TTHR" + struct.pack(">H", 2) + struct.pack(">H", len(token)) + token +
+                 struct.pack(">II", 65536, 65536) + struct.pack(">H", 6) + b"future")
+        with socket.create_connection(("127.0.0.1", shadow.tunnel_port), timeout=10) as s:
+            s.sendall(struct.pack(">BBII", 1, 0, 0, len(hello)) + hello)
+            reply = b""
+            while chunk := s.recv(4096):
+                reply += chunk
+        ftype, _, _, length = struct.unpack(">BBII", reply[:10])
+        code, mlen = struct.unpack(">IH", reply[10:16])
+        assert ftype == 0x10 and code == 11, reply
+        assert reply[16:16 + mlen] == b"agent speaks tunnel protocol 1, client sent 2"
+        shadow.wait_line(r'event=tunnel_rejected .*code="version mismatch" reason="agent speaks tunnel protocol 1, client sent 2"')
+
+
 def test_bind_failure_is_reported_with_the_port():
     with Bed(BUILD) as bed, socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

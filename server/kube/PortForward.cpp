@@ -3,6 +3,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -18,6 +19,8 @@
 
 #include <cstdlib>
 #include <istream>
+#include <map>
+#include <mutex>
 
 #include "server/kube/Client.hpp"
 #include "server/kube/Credentials.hpp"
@@ -127,10 +130,58 @@ ssl::context makeTlsContext(const ClusterConfig& cluster, const TlsIdentity& ide
   return context;
 }
 
+// Every forwarded connection is a new TLS connection to the API server. Building the TLS context (CA and
+// client certificate parsing) once per identity, and resuming the last TLS session the server gave us,
+// keeps that cost close to a TCP round trip instead of a full handshake each time.
+struct TlsCache {
+  std::mutex mutex;
+  std::map<std::string, std::shared_ptr<ssl::context>> contexts;
+  std::map<SSL_CTX*, SSL_SESSION*> sessions;  // the newest resumable session per context
+};
+
+TlsCache& tlsCache() {
+  static TlsCache cache;
+  return cache;
+}
+
+// OpenSSL calls this when the server issues a session (a TLS 1.3 ticket arrives after the handshake).
+int rememberSession(SSL* ssl, SSL_SESSION* session) {
+  auto& cache = tlsCache();
+  std::lock_guard lock(cache.mutex);
+  auto& slot = cache.sessions[SSL_get_SSL_CTX(ssl)];
+  if (slot != nullptr) SSL_SESSION_free(slot);
+  slot = session;
+  return 1;  // we keep the reference
+}
+
+std::shared_ptr<ssl::context> tlsContextFor(const ClusterConfig& cluster, const TlsIdentity& identity) {
+  const auto key = cluster.server + '\n' + cluster.certificateAuthorityFile + '\n' +
+                   std::to_string(std::hash<std::string>{}(cluster.certificateAuthorityData)) + '\n' +
+                   (cluster.insecureSkipTlsVerify ? "insecure" : "verify") + '\n' + identity.certificateFile +
+                   '\n' + std::to_string(std::hash<std::string>{}(identity.certificatePem));
+  auto& cache = tlsCache();
+  std::lock_guard lock(cache.mutex);
+  auto& context = cache.contexts[key];
+  if (!context) {
+    context = std::make_shared<ssl::context>(makeTlsContext(cluster, identity));
+    SSL_CTX_set_session_cache_mode(context->native_handle(),
+                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(context->native_handle(), &rememberSession);
+  }
+  return context;
+}
+
+void resumeSession(SSL* ssl) {
+  auto& cache = tlsCache();
+  std::lock_guard lock(cache.mutex);
+  const auto found = cache.sessions.find(SSL_get_SSL_CTX(ssl));
+  if (found != cache.sessions.end() && found->second != nullptr) SSL_set_session(ssl, found->second);
+}
+
 }  // namespace
 
 struct PortForwardStream::Impl {
-  ssl::context tls;
+  std::shared_ptr<ssl::context> tls;
   websocket::stream<ssl::stream<beast::tcp_stream>> ws;
   std::string description;
   std::uint16_t port;
@@ -140,8 +191,9 @@ struct PortForwardStream::Impl {
   bool errorPrefixSeen = false;
   bool ended = false;
 
-  Impl(asio::any_io_executor executor, ssl::context context, std::string what, std::uint16_t forwardedPort)
-      : tls(std::move(context)), ws(executor, tls), description(std::move(what)), port(forwardedPort) {}
+  Impl(asio::any_io_executor executor, std::shared_ptr<ssl::context> context, std::string what,
+       std::uint16_t forwardedPort)
+      : tls(std::move(context)), ws(executor, *tls), description(std::move(what)), port(forwardedPort) {}
 };
 
 PortForwardStream::PortForwardStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -226,15 +278,15 @@ asio::awaitable<std::unique_ptr<PortForwardStream>> openPortForward(Client& clie
   } catch (const CredentialError& error) {
     throw PortForwardError(what + ": " + error.what());
   }
-  ssl::context tls(ssl::context::tls_client);
+  std::shared_ptr<ssl::context> tls;
   try {
-    tls = makeTlsContext(cluster, credentials.identity);
+    tls = tlsContextFor(cluster, credentials.identity);
   } catch (const boost::system::system_error& error) {
     throw PortForwardError(what +
                            ": the kubeconfig's certificates cannot be used: " + error.code().message());
   }
   auto executor = co_await asio::this_coro::executor;
-  auto impl = std::make_unique<PortForwardStream::Impl>(executor, std::move(tls), what, port);
+  auto impl = std::make_unique<PortForwardStream::Impl>(executor, tls, what, port);
   auto& tcp = beast::get_lowest_layer(impl->ws);
 
   // TCP, to the server or to the proxy.
@@ -291,6 +343,7 @@ asio::awaitable<std::unique_ptr<PortForwardStream>> openPortForward(Client& clie
       X509_VERIFY_PARAM_set1_host(param, verifyName.c_str(), 0);
     }
   }
+  resumeSession(tlsStream.native_handle());
   tcp.expires_after(config.handshakeTimeout);
   auto [tlsError] =
       co_await tlsStream.async_handshake(ssl::stream_base::client, asio::as_tuple(use_awaitable));
@@ -300,6 +353,8 @@ asio::awaitable<std::unique_ptr<PortForwardStream>> openPortForward(Client& clie
                            " (check certificate-authority and tls-server-name in the kubeconfig)");
   }
   tcp.expires_never();
+  spdlog::debug("{}: TLS session {}", what,
+                SSL_session_reused(tlsStream.native_handle()) ? "resumed" : "new");
 
   // WebSocket upgrade with the subprotocol and the credentials.
   impl->ws.set_option(websocket::stream_base::timeout{config.handshakeTimeout, config.idleTimeout, true});

@@ -313,7 +313,7 @@ int waitReady(Client& client, const std::string& ns, const std::string& pod, int
 int main(int argc, char** argv) {
   // Logs go to stderr: stdout carries the JSON lines the tests read.
   spdlog::set_default_logger(spdlog::stderr_color_mt("probe"));
-  spdlog::set_level(spdlog::level::warn);
+  spdlog::set_level(std::getenv("KUBE_PROBE_DEBUG") != nullptr ? spdlog::level::debug : spdlog::level::warn);
   std::vector<std::string> args(argv + 1, argv + argc);
   ConfigOverrides overrides;
   while (!args.empty() && args[0].rfind("--", 0) == 0) {

@@ -33,7 +33,7 @@ int serve(const tether::cli::Options& options) {
   stdio.pretty = options.pretty;
   rpc::StdioTransport transport(STDIN_FILENO, STDOUT_FILENO, stdio);
   rpc::Dispatcher dispatcher(transport);
-  ide::TetherServer server(dispatcher);
+  ide::TetherServer server(dispatcher, [&transport](int pid) { return transport.watchProcess(pid); });
 
   gTransport = &transport;
   struct sigaction action {};
@@ -56,6 +56,9 @@ int serve(const tether::cli::Options& options) {
       return dispatcher.exitCode();
     case rpc::LoopEnd::Stopped:
       spdlog::info("stopped by signal; exiting");
+      return dispatcher.exitCode();
+    case rpc::LoopEnd::ClientGone:
+      spdlog::info("the IDE process is gone; exiting");
       return dispatcher.exitCode();
     case rpc::LoopEnd::ReadError:
       return 1;

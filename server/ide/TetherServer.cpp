@@ -13,7 +13,8 @@ namespace tether::ide {
 
 namespace json = boost::json;
 
-TetherServer::TetherServer(rpc::Dispatcher& dispatcher) : dispatcher_(dispatcher), backend_(this) {
+TetherServer::TetherServer(rpc::Dispatcher& dispatcher, std::function<bool(int pid)> watchClient)
+    : dispatcher_(dispatcher), watchClient_(std::move(watchClient)), backend_(this) {
   bindMethods();
 }
 
@@ -56,6 +57,7 @@ void TetherServer::onInitialize(const json::value& params, rpc::ReplyOnce reply)
                parsed.clientInfo ? parsed.clientInfo->name : "an unnamed client",
                parsed.clientInfo && parsed.clientInfo->version ? *parsed.clientInfo->version : "",
                parsed.processId ? std::to_string(*parsed.processId) : "none");
+  if (parsed.processId && watchClient_) watchClient_(static_cast<int>(*parsed.processId));
   const auto info = backend_.version();
   reply(json::object{{"serverInfo", json::object{{"name", info.name}, {"version", info.version}}},
                      {"capabilities", capabilities()}});

@@ -6,6 +6,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <functional>
+
 #include "server/core/Backend.hpp"
 #include "server/rpc/Dispatcher.hpp"
 
@@ -13,7 +15,8 @@ namespace tether::ide {
 
 class TetherServer : private core::Backend::Callbacks {
  public:
-  explicit TetherServer(rpc::Dispatcher& dispatcher);
+  // `watchClient` is asked to watch the IDE's process (initialize's processId) when there is one.
+  explicit TetherServer(rpc::Dispatcher& dispatcher, std::function<bool(int pid)> watchClient = {});
 
   core::Backend& backend() { return backend_; }
 
@@ -34,6 +37,7 @@ class TetherServer : private core::Backend::Callbacks {
   boost::json::value capabilities() const;
 
   rpc::Dispatcher& dispatcher_;
+  std::function<bool(int pid)> watchClient_;
   core::Backend backend_;
 };
 

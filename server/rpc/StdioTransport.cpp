@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
@@ -27,11 +28,29 @@ StdioTransport::StdioTransport(int inputFd, int outputFd, StdioOptions options)
 StdioTransport::~StdioTransport() {
   ::close(wakeRead_);
   ::close(wakeWrite_);
+  if (const int fd = processFd_.exchange(-1); fd >= 0) ::close(fd);
 }
 
+namespace {
+constexpr char kWakeStop = 1;
+constexpr char kWakeRescan = 2;  // the set of watched descriptors changed
+}  // namespace
+
 void StdioTransport::stop() noexcept {
-  const char byte = 1;
+  const char byte = kWakeStop;
   [[maybe_unused]] const auto ignored = ::write(wakeWrite_, &byte, 1);
+}
+
+bool StdioTransport::watchProcess(int pid) {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) {
+    spdlog::warn("cannot watch the client process {}: {}", pid, std::strerror(errno));
+    return false;
+  }
+  if (const int previous = processFd_.exchange(fd); previous >= 0) ::close(previous);
+  const char byte = kWakeRescan;
+  [[maybe_unused]] const auto ignored = ::write(wakeWrite_, &byte, 1);
+  return true;
 }
 
 void StdioTransport::send(const jsonrpc::Message& message) {
@@ -60,13 +79,22 @@ template <typename Decoder>
 LoopEnd StdioTransport::run(Decoder& decoder, FrameHandler& handler) {
   char buffer[64 * 1024];
   for (;;) {
-    pollfd fds[2] = {{inputFd_, POLLIN, 0}, {wakeRead_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    const int processFd = processFd_.load();
+    pollfd fds[3] = {{inputFd_, POLLIN, 0}, {wakeRead_, POLLIN, 0}, {processFd, POLLIN, 0}};
+    if (::poll(fds, processFd >= 0 ? 3 : 2, -1) < 0) {
       if (errno == EINTR) continue;
       spdlog::error("waiting for input failed: {}", std::strerror(errno));
       return LoopEnd::ReadError;
     }
-    if ((fds[1].revents & POLLIN) != 0) return LoopEnd::Stopped;
+    if ((fds[1].revents & POLLIN) != 0) {
+      char byte = 0;
+      if (::read(wakeRead_, &byte, 1) == 1 && byte == kWakeRescan) continue;
+      return LoopEnd::Stopped;
+    }
+    if (processFd >= 0 && (fds[2].revents & POLLIN) != 0) {
+      spdlog::info("the client process exited");
+      return LoopEnd::ClientGone;
+    }
     const auto n = ::read(inputFd_, buffer, sizeof buffer);
     if (n < 0) {
       if (errno == EINTR) continue;  // a debugger attaching or a signal must not end the session

@@ -6,6 +6,7 @@
 // stdout carries protocol messages only; the transport is the only writer of the output descriptor.
 #pragma once
 
+#include <atomic>
 #include <mutex>
 
 #include "protocol/jsonrpc/Framing.hpp"
@@ -29,6 +30,10 @@ class StdioTransport : public Transport {
   LoopEnd loop(FrameHandler& handler) override;
   // Ends loop() with LoopEnd::Stopped. Async-signal-safe: it only writes one byte to a pipe.
   void stop() noexcept;
+  // Ends loop() with LoopEnd::ClientGone when process `pid` exits (LSP's processId: a crashed IDE must not
+  // leave the backend, and the sessions it holds, running). Event-driven through a pidfd, no polling.
+  // Returns false when the process does not exist or cannot be watched. Thread-safe.
+  bool watchProcess(int pid);
 
  private:
   template <typename Decoder>
@@ -41,6 +46,7 @@ class StdioTransport : public Transport {
   bool outputBroken_ = false;
   int wakeRead_ = -1;  // self-pipe: loop() polls it beside the input
   int wakeWrite_ = -1;
+  std::atomic<int> processFd_{-1};  // pidfd of the watched client process, -1 when none
 };
 
 }  // namespace tether::rpc

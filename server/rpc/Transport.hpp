@@ -28,7 +28,8 @@ class FrameHandler {
 };
 
 // Stopped: stop() was called (a signal handler asks for an orderly shutdown this way).
-enum class LoopEnd { HandlerStopped, EndOfInput, ReadError, Stopped };
+// ClientGone: the IDE process named in `initialize` (processId) exited.
+enum class LoopEnd { HandlerStopped, EndOfInput, ReadError, Stopped, ClientGone };
 
 class Transport : public Outgoing {
  public:

@@ -1,6 +1,7 @@
 // HttpProxy.cpp - request head, open, answer or forward the head, then the stream pump.
 #include "server/tunnel/HttpProxy.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read_until.hpp>
@@ -8,7 +9,6 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "server/tunnel/HttpRequestHead.hpp"
@@ -27,8 +27,10 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 asio::awaitable<void> answer(tcp::socket& socket, std::string_view status, const std::string& message) {
   const std::string body = "tether: " + message + "\n";
-  const std::string response = "HTTP/1.1 " + std::string(status) + "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  const std::string response =
+      "HTTP/1.1 " + std::string(status) +
+      "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n" + body;
   co_await asio::async_write(socket, asio::buffer(response), kAwait);
 }
 
@@ -38,41 +40,12 @@ std::string_view statusFor(Code code) {
 
 }  // namespace
 
-HttpProxy::HttpProxy(TunnelClient& client, ProxyConfig config)
-    : client_(client), config_(config), acceptor_(client.executor()) {}
-
-bool HttpProxy::bind(std::uint16_t port, std::string& error) { return bindLoopback(acceptor_, port, error); }
-
-std::uint16_t HttpProxy::port() const { return acceptor_.local_endpoint().port(); }
-
-void HttpProxy::close() {
-  boost::system::error_code ec;
-  acceptor_.close(ec);
-}
-
-asio::awaitable<void> HttpProxy::serve() {
-  while (acceptor_.is_open()) {
-    auto [ec, socket] = co_await acceptor_.async_accept(kAwait);
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-    if (ec) continue;
-    tunnel::spawnLogged(client_.executor(), handle(std::move(socket)), "http proxy client");
-  }
-}
-
-asio::awaitable<void> HttpProxy::handle(tcp::socket socket) {
-  asio::steady_timer deadline(client_.executor(), config_.handshakeTimeout);
-  auto negotiated = co_await (negotiate(socket) || deadline.async_wait(kAwait));
-  if (negotiated.index() == 1 || !std::get<0>(negotiated)) {
-    boost::system::error_code ec;
-    socket.close(ec);
-  }
-}
-
 asio::awaitable<bool> HttpProxy::negotiate(tcp::socket& socket) {
   asio::streambuf buffer(config_.maxHeadBytes);
   auto [ec, headLength] = co_await asio::async_read_until(socket, buffer, "\r\n\r\n", kAwait);
   if (ec) {
-    if (ec == asio::error::not_found) co_await answer(socket, "431 Request Header Fields Too Large", "request head too large");
+    if (ec == asio::error::not_found)
+      co_await answer(socket, "431 Request Header Fields Too Large", "request head too large");
     co_return false;
   }
   const std::string all(asio::buffers_begin(buffer.data()), asio::buffers_end(buffer.data()));
@@ -93,9 +66,10 @@ asio::awaitable<bool> HttpProxy::negotiate(tcp::socket& socket) {
   const tunnel::Open target{tunnel::OpenKind::Dial, request.port, request.host};
   auto [status, id] = co_await conn->open(target);
   if (status.code != Code::Ok) {
-    spdlog::info("event=http_proxy_open_failed host={} port={} code=\"{}\" reason=\"{}\"", request.host, request.port,
-                 tunnel::toString(status.code), status.message);
-    co_await answer(socket, statusFor(status.code), std::string(tunnel::toString(status.code)) + ": " + status.message);
+    spdlog::info("event=http_proxy_open_failed host={} port={} code=\"{}\" reason=\"{}\"", request.host,
+                 request.port, tunnel::toString(status.code), status.message);
+    co_await answer(socket, statusFor(status.code),
+                    std::string(tunnel::toString(status.code)) + ": " + status.message);
     co_return false;
   }
   if (request.connect) {

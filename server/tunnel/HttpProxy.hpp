@@ -10,26 +10,17 @@
 #include <cstdint>
 #include <string>
 
-#include "server/tunnel/ProxyConfig.hpp"
-#include "server/tunnel/TunnelClient.hpp"
+#include "server/tunnel/LoopbackProxy.hpp"
 
 namespace tether::tunnelclient {
 
-class HttpProxy {
+class HttpProxy final : public LoopbackProxy {
  public:
-  HttpProxy(TunnelClient& client, ProxyConfig config = {});
-  bool bind(std::uint16_t port, std::string& error);
-  std::uint16_t port() const;
-  boost::asio::awaitable<void> serve();
-  void close();
+  explicit HttpProxy(TunnelClient& client, ProxyConfig config = {})
+      : LoopbackProxy(client, config, "http proxy client") {}
 
  private:
-  boost::asio::awaitable<void> handle(boost::asio::ip::tcp::socket socket);
-  boost::asio::awaitable<bool> negotiate(boost::asio::ip::tcp::socket& socket);
-
-  TunnelClient& client_;
-  ProxyConfig config_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::awaitable<bool> negotiate(boost::asio::ip::tcp::socket& socket) override;
 };
 
 }  // namespace tether::tunnelclient

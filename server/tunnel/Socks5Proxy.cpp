@@ -1,13 +1,13 @@
 // Socks5Proxy.cpp - greeting, CONNECT request, reply, then the stream pump.
 #include "server/tunnel/Socks5Proxy.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include <array>
 
@@ -40,42 +40,18 @@ asio::awaitable<void> reply(tcp::socket& socket, std::uint8_t code) {
 
 std::uint8_t socksReplyFor(Code code) {
   switch (code) {
-    case Code::Ok: return 0x00;
-    case Code::Refused: return 0x05;        // connection refused
-    case Code::DnsFailure: return 0x04;     // host unreachable
-    case Code::Unreachable: return 0x04;
-    case Code::Timeout: return 0x04;
-    default: return 0x01;                   // general failure
-  }
-}
-
-Socks5Proxy::Socks5Proxy(TunnelClient& client, ProxyConfig config)
-    : client_(client), config_(config), acceptor_(client.executor()) {}
-
-bool Socks5Proxy::bind(std::uint16_t port, std::string& error) { return bindLoopback(acceptor_, port, error); }
-
-std::uint16_t Socks5Proxy::port() const { return acceptor_.local_endpoint().port(); }
-
-void Socks5Proxy::close() {
-  boost::system::error_code ec;
-  acceptor_.close(ec);
-}
-
-asio::awaitable<void> Socks5Proxy::serve() {
-  while (acceptor_.is_open()) {
-    auto [ec, socket] = co_await acceptor_.async_accept(kAwait);
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-    if (ec) continue;
-    tunnel::spawnLogged(client_.executor(), handle(std::move(socket)), "socks5 client");
-  }
-}
-
-asio::awaitable<void> Socks5Proxy::handle(tcp::socket socket) {
-  asio::steady_timer deadline(client_.executor(), config_.handshakeTimeout);
-  auto negotiated = co_await (negotiate(socket) || deadline.async_wait(kAwait));
-  if (negotiated.index() == 1 || !std::get<0>(negotiated)) {
-    boost::system::error_code ec;
-    socket.close(ec);
+    case Code::Ok:
+      return 0x00;
+    case Code::Refused:
+      return 0x05;  // connection refused
+    case Code::DnsFailure:
+      return 0x04;  // host unreachable
+    case Code::Unreachable:
+      return 0x04;
+    case Code::Timeout:
+      return 0x04;
+    default:
+      return 0x01;  // general failure
   }
 }
 

@@ -10,30 +10,20 @@
 #include <string>
 
 #include "protocol/tunnel/Frame.hpp"
-#include "server/tunnel/ProxyConfig.hpp"
-#include "server/tunnel/TunnelClient.hpp"
+#include "server/tunnel/LoopbackProxy.hpp"
 
 namespace tether::tunnelclient {
 
 // The SOCKS5 reply code for a failed open (RFC 1928 §6).
 std::uint8_t socksReplyFor(tunnel::Code code);
 
-class Socks5Proxy {
+class Socks5Proxy final : public LoopbackProxy {
  public:
-  Socks5Proxy(TunnelClient& client, ProxyConfig config = {});
-  // Binds 127.0.0.1:<port> (0 = any free port); false with `error` set when the bind fails.
-  bool bind(std::uint16_t port, std::string& error);
-  std::uint16_t port() const;
-  boost::asio::awaitable<void> serve();
-  void close();
+  explicit Socks5Proxy(TunnelClient& client, ProxyConfig config = {})
+      : LoopbackProxy(client, config, "socks5 client") {}
 
  private:
-  boost::asio::awaitable<void> handle(boost::asio::ip::tcp::socket socket);
-  boost::asio::awaitable<bool> negotiate(boost::asio::ip::tcp::socket& socket);
-
-  TunnelClient& client_;
-  ProxyConfig config_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::awaitable<bool> negotiate(boost::asio::ip::tcp::socket& socket) override;
 };
 
 }  // namespace tether::tunnelclient

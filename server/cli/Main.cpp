@@ -9,6 +9,7 @@
 #include "server/cli/ClusterCommands.hpp"
 #include "server/cli/Logging.hpp"
 #include "server/cli/Options.hpp"
+#include "server/cli/SessionCommands.hpp"
 #include "server/core/Backend.hpp"
 #include "server/core/BuildInfo.hpp"
 #include "server/ide/TetherServer.hpp"
@@ -88,14 +89,25 @@ int main(int argc, char** argv) {
     case Command::Contexts:
     case Command::Namespaces:
     case Command::Services:
+    case Command::Exchange:
+    case Command::Clean:
+    case Command::Recover:
       break;
   }
+  if (options.command == Command::Exchange) tether::cli::blockSessionSignals();  // before any thread
   // The cluster commands print tables; their log stays quiet unless asked for.
   const bool table = options.command != Command::Serve;
   if (auto error =
           setUpLogging(table && options.logLevel == "info" ? "warn" : options.logLevel, options.logFile)) {
     std::cerr << "tether: " << *error << "\n";
     return 2;
+  }
+  try {
+    if (options.command == Command::Exchange) return runExchange(options);
+    if (options.command == Command::Clean || options.command == Command::Recover) return runClean(options);
+  } catch (const std::exception& error) {
+    spdlog::critical("fatal: {}", error.what());
+    return 1;
   }
   if (table) {
     tether::core::Backend backend;

@@ -34,6 +34,18 @@ Usage:
   tether contexts           list the kubeconfig's contexts (as kubectl config get-contexts)
   tether namespaces         list the namespaces of the cluster
   tether services -n NS     list the Services of a namespace and who holds each
+  tether exchange SERVICE --expose LOCAL[:REMOTE] [-n NS] [--strategy selector|scale] [--image IMAGE]
+                 [--output text|json] [-- CMD ARGS...]
+                            send all traffic of SERVICE to this machine: LOCAL receives what the Service
+                            sends to its port REMOTE (a number or name; `--expose 8080` is 8080:8080;
+                            repeat or comma-separate for more ports). With `-- CMD`, runs CMD with the
+                            session's proxy environment and ends the session when CMD exits. Ctrl-C stops
+                            and restores the Service.
+  tether clean [-n NS | -A] [--dry-run] [--stale-after DURATION]
+                            restore Services and delete objects of sessions whose heartbeat is older than
+                            DURATION (default 2m; 0s: every session not held by a live tether on this machine)
+  tether recover SERVICE [-n NS]
+                            restore SERVICE and delete its session's objects, whatever its heartbeat
   tether --version          print the version
   tether --help             print this help
 
@@ -51,11 +63,50 @@ protocol/PROTOCOL.md.
 )";
 }
 
+std::optional<int> parseDuration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  long total = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t digits = i;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (digits == i || digits >= text.size() || digits - i > 6) return std::nullopt;
+    const long number = std::stol(text.substr(i, digits - i));
+    const char unit = text[digits];
+    if (unit == 's') {
+      total += number;
+    } else if (unit == 'm') {
+      total += number * 60;
+    } else if (unit == 'h') {
+      total += number * 3600;
+    } else {
+      return std::nullopt;
+    }
+    i = digits + 1;
+  }
+  if (total > 365L * 24 * 3600) return std::nullopt;
+  return static_cast<int>(total);
+}
+
+namespace {
+bool takesTarget(const std::optional<std::string>& subcommand) {
+  return subcommand == "exchange" || subcommand == "recover";
+}
+bool isSessionCommand(const std::optional<std::string>& subcommand) {
+  return takesTarget(subcommand) || subcommand == "clean";
+}
+}  // namespace
+
 std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& args) {
   Options options;
   std::optional<std::string> subcommand;
 
   for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--" && subcommand == "exchange") {
+      options.run.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      if (options.run.empty()) return UsageError{"`--` must be followed by the command to run"};
+      break;
+    }
     const auto [flag, inlineValue] = splitFlag(args[i]);
     auto value = [&, flag = flag, inlineValue = inlineValue]() -> std::variant<std::string, UsageError> {
       if (inlineValue) return *inlineValue;
@@ -114,12 +165,60 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
       options.delimitedInput = text == "delimited";
       continue;
     }
+    if ((flag == "--expose" || flag == "--strategy" || flag == "--image") && subcommand == "exchange") {
+      auto text = value();
+      if (auto* error = std::get_if<UsageError>(&text)) return *error;
+      const auto& given = std::get<std::string>(text);
+      if (flag == "--expose") options.expose.push_back(given);
+      if (flag == "--image") options.image = given;
+      if (flag == "--strategy") {
+        if (given != "selector" && given != "scale") {
+          return UsageError{"--strategy: unknown strategy \"" + given +
+                            "\"; use selector (default) or scale"};
+        }
+        options.strategy = given;
+      }
+      continue;
+    }
+    if (flag == "--output" && isSessionCommand(subcommand)) {
+      auto text = value();
+      if (auto* error = std::get_if<UsageError>(&text)) return *error;
+      options.output = std::get<std::string>(text);
+      if (options.output != "text" && options.output != "json") {
+        return UsageError{"--output: unknown format \"" + options.output + "\"; use text or json"};
+      }
+      continue;
+    }
+    if (flag == "--dry-run" && subcommand == "clean") {
+      options.dryRun = true;
+      continue;
+    }
+    if ((flag == "-A" || flag == "--all-namespaces") && subcommand == "clean") {
+      options.allNamespaces = true;
+      continue;
+    }
+    if (flag == "--stale-after" && subcommand == "clean") {
+      auto text = value();
+      if (auto* error = std::get_if<UsageError>(&text)) return *error;
+      const auto seconds = parseDuration(std::get<std::string>(text));
+      if (!seconds) {
+        return UsageError{"--stale-after: \"" + std::get<std::string>(text) +
+                          "\" is not a duration; write it as 2m, 90s, 1h or 0s"};
+      }
+      options.staleAfterSeconds = *seconds;
+      continue;
+    }
     if (!flag.empty() && flag[0] == '-') {
       return UsageError{"unknown flag " + flag + (subcommand ? " for `tether " + *subcommand + "`" : "") +
                         "; see `tether --help`"};
     }
+    if (takesTarget(subcommand) && options.target.empty()) {
+      options.target = flag;
+      continue;
+    }
     if (subcommand) return UsageError{"unexpected argument \"" + flag + "\"; see `tether --help`"};
-    if (flag != "serve" && flag != "contexts" && flag != "namespaces" && flag != "services") {
+    if (flag != "serve" && flag != "contexts" && flag != "namespaces" && flag != "services" &&
+        flag != "exchange" && flag != "clean" && flag != "recover") {
       return UsageError{"unknown command \"" + flag + "\"; see `tether --help`"};
     }
     subcommand = flag;
@@ -132,6 +231,20 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
   if (*subcommand == "contexts") options.command = Command::Contexts;
   if (*subcommand == "namespaces") options.command = Command::Namespaces;
   if (*subcommand == "services") options.command = Command::Services;
+  if (*subcommand == "exchange" || *subcommand == "recover") {
+    options.command = *subcommand == "exchange" ? Command::Exchange : Command::Recover;
+    if (options.target.empty()) {
+      return UsageError{"`tether " + *subcommand + "` needs the Service's name: tether " + *subcommand +
+                        " SERVICE" + (*subcommand == "exchange" ? " --expose LOCAL[:REMOTE]" : "")};
+    }
+    if (options.command == Command::Exchange && options.expose.empty()) {
+      return UsageError{
+          "`tether exchange " + options.target +
+          "` needs --expose LOCAL[:REMOTE], e.g. --expose 12001:8080 (local 12001 receives what "
+          "the Service sends to its port 8080)"};
+    }
+  }
+  if (*subcommand == "clean") options.command = Command::Clean;
   if (*subcommand != "serve") return options;
   options.command = Command::Serve;
   if (!options.stdio) {

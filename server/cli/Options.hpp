@@ -11,7 +11,7 @@
 
 namespace tether::cli {
 
-enum class Command { Help, Version, Serve, Contexts, Namespaces, Services };
+enum class Command { Help, Version, Serve, Contexts, Namespaces, Services, Exchange, Clean, Recover };
 
 struct Options {
   Command command = Command::Help;
@@ -27,7 +27,21 @@ struct Options {
   bool stdio = false;
   bool delimitedInput = false;
   bool pretty = false;
+  // exchange SERVICE --expose ... [--strategy] [--image] [-- CMD ARGS]; recover SERVICE
+  std::string target;
+  std::vector<std::string> expose;
+  std::string strategy = "selector";
+  std::string image;
+  std::vector<std::string> run;  // after `--`: the command to run with the session
+  // clean
+  bool dryRun = false;
+  int staleAfterSeconds = 120;
+  // exchange, clean, recover: "text" (lines for people) or "json" (one JSON event per line)
+  std::string output = "text";
 };
+
+// "2m", "90s", "1h30m", "0s" -> seconds; nullopt for anything else.
+std::optional<int> parseDuration(const std::string& text);
 
 struct UsageError {
   std::string message;

@@ -5,6 +5,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "server/core/BuildInfo.hpp"
+#include "server/core/SessionsImpl.hpp"
 #include "server/kube/Client.hpp"
 #include "server/kube/Kubeconfig.hpp"
 #include "server/session/Labels.hpp"
@@ -12,7 +13,8 @@
 namespace tether::core {
 
 struct Backend::Workers {
-  boost::asio::thread_pool pool{2};
+  // Session starts and stops block a worker for seconds; four keep picker queries answering meanwhile.
+  boost::asio::thread_pool pool{4};
 };
 
 Backend::Backend(Callbacks* callbacks) : callbacks_(callbacks), workers_(std::make_unique<Workers>()) {}
@@ -33,6 +35,7 @@ void Backend::post(std::function<void()> work) {
 void Backend::shutdown() {
   if (shutDown_) return;
   shutDown_ = true;
+  stopAllSessions();
   if (callbacks_ != nullptr) callbacks_->onLog("backend shut down");
 }
 

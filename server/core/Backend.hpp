@@ -8,6 +8,7 @@
 // the backend's worker pool (`post`), never on the protocol reader thread.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "server/core/ClusterQueries.hpp"
+#include "server/core/SessionTypes.hpp"
 
 namespace tether::kube {
 class Client;
@@ -30,11 +32,13 @@ struct VersionInfo {
 
 class Backend {
  public:
-  // Events the core reports while it works (session state changes land here with the exchange issue).
+  // Events the core reports while it works.
   class Callbacks {
    public:
     virtual ~Callbacks() = default;
     virtual void onLog(std::string_view message) = 0;
+    // Every state change of every session (starting, active, reconnecting, stopping, stopped, failed).
+    virtual void onSessionChanged(const SessionView& /*session*/) {}
   };
 
   explicit Backend(Callbacks* callbacks = nullptr);
@@ -46,6 +50,16 @@ class Backend {
   std::vector<kube::NamespaceSummary> namespaces(const ConnectionOptions& options);
   std::vector<ServiceView> services(const ConnectionOptions& options);
 
+  // Sessions (Sessions.cpp). start blocks until the session is active and throws core::Error when it
+  // cannot start (the cluster is left as it was); `progress` hears each step.
+  SessionView startSession(const SessionRequest& request,
+                           const std::function<void(const std::string&)>& progress);
+  SessionView stopSession(const std::string& id);
+  std::vector<SessionView> listSessions() const;
+  CleanResult clean(const ConnectionOptions& options, const CleanRequest& request);
+  // Restores what this machine's dead backends left (the local state file); run at every start.
+  CleanResult cleanOwnStaleSessions();
+
   // Runs `work` on the backend's worker pool.
   void post(std::function<void()> work);
 
@@ -53,17 +67,23 @@ class Backend {
   // `shutdown`, on end of input and on SIGTERM, before the process exits.
   void shutdown();
   bool isShutDown() const { return shutDown_; }
+  Callbacks* callbacks() const { return callbacks_; }
 
  private:
   std::shared_ptr<kube::Client> clientFor(const ConnectionOptions& options);
+  void stopAllSessions();
+  void ensureSessions();
 
   Callbacks* callbacks_;
-  bool shutDown_ = false;
+  std::atomic<bool> shutDown_ = false;
   std::mutex clientsMutex_;
   std::map<std::string, std::shared_ptr<kube::Client>>
       clients_;  // by kubeconfig + context: connections are reused
   struct Workers;
   std::unique_ptr<Workers> workers_;
+  struct Sessions;
+  std::once_flag sessionsOnce_;
+  std::unique_ptr<Sessions> sessions_;
 };
 
 }  // namespace tether::core

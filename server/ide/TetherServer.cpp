@@ -8,6 +8,8 @@
 #include "protocol/jsonrpc/ParamReader.hpp"
 #include "protocol/tether/Methods.hpp"
 #include "server/ide/ClusterHandlers.hpp"
+#include "server/ide/SessionHandlers.hpp"
+#include "server/ide/SessionJson.hpp"
 
 namespace tether::ide {
 
@@ -38,6 +40,11 @@ void TetherServer::bindMethods() {
   d.method      ("tether/contexts",   request(&TetherServer::onContexts));
   d.method      ("tether/namespaces", request(&TetherServer::onNamespaces));
   d.method      ("tether/services",   request(&TetherServer::onServices));
+  d.method      ("tether/session/start", request(&TetherServer::onSessionStart));
+  d.method      ("tether/session/stop",  request(&TetherServer::onSessionStop));
+  d.method      ("tether/session/list",  request(&TetherServer::onSessionList));
+  d.method      ("tether/clean",         request(&TetherServer::onClean));
+  d.method      ("tether/recover",       request(&TetherServer::onRecover));
   // clang-format on
 }
 
@@ -89,6 +96,31 @@ void TetherServer::onNamespaces(const json::value& params, rpc::ReplyOnce reply)
 
 void TetherServer::onServices(const json::value& params, rpc::ReplyOnce reply) {
   handleServices(backend_, params, std::move(reply));
+}
+
+void TetherServer::onSessionStart(const json::value& params, rpc::ReplyOnce reply) {
+  handleSessionStart(backend_, dispatcher_.outgoing(), params, std::move(reply));
+}
+
+void TetherServer::onSessionStop(const json::value& params, rpc::ReplyOnce reply) {
+  handleSessionStop(backend_, params, std::move(reply));
+}
+
+void TetherServer::onSessionList(const json::value& params, rpc::ReplyOnce reply) {
+  handleSessionList(backend_, params, std::move(reply));
+}
+
+void TetherServer::onClean(const json::value& params, rpc::ReplyOnce reply) {
+  handleClean(backend_, params, std::move(reply));
+}
+
+void TetherServer::onRecover(const json::value& params, rpc::ReplyOnce reply) {
+  handleRecover(backend_, params, std::move(reply));
+}
+
+// Called from session threads; Dispatcher::notify is thread-safe.
+void TetherServer::onSessionChanged(const core::SessionView& session) {
+  dispatcher_.notify("tether/sessionChanged", json::object{{"session", sessionToJson(session)}});
 }
 
 void TetherServer::onLog(std::string_view message) {

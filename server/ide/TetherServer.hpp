@@ -30,9 +30,15 @@ class TetherServer : private core::Backend::Callbacks {
   void onContexts(const boost::json::value& params, rpc::ReplyOnce reply);
   void onNamespaces(const boost::json::value& params, rpc::ReplyOnce reply);
   void onServices(const boost::json::value& params, rpc::ReplyOnce reply);
+  void onSessionStart(const boost::json::value& params, rpc::ReplyOnce reply);
+  void onSessionStop(const boost::json::value& params, rpc::ReplyOnce reply);
+  void onSessionList(const boost::json::value& params, rpc::ReplyOnce reply);
+  void onClean(const boost::json::value& params, rpc::ReplyOnce reply);
+  void onRecover(const boost::json::value& params, rpc::ReplyOnce reply);
 
   // core::Backend::Callbacks
   void onLog(std::string_view message) override;
+  void onSessionChanged(const core::SessionView& session) override;
 
   boost::json::value capabilities() const;
 

@@ -4,12 +4,13 @@
 #include <boost/json.hpp>
 
 #include "server/kube/Client.hpp"
+#include "server/kube/TypedJson.hpp"
 
 namespace tether::kube {
 
 namespace json = boost::json;
 
-namespace {
+namespace detail {
 
 std::string text(const json::value& object, std::initializer_list<const char*> path) {
   const json::value* at = &object;
@@ -71,6 +72,8 @@ ServiceSummary toService(const json::value& item) {
       service.ports.push_back(std::move(summary));
     }
   }
+  service.specJson = item.is_object() && item.get_object().contains("spec") ? json::serialize(item.at("spec"))
+                                                                            : std::string();
   return service;
 }
 
@@ -88,7 +91,13 @@ ApiError malformed(const std::string& path) {
   return error;
 }
 
-}  // namespace
+}  // namespace detail
+
+using detail::items;
+using detail::malformed;
+using detail::stringMap;
+using detail::text;
+using detail::toService;
 
 std::string AccessCheck::describe() const {
   std::string text = verb + " " + resource;

@@ -38,6 +38,7 @@ struct ServiceSummary {
   std::string creationTimestamp;
   std::string resourceVersion;
   std::string externalName;
+  std::string specJson;  // the whole spec as the server wrote it: "restored exactly" compares these
 };
 
 // One permission to check before changing anything (SelfSubjectAccessReview), e.g. {"patch", "", "services"}.

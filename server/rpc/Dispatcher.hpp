@@ -56,6 +56,8 @@ class Dispatcher : public FrameHandler {
   // Server -> client.
   void call(std::string method, boost::json::value params, ResponseCallback callback);
   void notify(std::string method, boost::json::value params);
+  // The sending half, for helpers that write on their own ($/progress).
+  Outgoing& outgoing() { return out_; }
 
   bool onFrame(std::string_view body) override;
   void onFramingError(std::string_view description) override;

@@ -14,10 +14,21 @@ inline constexpr const char* kManagedByValue = "tether";
 inline constexpr const char* kOwner = "tether.dev/owner";  // user@host
 inline constexpr const char* kHeartbeat =
     "tether.dev/heartbeat";  // RFC 3339, server clock, renewed while alive
-inline constexpr const char* kLockedBy =
-    "tether.dev/locked-by";  // on a changed Service: session id + owner + since
+inline constexpr const char* kLockedBy = "tether.dev/locked-by";  // on a changed Service: the session id
+inline constexpr const char* kSince = "tether.dev/since";         // when the lock was taken (server clock)
 inline constexpr const char* kOriginalSelector =
-    "tether.dev/original-selector";                      // JSON of the selector before
-inline constexpr const char* kMode = "tether.dev/mode";  // exchange | mesh | preview | connect
+    "tether.dev/original-selector";  // the selector before, as kubectl writes one: app=orders,tier=web
+inline constexpr const char* kOriginalReplicas =
+    "tether.dev/original-replicas";  // strategy scale: deployment=replicas,... before scaling to 0
+inline constexpr const char* kStrategy = "tether.dev/strategy";  // exchange: selector | scale
+inline constexpr const char* kMode = "tether.dev/mode";          // exchange | mesh | preview | connect
+
+// Every annotation a lock adds to a Service, so a restore removes exactly these.
+inline constexpr const char* kServiceLockAnnotations[] = {
+    kLockedBy, kSince, kOwner, kHeartbeat, kOriginalSelector, kOriginalReplicas, kStrategy, kMode};
+
+// Role values.
+inline constexpr const char* kRoleShadow = "shadow";
+inline constexpr const char* kRoleToken = "token";  // the Secret holding the shadow's tunnel token
 
 }  // namespace tether::session::labels

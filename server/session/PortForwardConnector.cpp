@@ -19,7 +19,10 @@ class PortForwardByteStream final : public tunnel::ByteStream {
  public:
   explicit PortForwardByteStream(std::unique_ptr<kube::PortForwardStream> stream)
       : stream_(std::move(stream)) {}
-  ~PortForwardByteStream() override { stream_->abort(); }
+  ~PortForwardByteStream() override {
+    closed_ = true;
+    stream_->abort();
+  }
 
   asio::awaitable<Result> readSome(asio::mutable_buffer buffer) override {
     try {
@@ -27,7 +30,7 @@ class PortForwardByteStream final : public tunnel::ByteStream {
       if (n == 0) co_return Result{asio::error::eof, 0};
       co_return Result{boost::system::error_code{}, n};
     } catch (const kube::PortForwardError& error) {
-      spdlog::warn("{}", error.what());
+      report(error);
       co_return Result{asio::error::connection_reset, 0};
     }
   }
@@ -37,12 +40,26 @@ class PortForwardByteStream final : public tunnel::ByteStream {
       co_await stream_->write(buffer);
       co_return Result{boost::system::error_code{}, buffer.size()};
     } catch (const kube::PortForwardError& error) {
-      spdlog::warn("{}", error.what());
+      report(error);
       co_return Result{asio::error::connection_reset, 0};
     }
   }
 
-  void close() override { stream_->abort(); }
+  void close() override {
+    closed_ = true;
+    stream_->abort();
+  }
+
+ private:
+  // A drop is news; the end of a stream this side closed is not.
+  void report(const kube::PortForwardError& error) const {
+    if (closed_) {
+      spdlog::debug("{}", error.what());
+    } else {
+      spdlog::warn("{}", error.what());
+    }
+  }
+  bool closed_ = false;
   std::string describe() const override { return stream_->describe(); }
 
  private:

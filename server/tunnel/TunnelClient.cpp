@@ -1,12 +1,12 @@
 // TunnelClient.cpp - connect, handshake, re-create listeners, serve, and reconnect with backoff.
 #include "server/tunnel/TunnelClient.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "protocol/tunnel/asio/Spawn.hpp"
 
@@ -21,17 +21,24 @@ namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
-bool permanent(Code code) { return code == Code::BadToken || code == Code::VersionMismatch; }
+bool permanent(Code code) {
+  return code == Code::BadToken || code == Code::VersionMismatch;
+}
 
 }  // namespace
 
 std::string_view toString(TunnelState state) {
   switch (state) {
-    case TunnelState::Connecting: return "connecting";
-    case TunnelState::Connected: return "connected";
-    case TunnelState::Reconnecting: return "reconnecting";
-    case TunnelState::Failed: return "failed";
-    case TunnelState::Stopped: return "stopped";
+    case TunnelState::Connecting:
+      return "connecting";
+    case TunnelState::Connected:
+      return "connected";
+    case TunnelState::Reconnecting:
+      return "reconnecting";
+    case TunnelState::Failed:
+      return "failed";
+    case TunnelState::Stopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -41,13 +48,15 @@ Connector tcpConnector(asio::any_io_executor executor, std::string host, std::ui
   return [executor, host, port, timeout]() -> asio::awaitable<Connected> {
     tcp::resolver resolver(executor);
     asio::steady_timer deadline(executor, timeout);
-    auto resolved = co_await (resolver.async_resolve(host, std::to_string(port), kAwait) || deadline.async_wait(kAwait));
+    auto resolved =
+        co_await (resolver.async_resolve(host, std::to_string(port), kAwait) || deadline.async_wait(kAwait));
     if (resolved.index() == 1) co_return Connected{host + ": name resolution timed out", nullptr};
     auto [rec, endpoints] = std::get<0>(std::move(resolved));
     if (rec) co_return Connected{host + ": " + rec.message(), nullptr};
     tcp::socket socket(executor);
     auto connected = co_await (asio::async_connect(socket, endpoints, kAwait) || deadline.async_wait(kAwait));
-    if (connected.index() == 1) co_return Connected{host + ":" + std::to_string(port) + ": connect timed out", nullptr};
+    if (connected.index() == 1)
+      co_return Connected{host + ":" + std::to_string(port) + ": connect timed out", nullptr};
     if (auto [cec, ep] = std::get<0>(connected); cec) {
       co_return Connected{host + ":" + std::to_string(port) + ": " + cec.message(), nullptr};
     }
@@ -55,8 +64,8 @@ Connector tcpConnector(asio::any_io_executor executor, std::string host, std::ui
   };
 }
 
-TunnelClient::TunnelClient(asio::any_io_executor executor, Connector connector, std::string token, ClientConfig config,
-                           TunnelObserver& observer)
+TunnelClient::TunnelClient(asio::any_io_executor executor, Connector connector, std::string token,
+                           ClientConfig config, TunnelObserver& observer)
     : executor_(executor),
       connector_(std::move(connector)),
       token_(std::move(token)),
@@ -97,19 +106,26 @@ asio::awaitable<void> TunnelClient::run() {
       stream = std::move(connected.stream);
     }
     if (stream) {
-      auto conn = tunnel::Connection::create(executor_, std::move(stream), tunnel::Role::Client, config_.connection, *this);
+      auto conn = tunnel::Connection::create(executor_, std::move(stream), tunnel::Role::Client,
+                                             config_.connection, *this);
       current_ = conn;
       tunnel::Status why = co_await conn->run(token_);
       current_.reset();
       if (conn->established()) {
         everConnected = true;
         failures = 0;
-        spdlog::warn("event=tunnel_lost code=\"{}\" reason=\"{}\"", tunnel::toString(why.code), why.message);
+        if (stopped_) {
+          spdlog::info("event=tunnel_closed reason=\"{}\"", why.message);
+        } else {
+          spdlog::warn("event=tunnel_lost code=\"{}\" reason=\"{}\"", tunnel::toString(why.code),
+                       why.message);
+        }
       } else {
         error = std::string(tunnel::toString(why.code)) + ": " + why.message;
       }
       if (permanent(why.code)) {
-        spdlog::error("event=tunnel_refused code=\"{}\" reason=\"{}\"", tunnel::toString(why.code), why.message);
+        spdlog::error("event=tunnel_refused code=\"{}\" reason=\"{}\"", tunnel::toString(why.code),
+                      why.message);
         setState(TunnelState::Failed, why.message);
         co_return;
       }
@@ -141,14 +157,16 @@ void TunnelClient::onEstablished(const std::shared_ptr<tunnel::Connection>& conn
 }
 
 void TunnelClient::onGoaway(const std::shared_ptr<tunnel::Connection>&, const tunnel::Status& status) {
-  spdlog::info("event=tunnel_goaway code=\"{}\" reason=\"{}\"", tunnel::toString(status.code), status.message);
+  spdlog::info("event=tunnel_goaway code=\"{}\" reason=\"{}\"", tunnel::toString(status.code),
+               status.message);
 }
 
 asio::awaitable<void> TunnelClient::createListeners(std::shared_ptr<tunnel::Connection> conn) {
   for (const auto& forward : config_.forwards) {
     auto result = co_await conn->listen(forward.remotePort);
     if (result.code == Code::Ok) {
-      spdlog::info("event=reverse_listening remote_port={} local=127.0.0.1:{}", forward.remotePort, forward.localPort);
+      spdlog::info("event=reverse_listening remote_port={} local=127.0.0.1:{}", forward.remotePort,
+                   forward.localPort);
     } else {
       spdlog::warn("event=reverse_listen_failed remote_port={} code=\"{}\" reason=\"{}\"", forward.remotePort,
                    tunnel::toString(result.code), result.message);
@@ -157,7 +175,8 @@ asio::awaitable<void> TunnelClient::createListeners(std::shared_ptr<tunnel::Conn
   }
 }
 
-void TunnelClient::onOpen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t id, const tunnel::Open& target) {
+void TunnelClient::onOpen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t id,
+                          const tunnel::Open& target) {
   if (target.kind != tunnel::OpenKind::FromListener) {
     conn->reset(id, Code::Refused, "the backend does not dial for the agent");
     return;
@@ -178,14 +197,17 @@ asio::awaitable<void> TunnelClient::forwardLocal(std::shared_ptr<tunnel::Connect
   const tcp::endpoint local(asio::ip::address_v4::loopback(), localPort);
   auto connected = co_await (socket.async_connect(local, kAwait) || deadline.async_wait(kAwait));
   if (connected.index() == 1) {
+    observer_.onLocalConnect(localPort, "connect timed out");
     conn->reset(id, Code::Timeout, "127.0.0.1:" + std::to_string(localPort) + ": connect timed out");
     co_return;
   }
   if (auto [ec] = std::get<0>(connected); ec) {
     spdlog::info("event=local_connect_failed port={} error=\"{}\"", localPort, ec.message());
+    observer_.onLocalConnect(localPort, ec.message());
     conn->reset(id, Code::Refused, "127.0.0.1:" + std::to_string(localPort) + ": " + ec.message());
     co_return;
   }
+  observer_.onLocalConnect(localPort, {});
   conn->accept(id);
   co_await conn->pump(id, std::move(socket));
 }

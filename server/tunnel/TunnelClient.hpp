@@ -28,11 +28,11 @@ struct Forward {
 };
 
 struct ClientConfig {
-  std::chrono::milliseconds connectTimeout{10000};     // one Connector attempt
-  std::chrono::milliseconds localConnectTimeout{5000}; // reverse stream -> 127.0.0.1:<local>
+  std::chrono::milliseconds connectTimeout{10000};      // one Connector attempt
+  std::chrono::milliseconds localConnectTimeout{5000};  // reverse stream -> 127.0.0.1:<local>
   std::chrono::milliseconds backoffInitial{200};
   std::chrono::milliseconds backoffMax{5000};
-  std::size_t maxAttempts = 0;                          // consecutive failed attempts before giving up; 0 = never
+  std::size_t maxAttempts = 0;  // consecutive failed attempts before giving up; 0 = never
   std::vector<Forward> forwards;
   tunnel::ConnectionConfig connection;
 };
@@ -45,10 +45,12 @@ class TunnelObserver {
   virtual ~TunnelObserver() = default;
   virtual void onState(TunnelState state, const std::string& detail) = 0;
   virtual void onListener(const tunnel::ListenResult& result) = 0;
+  // A reverse stream reached 127.0.0.1:<port> (error empty) or could not (nothing listens there).
+  virtual void onLocalConnect(std::uint16_t /*port*/, const std::string& /*error*/) {}
 };
 
 struct Connected {
-  std::string error;                          // empty on success
+  std::string error;  // empty on success
   std::unique_ptr<tunnel::ByteStream> stream;
 };
 using Connector = std::function<boost::asio::awaitable<Connected>()>;
@@ -59,8 +61,8 @@ Connector tcpConnector(boost::asio::any_io_executor executor, std::string host, 
 
 class TunnelClient final : public tunnel::ConnectionHandler {
  public:
-  TunnelClient(boost::asio::any_io_executor executor, Connector connector, std::string token, ClientConfig config,
-               TunnelObserver& observer);
+  TunnelClient(boost::asio::any_io_executor executor, Connector connector, std::string token,
+               ClientConfig config, TunnelObserver& observer);
 
   // Runs until stop() or a permanent failure (wrong token, version mismatch, maxAttempts reached).
   boost::asio::awaitable<void> run();
@@ -70,7 +72,8 @@ class TunnelClient final : public tunnel::ConnectionHandler {
   TunnelState state() const { return state_; }
   boost::asio::any_io_executor executor() const { return executor_; }
 
-  void onOpen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t id, const tunnel::Open& target) override;
+  void onOpen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t id,
+              const tunnel::Open& target) override;
   void onEstablished(const std::shared_ptr<tunnel::Connection>& conn) override;
   void onGoaway(const std::shared_ptr<tunnel::Connection>& conn, const tunnel::Status& status) override;
 

@@ -1,0 +1,47 @@
+"""The demo's sample service: an HTTP server that names itself and what it fetched from its upstreams.
+
+Runs as `demo/app:*` pods in kubesim (through the image map) and, unchanged, as the developer's local
+process. Environment: NAME (the service it plays), PORT (default 8080), UPSTREAM (comma-separated URLs it
+calls on every request), WHERE (a label: "cluster" or "laptop"). Upstream calls go through urllib, which
+honours HTTP_PROXY / NO_PROXY: that is how the local process reaches `http://inventory` in the cluster.
+"""
+import json
+import os
+import socket
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+NAME = os.environ.get("NAME", "app")
+WHERE = os.environ.get("WHERE", "cluster")
+UPSTREAM = [url for url in os.environ.get("UPSTREAM", "").split(",") if url]
+
+
+def fetch(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return json.loads(response.read())
+    except Exception as error:  # the demo shows the failure instead of hiding it
+        return {"error": f"{url}: {error}"}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        body = json.dumps({"service": NAME, "where": WHERE, "host": socket.gethostname(),
+                           "path": self.path, "upstream": {url: fetch(url) for url in UPSTREAM}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+if __name__ == "__main__":
+    server = ThreadingHTTPServer(("0.0.0.0" if WHERE == "cluster" else "127.0.0.1", int(os.environ.get("PORT", "8080"))),
+                                 Handler)
+    print(f"{NAME} ({WHERE}) listening on {server.server_address[1]}", flush=True)
+    server.serve_forever()

@@ -1,0 +1,284 @@
+// SessionCommands.cpp - the session commands in a terminal: short progress lines (or JSON events), a
+// final line that says what happens now and how to stop, and an orderly stop on Ctrl-C, SIGTERM, the
+// end of `-- CMD`, or the session failing by itself.
+#include "server/cli/SessionCommands.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include <atomic>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "server/core/Backend.hpp"
+#include "server/ide/SessionJson.hpp"
+
+extern char** environ;
+
+namespace tether::cli {
+
+namespace json = boost::json;
+
+namespace {
+
+sigset_t sessionSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : {SIGINT, SIGTERM, SIGCHLD, SIGUSR1}) sigaddset(&set, signal);
+  return set;
+}
+
+core::ConnectionOptions connectionOf(const Options& options) {
+  return core::ConnectionOptions{options.kubeconfig, options.context, options.namespaceName};
+}
+
+// Prints events for people or as JSON lines; the session threads call it too.
+class Printer final : public core::Backend::Callbacks {
+ public:
+  explicit Printer(bool asJson) : json_(asJson) {}
+
+  void onLog(std::string_view /*message*/) override {}
+
+  void onSessionChanged(const core::SessionView& session) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (json_) {
+        std::cout << json::serialize(
+                         json::object{{"event", "session"}, {"session", ide::sessionToJson(session)}})
+                  << std::endl;
+      } else if (session.state == session::SessionState::Reconnecting ||
+                 (session.state == session::SessionState::Active && !session.message.empty()) ||
+                 session.state == session::SessionState::Failed) {
+        std::cout << "tether: " << session.service << " " << session::toString(session.state)
+                  << (session.message.empty() ? "" : ": " + session.message) << std::endl;
+      }
+    }
+    // A session that ends by itself (its lock removed, restore failures) wakes the main thread.
+    if (active_ &&
+        (session.state == session::SessionState::Failed || session.state == session::SessionState::Stopped)) {
+      ::kill(::getpid(), SIGUSR1);
+    }
+  }
+
+  void progress(const std::string& step) {
+    std::lock_guard lock(mutex_);
+    if (json_) {
+      std::cout << json::serialize(json::object{{"event", "progress"}, {"step", step}}) << std::endl;
+    } else {
+      std::cout << "  · " << step << std::endl;
+    }
+  }
+
+  void line(const std::string& text) {
+    std::lock_guard lock(mutex_);
+    if (!json_) std::cout << text << std::endl;
+  }
+
+  void cleanActions(const core::CleanResult& result, bool dryRun) {
+    std::lock_guard lock(mutex_);
+    for (const auto& action : result.actions) {
+      if (json_) {
+        std::cout << json::serialize(json::object{
+                         {"event", "clean"}, {"action", ide::cleanActionToJson(action)}, {"dryRun", dryRun}})
+                  << std::endl;
+        continue;
+      }
+      std::cout << (dryRun ? "would " : "") << action.kind << " " << action.object << " (session "
+                << action.session << (action.owner.empty() ? "" : ", " + action.owner) << ")"
+                << (action.error.empty() ? "" : ": FAILED: " + action.error) << std::endl;
+    }
+    for (const auto& kept : result.kept) {
+      if (json_) {
+        std::cout << json::serialize(json::object{{"event", "kept"}, {"session", kept}}) << std::endl;
+      } else {
+        std::cout << "kept live session " << kept << std::endl;
+      }
+    }
+  }
+
+  void error(const core::Error& error) {
+    std::lock_guard lock(mutex_);
+    if (json_) {
+      std::cout << json::serialize(
+                       json::object{{"event", "error"}, {"message", error.what()}, {"hint", error.hint()}})
+                << std::endl;
+    }
+    std::cerr << "tether: " << error.what() << (error.hint().empty() ? "" : "\n  hint: " + error.hint())
+              << std::endl;
+  }
+
+  void setActive(bool active) { active_ = active; }
+
+ private:
+  bool json_;
+  std::mutex mutex_;
+  std::atomic<bool> active_ = false;
+};
+
+std::string describeActive(const core::SessionView& session) {
+  std::string ports;
+  for (const auto& port : session.exposed) {
+    if (!ports.empty()) ports += ", ";
+    ports += "port " + std::to_string(port.servicePort) + " -> 127.0.0.1:" + std::to_string(port.local);
+  }
+  return "Exchanging " + session.service + " in " + session.namespaceName + " (session " + session.id +
+         "): the Service's " + ports + ".";
+}
+
+pid_t startCommand(const std::vector<std::string>& run, const std::map<std::string, std::string>& launchEnv) {
+  const pid_t child = ::fork();
+  if (child != 0) return child;
+  // The child: the signals blocked for sigwait must not stay blocked in CMD.
+  const sigset_t set = sessionSignals();
+  ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  for (const auto& [key, value] : launchEnv) ::setenv(key.c_str(), value.c_str(), 1);
+  std::vector<char*> argv;
+  for (const auto& arg : run) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  ::execvp(argv[0], argv.data());
+  std::cerr << "tether: cannot run " << run[0] << ": " << std::strerror(errno) << std::endl;
+  ::_exit(127);
+}
+
+int exitCodeOf(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace
+
+void blockSessionSignals() {
+  const sigset_t set = sessionSignals();
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int runExchange(const Options& options) {
+  Printer printer(options.output == "json");
+  core::Backend backend(&printer);
+  try {
+    printer.cleanActions(backend.cleanOwnStaleSessions(), false);
+  } catch (const core::Error& error) {
+    printer.error(error);  // not fatal: this start may still work
+  }
+  core::SessionRequest request;
+  request.connection = connectionOf(options);
+  request.service = options.target;
+  request.expose = options.expose;
+  request.strategy = options.strategy;
+  request.image = options.image;
+
+  // Start on a helper thread, so Ctrl-C during the start is heard: it stops the session half-way, which
+  // undoes what was done so far.
+  std::optional<core::SessionView> started;
+  std::optional<core::Error> failure;
+  std::atomic<bool> startDone = false;
+  std::thread starter([&] {
+    try {
+      started = backend.startSession(request, [&](const std::string& step) { printer.progress(step); });
+    } catch (const core::Error& error) {
+      failure = error;
+    }
+    startDone = true;
+    ::kill(::getpid(), SIGUSR1);
+  });
+  const sigset_t set = sessionSignals();
+  int signal = 0;
+  while (!startDone) {
+    signal = ::sigwaitinfo(&set, nullptr);
+    if ((signal == SIGINT || signal == SIGTERM) && !startDone) {
+      printer.line("tether: stopping; undoing what was done so far");
+      backend.shutdown();
+    }
+  }
+  starter.join();
+  if (!started) {
+    printer.error(failure.value_or(core::Error(core::ErrorCategory::Internal, "the session did not start")));
+    return 1;
+  }
+  const auto session = *started;
+  printer.setActive(true);
+  printer.line(describeActive(session));
+  const auto& env = session.launchEnv;
+  if (const auto http = env.find("HTTP_PROXY"); http != env.end()) {
+    printer.line("Outbound: processes started with the session's environment reach cluster names through " +
+                 http->second + " (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, JAVA_TOOL_OPTIONS).");
+  }
+
+  pid_t child = -1;
+  if (!options.run.empty()) {
+    child = startCommand(options.run, env);
+    printer.line("Running " + options.run[0] +
+                 " with the session's environment; the session ends when it exits.");
+  }
+  printer.line("Press Ctrl-C to stop and restore " + session.service + ".");
+
+  int exitCode = 0;
+  for (;;) {
+    siginfo_t info{};
+    signal = ::sigwaitinfo(&set, &info);
+    if (signal == SIGCHLD) {
+      int status = 0;
+      if (child > 0 && ::waitpid(child, &status, WNOHANG) == child) {
+        exitCode = exitCodeOf(status);
+        child = -1;
+        printer.line("tether: " + options.run[0] + " exited (" + std::to_string(exitCode) + "); stopping");
+        break;
+      }
+      continue;
+    }
+    if (signal == SIGUSR1) {
+      const auto sessions = backend.listSessions();
+      if (!sessions.empty() && sessions.front().state == session::SessionState::Active) continue;
+      exitCode = 1;
+      break;
+    }
+    if (signal == SIGINT || signal == SIGTERM) break;
+  }
+  // Restore first (traffic back to the cluster's pods), then end CMD.
+  printer.line("tether: restoring " + session.service);
+  printer.setActive(false);
+  try {
+    const auto stopped = backend.stopSession(session.id);
+    if (stopped.state == session::SessionState::Failed) exitCode = 1;
+  } catch (const core::Error&) {
+    // Already ended by itself; its state was printed.
+  }
+  backend.shutdown();
+  if (child > 0) {
+    ::kill(child, SIGTERM);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+  }
+  printer.line("tether: " + session.service + " restored.");
+  return exitCode;
+}
+
+int runClean(const Options& options) {
+  Printer printer(options.output == "json");
+  core::Backend backend(&printer);
+  core::CleanRequest request;
+  request.dryRun = options.dryRun;
+  request.staleAfter = std::chrono::seconds(options.staleAfterSeconds);
+  request.allNamespaces = options.allNamespaces;
+  if (options.command == Command::Recover) request.service = options.target;
+  try {
+    const auto result = backend.clean(connectionOf(options), request);
+    printer.cleanActions(result, options.dryRun);
+    if (result.actions.empty()) printer.line("tether: nothing to clean");
+    for (const auto& action : result.actions) {
+      if (!action.error.empty()) return 1;
+    }
+    return 0;
+  } catch (const core::Error& error) {
+    printer.error(error);
+    return 1;
+  }
+}
+
+}  // namespace tether::cli

@@ -1,0 +1,34 @@
+// SessionTypes.hpp - what front ends ask of sessions and what they get back, as plain types.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "server/core/ClusterQueries.hpp"
+#include "server/session/Cleaner.hpp"
+#include "server/session/ExchangeSession.hpp"
+
+namespace tether::core {
+
+struct SessionRequest {
+  ConnectionOptions connection;
+  std::string mode = "exchange";
+  std::string service;
+  std::vector<std::string> expose;  // "12001:8080", "8080", "12001:http"
+  std::string strategy = "selector";
+  std::string image;  // empty: config file, then TETHER_SHADOW_IMAGE, then the default
+};
+
+using SessionView = session::SessionSnapshot;
+
+struct CleanRequest {
+  bool dryRun = false;
+  std::chrono::seconds staleAfter{120};
+  bool allNamespaces = false;
+  std::string service;  // recover: this Service only, whatever its heartbeat
+};
+
+using CleanResult = session::CleanReport;
+
+}  // namespace tether::core

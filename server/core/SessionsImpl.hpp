@@ -1,0 +1,43 @@
+// SessionsImpl.hpp - internal to server/core: the sessions a Backend holds (Sessions.cpp), complete here so
+// Backend.cpp can construct and destroy them.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "server/core/Backend.hpp"
+#include "server/session/ExchangeSession.hpp"
+#include "server/session/LocalSessions.hpp"
+
+namespace tether::core {
+
+struct Backend::Sessions final : session::SessionObserver {
+  explicit Sessions(Backend& owner) : backend(owner) {}
+
+  void onProgress(const session::SessionSnapshot& snapshot, const std::string& step) override {
+    std::function<void(const std::string&)> report;
+    {
+      std::lock_guard lock(mutex);
+      if (const auto found = progress.find(snapshot.id); found != progress.end()) report = found->second;
+    }
+    if (report) report(step);
+  }
+
+  void onStateChanged(const session::SessionSnapshot& snapshot) override {
+    if (backend.callbacks() != nullptr) backend.callbacks()->onSessionChanged(snapshot);
+  }
+
+  struct Entry {
+    std::shared_ptr<session::ExchangeSession> session;
+    std::shared_ptr<kube::Client> client;
+  };
+
+  Backend& backend;
+  mutable std::mutex mutex;
+  std::map<std::string, Entry> live;
+  std::map<std::string, std::function<void(const std::string&)>> progress;
+  session::LocalSessions local;
+};
+
+}  // namespace tether::core

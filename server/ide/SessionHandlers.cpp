@@ -1,0 +1,113 @@
+// SessionHandlers.cpp - the session methods.
+#include "server/ide/SessionHandlers.hpp"
+
+#include <boost/json.hpp>
+
+#include <memory>
+
+#include "protocol/jsonrpc/ParamReader.hpp"
+#include "server/ide/ClusterHandlers.hpp"
+#include "server/ide/SessionJson.hpp"
+#include "server/rpc/Progress.hpp"
+
+namespace tether::ide {
+
+namespace json = boost::json;
+
+namespace {
+
+core::ConnectionOptions connectionOf(const jsonrpc::ParamReader& params) {
+  return core::ConnectionOptions{params.optionalString("kubeconfig"), params.optionalString("context"),
+                                 params.optionalString("namespace")};
+}
+
+// `expose` as PROTOCOL.md writes it ([{local, remote?}]) or as the CLI does (["12001:8080"]).
+std::vector<std::string> exposeOf(const jsonrpc::ParamReader& params) {
+  std::vector<std::string> expose;
+  const auto& raw = params.raw("expose");
+  if (raw.is_null()) return expose;
+  if (!raw.is_array()) params.fail("expose", "expected an array of {local, remote?}");
+  for (const auto& item : raw.get_array()) {
+    if (item.is_string()) {
+      expose.emplace_back(item.get_string());
+      continue;
+    }
+    const jsonrpc::ParamReader entry(item, params.path() + ".expose[]");
+    const auto local = entry.optionalInteger("local");
+    if (!local) entry.fail("local", "expected an integer port");
+    std::string text = std::to_string(*local);
+    const auto& remote = entry.raw("remote");
+    if (remote.is_int64()) {
+      text += ":" + std::to_string(remote.get_int64());
+    } else if (remote.is_string()) {
+      text += ":" + std::string(remote.get_string());
+    } else if (!remote.is_null()) {
+      entry.fail("remote", "expected a port number or name");
+    }
+    expose.push_back(std::move(text));
+  }
+  return expose;
+}
+
+}  // namespace
+
+void handleSessionStart(core::Backend& backend, rpc::Outgoing& out, const json::value& params,
+                        rpc::ReplyOnce reply) {
+  const jsonrpc::ParamReader reader(params);
+  core::SessionRequest request;
+  request.connection = connectionOf(reader);
+  request.mode = reader.optionalString("mode").value_or("exchange");
+  request.service = reader.optionalString("target").value_or("");
+  request.expose = exposeOf(reader);
+  request.strategy = reader.object("exchange").optionalString("strategy").value_or("selector");
+  request.image = reader.optionalString("image").value_or("");
+  auto token = rpc::WorkDoneProgress::tokenFrom(params);
+  answerOnWorker(backend, std::move(reply), [&backend, &out, request, token] {
+    rpc::WorkDoneProgress progress(out, token);
+    progress.begin("Tether: " + request.mode + " " + request.service);
+    auto session =
+        backend.startSession(request, [&progress](const std::string& step) { progress.report(step); });
+    progress.end("active");
+    return json::value(sessionToJson(session));
+  });
+}
+
+void handleSessionStop(core::Backend& backend, const json::value& params, rpc::ReplyOnce reply) {
+  const jsonrpc::ParamReader reader(params);
+  const auto id = reader.requiredString("id");
+  answerOnWorker(backend, std::move(reply),
+                 [&backend, id] { return json::value(sessionToJson(backend.stopSession(id))); });
+}
+
+void handleSessionList(core::Backend& backend, const json::value& params, rpc::ReplyOnce reply) {
+  [[maybe_unused]] const jsonrpc::ParamReader shape(params);
+  json::array sessions;
+  for (const auto& session : backend.listSessions()) sessions.push_back(sessionToJson(session));
+  reply(json::object{{"sessions", std::move(sessions)}});
+}
+
+void handleClean(core::Backend& backend, const json::value& params, rpc::ReplyOnce reply) {
+  const jsonrpc::ParamReader reader(params);
+  const auto connection = connectionOf(reader);
+  core::CleanRequest request;
+  request.dryRun = reader.optionalBool("dryRun").value_or(false);
+  request.allNamespaces = reader.optionalBool("allNamespaces").value_or(false);
+  const auto stale = reader.optionalInteger("staleAfterSeconds").value_or(120);
+  if (stale < 0) reader.fail("staleAfterSeconds", "expected 0 or more seconds");
+  request.staleAfter = std::chrono::seconds(stale);
+  answerOnWorker(backend, std::move(reply), [&backend, connection, request] {
+    return json::value(cleanToJson(backend.clean(connection, request)));
+  });
+}
+
+void handleRecover(core::Backend& backend, const json::value& params, rpc::ReplyOnce reply) {
+  const jsonrpc::ParamReader reader(params);
+  const auto connection = connectionOf(reader);
+  core::CleanRequest request;
+  request.service = reader.requiredString("service");
+  answerOnWorker(backend, std::move(reply), [&backend, connection, request] {
+    return json::value(cleanToJson(backend.clean(connection, request)));
+  });
+}
+
+}  // namespace tether::ide

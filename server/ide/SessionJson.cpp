@@ -1,0 +1,69 @@
+// SessionJson.cpp - Session and clean results to JSON.
+#include "server/ide/SessionJson.hpp"
+
+#include <boost/json.hpp>
+
+namespace tether::ide {
+
+namespace json = boost::json;
+
+const std::vector<std::string>& launchNotes() {
+  static const std::vector<std::string> notes{
+      "Outbound calls to cluster names go through the session's local proxies: curl, wget, Python "
+      "(requests, httpx, aiohttp with trust_env), Go net/http, .NET HttpClient and the JVM (through "
+      "JAVA_TOOL_OPTIONS) honour them.",
+      "Not honoured: Node's built-in http/fetch without a proxy agent, raw TCP sockets, gRPC-Java, most "
+      "database drivers; those cannot reach cluster names yet."};
+  return notes;
+}
+
+json::object sessionToJson(const core::SessionView& session) {
+  json::array expose;
+  for (const auto& port : session.exposed) {
+    expose.push_back(json::object{
+        {"local", port.local}, {"servicePort", port.servicePort}, {"targetPort", port.targetPort}});
+  }
+  json::object object{{"id", session.id},
+                      {"state", session::toString(session.state)},
+                      {"mode", session.mode},
+                      {"strategy", session::toString(session.strategy)},
+                      {"context", session.contextName},
+                      {"namespace", session.namespaceName},
+                      {"target", session.service},
+                      {"expose", std::move(expose)},
+                      {"owner", session.owner},
+                      {"startedAt", session.startedAt}};
+  if (!session.message.empty()) object["message"] = session.message;
+  if (!session.shadowPod.empty()) object["shadowPod"] = session.shadowPod;
+  if (!session.launchEnv.empty()) {
+    json::object env;
+    for (const auto& [key, value] : session.launchEnv) env[key] = value;
+    json::array notes;
+    for (const auto& note : launchNotes()) notes.emplace_back(note);
+    object["launch"] =
+        json::object{{"env", std::move(env)}, {"unset", json::array{}}, {"notes", std::move(notes)}};
+  }
+  json::array phases;
+  for (const auto& [step, millis] : session.phases)
+    phases.push_back(json::object{{"step", step}, {"ms", millis}});
+  object["phases"] = std::move(phases);
+  return object;
+}
+
+json::object cleanActionToJson(const session::CleanAction& action) {
+  json::object object{
+      {"kind", action.kind}, {"object", action.object}, {"session", action.session}, {"owner", action.owner}};
+  if (!action.heartbeat.empty()) object["heartbeat"] = action.heartbeat;
+  if (!action.error.empty()) object["error"] = action.error;
+  return object;
+}
+
+json::object cleanToJson(const core::CleanResult& result) {
+  json::array actions;
+  for (const auto& action : result.actions) actions.push_back(cleanActionToJson(action));
+  json::array kept;
+  for (const auto& text : result.kept) kept.emplace_back(text);
+  return json::object{{"actions", std::move(actions)}, {"kept", std::move(kept)}};
+}
+
+}  // namespace tether::ide

@@ -1,0 +1,135 @@
+// Objects.hpp - typed writes and waits for the objects a session creates and changes, so the session layer
+// never builds or reads JSON. Every change of an existing object carries the resourceVersion it was based
+// on: a concurrent writer turns it into ApiReason::Conflict instead of a lost update.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/kube/Resources.hpp"
+#include "server/kube/Result.hpp"
+#include "server/kube/Typed.hpp"
+
+namespace tether::kube {
+
+class Client;
+
+// Keys mapped to a value are set, keys mapped to nullopt are removed, others are left alone.
+using MapChange = std::map<std::string, std::optional<std::string>>;
+
+struct ServiceChange {
+  std::optional<std::map<std::string, std::string>> selector;  // the whole new selector
+  MapChange annotations;
+};
+
+// A merge patch with `current.resourceVersion` as precondition. Returns the Service as written.
+Result<ServiceSummary> changeService(Client& client, const ServiceSummary& current,
+                                     const ServiceChange& change);
+
+// Labels of a pod (merge patch, no precondition: the pod is the session's own).
+Result<bool> changePodLabels(Client& client, const std::string& namespaceName, const std::string& name,
+                             const MapChange& labels);
+
+struct ObjectMeta {
+  std::string name;
+  std::string namespaceName;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::string creationTimestamp;
+  std::string resourceVersion;
+};
+
+// Objects of `type` matching `labelSelector` in a namespace (empty: all namespaces).
+Result<std::vector<ObjectMeta>> listObjects(Client& client, const ResourceType& type,
+                                            const std::string& namespaceName,
+                                            const std::string& labelSelector);
+
+struct ContainerPort {
+  std::string name;
+  int port = 0;
+};
+
+// A one-container pod, as simple as an agent needs.
+struct SimplePod {
+  std::string name;
+  std::string namespaceName;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::string image;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::map<std::string, std::pair<std::string, std::string>> envFromSecret;  // NAME -> {secret, key}
+  std::vector<ContainerPort> ports;
+  int readinessPort = 0;  // httpGet / on this port
+  std::string cpuRequest = "10m", memoryRequest = "16Mi", cpuLimit = "500m", memoryLimit = "64Mi";
+  int runAsUser = 65532;  // non-root, no privilege escalation, every capability dropped
+};
+
+Result<ObjectMeta> createPod(Client& client, const SimplePod& pod);
+
+Result<ObjectMeta> createSecret(Client& client, const ObjectMeta& meta,
+                                const std::map<std::string, std::string>& data);
+
+// The container ports of pods matching `selector` in a namespace: name -> number (for named targetPorts).
+Result<std::map<std::string, int>> namedContainerPorts(Client& client, const std::string& namespaceName,
+                                                       const std::map<std::string, std::string>& selector);
+
+struct DeploymentSummary {
+  std::string name;
+  int replicas = 0;
+  int readyReplicas = 0;
+  std::map<std::string, std::string> templateLabels;
+};
+
+Result<std::vector<DeploymentSummary>> listDeployments(Client& client, const std::string& namespaceName);
+
+// The API server's clock (its Date header), for heartbeats: never the laptop's.
+Result<std::chrono::system_clock::time_point> serverTime(Client& client);
+
+// RFC 3339 in UTC with seconds ("2026-11-27T14:46:38Z") and back; parsing returns nullopt for bad text.
+std::string formatTimestamp(std::chrono::system_clock::time_point time);
+std::optional<std::chrono::system_clock::time_point> parseTimestamp(const std::string& text);
+
+// "selector" maps as kubectl writes them: app=orders,tier=web.
+std::string selectorString(const std::map<std::string, std::string>& selector);
+std::map<std::string, std::string> parseSelector(const std::string& text);
+
+// A wait that watches (list+watch, no polling) and calls `done` once, on `executor`. Dropping the handle
+// cancels the wait; the handle must be dropped on `executor` or after `done` ran.
+class Waiter {
+ public:
+  virtual ~Waiter() = default;
+};
+
+struct PodReadiness {
+  bool ready = false;
+  std::string problem;  // why the pod cannot become Ready (ErrImagePull, CrashLoopBackOff, Failed ...)
+};
+
+// Ready, or a problem that will not go away by waiting (an image that cannot be pulled), or Timeout.
+std::unique_ptr<Waiter> waitPodReady(Client& client, const std::string& namespaceName,
+                                     const std::string& name, std::chrono::milliseconds timeout,
+                                     boost::asio::any_io_executor executor,
+                                     std::function<void(Result<PodReadiness>)> done);
+
+// The Deployment reports at least `replicas` ready replicas, or Timeout.
+std::unique_ptr<Waiter> waitDeploymentReady(Client& client, const std::string& namespaceName,
+                                            const std::string& name, int replicas,
+                                            std::chrono::milliseconds timeout,
+                                            boost::asio::any_io_executor executor,
+                                            std::function<void(Result<int>)> done);
+
+// Calls `onChange` (on `executor`) with the Service after every change seen by a watch, until the handle
+// is dropped (on `executor`).
+std::unique_ptr<Waiter> watchService(Client& client, const std::string& namespaceName,
+                                     const std::string& name, boost::asio::any_io_executor executor,
+                                     std::function<void(const ServiceSummary&)> onChange);
+
+}  // namespace tether::kube

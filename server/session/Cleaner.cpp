@@ -1,0 +1,173 @@
+// Cleaner.cpp - stale sessions found by their Service lock and by the labels on what they created.
+#include "server/session/Cleaner.hpp"
+
+#include <set>
+
+#include "server/kube/Client.hpp"
+#include "server/kube/Objects.hpp"
+#include "server/session/Labels.hpp"
+
+namespace tether::session {
+
+namespace {
+
+std::string annotation(const std::map<std::string, std::string>& annotations, const char* key) {
+  const auto found = annotations.find(key);
+  return found == annotations.end() ? std::string() : found->second;
+}
+
+std::string age(std::chrono::system_clock::time_point now, const std::string& stamp) {
+  const auto when = kube::parseTimestamp(stamp);
+  if (!when) return "no heartbeat";
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - *when).count();
+  return "heartbeat " + std::to_string(seconds) + "s ago";
+}
+
+class Run {
+ public:
+  Run(kube::Client& client, const CleanOptions& options, std::chrono::system_clock::time_point now)
+      : client_(client), options_(options), now_(now) {}
+
+  bool stale(const std::string& id, const std::string& stamp, const std::string& serviceName) const {
+    if (!options_.session.empty()) return id == options_.session;
+    if (!options_.service.empty()) return serviceName == options_.service;
+    if (options_.heldLocally && options_.heldLocally(id)) return false;
+    const auto when = kube::parseTimestamp(stamp);
+    return !when || now_ - *when >= options_.staleAfter;
+  }
+
+  bool createdLongAgo(const std::string& stamp) const {
+    const auto when = kube::parseTimestamp(stamp);
+    return !when || now_ - *when >= options_.staleAfter;
+  }
+
+  void restore(const kube::ServiceSummary& service, CleanAction base) {
+    const auto strategy = annotation(service.annotations, labels::kStrategy);
+    // Replica counts first, so the original pods are coming back before the Service points at them.
+    for (const auto& [deployment, replicas] :
+         kube::parseSelector(annotation(service.annotations, labels::kOriginalReplicas))) {
+      CleanAction action = base;
+      action.kind = "scale";
+      action.object = "deployment/" + service.namespaceName + "/" + deployment + " to " + replicas;
+      if (!options_.dryRun) {
+        auto scaled =
+            kube::setDeploymentReplicas(client_, service.namespaceName, deployment, std::stoi(replicas));
+        if (!scaled) action.error = scaled.error().message;
+      }
+      report_.actions.push_back(std::move(action));
+    }
+    CleanAction action = base;
+    action.kind = "restore";
+    action.object = "service/" + service.namespaceName + "/" + service.name;
+    if (!options_.dryRun) action.error = unlock(service, strategy != "scale");
+    report_.actions.push_back(std::move(action));
+  }
+
+  // Selector back, lock annotations off, with a resourceVersion precondition (re-read on conflict).
+  std::string unlock(kube::ServiceSummary service, bool restoreSelector) {
+    const auto id = annotation(service.annotations, labels::kLockedBy);
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      kube::ServiceChange change;
+      if (restoreSelector) {
+        change.selector = kube::parseSelector(annotation(service.annotations, labels::kOriginalSelector));
+      }
+      for (const auto* key : labels::kServiceLockAnnotations) change.annotations[key] = std::nullopt;
+      auto written = kube::changeService(client_, service, change);
+      if (written) return {};
+      if (!written.is(kube::ApiReason::Conflict)) return written.error().message;
+      auto again = kube::getService(client_, service.namespaceName, service.name);
+      if (!again) return again.error().message;
+      service = again.value();
+      if (annotation(service.annotations, labels::kLockedBy) != id) return {};  // someone else restored it
+    }
+    return "the Service kept changing; run the command again";
+  }
+
+  void deleteCreated(const std::string& namespaceName, const std::string& id, CleanAction base) {
+    for (const auto* type : {&kube::resources::pods, &kube::resources::secrets}) {
+      auto objects =
+          kube::listObjects(client_, *type, namespaceName, std::string(labels::kSession) + "=" + id);
+      if (!objects) {
+        CleanAction action = base;
+        action.kind = "delete";
+        action.object = type->resource + " in " + namespaceName;
+        action.error = objects.error().message;
+        report_.actions.push_back(std::move(action));
+        continue;
+      }
+      for (const auto& object : objects.value()) remove(*type, object, base);
+    }
+  }
+
+  void remove(const kube::ResourceType& type, const kube::ObjectMeta& object, CleanAction base) {
+    CleanAction action = std::move(base);
+    action.kind = "delete";
+    action.object =
+        type.resource.substr(0, type.resource.size() - 1) + "/" + object.namespaceName + "/" + object.name;
+    if (!options_.dryRun) {
+      kube::DeleteOptions deleteOptions;
+      deleteOptions.gracePeriodSeconds = 1;
+      auto removed = client_.removeSync(type, object.namespaceName, object.name, deleteOptions);
+      if (!removed && !removed.is(kube::ApiReason::NotFound)) action.error = removed.error().message;
+    }
+    report_.actions.push_back(std::move(action));
+  }
+
+  CleanReport& report() { return report_; }
+
+ private:
+  kube::Client& client_;
+  const CleanOptions& options_;
+  std::chrono::system_clock::time_point now_;
+  CleanReport report_;
+};
+
+}  // namespace
+
+kube::Result<CleanReport> clean(kube::Client& client, const CleanOptions& options) {
+  auto now = kube::serverTime(client);
+  if (!now) return now.error();
+  Run run(client, options, now.value());
+
+  auto services = kube::listServices(client, options.namespaceName);
+  if (!services) return services.error();
+  std::set<std::string> locked;  // namespace/session ids that hold a Service (their pods are not orphans)
+  for (const auto& service : services.value()) {
+    const auto id = annotation(service.annotations, labels::kLockedBy);
+    if (id.empty()) continue;
+    locked.insert(service.namespaceName + "/" + id);
+    const auto heartbeat = annotation(service.annotations, labels::kHeartbeat);
+    const auto owner = annotation(service.annotations, labels::kOwner);
+    if (!options.service.empty() && service.name != options.service) continue;
+    if (!run.stale(id, heartbeat, service.name)) {
+      run.report().kept.push_back(id + " (" + owner + ", " + age(now.value(), heartbeat) + ") on service/" +
+                                  service.namespaceName + "/" + service.name);
+      continue;
+    }
+    CleanAction base{{}, {}, id, owner, heartbeat, {}};
+    run.restore(service, base);
+    run.deleteCreated(service.namespaceName, id, base);
+  }
+  if (!options.service.empty()) return std::move(run.report());
+
+  // What a session created but no Service lock refers to: a start that died between its steps.
+  const auto managed = std::string(labels::kManagedBy) + "=" + labels::kManagedByValue;
+  for (const auto* type : {&kube::resources::pods, &kube::resources::secrets}) {
+    auto objects = kube::listObjects(client, *type, options.namespaceName, managed);
+    if (!objects) return objects.error();
+    for (const auto& object : objects.value()) {
+      const auto id =
+          object.labels.contains(labels::kSession) ? object.labels.at(labels::kSession) : std::string();
+      if (id.empty() || locked.contains(object.namespaceName + "/" + id)) continue;
+      const bool asked = !options.session.empty() && options.session == id;
+      const bool orphan = options.session.empty() && !(options.heldLocally && options.heldLocally(id)) &&
+                          run.createdLongAgo(object.creationTimestamp);
+      if (!asked && !orphan) continue;
+      run.remove(*type, object,
+                 CleanAction{{}, {}, id, annotation(object.annotations, labels::kOwner), {}, {}});
+    }
+  }
+  return std::move(run.report());
+}
+
+}  // namespace tether::session

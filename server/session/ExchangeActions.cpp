@@ -1,0 +1,534 @@
+// ExchangeActions.cpp - what each of ExchangeMachine's actions does in the cluster and on this machine.
+// Expected failures become Outcomes whose message names the object and what to do; nothing here throws
+// for a cluster's answer.
+#include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <sstream>
+
+#include "protocol/tunnel/asio/Spawn.hpp"
+#include "server/kube/Client.hpp"
+#include "server/session/ExchangeSessionImpl.hpp"
+#include "server/session/Labels.hpp"
+#include "server/session/LaunchEnv.hpp"
+#include "server/session/PortForwardConnector.hpp"
+
+namespace tether::session {
+
+namespace asio = boost::asio;
+
+namespace {
+
+Outcome done() {
+  return Outcome{OutcomeKind::Done, {}};
+}
+Outcome failed(std::string message) {
+  return Outcome{OutcomeKind::Failed, std::move(message)};
+}
+
+// A kube error as an outcome: Conflict is retried by the machine, anything else fails with context.
+Outcome fromError(const kube::ApiError& error, const std::string& what) {
+  if (error.reason == kube::ApiReason::Conflict) return Outcome{OutcomeKind::Conflict, error.message};
+  std::string hint;
+  if (error.reason == kube::ApiReason::Forbidden) hint = "; ask a cluster admin for this permission";
+  if (error.reason == kube::ApiReason::Transport) hint = "; check the network or VPN to the cluster";
+  return failed(what + ": " + error.message + hint);
+}
+
+bool isNumber(const std::string& text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string dnsName(std::string text) {
+  for (auto& c : text) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) c = '-';
+  }
+  return text;
+}
+
+std::string annotation(const kube::ServiceSummary& service, const char* key) {
+  const auto found = service.annotations.find(key);
+  return found == service.annotations.end() ? std::string() : found->second;
+}
+
+}  // namespace
+
+Outcome ExchangeSession::Impl::execute(ActionKind kind) {
+  switch (kind) {
+    case ActionKind::ReadService:
+      progress("Reading Service " + request.service);
+      return readService();
+    case ActionKind::CheckAccess:
+      progress("Checking permissions in " + request.namespaceName);
+      return checkAccess();
+    case ActionKind::Lock:
+      progress("Locking Service " + request.service);
+      return lock();
+    case ActionKind::CreateShadow:
+      progress("Creating the shadow pod");
+      return createShadow();
+    case ActionKind::AwaitShadowReady:
+      progress("Waiting for the shadow pod to be Ready");
+      return awaitShadowReady();
+    case ActionKind::OpenTunnel:
+      if (tunnelStarted) return awaitTunnel();
+      progress("Opening the tunnel");
+      return openTunnel();
+    case ActionKind::PointSelector:
+    case ActionKind::ReassertSelector:
+      if (kind == ActionKind::PointSelector) progress("Sending the traffic of " + request.service + " here");
+      return pointSelector();
+    case ActionKind::RenewHeartbeat:
+      return renewHeartbeat();
+    case ActionKind::RestoreService:
+      progress("Restoring Service " + request.service);
+      return restoreService();
+    case ActionKind::DeleteShadow:
+      progress("Deleting the shadow pod");
+      return deleteShadow();
+    case ActionKind::Activated:
+    case ActionKind::Finished:
+      break;
+  }
+  return done();
+}
+
+Outcome ExchangeSession::Impl::readService() {
+  const auto where = "Service \"" + request.service + "\" in namespace \"" + request.namespaceName + "\"";
+  auto service = kube::getService(*client, request.namespaceName, request.service);
+  if (service.is(kube::ApiReason::NotFound)) {
+    return failed(where + " was not found; `tether services -n " + request.namespaceName + "` lists them");
+  }
+  if (!service) return fromError(service.error(), "reading " + where);
+  original = service.value();
+  if (original.namespaceName.empty()) original.namespaceName = request.namespaceName;
+  if (original.type == "ExternalName") {
+    return failed(where + " is an ExternalName Service (an alias for " + original.externalName +
+                  "); it has no pods to exchange: exchange the Service it points to");
+  }
+  if (original.selector.empty()) {
+    return failed(where +
+                  " has no selector (its endpoints are managed by hand); Tether can only exchange "
+                  "a Service that selects pods");
+  }
+  if (const auto holder = annotation(original, labels::kLockedBy); !holder.empty() && holder != request.id) {
+    // Checked again, atomically, when locking; saying it now avoids any write.
+    return Outcome{OutcomeKind::Held, where + " is held by session " + holder + " of " +
+                                          annotation(original, labels::kOwner) + " since " +
+                                          annotation(original, labels::kSince) +
+                                          "; ask them to stop it, or run `tether clean -n " +
+                                          request.namespaceName + "` if that session is dead"};
+  }
+  try {
+    exposed = resolveExpose(request.expose, original);
+  } catch (const ExposeError& error) {
+    return failed(where + ": " + error.what());
+  }
+  // Named targetPorts name container ports of the selected pods: look their numbers up.
+  std::map<std::string, int> named;
+  const bool anyNamed = std::any_of(exposed.begin(), exposed.end(),
+                                    [](const ExposedPort& port) { return !isNumber(port.targetPort); });
+  if (anyNamed) {
+    auto ports = kube::namedContainerPorts(*client, request.namespaceName, original.selector);
+    if (!ports) return fromError(ports.error(), "reading the pods of " + where);
+    named = ports.value();
+  }
+  targetNumbers.clear();
+  for (const auto& port : exposed) {
+    if (isNumber(port.targetPort)) {
+      targetNumbers.push_back(std::stoi(port.targetPort));
+    } else if (const auto found = named.find(port.targetPort); found != named.end()) {
+      targetNumbers.push_back(found->second);
+    } else {
+      return failed(where + ": its port " + std::to_string(port.servicePort) +
+                    " targets the container port \"" + port.targetPort + "\", which no pod selected by " +
+                    kube::selectorString(original.selector) +
+                    " declares; start the workload once, or expose a Service port with a numeric targetPort");
+    }
+  }
+  if (request.strategy == Strategy::Scale) {
+    auto deployments = kube::listDeployments(*client, request.namespaceName);
+    if (!deployments)
+      return fromError(deployments.error(), "listing Deployments in " + request.namespaceName);
+    originalReplicas.clear();
+    for (const auto& deployment : deployments.value()) {
+      const bool selects =
+          std::all_of(original.selector.begin(), original.selector.end(), [&](const auto& pair) {
+            const auto found = deployment.templateLabels.find(pair.first);
+            return found != deployment.templateLabels.end() && found->second == pair.second;
+          });
+      if (selects) originalReplicas[deployment.name] = deployment.replicas;
+    }
+    if (originalReplicas.empty()) {
+      return failed("strategy scale: no Deployment in " + request.namespaceName + " runs the pods of " +
+                    where + " (selector " + kube::selectorString(original.selector) +
+                    "); use --strategy selector");
+    }
+  }
+  {
+    std::lock_guard guard(mutex);
+    snap.exposed.clear();
+    for (std::size_t i = 0; i < exposed.size(); ++i) {
+      snap.exposed.push_back({exposed[i].local, exposed[i].servicePort, targetNumbers[i]});
+    }
+  }
+  return done();
+}
+
+Outcome ExchangeSession::Impl::checkAccess() {
+  const auto& ns = request.namespaceName;
+  std::vector<kube::AccessCheck> checks{
+      {"get", "", "services", "", ns, request.service},
+      {"patch", "", "services", "", ns, request.service},
+      {"watch", "", "services", "", ns, ""},
+      {"create", "", "pods", "", ns, ""},
+      {"delete", "", "pods", "", ns, ""},
+      {"watch", "", "pods", "", ns, ""},
+      {"create", "", "pods", "portforward", ns, ""},
+      {"create", "", "secrets", "", ns, ""},
+      {"delete", "", "secrets", "", ns, ""},
+  };
+  if (request.strategy == Strategy::Scale) {
+    checks.push_back({"list", "apps", "deployments", "", ns, ""});
+    checks.push_back({"patch", "apps", "deployments", "scale", ns, ""});
+    checks.push_back({"patch", "", "pods", "", ns, ""});
+  }
+  auto decisions = kube::reviewAccess(*client, checks);
+  if (!decisions) return fromError(decisions.error(), "checking permissions in namespace " + ns);
+  std::string missing;
+  for (const auto& decision : decisions.value()) {
+    if (decision.allowed) continue;
+    if (!missing.empty()) missing += ", ";
+    missing += decision.check.describe();
+  }
+  if (!missing.empty()) {
+    return failed("you (context " + request.contextName + ") may not " + missing + " in namespace " + ns +
+                  "; nothing was changed. Ask a cluster admin for these permissions, or use another context");
+  }
+  return done();
+}
+
+Outcome ExchangeSession::Impl::lock() {
+  auto now = kube::serverTime(*client);
+  if (!now) return fromError(now.error(), "reading the cluster's clock");
+  auto current = kube::getService(*client, request.namespaceName, request.service);
+  if (!current) return fromError(current.error(), "reading Service " + request.service);
+  const auto holder = annotation(current.value(), labels::kLockedBy);
+  if (!holder.empty() && holder != request.id) {
+    return Outcome{OutcomeKind::Held, "Service \"" + request.service + "\" in namespace \"" +
+                                          request.namespaceName + "\" is held by session " + holder + " of " +
+                                          annotation(current.value(), labels::kOwner) + " since " +
+                                          annotation(current.value(), labels::kSince) +
+                                          "; ask them to stop it, or run `tether clean -n " +
+                                          request.namespaceName + "` if that session is dead"};
+  }
+  // What is saved is what this session read first: a write between the two reads would be a conflict below.
+  if (current.value().resourceVersion != original.resourceVersion) original = current.value();
+  const auto stamp = kube::formatTimestamp(now.value());
+  kube::ServiceChange change;
+  change.annotations = {{labels::kLockedBy, request.id},
+                        {labels::kOwner, request.owner},
+                        {labels::kSince, stamp},
+                        {labels::kHeartbeat, stamp},
+                        {labels::kMode, "exchange"},
+                        {labels::kStrategy, toString(request.strategy)},
+                        {labels::kOriginalSelector, kube::selectorString(original.selector)}};
+  if (request.strategy == Strategy::Scale) {
+    std::string replicas;
+    for (const auto& [name, count] : originalReplicas) {
+      if (!replicas.empty()) replicas += ",";
+      replicas += name + "=" + std::to_string(count);
+    }
+    change.annotations[labels::kOriginalReplicas] = replicas;
+  }
+  auto written = kube::changeService(*client, current.value(), change);
+  if (!written) return fromError(written.error(), "locking Service " + request.service);
+  {
+    std::lock_guard guard(mutex);
+    snap.startedAt = stamp;
+  }
+  return done();
+}
+
+Outcome ExchangeSession::Impl::createShadow() {
+  token = randomHex(24);
+  const auto base = dnsName("tether-" + request.service).substr(0, 40) + "-" + request.id;
+  shadowName = base;
+  secretName = base + "-token";
+  const std::map<std::string, std::string> ownLabels{{labels::kSession, request.id},
+                                                     {labels::kManagedBy, labels::kManagedByValue}};
+  kube::ObjectMeta secret{secretName, request.namespaceName, ownLabels, {{labels::kOwner, request.owner}}, {},
+                          {}};
+  secret.labels[labels::kRole] = labels::kRoleToken;
+  auto createdSecret = kube::createSecret(*client, secret, {{"token", token}});
+  if (!createdSecret) return fromError(createdSecret.error(), "creating the shadow's token Secret");
+
+  // The tunnel and readiness ports must not collide with the ports the shadow takes over.
+  auto used = [&](int port) {
+    return std::find(targetNumbers.begin(), targetNumbers.end(), port) != targetNumbers.end();
+  };
+  std::uint16_t tunnelPort = timings.shadowTunnelPort, readyPort = timings.shadowReadyPort;
+  while (used(tunnelPort) || used(readyPort)) {
+    tunnelPort = static_cast<std::uint16_t>(tunnelPort + 10);
+    readyPort = static_cast<std::uint16_t>(readyPort + 10);
+  }
+  timings.shadowTunnelPort = tunnelPort;
+  kube::SimplePod pod;
+  pod.name = shadowName;
+  pod.namespaceName = request.namespaceName;
+  pod.labels = ownLabels;
+  pod.labels[labels::kRole] = labels::kRoleShadow;
+  pod.annotations = {{labels::kOwner, request.owner}, {labels::kMode, "exchange"}};
+  pod.image = request.image;
+  pod.args = {"--tunnel-port", std::to_string(tunnelPort), "--ready-port", std::to_string(readyPort)};
+  pod.envFromSecret = {{"TETHER_SHADOW_TOKEN", {secretName, "token"}}};
+  for (std::size_t i = 0; i < exposed.size(); ++i) {
+    // Named targetPorts keep their names, so the Service resolves them on the shadow as on its own pods.
+    pod.ports.push_back(
+        {isNumber(exposed[i].targetPort) ? std::string() : exposed[i].targetPort, targetNumbers[i]});
+  }
+  pod.readinessPort = readyPort;
+  auto created = kube::createPod(*client, pod);
+  if (!created) {
+    client->removeSync(kube::resources::secrets, request.namespaceName, secretName);
+    return fromError(created.error(), "creating the shadow pod (image " + request.image + ")");
+  }
+  std::lock_guard guard(mutex);
+  snap.shadowPod = shadowName;
+  return done();
+}
+
+Outcome ExchangeSession::Impl::awaitShadowReady() {
+  {
+    std::lock_guard guard(mutex);
+    podResult.reset();
+  }
+  auto waiter = kube::waitPodReady(*client, request.namespaceName, shadowName, timings.shadowReadyTimeout,
+                                   io.get_executor(), [this](kube::Result<kube::PodReadiness> result) {
+                                     {
+                                       std::lock_guard guard(mutex);
+                                       podResult = std::move(result);
+                                     }
+                                     wake.notify_all();
+                                   });
+  bool timedOut = false;
+  const bool notStopped = waitFor(
+      timings.shadowReadyTimeout + std::chrono::seconds(5), [&] { return podResult.has_value(); }, timedOut);
+  dropOnIo(io, std::move(waiter));
+  if (!notStopped) return failed("stopped while the shadow pod was starting");
+  std::lock_guard guard(mutex);
+  const auto hint = "; check the image (--image, or TETHER_SHADOW_IMAGE; now " + request.image + ")";
+  if (timedOut || !podResult || !*podResult) {
+    const std::string why =
+        podResult && !*podResult ? podResult->error().message : "no answer from the watch";
+    return failed("the shadow pod " + shadowName + " did not become Ready: " + why + hint);
+  }
+  if (!podResult->value().ready) {
+    return failed("the shadow pod " + shadowName + " cannot start: " + podResult->value().problem + hint);
+  }
+  return done();
+}
+
+Outcome ExchangeSession::Impl::openTunnel() {
+  tunnelclient::ClientConfig config;
+  for (std::size_t i = 0; i < exposed.size(); ++i) {
+    config.forwards.push_back(
+        {static_cast<std::uint16_t>(targetNumbers[i]), static_cast<std::uint16_t>(exposed[i].local)});
+  }
+  config.connection.peerName = "session-" + request.id;
+  tunnel = std::make_unique<tunnelclient::TunnelClient>(
+      io.get_executor(),
+      portForwardConnector(*client, request.namespaceName, shadowName, timings.shadowTunnelPort), token,
+      config, *this);
+  httpProxy = std::make_unique<tunnelclient::HttpProxy>(*tunnel);
+  socksProxy = std::make_unique<tunnelclient::Socks5Proxy>(*tunnel);
+  std::string error;
+  if (!httpProxy->bind(0, error) || !socksProxy->bind(0, error)) {
+    return failed("could not open the local proxies on 127.0.0.1: " + error);
+  }
+  tunnelStarted = true;
+  asio::post(io, [this] {
+    tunnel::spawnLogged(io.get_executor(), httpProxy->serve(), "http proxy");
+    tunnel::spawnLogged(io.get_executor(), socksProxy->serve(), "socks5 proxy");
+    asio::co_spawn(io, tunnel->run(), [this](std::exception_ptr) {
+      {
+        std::lock_guard guard(mutex);
+        tunnelFinished = true;
+      }
+      wake.notify_all();
+    });
+  });
+  LaunchEnvInput envInput{httpProxy->port(), socksProxy->port(), request.localNames, request.environment};
+  {
+    std::lock_guard guard(mutex);
+    snap.launchEnv = launchEnvironment(envInput);
+  }
+  return awaitTunnel();
+}
+
+// Connected, with every reverse listener bound (or a clear bind error).
+Outcome ExchangeSession::Impl::awaitTunnel() {
+  bool timedOut = false;
+  const auto wanted = exposed.size();
+  const bool notStopped = waitFor(
+      timings.tunnelUpTimeout,
+      [&] {
+        return tunnelFinished ||
+               (tunnelState == tunnelclient::TunnelState::Connected && listenResults.size() >= wanted);
+      },
+      timedOut);
+  if (!notStopped) return failed("stopped while the tunnel was opening");
+  std::lock_guard guard(mutex);
+  if (tunnelFinished || timedOut) {
+    return failed("the tunnel to the shadow pod " + shadowName + " did not come up within " +
+                  std::to_string(timings.tunnelUpTimeout.count() / 1000) + " s: " + tunnelDetail);
+  }
+  for (const auto& result : listenResults) {
+    if (result.code != tunnel::Code::Ok) {
+      return failed("the shadow could not listen on port " + std::to_string(result.port) + ": " +
+                    result.message);
+    }
+  }
+  tunnelLost = false;
+  return done();
+}
+
+Outcome ExchangeSession::Impl::pointSelector() {
+  if (request.strategy == Strategy::Scale) {
+    auto labelled =
+        kube::changePodLabels(*client, request.namespaceName, shadowName,
+                              kube::MapChange(original.selector.begin(), original.selector.end()));
+    if (!labelled) return fromError(labelled.error(), "labelling the shadow pod");
+    for (const auto& [name, replicas] : originalReplicas) {
+      auto scaled = kube::setDeploymentReplicas(*client, request.namespaceName, name, 0);
+      if (!scaled) return fromError(scaled.error(), "scaling Deployment " + name + " to 0");
+    }
+    return done();
+  }
+  auto current = kube::getService(*client, request.namespaceName, request.service);
+  if (!current) return fromError(current.error(), "reading Service " + request.service);
+  if (annotation(current.value(), labels::kLockedBy) != request.id) {
+    return failed("Service " + request.service +
+                  " is no longer locked by this session (someone ran `tether "
+                  "clean` or removed the lock); stopping");
+  }
+  kube::ServiceChange change;
+  change.selector = std::map<std::string, std::string>{{labels::kSession, request.id}};
+  auto written = kube::changeService(*client, current.value(), change);
+  if (!written) return fromError(written.error(), "pointing Service " + request.service + " at the shadow");
+  if (!watchingService) {
+    watchingService = true;
+    const auto id = request.id;
+    serviceWatch = kube::watchService(*client, request.namespaceName, request.service, io.get_executor(),
+                                      [this, id](const kube::ServiceSummary& service) {
+                                        const auto found = service.selector.find(labels::kSession);
+                                        const bool ours = service.selector.size() == 1 &&
+                                                          found != service.selector.end() &&
+                                                          found->second == id;
+                                        if (ours || annotation(service, labels::kLockedBy) != id) return;
+                                        {
+                                          std::lock_guard guard(mutex);
+                                          if (snap.state != SessionState::Active) return;
+                                          selectorOverwritten = true;
+                                        }
+                                        wake.notify_all();
+                                      });
+  }
+  return done();
+}
+
+Outcome ExchangeSession::Impl::renewHeartbeat() {
+  auto now = kube::serverTime(*client);
+  if (!now) return fromError(now.error(), "reading the cluster's clock");
+  auto current = kube::getService(*client, request.namespaceName, request.service);
+  if (!current) return fromError(current.error(), "reading Service " + request.service);
+  if (annotation(current.value(), labels::kLockedBy) != request.id) {
+    return failed("the lock on Service " + request.service + " was removed by someone else");
+  }
+  kube::ServiceChange change;
+  change.annotations = {{labels::kHeartbeat, kube::formatTimestamp(now.value())}};
+  auto written = kube::changeService(*client, current.value(), change);
+  if (!written) return fromError(written.error(), "renewing the heartbeat on Service " + request.service);
+  return done();
+}
+
+Outcome ExchangeSession::Impl::restoreService() {
+  dropOnIo(io, std::move(serviceWatch));
+  if (request.strategy == Strategy::Scale) {
+    for (const auto& [name, replicas] : originalReplicas) {
+      auto scaled = kube::setDeploymentReplicas(*client, request.namespaceName, name, replicas);
+      if (!scaled)
+        return fromError(scaled.error(),
+                         "scaling Deployment " + name + " back to " + std::to_string(replicas));
+    }
+    for (const auto& [name, replicas] : originalReplicas) {
+      {
+        std::lock_guard guard(mutex);
+        workloadResult.reset();
+      }
+      auto waiter = kube::waitDeploymentReady(*client, request.namespaceName, name, replicas,
+                                              timings.workloadReadyTimeout, io.get_executor(),
+                                              [this](kube::Result<int> result) {
+                                                {
+                                                  std::lock_guard guard(mutex);
+                                                  workloadResult = std::move(result);
+                                                }
+                                                wake.notify_all();
+                                              });
+      bool timedOut = false;
+      waitFor(
+          timings.workloadReadyTimeout + std::chrono::seconds(5), [&] { return workloadResult.has_value(); },
+          timedOut, /*stoppable=*/false);
+      dropOnIo(io, std::move(waiter));
+      if (timedOut || !workloadResult || !*workloadResult) {
+        spdlog::warn("session {}: Deployment {} is not Ready again yet", request.id, name);
+      }
+    }
+  }
+  auto current = kube::getService(*client, request.namespaceName, request.service);
+  if (current.is(kube::ApiReason::NotFound)) return done();  // deleted meanwhile: nothing to restore
+  if (!current) return fromError(current.error(), "reading Service " + request.service);
+  if (annotation(current.value(), labels::kLockedBy) != request.id)
+    return done();  // restored by `tether clean`
+  kube::ServiceChange change;
+  if (request.strategy == Strategy::Selector) change.selector = original.selector;
+  for (const auto* key : labels::kServiceLockAnnotations) {
+    if (!original.annotations.contains(key)) change.annotations[key] = std::nullopt;
+  }
+  auto written = kube::changeService(*client, current.value(), change);
+  if (!written) return fromError(written.error(), "restoring Service " + request.service);
+  if (written.value().specJson != original.specJson) {
+    spdlog::warn("session {}: Service {} restored, but its spec differs from before: {} vs {}", request.id,
+                 request.service, written.value().specJson, original.specJson);
+  }
+  return done();
+}
+
+void ExchangeSession::Impl::stopTunnel() {
+  if (!tunnelStarted) return;
+  asio::post(io, [this] {
+    if (httpProxy) httpProxy->close();
+    if (socksProxy) socksProxy->close();
+    if (tunnel) tunnel->stop();
+  });
+  bool timedOut = false;
+  waitFor(
+      std::chrono::seconds(5), [&] { return tunnelFinished; }, timedOut, /*stoppable=*/false);
+  tunnelStarted = false;
+}
+
+Outcome ExchangeSession::Impl::deleteShadow() {
+  stopTunnel();
+  kube::DeleteOptions options;
+  options.gracePeriodSeconds = 1;
+  auto pod = client->removeSync(kube::resources::pods, request.namespaceName, shadowName, options);
+  auto secret = client->removeSync(kube::resources::secrets, request.namespaceName, secretName);
+  if (!pod && !pod.is(kube::ApiReason::NotFound)) return fromError(pod.error(), "deleting the shadow pod");
+  if (!secret && !secret.is(kube::ApiReason::NotFound))
+    return fromError(secret.error(), "deleting the token Secret");
+  return done();
+}
+
+}  // namespace tether::session

@@ -1,0 +1,269 @@
+// ExchangeSession.cpp - the driver loop: feeds ExchangeMachine with the outcome of each action and with
+// events (stop, heartbeat due, selector overwritten, tunnel lost), and publishes every state change.
+#include "server/session/ExchangeSession.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+
+#include <future>
+#include <random>
+
+#include "server/session/ExchangeSessionImpl.hpp"
+
+namespace tether::session {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+const char* toString(Strategy strategy) {
+  return strategy == Strategy::Scale ? "scale" : "selector";
+}
+
+std::string randomHex(std::size_t bytes) {
+  std::random_device device;
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string text;
+  for (std::size_t i = 0; i < bytes; ++i) {
+    const auto byte = static_cast<unsigned>(device() & 0xffu);
+    text += kDigits[byte >> 4u];
+    text += kDigits[byte & 0xfu];
+  }
+  return text;
+}
+
+void dropOnIo(asio::io_context& io, std::unique_ptr<kube::Waiter> waiter) {
+  if (!waiter) return;
+  asio::post(io, [waiter = std::shared_ptr<kube::Waiter>(std::move(waiter))]() mutable { waiter.reset(); });
+}
+
+ExchangeSession::Impl::Impl(std::shared_ptr<kube::Client> clientIn, ExchangeRequest requestIn,
+                            SessionTimings timingsIn, SessionObserver& observerIn)
+    : client(std::move(clientIn)),
+      request(std::move(requestIn)),
+      timings(timingsIn),
+      observer(observerIn),
+      ioWork(asio::make_work_guard(io)) {
+  if (request.id.empty()) request.id = randomHex(4);
+  snap.id = request.id;
+  snap.strategy = request.strategy;
+  snap.contextName = request.contextName;
+  snap.namespaceName = request.namespaceName;
+  snap.service = request.service;
+  snap.owner = request.owner;
+}
+
+void ExchangeSession::Impl::progress(const std::string& step) {
+  SessionSnapshot copy;
+  {
+    std::lock_guard lock(mutex);
+    copy = snap;
+  }
+  observer.onProgress(copy, step);
+}
+
+// Publishes the snapshot when the state or the message changed (or when forced).
+void ExchangeSession::Impl::publish(bool force) {
+  SessionSnapshot copy;
+  {
+    std::lock_guard lock(mutex);
+    snap.state = machine.state();
+    snap.message = machine.message();
+    for (const auto& [port, problem] : localProblems) {
+      if (snap.state == SessionState::Active && snap.message.empty()) {
+        snap.message = "nothing answers on 127.0.0.1:" + std::to_string(port) + " (" + problem +
+                       "); the cluster's clients get a reset until your process listens there";
+      }
+    }
+    if (!force && snap.state == publishedState && snap.message == publishedMessage) return;
+    publishedState = snap.state;
+    publishedMessage = snap.message;
+    copy = snap;
+  }
+  spdlog::info("session {} {}: {}/{} {}", copy.id, toString(copy.state), copy.namespaceName, copy.service,
+               copy.message);
+  observer.onStateChanged(copy);
+}
+
+void ExchangeSession::Impl::drive() {
+  publish(true);
+  Action action = machine.start();
+  bool stopDelivered = false;
+  while (action.kind != ActionKind::Finished) {
+    if (action.kind == ActionKind::Activated) {
+      {
+        std::lock_guard lock(mutex);
+        started = true;
+      }
+      wake.notify_all();
+      publish();
+      runWhileActive(action);
+      stopDelivered = stopDelivered || machine.state() == SessionState::Stopping;
+      publish();
+      continue;
+    }
+    const auto begun = Clock::now();
+    const Outcome outcome = execute(action.kind);
+    const double millis = std::chrono::duration<double, std::milli>(Clock::now() - begun).count();
+    {
+      std::lock_guard lock(mutex);
+      snap.phases.emplace_back(toString(action.kind), millis);
+    }
+    bool stop = false;
+    {
+      std::lock_guard lock(mutex);
+      stop = stopAsked;
+    }
+    if (stop && !stopDelivered) {
+      stopDelivered = true;
+      machine.requestStop(true);
+    }
+    action = machine.onOutcome(outcome);
+    publish();
+  }
+  stopTunnel();
+  publish();
+  {
+    std::lock_guard lock(mutex);
+    started = true;
+    finished = true;
+  }
+  wake.notify_all();
+}
+
+// Sleeps until the next heartbeat, a stop, a lost tunnel or an overwritten selector, and turns what woke
+// it into the machine's next action.
+void ExchangeSession::Impl::runWhileActive(Action& action) {
+  const auto nextHeartbeat = Clock::now() + timings.heartbeatInterval;
+  std::unique_lock lock(mutex);
+  wake.wait_until(lock, nextHeartbeat, [&] { return stopAsked || tunnelLost || selectorOverwritten; });
+  if (stopAsked) {
+    lock.unlock();
+    action = machine.requestStop(false);
+  } else if (tunnelLost) {
+    tunnelLost = false;
+    lock.unlock();
+    action = machine.onTunnelLost();
+  } else if (selectorOverwritten) {
+    selectorOverwritten = false;
+    lock.unlock();
+    action = machine.onSelectorOverwritten();
+  } else {
+    lock.unlock();
+    action = machine.onHeartbeatDue();
+  }
+}
+
+// --- TunnelObserver: the I/O thread reports, the driver decides ---
+
+void ExchangeSession::Impl::onState(tunnelclient::TunnelState state, const std::string& detail) {
+  {
+    std::lock_guard lock(mutex);
+    const bool wasConnected = tunnelState == tunnelclient::TunnelState::Connected;
+    tunnelState = state;
+    tunnelDetail = detail;
+    if (wasConnected && state != tunnelclient::TunnelState::Connected &&
+        state != tunnelclient::TunnelState::Stopped) {
+      tunnelLost = true;
+      listenResults.clear();
+    }
+  }
+  wake.notify_all();
+}
+
+void ExchangeSession::Impl::onListener(const tunnel::ListenResult& result) {
+  {
+    std::lock_guard lock(mutex);
+    listenResults.push_back(result);
+  }
+  wake.notify_all();
+}
+
+void ExchangeSession::Impl::onLocalConnect(std::uint16_t port, const std::string& error) {
+  bool changed = false;
+  {
+    std::lock_guard lock(mutex);
+    if (error.empty()) {
+      changed = localProblems.erase(port) > 0;
+    } else {
+      changed = localProblems.insert_or_assign(port, error).second;
+    }
+  }
+  if (changed) publish();
+}
+
+// --- the public face ---
+
+ExchangeSession::ExchangeSession(std::shared_ptr<kube::Client> client, ExchangeRequest request,
+                                 SessionTimings timings, SessionObserver& observer)
+    : impl_(std::make_unique<Impl>(std::move(client), std::move(request), timings, observer)) {
+  impl_->ioThread = std::thread([impl = impl_.get()] {
+    try {
+      impl->io.run();
+    } catch (const std::exception& error) {
+      spdlog::error("session {}: I/O thread: {}", impl->request.id, error.what());
+    }
+  });
+  impl_->driverThread = std::thread([impl = impl_.get()] {
+    try {
+      impl->drive();
+    } catch (const std::exception& error) {
+      // Unexpected: the machine's undo did not run to its end. Say so; `tether clean` finishes the job.
+      spdlog::error("session {}: driver stopped: {}", impl->request.id, error.what());
+      std::lock_guard lock(impl->mutex);
+      impl->snap.state = SessionState::Failed;
+      impl->snap.message = std::string("internal error: ") + error.what() + "; run `tether clean`";
+      impl->started = impl->finished = true;
+    }
+    impl->wake.notify_all();
+  });
+}
+
+ExchangeSession::~ExchangeSession() {
+  requestStop();
+  if (impl_->driverThread.joinable()) impl_->driverThread.join();
+  // The driver stopped the tunnel and the proxies in order; what is left (their objects, a watch) is dropped
+  // on the I/O thread, which then stops. Handlers still queued are destroyed with the io_context.
+  std::promise<void> dropped;
+  asio::post(impl_->io, [impl = impl_.get(), &dropped] {
+    impl->serviceWatch.reset();
+    impl->socksProxy.reset();
+    impl->httpProxy.reset();
+    impl->tunnel.reset();
+    dropped.set_value();
+  });
+  impl_->ioWork.reset();
+  dropped.get_future().wait_for(std::chrono::seconds(5));
+  impl_->io.stop();
+  if (impl_->ioThread.joinable()) impl_->ioThread.join();
+}
+
+const std::string& ExchangeSession::id() const {
+  return impl_->request.id;
+}
+
+SessionSnapshot ExchangeSession::waitStarted() {
+  std::unique_lock lock(impl_->mutex);
+  impl_->wake.wait(lock, [&] { return impl_->started; });
+  return impl_->snap;
+}
+
+void ExchangeSession::requestStop() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopAsked = true;
+  }
+  impl_->wake.notify_all();
+}
+
+SessionSnapshot ExchangeSession::waitFinished() {
+  std::unique_lock lock(impl_->mutex);
+  impl_->wake.wait(lock, [&] { return impl_->finished; });
+  return impl_->snap;
+}
+
+SessionSnapshot ExchangeSession::snapshot() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->snap;
+}
+
+}  // namespace tether::session

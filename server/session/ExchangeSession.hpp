@@ -1,0 +1,110 @@
+// ExchangeSession.hpp - the driver of one exchange session: runs ExchangeMachine's actions against the
+// cluster (kube client), the tunnel (tunnel client + local proxies) and the clock.
+//
+// Two threads per session: the driver thread makes the blocking API calls one action at a time and is the
+// only one touching the machine; an I/O thread runs the tunnel, the proxies and the watches. They meet in
+// one mutex-guarded inbox (stop asked, tunnel state, selector overwritten, wait results) that the driver
+// sleeps on with a deadline: no polling, and a stop wakes it at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/session/ExchangeMachine.hpp"
+#include "server/session/Expose.hpp"
+
+namespace tether::kube {
+class Client;
+}
+
+namespace tether::session {
+
+enum class Strategy { Selector, Scale };
+const char* toString(Strategy strategy);
+
+// Every bound a session waits under, named in one place.
+struct SessionTimings {
+  std::chrono::milliseconds heartbeatInterval{std::chrono::seconds(30)};
+  std::chrono::milliseconds shadowReadyTimeout{std::chrono::seconds(60)};
+  std::chrono::milliseconds tunnelUpTimeout{std::chrono::seconds(20)};
+  std::chrono::milliseconds workloadReadyTimeout{std::chrono::seconds(120)};  // strategy scale, on restore
+  std::uint16_t shadowTunnelPort = 7700;  // inside the shadow pod, moved when a target port uses it
+  std::uint16_t shadowReadyPort = 7701;
+};
+
+struct ExchangeRequest {
+  std::string id;  // empty: a fresh random id
+  std::string namespaceName;
+  std::string service;
+  std::vector<ExposeSpec> expose;
+  Strategy strategy = Strategy::Selector;
+  std::string image;  // the shadow image, already resolved (flag > config > env > default)
+  std::string owner;  // user@host
+  std::string contextName;
+  std::vector<std::string> localNames;  // this host's names (NO_PROXY)
+  std::map<std::string, std::string>
+      environment;  // the launching process's (to extend JAVA_TOOL_OPTIONS ...)
+};
+
+struct ExposedView {
+  int local = 0;
+  int servicePort = 0;
+  int targetPort = 0;  // the number the shadow listens on
+};
+
+// What a session is, for front ends (Session in PROTOCOL.md).
+struct SessionSnapshot {
+  std::string id;
+  SessionState state = SessionState::Starting;
+  std::string mode = "exchange";
+  Strategy strategy = Strategy::Selector;
+  std::string contextName;
+  std::string namespaceName;
+  std::string service;
+  std::string owner;
+  std::string startedAt;  // server clock, RFC 3339
+  std::string message;
+  std::string shadowPod;
+  std::vector<ExposedView> exposed;
+  std::map<std::string, std::string> launchEnv;        // empty until the tunnel is up
+  std::vector<std::pair<std::string, double>> phases;  // action -> milliseconds, in order (benchmarks)
+};
+
+class SessionObserver {
+ public:
+  virtual ~SessionObserver() = default;
+  virtual void onProgress(const SessionSnapshot& session, const std::string& step) = 0;
+  virtual void onStateChanged(const SessionSnapshot& session) = 0;
+};
+
+class ExchangeSession {
+ public:
+  ExchangeSession(std::shared_ptr<kube::Client> client, ExchangeRequest request, SessionTimings timings,
+                  SessionObserver& observer);
+  // Stops the session (restoring the cluster) and joins its threads.
+  ~ExchangeSession();
+  ExchangeSession(const ExchangeSession&) = delete;
+  ExchangeSession& operator=(const ExchangeSession&) = delete;
+
+  const std::string& id() const;
+  // Blocks until the session is active, or has finished (failed or stopped before becoming active).
+  SessionSnapshot waitStarted();
+  // Asks to stop; returns at once. A stop during start undoes what was done so far.
+  void requestStop();
+  // Blocks until everything is undone.
+  SessionSnapshot waitFinished();
+  SessionSnapshot snapshot() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+std::string randomHex(std::size_t bytes);
+
+}  // namespace tether::session

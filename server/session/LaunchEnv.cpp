@@ -1,0 +1,64 @@
+// LaunchEnv.cpp - proxy variables for the launched process.
+#include "server/session/LaunchEnv.hpp"
+
+#include <set>
+#include <sstream>
+
+namespace tether::session {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& items, const std::string& separator) {
+  std::string text;
+  for (const auto& item : items) {
+    if (!text.empty()) text += separator;
+    text += item;
+  }
+  return text;
+}
+
+std::string find(const std::map<std::string, std::string>& map, const std::string& key) {
+  const auto found = map.find(key);
+  return found == map.end() ? std::string() : found->second;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input) {
+  const std::string http = "http://127.0.0.1:" + std::to_string(input.httpProxyPort);
+  const std::string socks = "socks5h://127.0.0.1:" + std::to_string(input.socksProxyPort);
+
+  // Loopback and this host's names stay local; whatever the user already excluded stays excluded.
+  std::vector<std::string> noProxy{"localhost", "127.0.0.1", "::1"};
+  for (const auto& name : input.localNames) noProxy.push_back(name);
+  for (const auto* key : {"NO_PROXY", "no_proxy"}) {
+    std::istringstream existing(find(input.current, key));
+    for (std::string item; std::getline(existing, item, ',');) {
+      if (!item.empty()) noProxy.push_back(item);
+    }
+  }
+  std::vector<std::string> unique;
+  std::set<std::string> seen;
+  for (const auto& item : noProxy) {
+    if (seen.insert(item).second) unique.push_back(item);
+  }
+  const auto noProxyList = joined(unique, ",");
+
+  std::map<std::string, std::string> env{
+      {"HTTP_PROXY", http}, {"http_proxy", http}, {"HTTPS_PROXY", http},     {"https_proxy", http},
+      {"ALL_PROXY", socks}, {"all_proxy", socks}, {"NO_PROXY", noProxyList}, {"no_proxy", noProxyList},
+  };
+
+  // The JVM ignores the variables above; it reads system properties. nonProxyHosts uses | and * globs.
+  std::vector<std::string> javaNoProxy;
+  for (const auto& item : unique) javaNoProxy.push_back(item == "::1" ? "[::1]" : item);
+  const auto port = std::to_string(input.httpProxyPort);
+  std::string java = "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=" + port +
+                     " -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=" + port +
+                     " -Dhttp.nonProxyHosts=" + joined(javaNoProxy, "|");
+  const auto existingJava = find(input.current, "JAVA_TOOL_OPTIONS");
+  env["JAVA_TOOL_OPTIONS"] = existingJava.empty() ? java : existingJava + " " + java;
+  return env;
+}
+
+}  // namespace tether::session

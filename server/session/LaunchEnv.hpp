@@ -1,0 +1,28 @@
+// LaunchEnv.hpp - the environment a session gives the local process so it can call the namespace's
+// Services by name through the session's local proxies (no root, no DNS changes).
+//
+// Honoured by curl, wget, Python requests/httpx/aiohttp (trust_env), Go net/http, Node with a proxy agent
+// or undici's EnvHttpProxyAgent, and the JVM through JAVA_TOOL_OPTIONS. Not honoured: Node's built-in
+// http/fetch without an agent, raw sockets, gRPC-Java, most database drivers. PROTOCOL.md and the README
+// repeat this list.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tether::session {
+
+struct LaunchEnvInput {
+  std::uint16_t httpProxyPort = 0;
+  std::uint16_t socksProxyPort = 0;
+  std::vector<std::string> localNames;  // this host's own names, never sent through the proxy
+  // The variables as they are now (JAVA_TOOL_OPTIONS and NO_PROXY are extended, not replaced).
+  std::map<std::string, std::string> current;
+};
+
+// HTTP_PROXY, HTTPS_PROXY, ALL_PROXY (socks5h), NO_PROXY and their lower-case twins, JAVA_TOOL_OPTIONS.
+std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input);
+
+}  // namespace tether::session

@@ -5,14 +5,13 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <mutex>
 
-#include "protocol/tunnel/ShadowImage.hpp"
 #include "server/core/Backend.hpp"
 #include "server/core/SessionsImpl.hpp"
 #include "server/kube/Client.hpp"
 #include "server/kube/Kubeconfig.hpp"
+#include "server/session/ShadowImageChoice.hpp"
 
 extern char** environ;
 
@@ -29,21 +28,6 @@ std::string hostName() {
 std::string ownerName() {
   const char* user = std::getenv("USER");
   return std::string(user != nullptr && *user != '\0' ? user : "user") + "@" + hostName();
-}
-
-// `shadow-image=...` in $XDG_CONFIG_HOME/tether/config (or ~/.config/tether/config).
-std::string configuredImage() {
-  std::string dir;
-  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg != '\0') {
-    dir = xdg;
-  } else if (const char* home = std::getenv("HOME"); home != nullptr) {
-    dir = std::string(home) + "/.config";
-  }
-  std::ifstream in(dir + "/tether/config");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("shadow-image=", 0) == 0) return line.substr(13);
-  }
-  return {};
 }
 
 std::map<std::string, std::string> processEnvironment() {
@@ -95,8 +79,7 @@ SessionView Backend::startSession(const SessionRequest& request,
   exchange.id = session::randomHex(4);
   exchange.namespaceName = request.connection.namespaceName.value_or(client->config().namespaceName);
   exchange.service = request.service;
-  exchange.image = tunnel::shadowImage(request.image.empty() ? configuredImage() : request.image,
-                                       std::getenv("TETHER_SHADOW_IMAGE"));
+  exchange.image = session::chooseShadowImage(request.image);
   exchange.owner = ownerName();
   exchange.contextName = client->config().contextName;
   exchange.localNames = {hostName()};

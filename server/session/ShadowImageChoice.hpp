@@ -1,0 +1,12 @@
+// ShadowImageChoice.hpp - which shadow image a session runs: the flag or IDE setting, else `shadow-image=`
+// in the user's config file ($XDG_CONFIG_HOME/tether/config, else ~/.config/tether/config), else
+// TETHER_SHADOW_IMAGE, else the default named in protocol/tunnel/ShadowImage.hpp.
+#pragma once
+
+#include <string>
+
+namespace tether::session {
+
+std::string chooseShadowImage(const std::string& explicitImage);
+
+}  // namespace tether::session

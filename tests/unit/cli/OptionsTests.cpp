@@ -46,3 +46,57 @@ TEST_CASE("bad arguments name what is wrong and what to do", "[cli]") {
   CHECK(error({"serve", "--stdio", "--input-style=xml"}) ==
         "--input-style: unknown style \"xml\"; use standard or delimited");
 }
+
+TEST_CASE("exchange takes a Service, --expose flags and the command after --", "[cli][exchange]") {
+  const auto options = ok({"exchange", "orders", "-n", "demo", "--expose", "12001:8080", "--expose=9000",
+                           "--strategy", "scale", "--image", "reg/shadow:2", "--output", "json", "--", "node",
+                           "server.js", "--port", "12001"});
+  CHECK(options.command == Command::Exchange);
+  CHECK(options.target == "orders");
+  CHECK(options.namespaceName == "demo");
+  CHECK(options.expose == std::vector<std::string>{"12001:8080", "9000"});
+  CHECK(options.strategy == "scale");
+  CHECK(options.image == "reg/shadow:2");
+  CHECK(options.output == "json");
+  // Flags after `--` belong to the command, not to tether.
+  CHECK(options.run == std::vector<std::string>{"node", "server.js", "--port", "12001"});
+}
+
+TEST_CASE("exchange refuses what it cannot run, saying how to write it", "[cli][exchange]") {
+  CHECK(error({"exchange", "--expose", "8080"}).find("needs the Service's name") != std::string::npos);
+  CHECK(error({"exchange", "orders"}).find("--expose LOCAL[:REMOTE]") != std::string::npos);
+  CHECK(error({"exchange", "orders", "--expose", "1", "--strategy", "swap"}).find("use selector") !=
+        std::string::npos);
+  CHECK(error({"exchange", "orders", "--expose", "1", "--"}).find("followed by the command") != std::string::npos);
+  CHECK(error({"exchange", "orders", "--expose", "1", "--output", "yaml"}).find("use text or json") !=
+        std::string::npos);
+  // Session flags do not leak into other commands.
+  CHECK(error({"services", "--expose", "1"}).find("unknown flag --expose") != std::string::npos);
+}
+
+TEST_CASE("clean and recover", "[cli][clean]") {
+  const auto clean = ok({"clean", "-A", "--dry-run", "--stale-after", "90s"});
+  CHECK(clean.command == Command::Clean);
+  CHECK(clean.allNamespaces);
+  CHECK(clean.dryRun);
+  CHECK(clean.staleAfterSeconds == 90);
+  CHECK(ok({"clean"}).staleAfterSeconds == 120);
+  CHECK(ok({"clean", "--stale-after=0s"}).staleAfterSeconds == 0);
+  CHECK(error({"clean", "--stale-after", "soon"}).find("not a duration") != std::string::npos);
+  const auto recover = ok({"recover", "orders", "-n", "demo"});
+  CHECK(recover.command == Command::Recover);
+  CHECK(recover.target == "orders");
+  CHECK(error({"recover"}).find("needs the Service's name") != std::string::npos);
+}
+
+TEST_CASE("durations as kubectl writes them", "[cli][clean]") {
+  CHECK(parseDuration("0s") == 0);
+  CHECK(parseDuration("2m") == 120);
+  CHECK(parseDuration("1h30m") == 5400);
+  CHECK(parseDuration("1m30s") == 90);
+  CHECK_FALSE(parseDuration(""));
+  CHECK_FALSE(parseDuration("5"));
+  CHECK_FALSE(parseDuration("m"));
+  CHECK_FALSE(parseDuration("3d"));
+  CHECK_FALSE(parseDuration("99999999h"));
+}

@@ -1,0 +1,26 @@
+// LaunchEnvTests.cpp - the proxy environment a session gives the launched process.
+#include <catch2/catch.hpp>
+
+#include "server/session/LaunchEnv.hpp"
+
+using namespace tether::session;
+
+TEST_CASE("the launch environment points every proxy variable at the session's proxies", "[session][env]") {
+  const auto env = launchEnvironment({3128, 1080, {"laptop"}, {}});
+  CHECK(env.at("HTTP_PROXY") == "http://127.0.0.1:3128");
+  CHECK(env.at("https_proxy") == "http://127.0.0.1:3128");
+  CHECK(env.at("ALL_PROXY") == "socks5h://127.0.0.1:1080");  // names resolved in the cluster
+  CHECK(env.at("NO_PROXY") == "localhost,127.0.0.1,::1,laptop");
+  CHECK(env.at("no_proxy") == env.at("NO_PROXY"));
+  CHECK(env.at("JAVA_TOOL_OPTIONS") ==
+        "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=3128 -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=3128 "
+        "-Dhttp.nonProxyHosts=localhost|127.0.0.1|[::1]|laptop");
+}
+
+TEST_CASE("the launch environment extends what the user already set", "[session][env]") {
+  const auto env = launchEnvironment(
+      {3128, 1080, {}, {{"NO_PROXY", "corp.example,localhost"}, {"JAVA_TOOL_OPTIONS", "-Xmx1g"}}});
+  // The user's exclusions stay, without duplicates.
+  CHECK(env.at("NO_PROXY") == "localhost,127.0.0.1,::1,corp.example");
+  CHECK(env.at("JAVA_TOOL_OPTIONS").rfind("-Xmx1g -Dhttp.proxyHost=127.0.0.1", 0) == 0);
+}

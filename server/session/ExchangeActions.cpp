@@ -73,7 +73,11 @@ Outcome ExchangeSession::Impl::execute(ActionKind kind) {
       progress("Waiting for the shadow pod to be Ready");
       return awaitShadowReady();
     case ActionKind::OpenTunnel:
-      if (tunnelStarted) return awaitTunnel();
+      if (tunnelStarted) {
+        // Reconnecting: the lease must outlive the outage, or another user's `tether clean` takes it.
+        if (std::chrono::steady_clock::now() - lastHeartbeat >= timings.heartbeatInterval) renewHeartbeat();
+        return awaitTunnel();
+      }
       progress("Opening the tunnel");
       return openTunnel();
     case ActionKind::PointSelector:
@@ -245,6 +249,7 @@ Outcome ExchangeSession::Impl::lock() {
   }
   auto written = kube::changeService(*client, current.value(), change);
   if (!written) return fromError(written.error(), "locking Service " + request.service);
+  lastHeartbeat = std::chrono::steady_clock::now();
   {
     std::lock_guard guard(mutex);
     snap.startedAt = stamp;
@@ -451,6 +456,7 @@ Outcome ExchangeSession::Impl::renewHeartbeat() {
   change.annotations = {{labels::kHeartbeat, kube::formatTimestamp(now.value())}};
   auto written = kube::changeService(*client, current.value(), change);
   if (!written) return fromError(written.error(), "renewing the heartbeat on Service " + request.service);
+  lastHeartbeat = std::chrono::steady_clock::now();
   return done();
 }
 

@@ -61,13 +61,17 @@ void ExchangeSession::Impl::progress(const std::string& step) {
   observer.onProgress(copy, step);
 }
 
-// Publishes the snapshot when the state or the message changed (or when forced).
-void ExchangeSession::Impl::publish(bool force) {
+// Publishes the snapshot when the state or the message changed (or when forced). Only the driver thread
+// reads the machine; the I/O thread passes fromDriver=false and republishes the last state.
+void ExchangeSession::Impl::publish(bool force, bool fromDriver) {
   SessionSnapshot copy;
   {
     std::lock_guard lock(mutex);
-    snap.state = machine.state();
-    snap.message = machine.message();
+    if (fromDriver) {
+      snap.state = machine.state();
+      machineMessage = machine.message();
+    }
+    snap.message = machineMessage;
     for (const auto& [port, problem] : localProblems) {
       if (snap.state == SessionState::Active && snap.message.empty()) {
         snap.message = "nothing answers on 127.0.0.1:" + std::to_string(port) + " (" + problem +
@@ -102,7 +106,15 @@ void ExchangeSession::Impl::drive() {
       continue;
     }
     const auto begun = Clock::now();
-    const Outcome outcome = execute(action.kind);
+    Outcome outcome;
+    try {
+      outcome = execute(action.kind);
+    } catch (const std::exception& error) {
+      // A bug, not a cluster's answer: still an outcome, so the machine undoes what was done.
+      spdlog::error("session {}: {} threw: {}", request.id, toString(action.kind), error.what());
+      outcome = Outcome{OutcomeKind::Failed, std::string("internal error in ") + toString(action.kind) + ": " +
+                                                 error.what() + " (see the backend log)"};
+    }
     const double millis = std::chrono::duration<double, std::milli>(Clock::now() - begun).count();
     {
       std::lock_guard lock(mutex);
@@ -188,7 +200,7 @@ void ExchangeSession::Impl::onLocalConnect(std::uint16_t port, const std::string
       changed = localProblems.insert_or_assign(port, error).second;
     }
   }
-  if (changed) publish();
+  if (changed) publish(false, /*fromDriver=*/false);
 }
 
 // --- the public face ---

@@ -25,7 +25,7 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   // --- the driver (ExchangeSession.cpp) ---
   void drive();
   void runWhileActive(Action& action);
-  void publish(bool force = false);
+  void publish(bool force = false, bool fromDriver = true);
   void progress(const std::string& step);
 
   // --- the actions (ExchangeActions.cpp); each returns how it went ---
@@ -75,6 +75,7 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   bool started = false;
   bool finished = false;
   SessionSnapshot snap;
+  std::string machineMessage;  // the machine's message as last read by the driver
   SessionState publishedState = SessionState::Starting;
   std::string publishedMessage;
 
@@ -85,6 +86,7 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   std::map<std::string, int> originalReplicas;  // strategy scale
   std::string shadowName, secretName, token;
   bool tunnelStarted = false;
+  std::chrono::steady_clock::time_point lastHeartbeat{};
   bool watchingService = false;
 
   // I/O thread: tunnel, proxies, waits.

@@ -1,0 +1,91 @@
+// The command palette: Start session…, Stop session, Stop all sessions, Show sessions, Select
+// context/namespace, Show log, Restart backend. (Clean up lives in clean.ts, the session menu in sessionMenu.ts.)
+import * as vscode from 'vscode';
+import * as config from './config';
+import type { TetherContext } from './context';
+import { pickContext, pickMode, pickNamespace, pickPorts, pickService } from './pickers';
+import * as proto from './protocol';
+import { describe, startSession, stopSession } from './sessions';
+
+export function activate(ctx: TetherContext) {
+  const register = (id: string, fn: (...args: any[]) => unknown) =>
+    ctx.subscriptions.push(vscode.commands.registerCommand(id, async (...args: any[]) => {
+      try {
+        return await fn(...args);
+      } catch (error) {
+        await ctx.showError(`Tether: ${id.replace('tether.', '')} failed`, error);
+        return undefined;
+      }
+    }));
+
+  register('tether.startSession', async () => {
+    const cluster = config.clusterParams();
+    const context = await pickContext(ctx);
+    if (context === undefined) return undefined;
+    const withContext = { ...cluster, context };
+    const namespace = await pickNamespace(ctx, withContext);
+    if (namespace === undefined) return undefined;
+    const service = await pickService(ctx, withContext, namespace);
+    if (!service) return undefined;
+    const mode = await pickMode();
+    if (!mode) return undefined;
+    const expose = await pickPorts(service);
+    if (!expose) return undefined;
+    const session = await startSession(ctx, { ...withContext, namespace, mode, target: service.name, expose });
+    void vscode.window.showInformationMessage(`Tether: ${describe(session)} is active.`);
+    return session;
+  });
+
+  register('tether.stopSession', async (id?: string) => {
+    const target = id ?? await pickSession(ctx, 'Tether: stop which session?');
+    if (!target) return undefined;
+    return stopSession(ctx, target);
+  });
+
+  register('tether.stopAllSessions', async () => {
+    const ids = [...ctx.sessions.keys()];
+    return Promise.all(ids.map((id) => stopSession(ctx, id)));
+  });
+
+  register('tether.showSessions', async () => {
+    const { sessions } = await ctx.request(proto.sessionList, {});
+    if (sessions.length === 0) {
+      void vscode.window.showInformationMessage('Tether: no session.');
+      return sessions;
+    }
+    const chosen = await vscode.window.showQuickPick(sessions.map((s) => ({
+      label: `${s.target}`, description: `${s.state} · ${s.mode} · ${s.namespace}`,
+      detail: `${s.id} · since ${s.startedAt}${s.message ? ` · ${s.message}` : ''}`, id: s.id,
+    })), { title: 'Tether: sessions (pick one to stop it)' });
+    if (chosen) await stopSession(ctx, chosen.id);
+    return sessions;
+  });
+
+  register('tether.selectContext', async () => {
+    const context = await pickContext(ctx);
+    if (context === undefined) return undefined;
+    const namespace = await pickNamespace(ctx, { ...config.clusterParams(), context });
+    if (namespace === undefined) return undefined;
+    const settings = vscode.workspace.getConfiguration('tether');
+    const target = vscode.workspace.workspaceFolders ? vscode.ConfigurationTarget.Workspace
+      : vscode.ConfigurationTarget.Global;
+    await settings.update('context', context, target);
+    await settings.update('namespace', namespace, target);
+    return { context, namespace };
+  });
+
+  register('tether.showLog', () => ctx.log.show());
+  register('tether.restartBackend', () => ctx.restart());
+}
+
+export async function pickSession(ctx: TetherContext, title: string): Promise<string | undefined> {
+  const sessions = [...ctx.sessions.values()];
+  if (sessions.length === 0) {
+    void vscode.window.showInformationMessage('Tether: no session.');
+    return undefined;
+  }
+  if (sessions.length === 1) return sessions[0].id;
+  const chosen = await vscode.window.showQuickPick(sessions.map((s) => ({ label: describe(s), description: s.state, id: s.id })),
+    { title });
+  return chosen?.id;
+}

@@ -1,0 +1,95 @@
+// The debug-launch binding: a DebugConfigurationProvider for every debug type. A launch configuration with a
+// `tether` block gets a session (started or reused) before the debuggee starts, with the session's launch
+// environment merged in; when that debug session ends, the Tether session stops unless
+// `tether.keepSessionAfterDebug` is set. Configurations without the block are returned untouched.
+import * as vscode from 'vscode';
+import * as config from './config';
+import type { TetherContext } from './context';
+import {
+  applySession, INJECTED_KEY, readTetherBlock, SESSION_KEY, sessionMatches, startParams, TetherConfigError,
+} from './launchConfig';
+import { startSession, stopSession } from './sessions';
+
+export function activate(ctx: TetherContext) {
+  const provider: vscode.DebugConfigurationProvider = {
+    resolveDebugConfigurationWithSubstitutedVariables: (_folder, debugConfiguration, token) =>
+      resolve(ctx, debugConfiguration, token),
+  };
+  // The top-level debug sessions that use each Tether session: it stops when the last one ends.
+  const users = new Map<string, Set<string>>();
+  ctx.subscriptions.push(
+    vscode.debug.registerDebugConfigurationProvider('*', provider),
+    vscode.debug.onDidStartDebugSession((session) => {
+      const id = session.configuration[SESSION_KEY] as string | undefined;
+      if (!id || session.parentSession) return;
+      if (!users.has(id)) users.set(id, new Set());
+      users.get(id)!.add(session.id);
+    }),
+    vscode.debug.onDidTerminateDebugSession((session) => {
+      const id = session.configuration[SESSION_KEY] as string | undefined;
+      if (!id || session.parentSession) return;
+      const set = users.get(id);
+      set?.delete(session.id);
+      if (set && set.size > 0) return;
+      users.delete(id);
+      void onTerminate(ctx, session, id);
+    }),
+  );
+}
+
+async function resolve(ctx: TetherContext, debugConfiguration: vscode.DebugConfiguration,
+  token?: vscode.CancellationToken): Promise<vscode.DebugConfiguration | undefined> {
+  const raw = debugConfiguration as Record<string, unknown>;
+  // Child sessions (js-debug's, with __parentId) and configurations we already resolved pass through.
+  if (raw[INJECTED_KEY] || raw.__parentId) return debugConfiguration;
+  let block;
+  try {
+    block = readTetherBlock(raw);
+  } catch (error) {
+    if (error instanceof TetherConfigError) {
+      void vscode.window.showErrorMessage(`Tether: launch configuration "${debugConfiguration.name}": ${error.message}`);
+      return undefined;
+    }
+    throw error;
+  }
+  if (!block) return debugConfiguration;
+  if (debugConfiguration.request === 'attach') {
+    void vscode.window.showInformationMessage(`Tether: "${debugConfiguration.name}" attaches to a process Tether ` +
+      'did not start, so its "tether" block is not applied. Start a session with "Tether: Start Session…" first.');
+    return debugConfiguration;
+  }
+  const defaults = config.clusterDefaults();
+  try {
+    let session = [...ctx.sessions.values()].find((s) => sessionMatches(s, block, defaults));
+    if (session) {
+      ctx.log.appendLine(`[tether] "${debugConfiguration.name}" reuses session ${session.id}`);
+    } else {
+      session = await startSession(ctx, startParams(block, defaults));
+    }
+    if (token?.isCancellationRequested) return undefined;
+    const { config: resolved, overridden } = applySession(raw, session);
+    if (overridden.length) {
+      ctx.log.appendLine(`[tether] "${debugConfiguration.name}": the session replaced ${overridden.join(', ')}`);
+    }
+    return resolved as vscode.DebugConfiguration;
+  } catch (error) {
+    // Never start the debuggee without its session: cancel the launch and say why.
+    await ctx.showError(`Tether could not start "${debugConfiguration.name}"`, error);
+    return undefined;
+  }
+}
+
+async function onTerminate(ctx: TetherContext, debugSession: vscode.DebugSession, id: string) {
+  if (config.get<boolean>('keepSessionAfterDebug')) {
+    ctx.log.appendLine(`[tether] debug session "${debugSession.name}" ended; session ${id} kept (tether.keepSessionAfterDebug)`);
+    return;
+  }
+  if (!ctx.sessions.has(id)) return;
+  try {
+    const final = await stopSession(ctx, id);
+    ctx.log.appendLine(`[tether] debug session "${debugSession.name}" ended; session ${id} ${final.state}`);
+    if (final.state === 'failed') await ctx.showError('Tether could not restore the Service', new Error(final.message ?? 'restore failed'));
+  } catch (error) {
+    await ctx.showError(`Tether could not stop session ${id}`, error);
+  }
+}

@@ -1,0 +1,42 @@
+// Starting and stopping sessions with the progress the backend reports; shared by the debug binding and the
+// commands.
+import * as vscode from 'vscode';
+import type { TetherContext } from './context';
+import * as proto from './protocol';
+
+/** Starts a session, showing the backend's `$/progress` steps in a cancellable notification. */
+export function startSession(ctx: TetherContext, params: proto.SessionStartParams): Promise<proto.Session> {
+  return Promise.resolve(vscode.window.withProgress({
+    location: vscode.ProgressLocation.Notification,
+    title: `Tether: exchanging ${params.target}`,
+    cancellable: true,
+  }, async (progress, token) => {
+    let last = 0;
+    const { token: workDoneToken, release } = ctx.progressToken((value) => {
+      if (value.kind === 'end') return;
+      const increment = value.percentage !== undefined ? Math.max(0, value.percentage - last) : undefined;
+      if (value.percentage !== undefined) last = value.percentage;
+      progress.report({ message: value.message, increment });
+    });
+    try {
+      const session = await ctx.request(proto.sessionStart, { ...params, workDoneToken }, token);
+      ctx.log.appendLine(`[tether] session ${session.id} active: ${session.mode} ${session.target} in ` +
+        `${session.namespace} (${(session.phases ?? []).map((p) => `${p.step} ${p.ms} ms`).join(', ')})`);
+      for (const note of session.launch?.notes ?? []) ctx.log.appendLine(`[tether] note: ${note}`);
+      return session;
+    } finally {
+      release();
+    }
+  }));
+}
+
+export async function stopSession(ctx: TetherContext, id: string): Promise<proto.Session> {
+  return Promise.resolve(vscode.window.withProgress({
+    location: vscode.ProgressLocation.Window, title: 'Tether: restoring the Service',
+  }, () => ctx.request(proto.sessionStop, { id })));
+}
+
+export function describe(s: proto.Session): string {
+  const ports = s.expose.map((e) => `${e.local}→${e.servicePort}`).join(', ');
+  return `${s.mode} ${s.target} (${s.namespace}) ${ports}`;
+}

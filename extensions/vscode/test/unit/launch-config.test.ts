@@ -1,0 +1,126 @@
+// The launch-configuration merge: reading the `tether` block, start params from block + settings, session reuse,
+// and the environment merge into each debug type's shape.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import {
+  applySession, BLOCK_KEYS, INJECTED_KEY, mergeEnv, readTetherBlock, SESSION_KEY, sessionMatches, startParams,
+  TetherConfigError,
+} from '../../src/launchConfig';
+import type { Session } from '../../src/protocol';
+import { substitute } from '../../src/substitute';
+import { EXTENSION_ROOT } from './paths';
+
+const session = (over: Partial<Session> = {}): Session => ({
+  id: 's-1', state: 'active', mode: 'exchange', context: 'dev', namespace: 'feature-42', target: 'orders',
+  expose: [{ local: 12001, servicePort: 80, targetPort: 8080 }], owner: 'me@host', startedAt: '2025-01-01T00:00:00Z',
+  launch: {
+    env: { HTTP_PROXY: 'http://127.0.0.1:4000', NO_PROXY: 'localhost,127.0.0.1', JAVA_TOOL_OPTIONS: '-Dhttp.proxyHost=127.0.0.1' },
+    unset: ['SOCKS_PROXY'], notes: [],
+  },
+  ...over,
+});
+
+test('a configuration without a tether block is not read', () => {
+  assert.equal(readTetherBlock({ type: 'node', request: 'launch' }), undefined);
+});
+
+test('the block of the issue is read with its defaults', () => {
+  const block = readTetherBlock({ tether: { namespace: 'feature-42', mode: 'exchange', service: 'orders', expose: '12001:8080' } });
+  assert.deepEqual(block, { service: 'orders', expose: ['12001:8080'], mode: 'exchange', namespace: 'feature-42',
+    context: undefined, kubeconfig: undefined, strategy: undefined, image: undefined });
+});
+
+test('expose accepts a number, a comma list and an array', () => {
+  assert.deepEqual(readTetherBlock({ tether: { service: 'a', expose: 8080 } })!.expose, ['8080']);
+  assert.deepEqual(readTetherBlock({ tether: { service: 'a', expose: '1:http, 2:9' } })!.expose, ['1:http', '2:9']);
+  assert.deepEqual(readTetherBlock({ tether: { service: 'a', expose: ['1', '2:grpc'] } })!.expose, ['1', '2:grpc']);
+});
+
+test('bad blocks are refused with a message naming the field', () => {
+  const bad: [unknown, RegExp][] = [
+    ['orders', /must be an object/],
+    [{ expose: '1' }, /tether.service is required/],
+    [{ service: 'a' }, /tether.expose is required/],
+    [{ service: 'a', expose: 'x:1' }, /tether.expose "x:1"/],
+    [{ service: 'a', expose: '1', mode: 'mesh' }, /tether.mode "mesh"/],
+    [{ service: 'a', expose: '1', strategy: 'move' }, /tether.strategy/],
+    [{ service: 'a', expose: '1', servce: 'b' }, /tether.servce is not a known field/],
+    [{ service: 7, expose: '1' }, /tether.service: expected a string/],
+  ];
+  for (const [tether, message] of bad) assert.throws(() => readTetherBlock({ tether }), (e: Error) =>
+    e instanceof TetherConfigError && message.test(e.message), JSON.stringify(tether));
+});
+
+test('start params: the block wins over settings, empty settings are left out', () => {
+  const block = readTetherBlock({ tether: { service: 'orders', expose: '12001:8080', namespace: 'ns1', strategy: 'scale' } })!;
+  assert.deepEqual(startParams(block, { kubeconfig: '/k', context: '', namespace: 'other' }), {
+    mode: 'exchange', target: 'orders', expose: ['12001:8080'], kubeconfig: '/k', namespace: 'ns1',
+    exchange: { strategy: 'scale' } });
+  const bare = readTetherBlock({ tether: { service: 'orders', expose: '1' } })!;
+  assert.deepEqual(startParams(bare, { context: 'dev', namespace: 'team' }),
+    { mode: 'exchange', target: 'orders', expose: ['1'], context: 'dev', namespace: 'team' });
+});
+
+test('a running session is reused only for the same Service, namespace and local ports', () => {
+  const block = readTetherBlock({ tether: { service: 'orders', namespace: 'feature-42', expose: '12001:8080' } })!;
+  assert.ok(sessionMatches(session(), block, {}));
+  assert.ok(!sessionMatches(session({ target: 'billing' }), block, {}));
+  assert.ok(!sessionMatches(session({ namespace: 'other' }), block, {}));
+  assert.ok(!sessionMatches(session({ state: 'failed' }), block, {}));
+  assert.ok(!sessionMatches(session({ expose: [{ local: 9, servicePort: 80, targetPort: 8080 }] }), block, {}));
+  assert.ok(!sessionMatches(session(), block, { context: 'prod' }));
+});
+
+test('env merge: session wins for proxies, lists are joined, options appended, unsets applied', () => {
+  const { env, overridden } = mergeEnv({ HTTP_PROXY: 'http://corp:3128', NO_PROXY: 'corp.local,localhost',
+    JAVA_TOOL_OPTIONS: '-Xmx1g', SOCKS_PROXY: 'x', MINE: 'kept', GONE: undefined },
+  session().launch!, false);
+  assert.deepEqual(env, { HTTP_PROXY: 'http://127.0.0.1:4000', NO_PROXY: 'corp.local,localhost,127.0.0.1',
+    JAVA_TOOL_OPTIONS: '-Xmx1g -Dhttp.proxyHost=127.0.0.1', MINE: 'kept' });
+  assert.deepEqual(overridden, ['HTTP_PROXY']);
+});
+
+test('env merge: unset becomes null for adapters that read null as removal', () => {
+  const { env } = mergeEnv(undefined, session().launch!, true);
+  assert.equal(env.SOCKS_PROXY, null);
+  assert.equal(env.HTTP_PROXY, 'http://127.0.0.1:4000');
+});
+
+test('applySession: node gets env with nulls, cppdbg an environment array; both are marked; input untouched', () => {
+  const node = { type: 'node', request: 'launch', name: 'n', env: { A: '1' }, tether: { service: 'orders', expose: '1' } };
+  const { config } = applySession(node, session());
+  assert.deepEqual(config.env, { A: '1', HTTP_PROXY: 'http://127.0.0.1:4000', NO_PROXY: 'localhost,127.0.0.1',
+    JAVA_TOOL_OPTIONS: '-Dhttp.proxyHost=127.0.0.1', SOCKS_PROXY: null });
+  assert.equal(config[SESSION_KEY], 's-1');
+  assert.equal(config[INJECTED_KEY], true);
+  assert.deepEqual(node.env, { A: '1' });
+
+  const cpp = { type: 'cppdbg', request: 'launch', environment: [{ name: 'NO_PROXY', value: 'corp' }] };
+  const out = applySession(cpp, session()).config.environment as { name: string; value: string }[];
+  assert.deepEqual(out.find((e) => e.name === 'NO_PROXY'), { name: 'NO_PROXY', value: 'corp,localhost,127.0.0.1' });
+  assert.ok(out.some((e) => e.name === 'HTTP_PROXY'));
+  assert.ok(!out.some((e) => e.name === 'SOCKS_PROXY'));
+  assert.equal((applySession({ type: 'python' }, session()).config.env as Record<string, unknown>).SOCKS_PROXY, undefined);
+});
+
+test('the launch.json schema lists exactly the block keys, and the workspace schema embeds the same block', () => {
+  const launch = JSON.parse(fs.readFileSync(path.join(EXTENSION_ROOT, 'schemas', 'launch-tether.schema.json'), 'utf8'));
+  const block = launch.properties.configurations.items.properties.tether;
+  assert.deepEqual(Object.keys(block.properties).sort(), [...BLOCK_KEYS].sort());
+  assert.deepEqual(block.required, ['service', 'expose']);
+  const ws = JSON.parse(fs.readFileSync(path.join(EXTENSION_ROOT, 'schemas', 'workspace-tether.schema.json'), 'utf8'));
+  assert.deepEqual(ws.properties.launch.properties.configurations.items.properties.tether, block);
+  const pkg = JSON.parse(fs.readFileSync(path.join(EXTENSION_ROOT, 'package.json'), 'utf8'));
+  assert.ok(pkg.contributes.jsonValidation.some((v: { fileMatch: string; url: string }) =>
+    v.fileMatch === 'launch.json' && v.url === './schemas/launch-tether.schema.json'));
+});
+
+test('settings substitution', () => {
+  const vars = { workspaceFolder: '/ws', userHome: '/home/me', env: { KC: '/k/config' } };
+  assert.equal(substitute('${workspaceFolder}/bin/tether', vars), '/ws/bin/tether');
+  assert.equal(substitute('${userHome}/.kube/${env:NOPE}x', vars), '/home/me/.kube/x');
+  assert.equal(substitute('${env:KC}', vars), '/k/config');
+  assert.equal(substitute('${unknown}', vars), '${unknown}');
+});

@@ -32,10 +32,13 @@ class Agent final : public tunnel::ConnectionHandler {
   void shutdown(const std::string& reason);
   int exitCode() const { return exitCode_; }
 
-  void onOpen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t id, const tunnel::Open& target) override;
-  void onListen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t requestId, std::uint16_t port) override;
+  void onOpen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t id,
+              const tunnel::Open& target) override;
+  void onListen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t requestId,
+                std::uint16_t port) override;
   void onUnlisten(const std::shared_ptr<tunnel::Connection>& conn, std::uint16_t port) override;
-  void onDnsQuery(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t requestId, std::string query) override;
+  void onDnsQuery(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t requestId,
+                  std::string query) override;
   void onEstablished(const std::shared_ptr<tunnel::Connection>& conn) override;
 
  private:
@@ -43,12 +46,14 @@ class Agent final : public tunnel::ConnectionHandler {
 
   boost::asio::awaitable<void> acceptTunnels();
   boost::asio::awaitable<void> serveConnection(boost::asio::ip::tcp::socket socket);
-  boost::asio::awaitable<void> dial(std::shared_ptr<tunnel::Connection> conn, std::uint32_t id, std::string host,
-                                    std::uint16_t port);
+  boost::asio::awaitable<void> dial(std::shared_ptr<tunnel::Connection> conn, std::uint32_t id,
+                                    std::string host, std::uint16_t port);
   boost::asio::awaitable<void> acceptReverse(std::shared_ptr<tunnel::Connection> conn,
                                              std::shared_ptr<Acceptor> acceptor, std::uint16_t port);
   boost::asio::awaitable<void> relayDns(std::shared_ptr<tunnel::Connection> conn, std::uint32_t requestId,
                                         std::string query);
+  boost::asio::awaitable<void> relayDnsTcp(std::shared_ptr<tunnel::Connection> conn, std::uint32_t requestId,
+                                           std::string query, boost::asio::steady_timer& deadline);
   boost::asio::awaitable<void> serveReadiness();
   boost::asio::awaitable<void> answerProbe(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<void> idleWatch();

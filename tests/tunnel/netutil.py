@@ -118,5 +118,53 @@ async def fake_dns():
     return transport, transport.get_extra_info("sockname")[1]
 
 
+class BigDns:
+    """A nameserver whose answer (60 A records) does not fit the 512-byte UDP limit: over UDP it answers
+    with the TC bit and no records, over TCP with everything, as real servers do."""
+    RECORDS = 60
+
+    def __init__(self):
+        self.tcp_queries = 0
+
+    def answer(self, data, truncated):
+        qid, _, qd, _, _, _ = struct.unpack(">HHHHHH", data[:12])
+        question = data[12:]
+        if truncated:
+            return struct.pack(">HHHHHH", qid, 0x8380, qd, 0, 0, 0) + question
+        records = b"".join(b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 30, 4) + bytes([10, 9, i // 256, i % 256])
+                           for i in range(self.RECORDS))
+        return struct.pack(">HHHHHH", qid, 0x8180, qd, self.RECORDS, 0, 0) + question + records
+
+    async def start(self):
+        loop = asyncio.get_running_loop()
+        big = self
+
+        class Udp(asyncio.DatagramProtocol):
+            def connection_made(self, transport):
+                self.transport = transport
+
+            def datagram_received(self, data, addr):
+                self.transport.sendto(big.answer(data, truncated=True), addr)
+
+        self.udp, _ = await loop.create_datagram_endpoint(Udp, local_addr=("127.0.0.1", 0))
+        self.port = self.udp.get_extra_info("sockname")[1]
+
+        async def on_tcp(reader, writer):
+            length = struct.unpack(">H", await reader.readexactly(2))[0]
+            query = await reader.readexactly(length)
+            self.tcp_queries += 1
+            reply = self.answer(query, truncated=False)
+            writer.write(struct.pack(">H", len(reply)) + reply)
+            await writer.drain()
+            writer.close()
+
+        self.tcp = await asyncio.start_server(on_tcp, "127.0.0.1", self.port)
+        return self
+
+    def close(self):
+        self.udp.close()
+        self.tcp.close()
+
+
 def random_payload(size):
     return os.urandom(size)

@@ -9,7 +9,7 @@ import sys
 import urllib.request
 
 from harness import Bed, free_port, run
-from netutil import (EchoServer, Sink, dns_query, fake_dns, random_payload, roundtrip, sha, socks5_connect)
+from netutil import (BigDns, EchoServer, Sink, dns_query, fake_dns, random_payload, roundtrip, sha, socks5_connect)
 
 BUILD = sys.argv[1]
 
@@ -286,6 +286,29 @@ def test_dns_forwarder_udp_and_tcp():
             writer.close()
             assert answer.endswith(bytes([10, 1, 2, 3]))
         transport.close()
+    run(body())
+
+
+def test_truncated_dns_answer_is_asked_again_over_tcp():
+    async def body():
+        dns = await BigDns().start()
+        with Bed(BUILD) as bed:
+            shadow = bed.shadow("--dns-server", f"127.0.0.1:{dns.port}")
+            fwd = free_port()
+            client = bed.client(shadow.tunnel_port, "--dns", str(fwd))
+            client.wait_line(r"state=connected")
+            query = dns_query("big.ns.svc.cluster.local", qid=0x5151)
+            reader, writer = await asyncio.open_connection("127.0.0.1", fwd)
+            writer.write(struct.pack(">H", len(query)) + query)
+            length = struct.unpack(">H", await asyncio.wait_for(reader.readexactly(2), 15))[0]
+            answer = await reader.readexactly(length)
+            writer.close()
+            # The whole answer, not the truncated datagram: every record arrived, through the agent's TCP retry.
+            assert answer[:2] == b"\x51\x51"
+            assert struct.unpack(">H", answer[6:8])[0] == BigDns.RECORDS
+            assert answer.endswith(bytes([10, 9, 0, BigDns.RECORDS - 1]))
+            assert dns.tcp_queries == 1
+        dns.close()
     run(body())
 
 

@@ -97,6 +97,12 @@ export class TetherContext implements vscode.Disposable {
     connection.onNotification(proto.sessionChanged, ({ session }) => {
       if (session.state === 'stopped') this.sessions.delete(session.id);
       else this.sessions.set(session.id, session);
+      // A new attempt on a Service replaces the failed attempts on it that are still shown.
+      if (session.state === 'starting') {
+        for (const [id, s] of this.sessions) {
+          if (s.state === 'failed' && s.target === session.target && s.namespace === session.namespace) this.sessions.delete(id);
+        }
+      }
       this.sessionsChanged.fire(session);
     });
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
@@ -156,6 +162,11 @@ export class TetherContext implements vscode.Disposable {
     }
   }
 
+  /** Forgets a failed session the user has seen (the backend holds nothing for it). */
+  dismiss(id: string) {
+    if (this.sessions.get(id)?.state === 'failed' && this.sessions.delete(id)) this.sessionsChanged.fire(undefined);
+  }
+
   /** Sends a request; errors come back as TetherError. */
   async request<P, R>(type: RequestType<P, R, proto.ErrorData>, params: P,
     token?: vscode.CancellationToken): Promise<R> {
@@ -212,7 +223,7 @@ export class TetherContext implements vscode.Disposable {
   /** Shows a failure: the backend's message, its hint, and an "Open Log" action. */
   async showError(prefix: string, error: unknown): Promise<void> {
     const e = toTetherError(error);
-    const hint = e.hint ? ` ${e.hint}` : '';
+    const hint = e.hint ? `${/[.!?]$/.test(e.message) ? '' : '.'} ${e.hint}` : '';
     this.log.appendLine(`[tether] ${prefix}: ${e.message}${hint}`);
     const choice = await vscode.window.showErrorMessage(`${prefix}: ${e.message}${hint}`, 'Open Log');
     if (choice === 'Open Log') this.log.show();

@@ -13,6 +13,11 @@ export function activate(ctx: TetherContext) {
   ctx.subscriptions.push(vscode.commands.registerCommand('tether.sessionMenu', async () => {
     const items: Item[] = [];
     for (const s of ctx.sessions.values()) {
+      if (s.state === 'failed') {
+        items.push({ label: `$(close) Dismiss failed ${s.target}`, description: describe(s), detail: s.message,
+          run: () => ctx.dismiss(s.id) });
+        continue;
+      }
       items.push({ label: `$(debug-stop) Stop ${s.target}`, description: describe(s), detail: s.message,
         run: () => stopSession(ctx, s.id) });
       items.push({ label: `$(organization) Holders of Services in ${s.namespace}`,

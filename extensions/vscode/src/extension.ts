@@ -5,12 +5,14 @@ import * as clean from './clean';
 import * as commands from './commands';
 import { TetherContext } from './context';
 import * as debug from './debug';
+import * as protocol from './protocol';
 import * as sessionMenu from './sessionMenu';
 import * as statusBar from './statusBar';
 
 let ctx: TetherContext | undefined;
 
-export interface TetherApi { context: TetherContext }
+/** What `activate` returns: the context and the protocol's message types (one copy of vscode-jsonrpc's). */
+export interface TetherApi { context: TetherContext; protocol: typeof protocol }
 
 export function activate(extension: vscode.ExtensionContext): TetherApi {
   ctx = new TetherContext(extension);
@@ -27,7 +29,7 @@ export function activate(extension: vscode.ExtensionContext): TetherApi {
       if (choice) void vscode.commands.executeCommand('workbench.action.openSettings', 'tether.path');
     });
   });
-  return { context };
+  return { context, protocol };
 }
 
 export async function deactivate(): Promise<void> {

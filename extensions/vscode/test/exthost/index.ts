@@ -76,6 +76,10 @@ const tests: [string, (api: TetherApi) => Promise<void>][] = [
     await sessionsSatisfy(api, 'no session left', (s) => s.length === 0);
     await settings.update('keepSessionAfterDebug', undefined, vscode.ConfigurationTarget.Global);
   }],
+  ['Clean Up with no stale session changes nothing and asks nothing', async () => {
+    const result = await vscode.commands.executeCommand<proto.CleanResult>('tether.clean');
+    assert.deepEqual(result?.actions, []);
+  }],
   ['Restart Backend starts a new backend that answers', async (api) => {
     await vscode.commands.executeCommand('tether.restartBackend');
     assert.equal(api.context.state, 'running');

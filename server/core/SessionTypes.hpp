@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct SessionRequest {
   std::vector<std::string> expose;  // "12001:8080", "8080", "12001:http"
   std::string strategy = "selector";
   std::string image;  // empty: config file, then TETHER_SHADOW_IMAGE, then the default
+  std::map<std::string, std::string> baseEnv;  // the debuggee's environment, to extend rather than replace
 };
 
 using SessionView = session::SessionSnapshot;

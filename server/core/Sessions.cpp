@@ -83,7 +83,10 @@ SessionView Backend::startSession(const SessionRequest& request,
   exchange.owner = ownerName();
   exchange.contextName = client->config().contextName;
   exchange.localNames = {hostName()};
+  // The debuggee's own environment (the launch configuration's env over the IDE's), when the IDE sends it:
+  // NO_PROXY and JAVA_TOOL_OPTIONS are extended from what the debuggee would have had.
   exchange.environment = processEnvironment();
+  for (const auto& [key, value] : request.baseEnv) exchange.environment[key] = value;
 
   {
     // A local port serves one session at a time.
@@ -135,7 +138,7 @@ SessionView Backend::startSession(const SessionRequest& request,
     sessions_->local.remove(id);
     throw Error(ErrorCategory::User,
                 snapshot.message.empty() ? "the session stopped while starting" : snapshot.message,
-                "nothing was left changed in the cluster");
+                "Tether left the cluster as it was; fix what the message names and start again");
   }
   return snapshot;
 }

@@ -61,6 +61,14 @@ void handleSessionStart(core::Backend& backend, rpc::Outgoing& out, const json::
   request.expose = exposeOf(reader);
   request.strategy = reader.object("exchange").optionalString("strategy").value_or("selector");
   request.image = reader.optionalString("image").value_or("");
+  const auto& baseEnv = reader.raw("baseEnv");
+  if (!baseEnv.is_null()) {
+    if (!baseEnv.is_object()) reader.fail("baseEnv", "expected an object of strings");
+    for (const auto& [key, value] : baseEnv.get_object()) {
+      if (!value.is_string()) reader.fail("baseEnv", "expected an object of strings");
+      request.baseEnv.emplace(key, value.get_string());
+    }
+  }
   auto token = rpc::WorkDoneProgress::tokenFrom(params);
   answerOnWorker(backend, std::move(reply), [&backend, &out, request, token] {
     rpc::WorkDoneProgress progress(out, token);

@@ -10,10 +10,10 @@ namespace json = boost::json;
 const std::vector<std::string>& launchNotes() {
   static const std::vector<std::string> notes{
       "Outbound calls to cluster names go through the session's local proxies: curl, wget, Python "
-      "(requests, httpx, aiohttp with trust_env), Go net/http, .NET HttpClient and the JVM (through "
-      "JAVA_TOOL_OPTIONS) honour them.",
-      "Not honoured: Node's built-in http/fetch without a proxy agent, raw TCP sockets, gRPC-Java, most "
-      "database drivers; those cannot reach cluster names yet."};
+      "(requests, httpx, urllib, aiohttp with trust_env), Go net/http, .NET HttpClient, Node 24+ (through "
+      "NODE_USE_ENV_PROXY) and the JVM (through JAVA_TOOL_OPTIONS) honour them.",
+      "Not honoured: Node before 24 without a proxy agent, raw TCP sockets, gRPC-Java, most database "
+      "drivers; those cannot reach cluster names yet."};
   return notes;
 }
 

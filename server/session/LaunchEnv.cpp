@@ -49,6 +49,9 @@ std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input
       {"ALL_PROXY", socks}, {"all_proxy", socks}, {"NO_PROXY", noProxyList}, {"no_proxy", noProxyList},
   };
 
+  // Node (24 and later) reads the variables above only when asked to; older versions ignore this one.
+  env["NODE_USE_ENV_PROXY"] = "1";
+
   // The JVM ignores the variables above; it reads system properties. nonProxyHosts uses | and * globs.
   std::vector<std::string> javaNoProxy;
   for (const auto& item : unique) javaNoProxy.push_back(item == "::1" ? "[::1]" : item);

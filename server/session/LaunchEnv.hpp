@@ -1,10 +1,10 @@
 // LaunchEnv.hpp - the environment a session gives the local process so it can call the namespace's
 // Services by name through the session's local proxies (no root, no DNS changes).
 //
-// Honoured by curl, wget, Python requests/httpx/aiohttp (trust_env), Go net/http, Node with a proxy agent
-// or undici's EnvHttpProxyAgent, and the JVM through JAVA_TOOL_OPTIONS. Not honoured: Node's built-in
-// http/fetch without an agent, raw sockets, gRPC-Java, most database drivers. PROTOCOL.md and the README
-// repeat this list.
+// Honoured by curl, wget, Python requests/httpx/urllib/aiohttp (trust_env), Go net/http, Node 24+ (through
+// NODE_USE_ENV_PROXY) or older Node with a proxy agent, and the JVM through JAVA_TOOL_OPTIONS. Not
+// honoured: Node before 24 without an agent, raw sockets, gRPC-Java, most database drivers. PROTOCOL.md and
+// the README repeat this list.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +22,8 @@ struct LaunchEnvInput {
   std::map<std::string, std::string> current;
 };
 
-// HTTP_PROXY, HTTPS_PROXY, ALL_PROXY (socks5h), NO_PROXY and their lower-case twins, JAVA_TOOL_OPTIONS.
+// HTTP_PROXY, HTTPS_PROXY, ALL_PROXY (socks5h), NO_PROXY and their lower-case twins, NODE_USE_ENV_PROXY,
+// JAVA_TOOL_OPTIONS.
 std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input);
 
 }  // namespace tether::session

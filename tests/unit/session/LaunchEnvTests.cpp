@@ -12,6 +12,7 @@ TEST_CASE("the launch environment points every proxy variable at the session's p
   CHECK(env.at("ALL_PROXY") == "socks5h://127.0.0.1:1080");  // names resolved in the cluster
   CHECK(env.at("NO_PROXY") == "localhost,127.0.0.1,::1,laptop");
   CHECK(env.at("no_proxy") == env.at("NO_PROXY"));
+  CHECK(env.at("NODE_USE_ENV_PROXY") == "1");  // Node 24+ honours the variables only when asked
   CHECK(env.at("JAVA_TOOL_OPTIONS") ==
         "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=3128 -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=3128 "
         "-Dhttp.nonProxyHosts=localhost|127.0.0.1|[::1]|laptop");

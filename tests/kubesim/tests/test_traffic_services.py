@@ -173,3 +173,41 @@ def test_selectorless_service_uses_hand_written_endpoints(kubectl, ns, web):
     kubectl("patch", "-n", ns, "endpoints", "manual", "--type=json", "-p",
             json.dumps([{"op": "replace", "path": "/subsets/0/addresses/0/ip", "value": web_a_ip}]))
     assert {curl(web, "http://manual/")["pod"] for _ in range(3)} == {"web-a"}
+
+
+RESETTER = ("import socket, struct\n"
+            "server = socket.create_server(('0.0.0.0', 9000))\n"
+            "while True:\n"
+            "    conn, _ = server.accept()\n"
+            "    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n"
+            "    conn.recv(1024)\n"
+            "    conn.close()\n")
+
+
+def test_a_reset_from_the_endpoint_reaches_the_client(kubectl, ns, web):
+    # An endpoint that answers a request with RST: the client through the Service sees the reset (curl 56),
+    # as through kube-proxy, instead of waiting until its timeout (curl 28).
+    kubectl.apply([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "resetter", "labels": {"app": "resetter"}},
+                    "spec": {"containers": [{"name": "c", "image": "kubesim/toolbox",
+                                             "command": ["/usr/bin/python3", "-c", RESETTER],
+                                             "readinessProbe": {"tcpSocket": {"port": 9000}}}]}},
+                   service("resetter", {"app": "resetter"}, target=9000)], ns)
+    kubectl.wait_ready(ns, "resetter")
+    kubectl("wait", "-n", ns, "--for=jsonpath={.subsets[0].addresses[0].targetRef.name}=resetter",
+            "endpoints/resetter", "--timeout=20s")
+    res = in_netns(web, "curl", "-sS", "-m", "15", "http://resetter/")
+    assert res.returncode == 56, (res.returncode, res.stderr)
+
+
+def test_the_gateway_keeps_its_mac_when_pods_come_and_go(cluster, kubectl, ns, web):
+    # A bridge without an address of its own takes the lowest MAC of its ports: every new pod could
+    # change the gateway's MAC under the running pods, whose cached neighbour entry then drops their
+    # traffic to DNS and Services until it expires.
+    node = f"{cluster.prefix}node"
+    mac = in_netns(node, "cat", "/sys/class/net/br0/address").stdout.strip()
+    kubectl.apply([echo_pod(f"more-{i}", {"app": "more"}) for i in range(4)], ns)
+    kubectl.wait_ready(ns, *[f"more-{i}" for i in range(4)])
+    assert in_netns(node, "cat", "/sys/class/net/br0/address").stdout.strip() == mac
+    ports = in_netns(node, "ip", "-o", "link", "show", "master", "br0").stdout
+    assert mac not in ports  # its own address, not one of a port that may go away
+    assert curl(web, "http://web/")["namespace"] == ns

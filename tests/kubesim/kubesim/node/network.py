@@ -24,6 +24,10 @@ from .netns import ip, ip_batch, list_netns, netns_pids
 POD_CIDR = "10.244.0.0/16"
 SERVICE_CIDR = "10.96.0.0/16"
 GATEWAY = "10.244.0.1"
+# A fixed address for br0: without one a Linux bridge takes the lowest MAC of its ports, so a new pod
+# whose veth sorts lower changes the gateway's MAC under every running pod, and their cached neighbour
+# entry drops traffic to the gateway (DNS, Services) until it expires, tens of seconds later.
+BRIDGE_MAC = "02:00:0a:f4:00:01"
 DNS_IP = "10.96.0.10"
 BLACKHOLES = (POD_CIDR, SERVICE_CIDR)
 
@@ -51,7 +55,7 @@ class ClusterNetwork:
         ip("netns", "add", self.node_ns)
         await ip_batch([
             "link set lo up",
-            "link add br0 type bridge",
+            f"link add br0 address {BRIDGE_MAC} type bridge",
             f"addr add {GATEWAY}/16 dev br0",
             "link set br0 up",
             f"route add local {SERVICE_CIDR} dev lo",

@@ -1,10 +1,14 @@
-"""Copies bytes both ways between two asyncio streams, honouring half-close.
+"""Copies bytes both ways between two asyncio streams, honouring half-close and resets.
 
 Used by the service proxy (client <-> endpoint). Each direction ends on EOF with a
 write_eof on the other side, so request/response protocols that half-close keep working.
+A reset on one side resets the other, as kube-proxy's NAT passes an RST through: a client
+whose endpoint resets the connection sees the reset instead of waiting forever.
 """
 
 import asyncio
+import socket
+import struct
 
 BUF = 256 * 1024
 
@@ -20,7 +24,18 @@ async def _one_way(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
         if writer.can_write_eof():
             writer.write_eof()
     except (ConnectionError, OSError):
-        pass
+        _reset(writer)
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Closes with RST (linger 0), not FIN."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    writer.transport.abort()
 
 
 async def splice(r1, w1, r2, w2) -> None:

@@ -1,5 +1,5 @@
 """Fixtures for the end-to-end tests on kubesim: a whole cluster (root) whose image map runs the shadow
-binary this build produced for `tether-shadow:*` images."""
+binary this build produced for `tether-shadow:*` images and the demo app (demo/app.py) for `demo/app:*`."""
 import json
 import os
 import subprocess
@@ -15,11 +15,17 @@ KUBESIM = ROOT / "tests" / "kubesim" / "bin" / "kubesim"
 def pytest_addoption(parser):
     parser.addoption("--driver", default=str(ROOT / "build/dev/tests/e2e/tunnel_via_kube"))
     parser.addoption("--shadow", default=str(ROOT / "build/dev/shadow/tether-shadow"))
+    parser.addoption("--tether", default=str(ROOT / "build/dev/server/tether"))
 
 
 @pytest.fixture(scope="session")
 def driver(request):
     return request.config.getoption("--driver")
+
+
+@pytest.fixture(scope="session")
+def tether(request):
+    return request.config.getoption("--tether")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +34,9 @@ def cluster(request, tmp_path_factory):
         pytest.fail("kubesim needs root (network namespaces); run the suite as root, as CI does")
     state = tmp_path_factory.mktemp("e2e-cluster")
     image_map = state.parent / f"{state.name}-images.json"
-    image_map.write_text(json.dumps({"tether-shadow:": {"command": [request.config.getoption("--shadow")]}}))
+    image_map.write_text(json.dumps({
+        "tether-shadow:": {"command": [request.config.getoption("--shadow")]},
+        "demo/app": {"command": ["/usr/bin/python3", str(ROOT / "demo" / "app.py")]}}))
     subprocess.run([str(KUBESIM), "up", "--detach", "--state", str(state), "--image-map", str(image_map)],
                    check=True, capture_output=True, timeout=120)
     home = Path(tempfile.mkdtemp(prefix="e2e-home-"))

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <boost/json.hpp>
 
@@ -130,18 +131,34 @@ std::string describeActive(const core::SessionView& session) {
          "): the Service's " + ports + ".";
 }
 
+// Starts CMD with this process's environment plus the session's. Everything is prepared before fork():
+// the child of a threaded process may only call async-signal-safe functions before exec.
 pid_t startCommand(const std::vector<std::string>& run, const std::map<std::string, std::string>& launchEnv) {
+  std::map<std::string, std::string> merged;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string text = *entry;
+    const auto equals = text.find('=');
+    if (equals != std::string::npos) merged[text.substr(0, equals)] = text.substr(equals + 1);
+  }
+  for (const auto& [key, value] : launchEnv) merged[key] = value;
+  std::vector<std::string> envText;
+  for (const auto& [key, value] : merged) envText.push_back(key + "=" + value);
+  std::vector<char*> envp;
+  for (auto& entry : envText) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argText(run);
+  std::vector<char*> argv;
+  for (auto& arg : argText) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const std::string failure = "tether: cannot run " + run[0] + "\n";
+  const sigset_t set = sessionSignals();
+
   const pid_t child = ::fork();
   if (child != 0) return child;
-  // The child: the signals blocked for sigwait must not stay blocked in CMD.
-  const sigset_t set = sessionSignals();
+  // The signals blocked for sigwait must not stay blocked in CMD.
   ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
-  for (const auto& [key, value] : launchEnv) ::setenv(key.c_str(), value.c_str(), 1);
-  std::vector<char*> argv;
-  for (const auto& arg : run) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  ::execvp(argv[0], argv.data());
-  std::cerr << "tether: cannot run " << run[0] << ": " << std::strerror(errno) << std::endl;
+  ::execvpe(argv[0], argv.data(), envp.data());
+  [[maybe_unused]] const auto written = ::write(STDERR_FILENO, failure.data(), failure.size());
   ::_exit(127);
 }
 
@@ -159,6 +176,8 @@ void blockSessionSignals() {
 }
 
 int runExchange(const Options& options) {
+  // Whoever reads our output may go away; the cluster must still be restored (writes then just fail).
+  std::signal(SIGPIPE, SIG_IGN);
   Printer printer(options.output == "json");
   core::Backend backend(&printer);
   try {
@@ -172,6 +191,15 @@ int runExchange(const Options& options) {
   request.expose = options.expose;
   request.strategy = options.strategy;
   request.image = options.image;
+  // With `-- CMD`, CMD starts as soon as the session's environment is known, and traffic moves once it
+  // listens on the exposed local ports.
+  request.awaitLocal = !options.run.empty();
+  std::atomic<pid_t> child = -1;
+  auto prepared = [&](const core::SessionView& view) {
+    child = startCommand(options.run, view.launchEnv);
+    printer.line("Running " + options.run[0] +
+                 " with the session's environment; the session ends when it exits.");
+  };
 
   // Start on a helper thread, so Ctrl-C during the start is heard: it stops the session half-way, which
   // undoes what was done so far.
@@ -180,7 +208,9 @@ int runExchange(const Options& options) {
   std::atomic<bool> startDone = false;
   std::thread starter([&] {
     try {
-      started = backend.startSession(request, [&](const std::string& step) { printer.progress(step); });
+      started = backend.startSession(
+          request, [&](const std::string& step) { printer.progress(step); },
+          request.awaitLocal ? std::function<void(const core::SessionView&)>(prepared) : nullptr);
     } catch (const core::Error& error) {
       failure = error;
     }
@@ -189,17 +219,31 @@ int runExchange(const Options& options) {
   });
   const sigset_t set = sessionSignals();
   int signal = 0;
+  std::optional<int> earlyExit;
   while (!startDone) {
     signal = ::sigwaitinfo(&set, nullptr);
     if ((signal == SIGINT || signal == SIGTERM) && !startDone) {
       printer.line("tether: stopping; undoing what was done so far");
       backend.shutdown();
     }
+    int status = 0;
+    if (signal == SIGCHLD && child > 0 && ::waitpid(child, &status, WNOHANG) == child) {
+      earlyExit = exitCodeOf(status);
+      child = -1;
+      printer.line("tether: " + options.run[0] + " exited (" + std::to_string(*earlyExit) +
+                   ") before the session was active; stopping");
+      backend.shutdown();
+    }
   }
   starter.join();
   if (!started) {
+    if (child > 0) {
+      ::kill(child, SIGTERM);
+      int status = 0;
+      ::waitpid(child, &status, 0);
+    }
     printer.error(failure.value_or(core::Error(core::ErrorCategory::Internal, "the session did not start")));
-    return 1;
+    return earlyExit.value_or(1) == 0 ? 1 : earlyExit.value_or(1);
   }
   const auto session = *started;
   printer.setActive(true);
@@ -210,12 +254,6 @@ int runExchange(const Options& options) {
                  http->second + " (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, JAVA_TOOL_OPTIONS).");
   }
 
-  pid_t child = -1;
-  if (!options.run.empty()) {
-    child = startCommand(options.run, env);
-    printer.line("Running " + options.run[0] +
-                 " with the session's environment; the session ends when it exits.");
-  }
   printer.line("Press Ctrl-C to stop and restore " + session.service + ".");
 
   int exitCode = 0;

@@ -51,9 +51,11 @@ class Backend {
   std::vector<ServiceView> services(const ConnectionOptions& options);
 
   // Sessions (Sessions.cpp). start blocks until the session is active and throws core::Error when it
-  // cannot start (the cluster is left as it was); `progress` hears each step.
+  // cannot start (the cluster is left as it was); `progress` hears each step. With request.awaitLocal,
+  // `prepared` hears the launch environment before traffic moves.
   SessionView startSession(const SessionRequest& request,
-                           const std::function<void(const std::string&)>& progress);
+                           const std::function<void(const std::string&)>& progress,
+                           const std::function<void(const SessionView&)>& prepared = {});
   SessionView stopSession(const std::string& id);
   std::vector<SessionView> listSessions() const;
   CleanResult clean(const ConnectionOptions& options, const CleanRequest& request);

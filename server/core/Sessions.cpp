@@ -54,7 +54,8 @@ void Backend::ensureSessions() {
 }
 
 SessionView Backend::startSession(const SessionRequest& request,
-                                  const std::function<void(const std::string&)>& progress) {
+                                  const std::function<void(const std::string&)>& progress,
+                                  const std::function<void(const SessionView&)>& prepared) {
   ensureSessions();
   if (shutDown_) throw Error(ErrorCategory::User, "the backend is shutting down", "start a new backend");
   if (request.mode != "exchange") {
@@ -87,6 +88,7 @@ SessionView Backend::startSession(const SessionRequest& request,
   // NO_PROXY and JAVA_TOOL_OPTIONS are extended from what the debuggee would have had.
   exchange.environment = processEnvironment();
   for (const auto& [key, value] : request.baseEnv) exchange.environment[key] = value;
+  exchange.awaitLocal = request.awaitLocal;
 
   {
     // A local port serves one session at a time.
@@ -105,6 +107,7 @@ SessionView Backend::startSession(const SessionRequest& request,
       }
     }
     sessions_->progress[exchange.id] = progress;
+    if (prepared) sessions_->prepared[exchange.id] = prepared;
   }
   sessions_->local.add({exchange.id,
                         static_cast<int>(::getpid()),
@@ -127,6 +130,7 @@ SessionView Backend::startSession(const SessionRequest& request,
   {
     std::lock_guard lock(sessions_->mutex);
     sessions_->progress.erase(id);
+    sessions_->prepared.erase(id);
   }
   if (snapshot.state != session::SessionState::Active) {
     snapshot = raw->waitFinished();

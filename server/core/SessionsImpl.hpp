@@ -24,6 +24,15 @@ struct Backend::Sessions final : session::SessionObserver {
     if (report) report(step);
   }
 
+  void onPrepared(const session::SessionSnapshot& snapshot) override {
+    std::function<void(const SessionView&)> report;
+    {
+      std::lock_guard lock(mutex);
+      if (const auto found = prepared.find(snapshot.id); found != prepared.end()) report = found->second;
+    }
+    if (report) report(snapshot);
+  }
+
   void onStateChanged(const session::SessionSnapshot& snapshot) override {
     if (backend.callbacks() != nullptr) backend.callbacks()->onSessionChanged(snapshot);
   }
@@ -37,6 +46,7 @@ struct Backend::Sessions final : session::SessionObserver {
   mutable std::mutex mutex;
   std::map<std::string, Entry> live;
   std::map<std::string, std::function<void(const std::string&)>> progress;
+  std::map<std::string, std::function<void(const SessionView&)>> prepared;
   session::LocalSessions local;
 };
 

@@ -292,25 +292,43 @@ class InformerWaiter final : public Waiter {
   Informer informer_;
 };
 
+// "exited with code 1 (Error)": what a terminated container says about itself.
+std::string terminated(const json::value& container) {
+  const auto code = text(container, {"state", "terminated", "exitCode"});
+  const auto reason = text(container, {"state", "terminated", "reason"});
+  const auto message = text(container, {"state", "terminated", "message"});
+  if (code.empty() && reason.empty()) return {};
+  std::string what = "the container exited";
+  if (!code.empty()) what += " with code " + code;
+  if (!reason.empty()) what += " (" + reason + ")";
+  if (!message.empty()) what += ": " + message;
+  return what;
+}
+
 std::string podProblem(const json::value& pod) {
-  if (text(pod, {"status", "phase"}) == "Failed")
-    return "the pod failed: " + text(pod, {"status", "message"});
   const auto* status = pod.is_object() ? pod.get_object().if_contains("status") : nullptr;
   const auto* statuses =
       status && status->is_object() ? status->get_object().if_contains("containerStatuses") : nullptr;
-  if (statuses == nullptr || !statuses->is_array()) return {};
-  for (const auto& container : statuses->get_array()) {
-    const auto reason = text(container, {"state", "waiting", "reason"});
-    if (reason == "ErrImagePull" || reason == "ImagePullBackOff" || reason == "InvalidImageName" ||
-        reason == "CrashLoopBackOff" || reason == "CreateContainerConfigError") {
-      const auto message = text(container, {"state", "waiting", "message"});
-      return reason + (message.empty() ? "" : ": " + message);
-    }
-    if (!text(container, {"state", "terminated", "reason"}).empty()) {
-      return "the container exited: " + text(container, {"state", "terminated", "reason"});
+  std::string exited;
+  if (statuses != nullptr && statuses->is_array()) {
+    for (const auto& container : statuses->get_array()) {
+      const auto reason = text(container, {"state", "waiting", "reason"});
+      if (reason == "ErrImagePull" || reason == "ImagePullBackOff" || reason == "InvalidImageName" ||
+          reason == "CrashLoopBackOff" || reason == "CreateContainerConfigError") {
+        const auto message = text(container, {"state", "waiting", "message"});
+        return reason + (message.empty() ? "" : ": " + message);
+      }
+      if (exited.empty()) exited = terminated(container);
     }
   }
-  return {};
+  if (text(pod, {"status", "phase"}) == "Failed") {
+    // The pod's own message when it has one, else what its container said, else the bare fact.
+    const auto message = text(pod, {"status", "message"});
+    if (!message.empty()) return "the pod failed: " + message;
+    return exited.empty() ? "the pod failed without saying why (kubectl describe pod shows its events)"
+                          : exited;
+  }
+  return exited;
 }
 
 bool podReady(const json::value& pod) {

@@ -5,6 +5,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include <algorithm>
 #include <sstream>
 
@@ -81,8 +83,13 @@ Outcome ExchangeSession::Impl::execute(ActionKind kind) {
       progress("Opening the tunnel");
       return openTunnel();
     case ActionKind::PointSelector:
+      if (request.awaitLocal && !trafficMoved) {
+        if (auto waited = awaitLocalListeners(); waited.kind != OutcomeKind::Done) return waited;
+      }
+      progress("Sending the traffic of " + request.service + " here");
+      trafficMoved = true;
+      return pointSelector();
     case ActionKind::ReassertSelector:
-      if (kind == ActionKind::PointSelector) progress("Sending the traffic of " + request.service + " here");
       return pointSelector();
     case ActionKind::RenewHeartbeat:
       return renewHeartbeat();
@@ -103,7 +110,16 @@ Outcome ExchangeSession::Impl::readService() {
   const auto where = "Service \"" + request.service + "\" in namespace \"" + request.namespaceName + "\"";
   auto service = kube::getService(*client, request.namespaceName, request.service);
   if (service.is(kube::ApiReason::NotFound)) {
+    if (client->getSync(kube::resources::namespaces, "", request.namespaceName)
+            .is(kube::ApiReason::NotFound)) {
+      return failed("namespace \"" + request.namespaceName +
+                    "\" does not exist; `tether namespaces` lists them (or pass -n with the right one)");
+    }
     return failed(where + " was not found; `tether services -n " + request.namespaceName + "` lists them");
+  }
+  if (service.is(kube::ApiReason::Forbidden)) {
+    // Say everything that is missing at once, not only the first refused call.
+    if (auto access = checkAccess(); access.kind != OutcomeKind::Done) return access;
   }
   if (!service) return fromError(service.error(), "reading " + where);
   original = service.value();
@@ -397,6 +413,42 @@ Outcome ExchangeSession::Impl::awaitTunnel() {
     }
   }
   tunnelLost = false;
+  return done();
+}
+
+// True when something accepts a TCP connection on 127.0.0.1:<port> now.
+bool listening(int port) {
+  boost::asio::io_context probe;
+  asio::ip::tcp::socket socket(probe);
+  boost::system::error_code ec;
+  socket.connect({asio::ip::address_v4::loopback(), static_cast<std::uint16_t>(port)}, ec);
+  return !ec;
+}
+
+Outcome ExchangeSession::Impl::awaitLocalListeners() {
+  SessionSnapshot prepared;
+  {
+    std::lock_guard guard(mutex);
+    prepared = snap;
+  }
+  observer.onPrepared(prepared);
+  const auto deadline = std::chrono::steady_clock::now() + timings.localListenTimeout;
+  for (const auto& port : exposed) {
+    progress("Waiting for your process to listen on 127.0.0.1:" + std::to_string(port.local));
+    // No event says "a process started listening"; probe with a pause that a stop interrupts.
+    while (!listening(port.local)) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return failed("nothing listens on 127.0.0.1:" + std::to_string(port.local) + " after " +
+                      std::to_string(timings.localListenTimeout.count() / 1000) +
+                      " s; start your process on that port (or expose the port it uses)");
+      }
+      bool timedOut = false;
+      if (!waitFor(
+              timings.localListenProbe, [] { return false; }, timedOut)) {
+        return failed("stopped while waiting for the local process");
+      }
+    }
+  }
   return done();
 }
 

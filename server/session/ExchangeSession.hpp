@@ -33,7 +33,10 @@ struct SessionTimings {
   std::chrono::milliseconds shadowReadyTimeout{std::chrono::seconds(60)};
   std::chrono::milliseconds tunnelUpTimeout{std::chrono::seconds(20)};
   std::chrono::milliseconds workloadReadyTimeout{std::chrono::seconds(120)};  // strategy scale, on restore
-  std::uint16_t shadowTunnelPort = 7700;  // inside the shadow pod, moved when a target port uses it
+  // With ExchangeRequest::awaitLocal: how long the local process may take to listen before traffic moves.
+  std::chrono::milliseconds localListenTimeout{std::chrono::seconds(60)};
+  std::chrono::milliseconds localListenProbe{100};  // between connect attempts (no event says "listening")
+  std::uint16_t shadowTunnelPort = 7700;            // inside the shadow pod, moved when a target port uses it
   std::uint16_t shadowReadyPort = 7701;
 };
 
@@ -49,6 +52,10 @@ struct ExchangeRequest {
   std::vector<std::string> localNames;  // this host's names (NO_PROXY)
   std::map<std::string, std::string>
       environment;  // the launching process's (to extend JAVA_TOOL_OPTIONS ...)
+  // Tell the observer when the launch environment is known (onPrepared), then wait until every local port
+  // accepts connections before moving the Service's traffic: for `tether exchange ... -- CMD`, which
+  // starts CMD with that environment, so the cluster's clients never meet a port nobody listens on.
+  bool awaitLocal = false;
 };
 
 struct ExposedView {
@@ -80,6 +87,8 @@ class SessionObserver {
   virtual ~SessionObserver() = default;
   virtual void onProgress(const SessionSnapshot& session, const std::string& step) = 0;
   virtual void onStateChanged(const SessionSnapshot& session) = 0;
+  // The tunnel is up and the launch environment known; traffic has not moved yet (awaitLocal only).
+  virtual void onPrepared(const SessionSnapshot& /*session*/) {}
 };
 
 class ExchangeSession {

@@ -38,6 +38,7 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   Outcome openTunnel();
   Outcome awaitTunnel();
   Outcome pointSelector();
+  Outcome awaitLocalListeners();
   Outcome renewHeartbeat();
   Outcome restoreService();
   Outcome deleteShadow();
@@ -88,6 +89,7 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   bool tunnelStarted = false;
   std::chrono::steady_clock::time_point lastHeartbeat{};
   bool watchingService = false;
+  bool trafficMoved = false;
 
   // I/O thread: tunnel, proxies, waits.
   boost::asio::io_context io{1};

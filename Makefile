@@ -1,6 +1,6 @@
 # The two set-up commands of the README, and the helpers around them. Each target does its own set-up
 # (scripts/bootstrap, then configure and build) and is idempotent.
-.PHONY: demo test build fuzz bench playground clean bootstrap
+.PHONY: demo test build fuzz bench playground playground-down clean bootstrap
 
 JOBS ?= 2
 FUZZ_SECONDS ?= 300
@@ -12,9 +12,17 @@ build: bootstrap
 	@cmake --preset dev >/dev/null
 	@cmake --build --preset dev -j $(JOBS)
 
-# The main job: the backend on the embedded default, with a JSON-RPC round trip shown step by step.
+# The main job: on a local simulated cluster (kubesim) with the sample app, `tether exchange` hands the
+# orders Service to a local process and back, step by step with the evidence; the cluster is torn down.
 demo: build
-	@/usr/bin/python3 scripts/demo.py build/dev/server/tether
+	@/usr/bin/python3 scripts/demo.py build/dev
+
+# The same cluster and sample app, left running to try tether by hand; prints how to use and stop it.
+playground: build
+	@/usr/bin/python3 scripts/playground.py build/dev
+
+playground-down:
+	@tests/kubesim/bin/kubesim down --state build/playground/kubesim
 
 # Every test: the ASan/UBSan and fuzz builds first, then one ctest run in the dev build that covers
 # unit tests, the ASan unit run, transcripts, the fuzz smoke run, the arrow check and kubesim's suite.
@@ -44,6 +52,8 @@ bench: bootstrap
 	-@/usr/bin/python3 bench/kubesim/api_bench.py
 	-@/usr/bin/python3 bench/kubesim/node_bench.py
 	-@bench/tunnel/run.sh build/bench
+	-@/usr/bin/python3 bench/session/run.py build/bench
 
 clean:
+	-@tests/kubesim/bin/kubesim down --state build/playground/kubesim
 	rm -rf build

@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 NAME = os.environ.get("NAME", "app")
 WHERE = os.environ.get("WHERE", "cluster")
+# In a pod, HOSTNAME is the pod's name (kubesim and Kubernetes set it); on the laptop, the machine's name.
+HOST = os.environ.get("HOSTNAME") or socket.gethostname()
 UPSTREAM = [url for url in os.environ.get("UPSTREAM", "").split(",") if url]
 
 
@@ -28,7 +30,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
-        body = json.dumps({"service": NAME, "where": WHERE, "host": socket.gethostname(),
+        body = json.dumps({"service": NAME, "where": WHERE, "host": HOST,
                            "path": self.path, "upstream": {url: fetch(url) for url in UPSTREAM}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -44,4 +46,7 @@ if __name__ == "__main__":
     server = ThreadingHTTPServer(("0.0.0.0" if WHERE == "cluster" else "127.0.0.1", int(os.environ.get("PORT", "8080"))),
                                  Handler)
     print(f"{NAME} ({WHERE}) listening on {server.server_address[1]}", flush=True)
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C in a terminal: end quietly
+        pass

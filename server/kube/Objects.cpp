@@ -161,6 +161,12 @@ Result<ObjectMeta> createPod(Client& client, const SimplePod& pod) {
   return toMeta(result.value());
 }
 
+Result<std::string> podPhase(Client& client, const std::string& namespaceName, const std::string& name) {
+  auto result = client.getSync(resources::pods, namespaceName, name);
+  if (!result) return result.error();
+  return text(result.value(), {"status", "phase"});
+}
+
 Result<ObjectMeta> createSecret(Client& client, const ObjectMeta& meta,
                                 const std::map<std::string, std::string>& data) {
   const json::value object =

@@ -74,6 +74,9 @@ struct SimplePod {
 
 Result<ObjectMeta> createPod(Client& client, const SimplePod& pod);
 
+// A pod's status.phase (Pending, Running, Succeeded, Failed, Unknown).
+Result<std::string> podPhase(Client& client, const std::string& namespaceName, const std::string& name);
+
 Result<ObjectMeta> createSecret(Client& client, const ObjectMeta& meta,
                                 const std::map<std::string, std::string>& data);
 

@@ -57,7 +57,19 @@ std::string annotation(const kube::ServiceSummary& service, const char* key) {
 
 }  // namespace
 
+// Transient errors (the network, a busy API server) while active are worth another try; anything else is
+// for good.
+static bool transient(const kube::ApiError& error) {
+  return error.reason == kube::ApiReason::Transport || error.reason == kube::ApiReason::Timeout ||
+         error.reason == kube::ApiReason::Unavailable || error.httpStatus >= 500;
+}
+
 Outcome ExchangeSession::Impl::execute(ActionKind kind) {
+  // The lease must outlive the slow steps of a start too, or another user's `tether clean` takes it.
+  if (machine.lockTaken() && kind != ActionKind::RenewHeartbeat && kind != ActionKind::RestoreService &&
+      kind != ActionKind::DeleteShadow) {
+    renewIfDue();
+  }
   switch (kind) {
     case ActionKind::ReadService:
       progress("Reading Service " + request.service);
@@ -75,11 +87,7 @@ Outcome ExchangeSession::Impl::execute(ActionKind kind) {
       progress("Waiting for the shadow pod to be Ready");
       return awaitShadowReady();
     case ActionKind::OpenTunnel:
-      if (tunnelStarted) {
-        // Reconnecting: the lease must outlive the outage, or another user's `tether clean` takes it.
-        if (std::chrono::steady_clock::now() - lastHeartbeat >= timings.heartbeatInterval) renewHeartbeat();
-        return awaitTunnel();
-      }
+      if (tunnelStarted) return awaitReconnect();
       progress("Opening the tunnel");
       return openTunnel();
     case ActionKind::PointSelector:
@@ -89,12 +97,28 @@ Outcome ExchangeSession::Impl::execute(ActionKind kind) {
       progress("Sending the traffic of " + request.service + " here");
       trafficMoved = true;
       return pointSelector();
-    case ActionKind::ReassertSelector:
+    case ActionKind::ReassertSelector: {
+      // Something that keeps changing the selector (a controller) is not fought for ever.
+      const auto now = std::chrono::steady_clock::now();
+      std::erase_if(reasserts, [&](auto when) { return now - when > std::chrono::minutes(1); });
+      reasserts.push_back(now);
+      if (reasserts.size() > timings.maxReassertsPerMinute) {
+        return failed("something keeps changing the selector of Service " + request.service +
+                      " (a controller or a deploy loop); the session ends rather than fight it. "
+                      "Try --strategy scale");
+      }
       return pointSelector();
+    }
     case ActionKind::RenewHeartbeat:
       return renewHeartbeat();
     case ActionKind::RestoreService:
       progress("Restoring Service " + request.service);
+      if (restoreTries++ > 0) {
+        // A pause that grows with each try, so a short API outage does not use up every attempt.
+        bool timedOut = false;
+        waitFor(
+            timings.restoreBackoff * restoreTries, [] { return false; }, timedOut, /*stoppable=*/false);
+      }
       return restoreService();
     case ActionKind::DeleteShadow:
       progress("Deleting the shadow pod");
@@ -207,11 +231,16 @@ Outcome ExchangeSession::Impl::checkAccess() {
       {"delete", "", "pods", "", ns, ""},
       {"watch", "", "pods", "", ns, ""},
       {"create", "", "pods", "portforward", ns, ""},
+      // Port-forward over WebSocket is a GET: authorized as `get` (and, from 1.35, also `create`).
+      {"get", "", "pods", "portforward", ns, ""},
+      {"list", "", "pods", "", ns, ""},
+      {"list", "", "services", "", ns, ""},
       {"create", "", "secrets", "", ns, ""},
       {"delete", "", "secrets", "", ns, ""},
   };
   if (request.strategy == Strategy::Scale) {
     checks.push_back({"list", "apps", "deployments", "", ns, ""});
+    checks.push_back({"watch", "apps", "deployments", "", ns, ""});
     checks.push_back({"patch", "apps", "deployments", "scale", ns, ""});
     checks.push_back({"patch", "", "pods", "", ns, ""});
   }
@@ -264,6 +293,11 @@ Outcome ExchangeSession::Impl::lock() {
     change.annotations[labels::kOriginalReplicas] = replicas;
   }
   auto written = kube::changeService(*client, current.value(), change);
+  if (!written && transient(written.error())) {
+    // The answer was lost, not necessarily the write: if the lock is ours, it was taken (and must be undone).
+    auto again = kube::getService(*client, request.namespaceName, request.service);
+    if (again && annotation(again.value(), labels::kLockedBy) == request.id) written = again.value();
+  }
   if (!written) return fromError(written.error(), "locking Service " + request.service);
   lastHeartbeat = std::chrono::steady_clock::now();
   {
@@ -312,6 +346,12 @@ Outcome ExchangeSession::Impl::createShadow() {
   }
   pod.readinessPort = readyPort;
   auto created = kube::createPod(*client, pod);
+  if (!created && transient(created.error()) && kube::podPhase(*client, request.namespaceName, shadowName)) {
+    // The answer was lost, not the create: the pod exists and is this session's to delete.
+    std::lock_guard guard(mutex);
+    snap.shadowPod = shadowName;
+    return done();
+  }
   if (!created) {
     client->removeSync(kube::resources::secrets, request.namespaceName, secretName);
     return fromError(created.error(), "creating the shadow pod (image " + request.image + ")");
@@ -389,6 +429,49 @@ Outcome ExchangeSession::Impl::openTunnel() {
   return awaitTunnel();
 }
 
+void ExchangeSession::Impl::renewIfDue() {
+  if (std::chrono::steady_clock::now() - lastHeartbeat < timings.heartbeatInterval) return;
+  if (const auto renewed = renewHeartbeat(); renewed.kind != OutcomeKind::Done) {
+    spdlog::warn("session {}: heartbeat not renewed: {}", request.id, renewed.message);
+  }
+}
+
+// The tunnel dropped: wait for the client to reconnect, but end the session when that cannot happen any
+// more (the shadow pod is gone or finished, the client gave up, or the outage outlasts the bound).
+Outcome ExchangeSession::Impl::awaitReconnect() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!reconnecting) {
+    reconnecting = true;
+    reconnectSince = now;
+  }
+  auto phase = kube::podPhase(*client, request.namespaceName, shadowName);
+  const bool gone = phase.is(kube::ApiReason::NotFound);
+  if (gone || (phase && (phase.value() == "Failed" || phase.value() == "Succeeded"))) {
+    return failed("the shadow pod " + shadowName +
+                  (gone ? " is gone (deleted or evicted)"
+                        : " has stopped (it exits after its idle time without a client)") +
+                  "; the session ends and the Service is restored");
+  }
+  if (now - reconnectSince > timings.reconnectGiveUp) {
+    return failed(
+        "the tunnel could not be re-established for " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timings.reconnectGiveUp).count()) +
+        " s; the session ends and the Service is restored");
+  }
+  const auto result = awaitTunnel();
+  if (result.kind == OutcomeKind::Done) {
+    reconnecting = false;
+    return result;
+  }
+  bool clientGaveUp = false;
+  {
+    std::lock_guard guard(mutex);
+    clientGaveUp = tunnelFinished;
+  }
+  if (clientGaveUp) return failed("the tunnel client gave up: " + result.message);
+  return Outcome{OutcomeKind::Retry, result.message};
+}
+
 // Connected, with every reverse listener bound (or a clear bind error).
 Outcome ExchangeSession::Impl::awaitTunnel() {
   bool timedOut = false;
@@ -417,7 +500,7 @@ Outcome ExchangeSession::Impl::awaitTunnel() {
 }
 
 // True when something accepts a TCP connection on 127.0.0.1:<port> now.
-bool listening(int port) {
+static bool listening(int port) {
   boost::asio::io_context probe;
   asio::ip::tcp::socket socket(probe);
   boost::system::error_code ec;
@@ -497,17 +580,23 @@ Outcome ExchangeSession::Impl::pointSelector() {
 }
 
 Outcome ExchangeSession::Impl::renewHeartbeat() {
+  auto retryOr = [&](const kube::ApiError& error, const std::string& what) {
+    if (transient(error)) return Outcome{OutcomeKind::Retry, what + ": " + error.message + "; retrying"};
+    return fromError(error, what);
+  };
+  lastHeartbeatAttempt = std::chrono::steady_clock::now();
   auto now = kube::serverTime(*client);
-  if (!now) return fromError(now.error(), "reading the cluster's clock");
+  if (!now) return retryOr(now.error(), "reading the cluster's clock");
   auto current = kube::getService(*client, request.namespaceName, request.service);
-  if (!current) return fromError(current.error(), "reading Service " + request.service);
+  if (!current) return retryOr(current.error(), "reading Service " + request.service);
   if (annotation(current.value(), labels::kLockedBy) != request.id) {
-    return failed("the lock on Service " + request.service + " was removed by someone else");
+    return failed("the lock on Service " + request.service +
+                  " was removed by someone else (`tether clean`?); the session ends");
   }
   kube::ServiceChange change;
   change.annotations = {{labels::kHeartbeat, kube::formatTimestamp(now.value())}};
   auto written = kube::changeService(*client, current.value(), change);
-  if (!written) return fromError(written.error(), "renewing the heartbeat on Service " + request.service);
+  if (!written) return retryOr(written.error(), "renewing the heartbeat on Service " + request.service);
   lastHeartbeat = std::chrono::steady_clock::now();
   return done();
 }

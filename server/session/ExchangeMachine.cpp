@@ -66,7 +66,7 @@ Action ExchangeMachine::start() {
 }
 
 Action ExchangeMachine::fail(std::string message) {
-  if (message_.empty()) message_ = std::move(message);
+  message_ = std::move(message);  // the reason of the failure replaces what was said before (reconnecting ...)
   state_ = SessionState::Failed;
   return undo();
 }
@@ -75,7 +75,8 @@ Action ExchangeMachine::fail(std::string message) {
 Action ExchangeMachine::undo() {
   if (state_ != SessionState::Failed) state_ = SessionState::Stopping;
   if (lockTaken_ && !serviceRestored_) return next(ActionKind::RestoreService);
-  if (shadowCreated_) return next(ActionKind::DeleteShadow);
+  // A Service still pointing at the shadow keeps it: deleting it would leave the Service with no endpoints.
+  if (shadowCreated_ && !restoreFailed_) return next(ActionKind::DeleteShadow);
   if (state_ == SessionState::Stopping) state_ = SessionState::Stopped;
   return next(ActionKind::Finished);
 }
@@ -91,8 +92,11 @@ Action ExchangeMachine::onOutcome(const Outcome& outcome) {
       return next(ActionKind::RestoreService);
     } else {
       state_ = SessionState::Failed;
-      message_ = "could not restore the Service (" + outcome.message + "); run `tether recover SERVICE`";
+      message_ =
+          "could not restore the Service (" + outcome.message +
+          "); the shadow pod is kept so the Service still has an endpoint: run `tether recover SERVICE`";
       serviceRestored_ = true;  // nothing more this session can do about it
+      restoreFailed_ = true;
     }
     return undo();
   }
@@ -104,16 +108,20 @@ Action ExchangeMachine::onOutcome(const Outcome& outcome) {
     }
     return undo();
   }
+  // While active, Failed is for good (the lock was taken away, the shadow is gone): undo. Retry is a
+  // transient error: said, and tried again at the next event.
   if (kind == ActionKind::ReassertSelector || kind == ActionKind::RenewHeartbeat) {
     if (stopRequested_) return undo();
     if (outcome.kind == OutcomeKind::Conflict && ++conflicts_ <= limits_.maxConflictRetries)
       return next(kind);
     conflicts_ = 0;
-    if (outcome.kind == OutcomeKind::Failed) message_ = outcome.message;
+    if (outcome.kind == OutcomeKind::Failed) return fail(outcome.message);
+    if (outcome.kind != OutcomeKind::Done) message_ = outcome.message;
     return next(ActionKind::Activated);
   }
   if (kind == ActionKind::OpenTunnel && state_ == SessionState::Reconnecting) {
     if (stopRequested_) return undo();
+    if (outcome.kind == OutcomeKind::Failed) return fail(outcome.message);
     if (outcome.kind != OutcomeKind::Done) return next(ActionKind::OpenTunnel);  // the driver backs off
     state_ = SessionState::Active;
     message_.clear();
@@ -130,6 +138,7 @@ Action ExchangeMachine::onOutcome(const Outcome& outcome) {
     case OutcomeKind::Held:
       return fail(outcome.message);
     case OutcomeKind::Failed:
+    case OutcomeKind::Retry:  // starting: nothing to wait for, a start that cannot go on fails
       return fail(outcome.message);
     case OutcomeKind::Conflict:
       if (++conflicts_ > limits_.maxConflictRetries) {

@@ -40,6 +40,7 @@ enum class OutcomeKind {
   Failed,    // it failed for good (message says why)
   Held,      // Lock: someone else holds the Service (message names them)
   Conflict,  // a resourceVersion precondition failed: read again and retry
+  Retry,     // not yet (a tunnel still reconnecting, a transient API error): try again after a pause
 };
 
 struct Outcome {
@@ -74,6 +75,8 @@ class ExchangeMachine {
   bool idle() const { return idle_; }
 
   bool lockTaken() const { return lockTaken_; }
+  // True when the restore gave up: the Service may still point at the shadow, which is then kept.
+  bool restoreFailed() const { return restoreFailed_; }
   bool shadowCreated() const { return shadowCreated_; }
 
  private:
@@ -90,6 +93,7 @@ class ExchangeMachine {
   bool lockTaken_ = false;
   bool shadowCreated_ = false;
   bool serviceRestored_ = false;
+  bool restoreFailed_ = false;
   int conflicts_ = 0;
   int restoreAttempts_ = 0;
 };

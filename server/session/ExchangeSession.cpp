@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <future>
 #include <random>
 
@@ -64,6 +65,8 @@ void ExchangeSession::Impl::progress(const std::string& step) {
 // Publishes the snapshot when the state or the message changed (or when forced). Only the driver thread
 // reads the machine; the I/O thread passes fromDriver=false and republishes the last state.
 void ExchangeSession::Impl::publish(bool force, bool fromDriver) {
+  // One publisher at a time, so observers see the states in the order they happened.
+  std::lock_guard order(publishMutex);
   SessionSnapshot copy;
   {
     std::lock_guard lock(mutex);
@@ -112,8 +115,8 @@ void ExchangeSession::Impl::drive() {
     } catch (const std::exception& error) {
       // A bug, not a cluster's answer: still an outcome, so the machine undoes what was done.
       spdlog::error("session {}: {} threw: {}", request.id, toString(action.kind), error.what());
-      outcome = Outcome{OutcomeKind::Failed, std::string("internal error in ") + toString(action.kind) + ": " +
-                                                 error.what() + " (see the backend log)"};
+      outcome = Outcome{OutcomeKind::Failed, std::string("internal error in ") + toString(action.kind) +
+                                                 ": " + error.what() + " (see the backend log)"};
     }
     const double millis = std::chrono::duration<double, std::milli>(Clock::now() - begun).count();
     {
@@ -145,7 +148,10 @@ void ExchangeSession::Impl::drive() {
 // Sleeps until the next heartbeat, a stop, a lost tunnel or an overwritten selector, and turns what woke
 // it into the machine's next action.
 void ExchangeSession::Impl::runWhileActive(Action& action) {
-  const auto nextHeartbeat = Clock::now() + timings.heartbeatInterval;
+  // Due an interval after the last renewal (whatever woke the driver meanwhile), but not sooner than a
+  // pause after a failed attempt, so an unreachable API server is not hammered.
+  const auto nextHeartbeat =
+      std::max(lastHeartbeat + timings.heartbeatInterval, lastHeartbeatAttempt + timings.heartbeatRetryPause);
   std::unique_lock lock(mutex);
   wake.wait_until(lock, nextHeartbeat, [&] { return stopAsked || tunnelLost || selectorOverwritten; });
   if (stopAsked) {
@@ -208,12 +214,14 @@ void ExchangeSession::Impl::onLocalConnect(std::uint16_t port, const std::string
 ExchangeSession::ExchangeSession(std::shared_ptr<kube::Client> client, ExchangeRequest request,
                                  SessionTimings timings, SessionObserver& observer)
     : impl_(std::make_unique<Impl>(std::move(client), std::move(request), timings, observer)) {
+  impl_->ioDone = impl_->ioFinished.get_future();
   impl_->ioThread = std::thread([impl = impl_.get()] {
     try {
       impl->io.run();
     } catch (const std::exception& error) {
       spdlog::error("session {}: I/O thread: {}", impl->request.id, error.what());
     }
+    impl->ioFinished.set_value();
   });
   impl_->driverThread = std::thread([impl = impl_.get()] {
     try {
@@ -234,18 +242,19 @@ ExchangeSession::~ExchangeSession() {
   requestStop();
   if (impl_->driverThread.joinable()) impl_->driverThread.join();
   // The driver stopped the tunnel and the proxies in order; what is left (their objects, a watch) is dropped
-  // on the I/O thread, which then stops. Handlers still queued are destroyed with the io_context.
-  std::promise<void> dropped;
-  asio::post(impl_->io, [impl = impl_.get(), &dropped] {
+  // on the I/O thread. Then the loop is let run dry, so cancellations the kube transport still delivers
+  // find it alive; only a loop still busy after the bound is stopped.
+  asio::post(impl_->io, [impl = impl_.get()] {
     impl->serviceWatch.reset();
     impl->socksProxy.reset();
     impl->httpProxy.reset();
     impl->tunnel.reset();
-    dropped.set_value();
   });
   impl_->ioWork.reset();
-  dropped.get_future().wait_for(std::chrono::seconds(5));
-  impl_->io.stop();
+  if (impl_->ioDone.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    spdlog::warn("session {}: I/O still busy after 10 s; stopping it", impl_->request.id);
+    impl_->io.stop();
+  }
   if (impl_->ioThread.joinable()) impl_->ioThread.join();
 }
 

@@ -33,6 +33,11 @@ struct SessionTimings {
   std::chrono::milliseconds shadowReadyTimeout{std::chrono::seconds(60)};
   std::chrono::milliseconds tunnelUpTimeout{std::chrono::seconds(20)};
   std::chrono::milliseconds workloadReadyTimeout{std::chrono::seconds(120)};  // strategy scale, on restore
+  // A tunnel down this long ends the session (the shadow's idle TTL, 10 min, ends it anyway).
+  std::chrono::milliseconds reconnectGiveUp{std::chrono::minutes(5)};
+  std::chrono::milliseconds restoreBackoff{1000};       // times the attempt number, between restore attempts
+  std::chrono::milliseconds heartbeatRetryPause{5000};  // after a failed renewal
+  std::size_t maxReassertsPerMinute = 5;
   // With ExchangeRequest::awaitLocal: how long the local process may take to listen before traffic moves.
   std::chrono::milliseconds localListenTimeout{std::chrono::seconds(60)};
   std::chrono::milliseconds localListenProbe{100};  // between connect attempts (no event says "listening")

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -37,6 +38,8 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   Outcome awaitShadowReady();
   Outcome openTunnel();
   Outcome awaitTunnel();
+  Outcome awaitReconnect();
+  void renewIfDue();
   Outcome pointSelector();
   Outcome awaitLocalListeners();
   Outcome renewHeartbeat();
@@ -61,6 +64,7 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   ExchangeMachine machine;
 
   // Guarded by `mutex`: the inbox and the published snapshot.
+  std::mutex publishMutex;  // taken before `mutex`, held while observers hear a state change
   mutable std::mutex mutex;
   std::condition_variable wake;
   bool stopAsked = false;
@@ -88,6 +92,11 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   std::string shadowName, secretName, token;
   bool tunnelStarted = false;
   std::chrono::steady_clock::time_point lastHeartbeat{};
+  std::chrono::steady_clock::time_point lastHeartbeatAttempt{};
+  std::vector<std::chrono::steady_clock::time_point> reasserts;  // within the last minute
+  bool reconnecting = false;
+  std::chrono::steady_clock::time_point reconnectSince{};
+  int restoreTries = 0;
   bool watchingService = false;
   bool trafficMoved = false;
 
@@ -98,6 +107,8 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   std::unique_ptr<tunnelclient::HttpProxy> httpProxy;
   std::unique_ptr<tunnelclient::Socks5Proxy> socksProxy;
   std::unique_ptr<kube::Waiter> serviceWatch;
+  std::promise<void> ioFinished;
+  std::future<void> ioDone;
   std::thread ioThread;
   std::thread driverThread;
 };

@@ -748,6 +748,25 @@ def test_an_overwritten_selector_is_reasserted_and_reported(demo, launcher):
     local.close()
 
 
+def test_a_deleted_shadow_ends_the_session_and_restores_the_service(demo, launcher):
+    """The shadow can die under a session (evicted, deleted, its idle TTL after a laptop slept): the session
+    must not keep the Service pointing at nothing while it tries to reconnect for ever."""
+    before = demo.svc("orders")
+    local = LocalServer()
+    exchange = launcher.cli(launcher.env(), "orders", "--expose", f"{local.port}:80", "-n", demo.ns)
+    session = exchange.wait_started()
+    shadow = f"tether-orders-{session['id']}"
+    start = len(exchange.events)
+
+    demo.kubectl("delete", "pod", shadow, "--wait=false")
+    _, event = exchange.wait_state("failed", start, timeout=90)
+    assert "is gone" in event["session"]["message"], event
+    assert exchange.process.wait(timeout=60) == 1  # the session ended by itself, and says so by its exit code
+    demo.assert_restored("orders", before)
+    demo.wait_tether_objects_gone()
+    local.close()
+
+
 # --- 7. nothing listens locally ---------------------------------------------------------------------------
 
 def test_nothing_listening_locally_resets_cluster_clients_and_says_so(demo, launcher):

@@ -128,21 +128,50 @@ TEST_CASE("while active: heartbeats, an overwritten selector, a dropped tunnel",
 
   CHECK(machine.onTunnelLost().kind == ActionKind::OpenTunnel);
   CHECK(machine.state() == SessionState::Reconnecting);
-  CHECK(machine.onOutcome(Outcome{OutcomeKind::Failed, "refused"}).kind == ActionKind::OpenTunnel);
+  CHECK(machine.onOutcome(Outcome{OutcomeKind::Retry, "refused"}).kind == ActionKind::OpenTunnel);
   CHECK(machine.onOutcome(kDone).kind == ActionKind::Activated);
   CHECK(machine.state() == SessionState::Active);
+
+  // A transient heartbeat error is said and the session stays up.
+  CHECK(machine.onHeartbeatDue().kind == ActionKind::RenewHeartbeat);
+  CHECK(machine.onOutcome(Outcome{OutcomeKind::Retry, "API server unreachable"}).kind ==
+        ActionKind::Activated);
+  CHECK(machine.state() == SessionState::Active);
+  CHECK_THAT(machine.message(), Catch::Contains("unreachable"));
+}
+
+TEST_CASE("while active: a lost lock or a dead shadow ends the session and undoes it",
+          "[session][exchange]") {
+  SECTION("the lock was removed by someone else") {
+    ExchangeMachine machine;
+    run(ActionKind::Finished, kDone, machine);
+    CHECK(machine.onHeartbeatDue().kind == ActionKind::RenewHeartbeat);
+    CHECK(machine.onOutcome(Outcome{OutcomeKind::Failed, "lock removed"}).kind == ActionKind::RestoreService);
+    CHECK(machine.state() == SessionState::Failed);
+    CHECK(machine.message() == "lock removed");
+  }
+  SECTION("the shadow pod is gone while reconnecting") {
+    ExchangeMachine machine;
+    run(ActionKind::Finished, kDone, machine);
+    CHECK(machine.onTunnelLost().kind == ActionKind::OpenTunnel);
+    CHECK(machine.onOutcome(Outcome{OutcomeKind::Failed, "shadow gone"}).kind == ActionKind::RestoreService);
+    CHECK(machine.onOutcome(kDone).kind == ActionKind::DeleteShadow);
+    CHECK(machine.onOutcome(kDone).kind == ActionKind::Finished);
+    CHECK(machine.state() == SessionState::Failed);
+  }
 }
 
 TEST_CASE(
-    "a restore that keeps failing ends in Failed with the recover hint, and the shadow is still deleted",
+    "a restore that keeps failing ends in Failed with the recover hint, and the shadow is kept as the "
+    "endpoint",
     "[session][exchange]") {
   ExchangeMachine machine(ExchangeLimits{5, 2});
   run(ActionKind::Finished, kDone, machine);
   CHECK(machine.requestStop(false).kind == ActionKind::RestoreService);
   const Outcome broken{OutcomeKind::Failed, "Forbidden"};
   CHECK(machine.onOutcome(broken).kind == ActionKind::RestoreService);
-  CHECK(machine.onOutcome(broken).kind == ActionKind::DeleteShadow);
-  CHECK(machine.onOutcome(kDone).kind == ActionKind::Finished);
+  CHECK(machine.onOutcome(broken).kind == ActionKind::Finished);  // no DeleteShadow
+  CHECK(machine.restoreFailed());
   CHECK(machine.state() == SessionState::Failed);
   CHECK_THAT(machine.message(), Catch::Contains("tether recover"));
 }

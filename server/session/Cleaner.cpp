@@ -41,8 +41,11 @@ class Run {
     return !when || now_ - *when >= options_.staleAfter;
   }
 
-  void restore(const kube::ServiceSummary& service, CleanAction base) {
+  // True when the Service is restored (or would be, in a dry run): only then may what the session
+  // created be deleted, or the Service would be left pointing at nothing.
+  bool restore(const kube::ServiceSummary& service, CleanAction base) {
     const auto strategy = annotation(service.annotations, labels::kStrategy);
+    bool scaledBack = true;
     // Replica counts first, so the original pods are coming back before the Service points at them.
     for (const auto& [deployment, replicas] :
          kube::parseSelector(annotation(service.annotations, labels::kOriginalReplicas))) {
@@ -50,17 +53,32 @@ class Run {
       action.kind = "scale";
       action.object = "deployment/" + service.namespaceName + "/" + deployment + " to " + replicas;
       if (!options_.dryRun) {
-        auto scaled =
-            kube::setDeploymentReplicas(client_, service.namespaceName, deployment, std::stoi(replicas));
-        if (!scaled) action.error = scaled.error().message;
+        int count = -1;
+        try {
+          count = std::stoi(replicas);
+        } catch (const std::exception&) {
+          action.error = "the annotation's replica count \"" + replicas + "\" is not a number";
+        }
+        if (count >= 0) {
+          auto scaled = kube::setDeploymentReplicas(client_, service.namespaceName, deployment, count);
+          if (!scaled) action.error = scaled.error().message;
+        }
       }
+      if (!action.error.empty()) scaledBack = false;
       report_.actions.push_back(std::move(action));
     }
     CleanAction action = base;
     action.kind = "restore";
     action.object = "service/" + service.namespaceName + "/" + service.name;
-    if (!options_.dryRun) action.error = unlock(service, strategy != "scale");
+    if (!scaledBack) {
+      // The lock keeps the replica counts; removing it now would lose them.
+      action.error = "not unlocked: a Deployment could not be scaled back; run the command again";
+    } else if (!options_.dryRun) {
+      action.error = unlock(service, strategy != "scale");
+    }
+    const bool restored = action.error.empty();
     report_.actions.push_back(std::move(action));
+    return restored;
   }
 
   // Selector back, lock annotations off, with a resourceVersion precondition (re-read on conflict).
@@ -77,8 +95,13 @@ class Run {
       if (!written.is(kube::ApiReason::Conflict)) return written.error().message;
       auto again = kube::getService(client_, service.namespaceName, service.name);
       if (!again) return again.error().message;
+      const auto judged = annotation(service.annotations, labels::kHeartbeat);
       service = again.value();
       if (annotation(service.annotations, labels::kLockedBy) != id) return {};  // someone else restored it
+      if (options_.session.empty() && options_.service.empty() &&
+          annotation(service.annotations, labels::kHeartbeat) != judged) {
+        return "left alone: the session renewed its heartbeat meanwhile, so it is alive";
+      }
     }
     return "the Service kept changing; run the command again";
   }
@@ -145,8 +168,7 @@ kube::Result<CleanReport> clean(kube::Client& client, const CleanOptions& option
       continue;
     }
     CleanAction base{{}, {}, id, owner, heartbeat, {}};
-    run.restore(service, base);
-    run.deleteCreated(service.namespaceName, id, base);
+    if (run.restore(service, base)) run.deleteCreated(service.namespaceName, id, base);
   }
   if (!options.service.empty()) return std::move(run.report());
 

@@ -15,13 +15,12 @@ namespace tether::core {
 struct Backend::Sessions final : session::SessionObserver {
   explicit Sessions(Backend& owner) : backend(owner) {}
 
+  // Called under the lock: once startSession has removed the entry (its caller's progress object may be
+  // gone), no report can still be on its way to it.
   void onProgress(const session::SessionSnapshot& snapshot, const std::string& step) override {
-    std::function<void(const std::string&)> report;
-    {
-      std::lock_guard lock(mutex);
-      if (const auto found = progress.find(snapshot.id); found != progress.end()) report = found->second;
-    }
-    if (report) report(step);
+    std::lock_guard lock(mutex);
+    if (const auto found = progress.find(snapshot.id); found != progress.end() && found->second)
+      found->second(step);
   }
 
   void onPrepared(const session::SessionSnapshot& snapshot) override {

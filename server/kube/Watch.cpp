@@ -2,6 +2,7 @@
 #include "server/kube/Watch.hpp"
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
@@ -73,7 +74,9 @@ std::shared_ptr<Watch> Watch::start(Client& client, ResourceType type, std::stri
 }
 
 void Watch::stop() {
-  asio::post(executor_, [self = shared_from_this()] {
+  // Inline when called on the watch's executor (an owner being destroyed there): no event queued after this
+  // point may reach the owner's handlers.
+  asio::dispatch(executor_, [self = shared_from_this()] {
     self->stopped_ = true;
     if (self->transferId_ != 0) self->client_.cancel(self->transferId_);
   });
@@ -228,6 +231,11 @@ Informer::Informer(Client& client, ResourceType type, std::string namespaceName,
 
 Informer::~Informer() {
   watch_->stop();
+  // A waiter's timer handler owns the waiter; marking it finished keeps it away from this Informer.
+  for (const auto& waiter : waiters_) {
+    waiter->finished = true;
+    waiter->timer->cancel();
+  }
 }
 
 void Informer::onChange(std::function<void(const WatchEvent&)> observer) {

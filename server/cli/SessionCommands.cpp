@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <iostream>
 #include <mutex>
@@ -157,15 +158,41 @@ pid_t startCommand(const std::vector<std::string>& run, const std::map<std::stri
   if (child != 0) return child;
   // The signals blocked for sigwait must not stay blocked in CMD.
   ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_DFL);  // ignored here, but CMD's pipelines expect the default
   ::execvpe(argv[0], argv.data(), envp.data());
   [[maybe_unused]] const auto written = ::write(STDERR_FILENO, failure.data(), failure.size());
   ::_exit(127);
 }
 
+// Asks CMD to end (SIGTERM), and insists (SIGKILL) when it has not within `grace`: a CMD that ignores
+// SIGTERM or is stopped in a debugger must not keep tether from exiting. Returns its exit code.
+int endChild(pid_t child, std::chrono::seconds grace);
+
 int exitCodeOf(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;
+}
+
+int endChild(pid_t child, std::chrono::seconds grace) {
+  ::kill(child, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  int status = 0;
+  while (::waitpid(child, &status, WNOHANG) == 0) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, &status, 0);
+      break;
+    }
+    const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    const timespec wait{static_cast<time_t>(nanos / 1000000000), static_cast<long>(nanos % 1000000000)};
+    ::sigtimedwait(&chld, nullptr, &wait);  // SIGCHLD is blocked in this thread: it wakes us here
+  }
+  return exitCodeOf(status);
 }
 
 }  // namespace
@@ -226,8 +253,9 @@ int runExchange(const Options& options) {
       printer.line("tether: stopping; undoing what was done so far");
       backend.shutdown();
     }
+    // Checked on every wake: CMD may have exited before its pid was stored and its SIGCHLD consumed.
     int status = 0;
-    if (signal == SIGCHLD && child > 0 && ::waitpid(child, &status, WNOHANG) == child) {
+    if (child > 0 && ::waitpid(child, &status, WNOHANG) == child) {
       earlyExit = exitCodeOf(status);
       child = -1;
       printer.line("tether: " + options.run[0] + " exited (" + std::to_string(*earlyExit) +
@@ -236,12 +264,13 @@ int runExchange(const Options& options) {
     }
   }
   starter.join();
+  if (started && backend.isShutDown()) {
+    // Ctrl-C arrived as the session became active: the shutdown has stopped it already.
+    started.reset();
+    failure = core::Error(core::ErrorCategory::User, "stopped by the user", "the Service was restored");
+  }
   if (!started) {
-    if (child > 0) {
-      ::kill(child, SIGTERM);
-      int status = 0;
-      ::waitpid(child, &status, 0);
-    }
+    if (child > 0) endChild(child, std::chrono::seconds(10));
     printer.error(failure.value_or(core::Error(core::ErrorCategory::Internal, "the session did not start")));
     return earlyExit.value_or(1) == 0 ? 1 : earlyExit.value_or(1);
   }
@@ -288,11 +317,7 @@ int runExchange(const Options& options) {
     // Already ended by itself; its state was printed.
   }
   backend.shutdown();
-  if (child > 0) {
-    ::kill(child, SIGTERM);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-  }
+  if (child > 0) endChild(child, std::chrono::seconds(10));
   printer.line("tether: " + session.service + " restored.");
   return exitCode;
 }

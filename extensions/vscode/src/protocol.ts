@@ -119,6 +119,9 @@ export interface SessionStartParams extends ClusterParams {
   expose: ExposeSpec[];
   exchange?: { strategy: 'selector' | 'scale' };
   image?: string;
+  /** The debuggee's environment, for the backend to extend (NO_PROXY, JAVA_TOOL_OPTIONS); unused while the
+   *  extension merges `launch.env` itself (launchConfig.ts). */
+  baseEnv?: Record<string, string>;
   workDoneToken?: ProgressToken;
 }
 

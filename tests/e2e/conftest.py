@@ -2,11 +2,14 @@
 binary this build produced for `tether-shadow:*` images and the demo app (demo/app.py) for `demo/app:*`."""
 import json
 import os
+import secrets
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from exchange_support import Launcher, make_demo, namespace_for
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBESIM = ROOT / "tests" / "kubesim" / "bin" / "kubesim"
@@ -28,7 +31,7 @@ def tether(request):
     return request.config.getoption("--tether")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster(request, tmp_path_factory):
     if os.geteuid() != 0:
         pytest.fail("kubesim needs root (network namespaces); run the suite as root, as CI does")
@@ -56,3 +59,32 @@ class Cluster:
 
     def apply(self, manifest: dict):
         self.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+
+
+# --- the exchange tests: a backend launcher and a namespace with the sample app per test ---------------
+
+@pytest.fixture
+def launcher(tether, cluster, tmp_path):
+    launcher = Launcher(tether, cluster, tmp_path)
+    yield launcher
+    launcher.close()
+
+
+@pytest.fixture
+def demo(cluster, request):
+    namespace = namespace_for(request.node.name)
+    yield make_demo(cluster, namespace)
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="module")
+def fixed_demo(cluster):
+    """One namespace for the bad-input tests, which must leave it as it was; it also holds a Service
+    without selector and an ExternalName Service."""
+    demo = make_demo(cluster, f"bad-input-{secrets.token_hex(2)}")
+    cluster.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "manual", "namespace": demo.ns},
+                   "spec": {"ports": [{"port": 80, "targetPort": 8080}]}})
+    cluster.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "alias", "namespace": demo.ns},
+                   "spec": {"type": "ExternalName", "externalName": f"inventory.{demo.ns}.svc.cluster.local"}})
+    yield demo
+    cluster.kubectl("delete", "namespace", demo.ns, "--wait=false", check=False)

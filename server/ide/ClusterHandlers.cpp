@@ -29,11 +29,6 @@ const char* categoryName(core::ErrorCategory category) {
   return "internal";
 }
 
-core::ConnectionOptions connectionOf(const jsonrpc::ParamReader& params) {
-  return core::ConnectionOptions{params.optionalString("kubeconfig"), params.optionalString("context"),
-                                 params.optionalString("namespace")};
-}
-
 json::object stringMap(const std::map<std::string, std::string>& map) {
   json::object object;
   for (const auto& [key, value] : map) object[key] = value;
@@ -41,6 +36,11 @@ json::object stringMap(const std::map<std::string, std::string>& map) {
 }
 
 }  // namespace
+
+core::ConnectionOptions connectionOf(const jsonrpc::ParamReader& params) {
+  return core::ConnectionOptions{params.optionalString("kubeconfig"), params.optionalString("context"),
+                                 params.optionalString("namespace")};
+}
 
 void answerOnWorker(core::Backend& backend, rpc::ReplyOnce reply, std::function<json::value()> work) {
   // ReplyOnce is move-only; the pool wants copyable work, so the handle travels in a shared_ptr.

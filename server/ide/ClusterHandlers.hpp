@@ -4,6 +4,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "protocol/jsonrpc/ParamReader.hpp"
 #include "server/core/Backend.hpp"
 #include "server/rpc/ReplyOnce.hpp"
 
@@ -12,6 +13,10 @@ namespace tether::ide {
 void handleContexts(core::Backend& backend, const boost::json::value& params, rpc::ReplyOnce reply);
 void handleNamespaces(core::Backend& backend, const boost::json::value& params, rpc::ReplyOnce reply);
 void handleServices(core::Backend& backend, const boost::json::value& params, rpc::ReplyOnce reply);
+
+// kubectl's --kubeconfig, --context and -n as every cluster method takes them: kubeconfig?, context?,
+// namespace?.
+core::ConnectionOptions connectionOf(const jsonrpc::ParamReader& params);
 
 // Runs `work` on the backend's pool and answers with its result, or with RequestFailed + error.data
 // for a core::Error, or InternalError for anything else.

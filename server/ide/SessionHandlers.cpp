@@ -16,11 +16,6 @@ namespace json = boost::json;
 
 namespace {
 
-core::ConnectionOptions connectionOf(const jsonrpc::ParamReader& params) {
-  return core::ConnectionOptions{params.optionalString("kubeconfig"), params.optionalString("context"),
-                                 params.optionalString("namespace")};
-}
-
 // `expose` as PROTOCOL.md writes it ([{local, remote?}]) or as the CLI does (["12001:8080"]).
 std::vector<std::string> exposeOf(const jsonrpc::ParamReader& params) {
   std::vector<std::string> expose;

@@ -11,10 +11,7 @@ namespace tether::session {
 
 namespace {
 
-std::string annotation(const std::map<std::string, std::string>& annotations, const char* key) {
-  const auto found = annotations.find(key);
-  return found == annotations.end() ? std::string() : found->second;
-}
+using labels::valueOf;
 
 std::string age(std::chrono::system_clock::time_point now, const std::string& stamp) {
   const auto when = kube::parseTimestamp(stamp);
@@ -44,11 +41,11 @@ class Run {
   // True when the Service is restored (or would be, in a dry run): only then may what the session
   // created be deleted, or the Service would be left pointing at nothing.
   bool restore(const kube::ServiceSummary& service, CleanAction base) {
-    const auto strategy = annotation(service.annotations, labels::kStrategy);
+    const auto strategy = valueOf(service.annotations, labels::kStrategy);
     bool scaledBack = true;
     // Replica counts first, so the original pods are coming back before the Service points at them.
     for (const auto& [deployment, replicas] :
-         kube::parseSelector(annotation(service.annotations, labels::kOriginalReplicas))) {
+         kube::parseSelector(valueOf(service.annotations, labels::kOriginalReplicas))) {
       CleanAction action = base;
       action.kind = "scale";
       action.object = "deployment/" + service.namespaceName + "/" + deployment + " to " + replicas;
@@ -83,11 +80,11 @@ class Run {
 
   // Selector back, lock annotations off, with a resourceVersion precondition (re-read on conflict).
   std::string unlock(kube::ServiceSummary service, bool restoreSelector) {
-    const auto id = annotation(service.annotations, labels::kLockedBy);
+    const auto id = valueOf(service.annotations, labels::kLockedBy);
     for (int attempt = 0; attempt < 5; ++attempt) {
       kube::ServiceChange change;
       if (restoreSelector) {
-        change.selector = kube::parseSelector(annotation(service.annotations, labels::kOriginalSelector));
+        change.selector = kube::parseSelector(valueOf(service.annotations, labels::kOriginalSelector));
       }
       for (const auto* key : labels::kServiceLockAnnotations) change.annotations[key] = std::nullopt;
       auto written = kube::changeService(client_, service, change);
@@ -95,11 +92,11 @@ class Run {
       if (!written.is(kube::ApiReason::Conflict)) return written.error().message;
       auto again = kube::getService(client_, service.namespaceName, service.name);
       if (!again) return again.error().message;
-      const auto judged = annotation(service.annotations, labels::kHeartbeat);
+      const auto judged = valueOf(service.annotations, labels::kHeartbeat);
       service = again.value();
-      if (annotation(service.annotations, labels::kLockedBy) != id) return {};  // someone else restored it
+      if (valueOf(service.annotations, labels::kLockedBy) != id) return {};  // someone else restored it
       if (options_.session.empty() && options_.service.empty() &&
-          annotation(service.annotations, labels::kHeartbeat) != judged) {
+          valueOf(service.annotations, labels::kHeartbeat) != judged) {
         return "left alone: the session renewed its heartbeat meanwhile, so it is alive";
       }
     }
@@ -156,11 +153,11 @@ kube::Result<CleanReport> clean(kube::Client& client, const CleanOptions& option
   if (!services) return services.error();
   std::set<std::string> locked;  // namespace/session ids that hold a Service (their pods are not orphans)
   for (const auto& service : services.value()) {
-    const auto id = annotation(service.annotations, labels::kLockedBy);
+    const auto id = valueOf(service.annotations, labels::kLockedBy);
     if (id.empty()) continue;
     locked.insert(service.namespaceName + "/" + id);
-    const auto heartbeat = annotation(service.annotations, labels::kHeartbeat);
-    const auto owner = annotation(service.annotations, labels::kOwner);
+    const auto heartbeat = valueOf(service.annotations, labels::kHeartbeat);
+    const auto owner = valueOf(service.annotations, labels::kOwner);
     if (!options.service.empty() && service.name != options.service) continue;
     if (!run.stale(id, heartbeat, service.name)) {
       run.report().kept.push_back(id + " (" + owner + ", " + age(now.value(), heartbeat) + ") on service/" +
@@ -185,8 +182,7 @@ kube::Result<CleanReport> clean(kube::Client& client, const CleanOptions& option
       const bool orphan = options.session.empty() && !(options.heldLocally && options.heldLocally(id)) &&
                           run.createdLongAgo(object.creationTimestamp);
       if (!asked && !orphan) continue;
-      run.remove(*type, object,
-                 CleanAction{{}, {}, id, annotation(object.annotations, labels::kOwner), {}, {}});
+      run.remove(*type, object, CleanAction{{}, {}, id, valueOf(object.annotations, labels::kOwner), {}, {}});
     }
   }
   return std::move(run.report());

@@ -51,8 +51,7 @@ std::string dnsName(std::string text) {
 }
 
 std::string annotation(const kube::ServiceSummary& service, const char* key) {
-  const auto found = service.annotations.find(key);
-  return found == service.annotations.end() ? std::string() : found->second;
+  return labels::valueOf(service.annotations, key);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 // spelled: sessions write them, clean/recover and the "who holds this Service" view read them.
 #pragma once
 
+#include <map>
+#include <string>
+
 namespace tether::session::labels {
 
 // Labels (selectable): on every object Tether creates.
@@ -30,5 +33,11 @@ inline constexpr const char* kServiceLockAnnotations[] = {
 // Role values.
 inline constexpr const char* kRoleShadow = "shadow";
 inline constexpr const char* kRoleToken = "token";  // the Secret holding the shadow's tunnel token
+
+// The value of `key` in a label or annotation map, or empty.
+inline std::string valueOf(const std::map<std::string, std::string>& map, const char* key) {
+  const auto found = map.find(key);
+  return found == map.end() ? std::string() : found->second;
+}
 
 }  // namespace tether::session::labels

@@ -2,9 +2,12 @@
 """bench/kube: Tether's Kubernetes client beside `kubectl port-forward`, in one run, through kubesim.
 
 Rows: port-forward bulk throughput (MB/s, one connection reading 256 MiB from a pod) and connection
-set-up latency (open a forwarded connection, read the pod's first byte; p50/p99 over 50), for ours
-(WebSocket v4.channel.k8s.io) and for kubectl (its SPDY-over-WebSocket tunnel) to the same pod; then
-request latency p50/p99 for get, list and patch. Prints a table; never fails the build.
+set-up latency (open a forwarded connection, read the pod's first byte; p50/p99 over 50), for ours on a
+shared SPDY session (SPDY/3.1 inside one WebSocket, as kubectl >= 1.31), ours with one WebSocket
+v4.channel.k8s.io per connection, and kubectl port-forward to the same pod; then request latency p50/p99
+for get, list and patch. The set-up target answers from an accept loop (no fork per connection), so the
+numbers are the forwarding path's, not a process start inside the pod. Prints a table; never fails the
+build.
 Usage: bench/kube/run.py BUILD_DIR (needs root: kubesim's network namespaces).
 """
 import json
@@ -21,12 +24,25 @@ KUBESIM = ROOT / "tests" / "kubesim" / "bin" / "kubesim"
 BULK = 256 * 1024 * 1024
 SETUPS = 50
 
+# Greets every connection at once and closes it: an accept loop, so set-up latency is not a fork.
+HELLO = """
+import socket
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("0.0.0.0", 9101))
+server.listen(128)
+while True:
+    connection, _ = server.accept()
+    connection.sendall(b"hi\\n")
+    connection.close()
+"""
+
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bench-source"},
        "spec": {"containers": [
            {"name": "bulk", "image": "kubesim/toolbox",
             "command": ["socat", "TCP-LISTEN:9100,reuseaddr,fork", f"SYSTEM:head -c {BULK} /dev/zero"]},
            {"name": "hello", "image": "kubesim/toolbox",
-            "command": ["socat", "TCP-LISTEN:9101,reuseaddr,fork", "SYSTEM:echo hi; sleep 1"],
+            "command": ["/usr/bin/python3", "-c", HELLO],
             "readinessProbe": {"tcpSocket": {"port": 9101}}}]}}
 
 
@@ -63,8 +79,10 @@ def main():
         run("create", "pods", "default", json.dumps(POD))
         run("wait-ready", "default", "bench-source", 30000)
         rows = []
-        ours_bulk = run("pf-download", "default", "bench-source", 9100, BULK)["mbps"]
-        ours_setup = run("pf-setup", "default", "bench-source", 9101, SETUPS)
+        ours = {}
+        for mode in ("shared", "websocket"):
+            ours[mode] = (run("pf-download", "default", "bench-source", 9100, BULK, mode)["mbps"],
+                          run("pf-setup", "default", "bench-source", 9101, SETUPS, mode))
 
         process, local = kubectl_port_forward(kubeconfig, env, 9100)
         try:
@@ -94,7 +112,11 @@ def main():
 
         print("bench/kube (kubesim, one run)")
         print(f"{'path':34} {'bulk MB/s':>10} {'setup p50 ms':>13} {'setup p99 ms':>13}")
-        print(f"{'tether kube client (WS v4)':34} {ours_bulk:10.0f} {ours_setup['p50_ms']:13.1f} {ours_setup['p99_ms']:13.1f}")
+        names = {"shared": "tether, shared session (SPDY/WS)", "websocket": "tether, WebSocket v4 each"}
+        for mode, (bulk, setup) in ours.items():
+            if mode == "shared" and not setup["multiplexed"]:
+                names[mode] += " [fell back]"
+            print(f"{names[mode]:34} {bulk:10.0f} {setup['p50_ms']:13.1f} {setup['p99_ms']:13.1f}")
         print(f"{'kubectl port-forward (SPDY/WS)':34} {kubectl_bulk:10.0f} {percentile(setups, .5):13.1f} "
               f"{percentile(setups, .99):13.1f}")
         print(f"\n{'request (tether client)':34} {'p50 ms':>10} {'p99 ms':>13}")

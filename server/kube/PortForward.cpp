@@ -1,29 +1,15 @@
-// PortForward.cpp - Beast WebSocket over TLS (optionally through an HTTP CONNECT proxy).
+// PortForward.cpp - one forwarded connection per WebSocket `v4.channel.k8s.io` (k8s-api-notes.md §8.3).
 #include "server/kube/PortForward.hpp"
 
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 
-#include <cstdlib>
-#include <istream>
-#include <map>
-#include <mutex>
+#include <cstring>
 
-#include "server/kube/Client.hpp"
-#include "server/kube/Credentials.hpp"
+#include "server/kube/PortForwardDial.hpp"
+#include "server/kube/PortForwardStreamImpl.hpp"
 
 namespace tether::kube {
 
@@ -35,187 +21,43 @@ using asio::use_awaitable;
 
 namespace {
 
-struct Endpoint {
-  std::string host;
-  std::string port;
-  std::string prefix;
+class ChannelStream final : public PortForwardStream::Impl {
+ public:
+  ChannelStream(detail::DialedWebSocket dialed, std::string what, std::uint16_t port)
+      : Impl(std::move(what)), dialed_(std::move(dialed)), ws_(*dialed_.ws), port_(port) {}
+
+  asio::awaitable<std::size_t> readSome(asio::mutable_buffer buffer) override;
+  asio::awaitable<void> write(asio::const_buffer data) override;
+  asio::awaitable<void> close() override;
+  void abort() override;
+
+ private:
+  detail::DialedWebSocket dialed_;
+  detail::TlsWebSocket& ws_;
+  std::uint16_t port_;
+  beast::flat_buffer incoming_;
+  std::string pending_;  // data received but not yet handed out
+  bool dataPrefixSeen_ = false;
+  bool errorPrefixSeen_ = false;
+  bool ended_ = false;
 };
 
-Endpoint parseUrl(const std::string& url) {
-  Endpoint endpoint;
-  const auto schemeEnd = url.find("://");
-  const auto scheme = schemeEnd == std::string::npos ? std::string("https") : url.substr(0, schemeEnd);
-  auto rest = schemeEnd == std::string::npos ? url : url.substr(schemeEnd + 3);
-  const auto slash = rest.find('/');
-  auto authority = rest.substr(0, slash);
-  endpoint.prefix = slash == std::string::npos ? "" : rest.substr(slash);
-  while (!endpoint.prefix.empty() && endpoint.prefix.back() == '/') endpoint.prefix.pop_back();
-  if (const auto at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    endpoint.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size()) endpoint.port = authority.substr(close + 2);
-  } else {
-    const auto colon = authority.rfind(':');
-    endpoint.host = authority.substr(0, colon);
-    if (colon != std::string::npos) endpoint.port = authority.substr(colon + 1);
-  }
-  if (endpoint.port.empty()) endpoint.port = scheme == "https" ? "443" : "80";
-  return endpoint;
-}
-
-// The proxy to use for `host`: proxy-url, else HTTPS_PROXY unless NO_PROXY excludes the host (kubectl's
-// rules).
-std::string proxyFor(const ClusterConfig& cluster, const std::string& host) {
-  if (!cluster.proxyUrl.empty()) return cluster.proxyUrl;
-  const char* proxy = std::getenv("HTTPS_PROXY");
-  if (proxy == nullptr) proxy = std::getenv("https_proxy");
-  if (proxy == nullptr || *proxy == '\0') return {};
-  const char* noProxy = std::getenv("NO_PROXY");
-  if (noProxy == nullptr) noProxy = std::getenv("no_proxy");
-  if (noProxy != nullptr) {
-    std::string list(noProxy);
-    std::size_t start = 0;
-    while (start <= list.size()) {
-      auto end = list.find(',', start);
-      if (end == std::string::npos) end = list.size();
-      auto entry = list.substr(start, end - start);
-      while (!entry.empty() && entry.front() == ' ') entry.erase(0, 1);
-      while (!entry.empty() && entry.back() == ' ') entry.pop_back();
-      if (entry == "*" || entry == host) return {};
-      if (!entry.empty() && entry.front() == '.' && host.size() > entry.size() &&
-          host.compare(host.size() - entry.size(), entry.size(), entry) == 0) {
-        return {};
-      }
-      if (!entry.empty() && entry.front() != '.' && host.size() > entry.size() + 1 &&
-          host.compare(host.size() - entry.size(), entry.size(), entry) == 0 &&
-          host[host.size() - entry.size() - 1] == '.') {
-        return {};
-      }
-      start = end + 1;
-    }
-  }
-  return proxy;
-}
-
-bool isIpAddress(const std::string& host) {
-  boost::system::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
-
-ssl::context makeTlsContext(const ClusterConfig& cluster, const TlsIdentity& identity) {
-  ssl::context context(ssl::context::tls_client);
-  context.set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                      ssl::context::no_tlsv1_1);
-  if (cluster.insecureSkipTlsVerify) {
-    context.set_verify_mode(ssl::verify_none);
-  } else {
-    context.set_verify_mode(ssl::verify_peer);
-    if (!cluster.certificateAuthorityData.empty()) {
-      context.add_certificate_authority(asio::buffer(cluster.certificateAuthorityData));
-    } else if (!cluster.certificateAuthorityFile.empty()) {
-      context.load_verify_file(cluster.certificateAuthorityFile);
-    } else {
-      context.set_default_verify_paths();
-    }
-  }
-  if (!identity.certificatePem.empty()) {
-    context.use_certificate_chain(asio::buffer(identity.certificatePem));
-    context.use_private_key(asio::buffer(identity.keyPem), ssl::context::pem);
-  } else if (!identity.certificateFile.empty()) {
-    context.use_certificate_chain_file(identity.certificateFile);
-    context.use_private_key_file(identity.keyFile, ssl::context::pem);
-  }
-  return context;
-}
-
-// Every forwarded connection is a new TLS connection to the API server. Building the TLS context (CA and
-// client certificate parsing) once per identity, and resuming the last TLS session the server gave us,
-// keeps that cost close to a TCP round trip instead of a full handshake each time.
-struct TlsCache {
-  std::mutex mutex;
-  std::map<std::string, std::shared_ptr<ssl::context>> contexts;
-  std::map<SSL_CTX*, SSL_SESSION*> sessions;  // the newest resumable session per context
-};
-
-TlsCache& tlsCache() {
-  static TlsCache cache;
-  return cache;
-}
-
-// OpenSSL calls this when the server issues a session (a TLS 1.3 ticket arrives after the handshake).
-int rememberSession(SSL* ssl, SSL_SESSION* session) {
-  auto& cache = tlsCache();
-  std::lock_guard lock(cache.mutex);
-  auto& slot = cache.sessions[SSL_get_SSL_CTX(ssl)];
-  if (slot != nullptr) SSL_SESSION_free(slot);
-  slot = session;
-  return 1;  // we keep the reference
-}
-
-std::shared_ptr<ssl::context> tlsContextFor(const ClusterConfig& cluster, const TlsIdentity& identity) {
-  const auto key = cluster.server + '\n' + cluster.certificateAuthorityFile + '\n' +
-                   std::to_string(std::hash<std::string>{}(cluster.certificateAuthorityData)) + '\n' +
-                   (cluster.insecureSkipTlsVerify ? "insecure" : "verify") + '\n' + identity.certificateFile +
-                   '\n' + std::to_string(std::hash<std::string>{}(identity.certificatePem));
-  auto& cache = tlsCache();
-  std::lock_guard lock(cache.mutex);
-  auto& context = cache.contexts[key];
-  if (!context) {
-    context = std::make_shared<ssl::context>(makeTlsContext(cluster, identity));
-    SSL_CTX_set_session_cache_mode(context->native_handle(),
-                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-    SSL_CTX_sess_set_new_cb(context->native_handle(), &rememberSession);
-  }
-  return context;
-}
-
-void resumeSession(SSL* ssl) {
-  auto& cache = tlsCache();
-  std::lock_guard lock(cache.mutex);
-  const auto found = cache.sessions.find(SSL_get_SSL_CTX(ssl));
-  if (found != cache.sessions.end() && found->second != nullptr) SSL_set_session(ssl, found->second);
-}
-
-}  // namespace
-
-struct PortForwardStream::Impl {
-  std::shared_ptr<ssl::context> tls;
-  websocket::stream<ssl::stream<beast::tcp_stream>> ws;
-  std::string description;
-  std::uint16_t port;
-  beast::flat_buffer incoming;
-  std::string pending;  // data received but not yet handed out
-  bool dataPrefixSeen = false;
-  bool errorPrefixSeen = false;
-  bool ended = false;
-
-  Impl(asio::any_io_executor executor, std::shared_ptr<ssl::context> context, std::string what,
-       std::uint16_t forwardedPort)
-      : tls(std::move(context)), ws(executor, *tls), description(std::move(what)), port(forwardedPort) {}
-};
-
-PortForwardStream::PortForwardStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-PortForwardStream::~PortForwardStream() = default;
-
-asio::awaitable<std::size_t> PortForwardStream::readSome(asio::mutable_buffer buffer) {
-  auto& s = *impl_;
-  while (s.pending.empty()) {
-    if (s.ended) co_return 0;
-    s.incoming.clear();
-    auto [ec, n] = co_await s.ws.async_read(s.incoming, asio::as_tuple(use_awaitable));
+asio::awaitable<std::size_t> ChannelStream::readSome(asio::mutable_buffer buffer) {
+  while (pending_.empty()) {
+    if (ended_) co_return 0;
+    incoming_.clear();
+    auto [ec, n] = co_await ws_.async_read(incoming_, asio::as_tuple(use_awaitable));
     if (ec == websocket::error::closed || ec == asio::error::eof || ec == ssl::error::stream_truncated) {
-      s.ended = true;
+      ended_ = true;
       co_return 0;
     }
-    if (ec) throw PortForwardError(s.description + ": connection lost: " + ec.message());
-    const auto data = beast::buffers_to_string(s.incoming.data());
+    if (ec) throw PortForwardError(description + ": connection lost: " + ec.message());
+    const auto data = beast::buffers_to_string(incoming_.data());
     if (data.empty()) continue;
     const auto channel = static_cast<unsigned char>(data[0]);
     std::string_view payload(data);
     payload.remove_prefix(1);
-    bool& prefixSeen = channel == 0 ? s.dataPrefixSeen : s.errorPrefixSeen;
+    bool& prefixSeen = channel == 0 ? dataPrefixSeen_ : errorPrefixSeen_;
     if ((channel == 0 || channel == 1) && !prefixSeen) {
       // The server's first message on each channel starts with the port, little-endian.
       if (payload.size() < 2) continue;
@@ -223,38 +65,57 @@ asio::awaitable<std::size_t> PortForwardStream::readSome(asio::mutable_buffer bu
       payload.remove_prefix(2);
     }
     if (channel == 1) {
-      if (!payload.empty()) throw PortForwardError(s.description + ": " + std::string(payload));
+      if (!payload.empty()) throw PortForwardError(description + ": " + std::string(payload));
       continue;
     }
-    if (channel == 0) s.pending.append(payload);
+    if (channel == 0) pending_.append(payload);
   }
-  const auto n = std::min(buffer.size(), s.pending.size());
-  std::memcpy(buffer.data(), s.pending.data(), n);
-  s.pending.erase(0, n);
+  const auto n = std::min(buffer.size(), pending_.size());
+  std::memcpy(buffer.data(), pending_.data(), n);
+  pending_.erase(0, n);
   co_return n;
 }
 
-asio::awaitable<void> PortForwardStream::write(asio::const_buffer data) {
-  auto& s = *impl_;
+asio::awaitable<void> ChannelStream::write(asio::const_buffer data) {
   std::string message;
   message.reserve(data.size() + 1);
   message.push_back('\0');  // client messages carry the channel byte and no port prefix
   message.append(static_cast<const char*>(data.data()), data.size());
-  s.ws.binary(true);
-  auto [ec, n] = co_await s.ws.async_write(asio::buffer(message), asio::as_tuple(use_awaitable));
-  if (ec) throw PortForwardError(s.description + ": sending failed: " + ec.message());
+  ws_.binary(true);
+  auto [ec, n] = co_await ws_.async_write(asio::buffer(message), asio::as_tuple(use_awaitable));
+  if (ec) throw PortForwardError(description + ": sending failed: " + ec.message());
 }
 
-asio::awaitable<void> PortForwardStream::close() {
-  auto& s = *impl_;
-  if (!s.ws.is_open()) co_return;
-  auto [ec] = co_await s.ws.async_close(websocket::close_code::normal, asio::as_tuple(use_awaitable));
+asio::awaitable<void> ChannelStream::close() {
+  if (!ws_.is_open()) co_return;
+  auto [ec] = co_await ws_.async_close(websocket::close_code::normal, asio::as_tuple(use_awaitable));
   (void)ec;  // closing a connection the peer already dropped is fine
 }
 
-void PortForwardStream::abort() {
+void ChannelStream::abort() {
   boost::system::error_code ignored;
-  beast::get_lowest_layer(impl_->ws).socket().close(ignored);
+  beast::get_lowest_layer(ws_).socket().close(ignored);
+}
+
+}  // namespace
+
+PortForwardStream::PortForwardStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PortForwardStream::~PortForwardStream() = default;
+
+asio::awaitable<std::size_t> PortForwardStream::readSome(asio::mutable_buffer buffer) {
+  co_return co_await impl_->readSome(buffer);
+}
+
+asio::awaitable<void> PortForwardStream::write(asio::const_buffer data) {
+  co_await impl_->write(data);
+}
+
+asio::awaitable<void> PortForwardStream::close() {
+  co_await impl_->close();
+}
+
+void PortForwardStream::abort() {
+  impl_->abort();
 }
 
 const std::string& PortForwardStream::describe() const {
@@ -264,125 +125,15 @@ const std::string& PortForwardStream::describe() const {
 asio::awaitable<std::unique_ptr<PortForwardStream>> openPortForward(Client& client, std::string namespaceName,
                                                                     std::string pod, std::uint16_t port,
                                                                     PortForwardConfig config) {
-  const auto& cluster = client.config().cluster;
-  const std::string what =
-      "port-forward to pod " + namespaceName + "/" + pod + " port " + std::to_string(port);
-  if (cluster.server.rfind("https://", 0) != 0) {
-    throw PortForwardError(what + ": the API server " + cluster.server +
-                           " is not https; port-forward needs TLS");
-  }
-  const auto server = parseUrl(cluster.server);
-  AppliedCredentials credentials;
-  try {
-    credentials = client.credentials().current();
-  } catch (const CredentialError& error) {
-    throw PortForwardError(what + ": " + error.what());
-  }
-  std::shared_ptr<ssl::context> tls;
-  try {
-    tls = tlsContextFor(cluster, credentials.identity);
-  } catch (const boost::system::system_error& error) {
-    throw PortForwardError(what +
-                           ": the kubeconfig's certificates cannot be used: " + error.code().message());
-  }
-  auto executor = co_await asio::this_coro::executor;
-  auto impl = std::make_unique<PortForwardStream::Impl>(executor, tls, what, port);
-  auto& tcp = beast::get_lowest_layer(impl->ws);
-
-  // TCP, to the server or to the proxy.
-  const auto proxy = proxyFor(cluster, server.host);
-  const auto target = proxy.empty() ? server : parseUrl(proxy);
-  if (!proxy.empty() && proxy.rfind("http://", 0) != 0) {
-    throw PortForwardError(what + ": proxy " + proxy +
-                           " is not supported for port-forward; use an http:// proxy");
-  }
-  asio::ip::tcp::resolver resolver(executor);
-  auto [resolveError, results] =
-      co_await resolver.async_resolve(target.host, target.port, asio::as_tuple(use_awaitable));
-  if (resolveError)
-    throw PortForwardError(what + ": cannot resolve " + target.host + ": " + resolveError.message());
-  tcp.expires_after(config.connectTimeout);
-  auto [connectError, connected] = co_await tcp.async_connect(results, asio::as_tuple(use_awaitable));
-  if (connectError) {
-    throw PortForwardError(what + ": cannot reach " +
-                           (proxy.empty() ? "the API server " + cluster.server : "the proxy " + proxy) +
-                           ": " + connectError.message());
-  }
-  if (!proxy.empty()) {
-    const auto request = "CONNECT " + server.host + ":" + server.port + " HTTP/1.1\r\nHost: " + server.host +
-                         ":" + server.port + "\r\n\r\n";
-    auto [writeError, written] =
-        co_await asio::async_write(tcp, asio::buffer(request), asio::as_tuple(use_awaitable));
-    asio::streambuf answer;
-    auto [readError, read] =
-        co_await asio::async_read_until(tcp, answer, "\r\n\r\n", asio::as_tuple(use_awaitable));
-    if (writeError || readError)
-      throw PortForwardError(what + ": the proxy " + proxy + " closed the connection");
-    std::istream lines(&answer);
-    std::string status;
-    std::getline(lines, status);
-    if (status.find(" 200") == std::string::npos) {
-      if (!status.empty() && status.back() == '\r') status.pop_back();
-      throw PortForwardError(what + ": the proxy " + proxy + " refused CONNECT: " + status);
-    }
-  }
-
-  // TLS, verifying the name the kubeconfig says (tls-server-name, else the server's host).
-  auto& tlsStream = impl->ws.next_layer();
-  const auto verifyName = cluster.tlsServerName.empty() ? server.host : cluster.tlsServerName;
-  if (!isIpAddress(verifyName)) {
-    // SNI; OpenSSL's macro hides a C cast, so call what it expands to.
-    SSL_ctrl(tlsStream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-             const_cast<char*>(verifyName.c_str()));
-  }
-  if (!cluster.insecureSkipTlsVerify) {
-    auto* param = SSL_get0_param(tlsStream.native_handle());
-    if (isIpAddress(verifyName)) {
-      X509_VERIFY_PARAM_set1_ip_asc(param, verifyName.c_str());
-    } else {
-      X509_VERIFY_PARAM_set1_host(param, verifyName.c_str(), 0);
-    }
-  }
-  resumeSession(tlsStream.native_handle());
-  tcp.expires_after(config.handshakeTimeout);
-  auto [tlsError] =
-      co_await tlsStream.async_handshake(ssl::stream_base::client, asio::as_tuple(use_awaitable));
-  if (tlsError) {
-    throw PortForwardError(what + ": TLS handshake with " + cluster.server +
-                           " failed: " + tlsError.message() +
-                           " (check certificate-authority and tls-server-name in the kubeconfig)");
-  }
-  tcp.expires_never();
-  spdlog::debug("{}: TLS session {}", what,
-                SSL_session_reused(tlsStream.native_handle()) ? "resumed" : "new");
-
-  // WebSocket upgrade with the subprotocol and the credentials.
-  impl->ws.set_option(websocket::stream_base::timeout{config.handshakeTimeout, config.idleTimeout, true});
-  impl->ws.set_option(websocket::stream_base::decorator([&credentials](websocket::request_type& request) {
-    request.set(beast::http::field::sec_websocket_protocol, "v4.channel.k8s.io");
-    request.set(beast::http::field::user_agent, "tether/0.1 (port-forward)");
-    for (const auto& header : credentials.headers) {
-      const auto colon = header.find(':');
-      request.set(header.substr(0, colon), header.substr(colon + 2));
-    }
-  }));
-  const auto path = server.prefix + "/api/v1/namespaces/" + urlEscape(namespaceName) + "/pods/" +
-                    urlEscape(pod) + "/portforward?ports=" + std::to_string(port);
-  websocket::response_type response;
-  auto [upgradeError] = co_await impl->ws.async_handshake(response, server.host + ":" + server.port, path,
-                                                          asio::as_tuple(use_awaitable));
-  if (upgradeError) {
-    std::string detail = upgradeError.message();
-    if (response.result_int() != 0 && response.result_int() != 101) {
-      detail = "HTTP " + std::to_string(response.result_int());
-      const auto body = response.body();
-      if (const auto at = body.find("\"message\":\""); at != std::string::npos) {
-        detail += ": " + body.substr(at + 11, body.find('"', at + 11) - at - 11);
-      }
-    }
-    throw PortForwardError(what + ": the API server refused the upgrade: " + detail);
-  }
-  co_return std::make_unique<PortForwardStream>(std::move(impl));
+  detail::DialRequest request;
+  request.what = "port-forward to pod " + namespaceName + "/" + pod + " port " + std::to_string(port);
+  request.namespaceName = std::move(namespaceName);
+  request.pod = std::move(pod);
+  request.query = "ports=" + std::to_string(port);
+  request.subprotocol = "v4.channel.k8s.io";
+  auto dialed = co_await detail::dialPortForward(client, request, config);
+  co_return std::make_unique<PortForwardStream>(
+      std::make_unique<ChannelStream>(std::move(dialed), std::move(request.what), port));
 }
 
 }  // namespace tether::kube

@@ -2,10 +2,11 @@
 // `v4.channel.k8s.io` (k8s-api-notes.md §8.3), with the kubeconfig's TLS settings and credentials and
 // through proxy-url / HTTPS_PROXY (HTTP CONNECT), as kubectl reaches the cluster.
 //
-// Each stream is one WebSocket: data channel 0, error channel 1, a 2-byte port prefix on the first
-// server message of each. Error-channel text (nothing listening, pod gone) becomes PortForwardError.
-// Keepalive pings run while the stream is idle; a peer that stops answering is detected within the
-// configured idle timeout. Streams must be used from one coroutine chain at a time (one strand).
+// openPortForward: each stream is one WebSocket: data channel 0, error channel 1, a 2-byte port prefix
+// on the first server message of each. PortForwardSession: streams share one SPDY connection. Error-channel
+// text (nothing listening, pod gone) becomes PortForwardError. Keepalive pings run while the stream is idle;
+// a peer that stops answering is detected within the configured idle timeout. Streams must be used from one
+// coroutine chain at a time (one strand).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -31,6 +32,11 @@ struct PortForwardConfig {
   std::chrono::milliseconds connectTimeout{std::chrono::seconds(10)};
   std::chrono::milliseconds handshakeTimeout{std::chrono::seconds(10)};
   std::chrono::milliseconds idleTimeout{std::chrono::seconds(30)};  // keepalive pings at half of it
+  // A shared connection stops reading the server while its streams hold this many unread bytes, so a
+  // slow reader bounds memory (and, as with kubectl, holds back the other streams until it reads).
+  std::size_t sharedReadLimit = 8u * 1024u * 1024u;
+  // Writers wait while this many bytes are queued for the server on a shared connection.
+  std::size_t sharedWriteLimit = 1024u * 1024u;
 };
 
 class PortForwardStream {
@@ -53,6 +59,44 @@ class PortForwardStream {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// A pod's port-forward connection that many forwarded connections share, as kubectl does: SPDY/3.1
+// inside one WebSocket (`SPDY/3.1+portforward.k8s.io`, k8s-api-notes.md §8.2). Opening a forwarded
+// connection then costs two frames instead of TCP + TLS + an upgrade. When the API server does not speak
+// that protocol, connect() falls back to one `v4.channel.k8s.io` WebSocket per connection.
+//
+// The session and its streams must be used on the executor that opened the session (one strand). The
+// shared connection closes when the session and every stream from it are gone; a lost connection
+// (keepalive, server gone, protocol error) fails every stream on it with PortForwardError.
+class PortForwardSession {
+ public:
+  struct Core;
+  PortForwardSession(Client& client, std::string namespaceName, std::string pod, PortForwardConfig config,
+                     std::shared_ptr<Core> core);
+  ~PortForwardSession();
+  PortForwardSession(const PortForwardSession&) = delete;
+  PortForwardSession& operator=(const PortForwardSession&) = delete;
+
+  // A new forwarded connection to `port`. On the shared connection it returns without a round trip;
+  // a port nobody listens on is then reported by the stream's first read.
+  boost::asio::awaitable<std::unique_ptr<PortForwardStream>> connect(std::uint16_t port);
+  // True when connections share one connection (the server speaks SPDY over WebSocket).
+  bool multiplexed() const { return core_ != nullptr; }
+  // Why the shared connection ended, empty while it works (or without one).
+  std::string lostReason() const;
+
+ private:
+  Client& client_;
+  std::string namespaceName_;
+  std::string pod_;
+  PortForwardConfig config_;
+  std::shared_ptr<Core> core_;
+};
+
+// Opens the shared connection to pod `namespaceName/pod` (or settles for per-connection WebSockets).
+// Throws PortForwardError naming the pod and the cause, as openPortForward does.
+boost::asio::awaitable<std::unique_ptr<PortForwardSession>> openPortForwardSession(
+    Client& client, std::string namespaceName, std::string pod, PortForwardConfig config = {});
 
 // Opens a forwarded connection to `port` of pod `namespaceName/pod`. Throws PortForwardError naming the
 // pod, the port and the cause (TLS, proxy, credentials, 403/404, error-channel text).

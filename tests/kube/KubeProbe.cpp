@@ -2,7 +2,6 @@
 //
 // Each command performs real client calls and prints JSON lines, so tests/kube/test_kube_client.py can
 // assert what a caller of the client observes. Errors print {"error": {...}} and exit 3.
-#include <openssl/evp.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
@@ -20,8 +19,8 @@
 #include <random>
 
 #include "server/kube/Client.hpp"
-#include "server/kube/PortForward.hpp"
 #include "server/kube/Watch.hpp"
+#include "tests/kube/ProbePortForward.hpp"
 
 using namespace tether::kube;
 namespace json = boost::json;
@@ -58,158 +57,10 @@ PatchType patchType(const std::string& name) {
   return PatchType::Merge;
 }
 
-std::string sha256(EVP_MD_CTX* context) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(context, digest, &length);
-  static const char* hex = "0123456789abcdef";
-  std::string text;
-  for (unsigned i = 0; i < length; ++i) {
-    text += hex[digest[i] >> 4];
-    text += hex[digest[i] & 15];
-  }
-  return text;
-}
-
-// Sends `total` random bytes through a forwarded connection to an echo server and reads them back.
-int portForward(Client& client, const std::string& ns, const std::string& pod, std::uint16_t port,
-                std::size_t total) {
-  asio::io_context io;
-  int code = 0;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        std::unique_ptr<PortForwardStream> stream;
-        try {
-          stream = co_await openPortForward(client, ns, pod, port);
-        } catch (const PortForwardError& error) {
-          std::cout << json::serialize(json::object{{"error", json::object{{"message", error.what()}}}})
-                    << std::endl;
-          code = 3;
-          co_return;
-        }
-        EVP_MD_CTX* sent = EVP_MD_CTX_new();
-        EVP_MD_CTX* received = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(sent, EVP_sha256(), nullptr);
-        EVP_DigestInit_ex(received, EVP_sha256(), nullptr);
-        const auto start = std::chrono::steady_clock::now();
-        std::size_t got = 0;
-        // Reader and writer run concurrently on the same strand (the io_context is single-threaded).
-        bool writerDone = false;
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-              std::mt19937_64 random(42);
-              std::string chunk(256 * 1024, '\0');
-              for (std::size_t sentBytes = 0; sentBytes < total;) {
-                const auto n = std::min(chunk.size(), total - sentBytes);
-                for (std::size_t i = 0; i < n; i += 8) {
-                  const auto word = random();
-                  std::memcpy(chunk.data() + i, &word, std::min<std::size_t>(8, n - i));
-                }
-                EVP_DigestUpdate(sent, chunk.data(), n);
-                co_await stream->write(asio::buffer(chunk.data(), n));
-                sentBytes += n;
-              }
-              writerDone = true;
-            },
-            asio::detached);
-        std::string buffer(256 * 1024, '\0');
-        try {
-          while (got < total) {
-            const auto n = co_await stream->readSome(asio::buffer(buffer));
-            if (n == 0) break;
-            EVP_DigestUpdate(received, buffer.data(), n);
-            got += n;
-          }
-        } catch (const PortForwardError& error) {
-          std::cout << json::serialize(json::object{{"error", json::object{{"message", error.what()}}}})
-                    << std::endl;
-          code = 3;
-        }
-        const double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        co_await stream->close();
-        if (code == 0) {
-          std::cout << json::serialize(json::object{{"bytes", got},
-                                                    {"sent", sha256(sent)},
-                                                    {"received", sha256(received)},
-                                                    {"writerDone", writerDone},
-                                                    {"seconds", seconds}})
-                    << std::endl;
-        }
-        EVP_MD_CTX_free(sent);
-        EVP_MD_CTX_free(received);
-      },
-      [](std::exception_ptr error) {
-        if (error) std::rethrow_exception(error);
-      });
-  io.run();
-  return code;
-}
-
 double percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
   return values[static_cast<std::size_t>(p * static_cast<double>(values.size() - 1))];
-}
-
-// Benchmark: bytes from a pod port that sends `total` bytes, through one forwarded connection.
-int portForwardDownload(Client& client, const std::string& ns, const std::string& pod, std::uint16_t port,
-                        std::size_t total) {
-  asio::io_context io;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        const auto start = std::chrono::steady_clock::now();
-        auto stream = co_await openPortForward(client, ns, pod, port);
-        std::string buffer(1 << 20, '\0');
-        std::size_t got = 0;
-        while (got < total) {
-          const auto n = co_await stream->readSome(asio::buffer(buffer));
-          if (n == 0) break;
-          got += n;
-        }
-        const double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        co_await stream->close();
-        std::cout << json::serialize(
-                         json::object{{"bytes", got}, {"mbps", static_cast<double>(got) / 1e6 / seconds}})
-                  << std::endl;
-      },
-      [](std::exception_ptr error) {
-        if (error) std::rethrow_exception(error);
-      });
-  io.run();
-  return 0;
-}
-
-// Benchmark: open a forwarded connection and read the first byte the pod sends, `count` times.
-int portForwardSetup(Client& client, const std::string& ns, const std::string& pod, std::uint16_t port,
-                     int count) {
-  asio::io_context io;
-  std::vector<double> millis;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        char byte = 0;
-        for (int i = 0; i < count; ++i) {
-          const auto start = std::chrono::steady_clock::now();
-          auto stream = co_await openPortForward(client, ns, pod, port);
-          co_await stream->readSome(asio::buffer(&byte, 1));
-          millis.push_back(
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-          co_await stream->close();
-        }
-      },
-      [](std::exception_ptr error) {
-        if (error) std::rethrow_exception(error);
-      });
-  io.run();
-  std::cout << json::serialize(
-                   json::object{{"p50_ms", percentile(millis, 0.5)}, {"p99_ms", percentile(millis, 0.99)}})
-            << std::endl;
-  return 0;
 }
 
 // Benchmark: get, list and merge-patch latency against one ConfigMap.
@@ -361,19 +212,7 @@ int main(int argc, char** argv) {
                        args.size() > 5 ? std::stoi(args[5]) : 300, args.size() > 6 ? args[6] : std::string());
   }
   if (command == "wait-ready") return waitReady(*client, args.at(1), args.at(2), std::stoi(args.at(3)));
-  if (command == "portforward") {
-    return portForward(*client, args.at(1), args.at(2), static_cast<std::uint16_t>(std::stoi(args.at(3))),
-                       static_cast<std::size_t>(std::stoull(args.at(4))));
-  }
-  if (command == "pf-download") {
-    return portForwardDownload(*client, args.at(1), args.at(2),
-                               static_cast<std::uint16_t>(std::stoi(args.at(3))),
-                               static_cast<std::size_t>(std::stoull(args.at(4))));
-  }
-  if (command == "pf-setup") {
-    return portForwardSetup(*client, args.at(1), args.at(2),
-                            static_cast<std::uint16_t>(std::stoi(args.at(3))), std::stoi(args.at(4)));
-  }
+  if (const int code = probe::portForwardCommand(*client, args); code >= 0) return code;
   if (command == "requests") return requestLatency(*client, args.at(1), std::stoi(args.at(2)));
   std::cerr << "unknown command " << command << "\n";
   return 2;

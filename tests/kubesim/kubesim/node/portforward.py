@@ -42,10 +42,24 @@ def error_text(pod: dict, rt, port: int, exc: Exception) -> str:
             f'"{rt.netns}", IPv4: dial tcp4 127.0.0.1:{port}: connect: {reason}')
 
 
+def copy_error_text(pod: dict, port: int, exc: Exception) -> str:
+    """What the kubelet writes on the error stream when a forwarded connection fails midway."""
+    meta = pod["metadata"]
+    reason = os.strerror(exc.errno).lower() if isinstance(exc, OSError) and exc.errno else str(exc) or type(exc).__name__
+    return (f"error forwarding port {port} to pod {meta.get('namespace')}/{meta['name']}, "
+            f"uid {meta.get('uid', '')}: {reason}")
+
+
+def _websocket_tunnel_enabled() -> bool:
+    """KUBESIM_PORTFORWARD_TUNNEL=0 plays an API server before 1.31, which answers the SPDY-over-WebSocket
+    subprotocol with a 400 (clients then fall back to SPDY upgrades or to v4 channels)."""
+    return os.environ.get("KUBESIM_PORTFORWARD_TUNNEL", "1") != "0"
+
+
 async def serve_portforward(request: web.Request, pod: dict, rt) -> web.StreamResponse:
     if is_websocket(request):
         offered = offered_protocols(request)
-        if SPDY_WS in offered:
+        if SPDY_WS in offered and _websocket_tunnel_enabled():
             return await _spdy_over_websocket(request, pod, rt)
         return await _channels(request, pod, rt)
     if request.headers.get("Upgrade", "").lower().startswith("spdy/3.1"):
@@ -173,12 +187,15 @@ class _Forwarder:
             return
 
         async def upstream():
-            while True:
-                chunk = await data.read()
-                if chunk is None:
-                    break
-                writer.write(chunk)
-                await writer.drain()
+            try:
+                while True:
+                    chunk = await data.read()
+                    if chunk is None:
+                        break
+                    writer.write(chunk)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                return  # the pod dropped the connection; downstream reports it
             if data.reset or self.closed:
                 # The client gave up on this connection (RST_STREAM) or the whole session:
                 # drop the pod side too, or it would idle there until the pod closes it.
@@ -194,16 +211,19 @@ class _Forwarder:
                 await data.write(chunk)
             await data.close()
 
+        up = asyncio.create_task(upstream())
         try:
-            up = asyncio.create_task(upstream())
             await downstream()
             await asyncio.wait([up], timeout=5)
-            up.cancel()
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError) as exc:
+            # The pod reset the connection: say so on the error stream and end the data stream too,
+            # as the kubelet does, so the client is not left waiting on a stream nobody will finish.
+            await err.write(copy_error_text(self.pod, port, exc).encode())
         finally:
+            up.cancel()
             writer.close()
             await err.close()
+            await data.close()
 
     def cancel(self) -> None:
         self.closed = True

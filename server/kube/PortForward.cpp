@@ -47,7 +47,11 @@ asio::awaitable<std::size_t> ChannelStream::readSome(asio::mutable_buffer buffer
     if (ended_) co_return 0;
     incoming_.clear();
     auto [ec, n] = co_await ws_.async_read(incoming_, asio::as_tuple(use_awaitable));
-    if (ec == websocket::error::closed || ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+    // Once the server's close frame has arrived the conversation is over, even if tearing down TLS
+    // then fails (a server that closes its socket right after the frame gives ENOTCONN here).
+    const bool serverClosed = ws_.reason().code != websocket::close_code::none;
+    if (ec == websocket::error::closed || ec == asio::error::eof || ec == ssl::error::stream_truncated ||
+        (ec && serverClosed)) {
       ended_ = true;
       co_return 0;
     }

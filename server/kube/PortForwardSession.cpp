@@ -90,6 +90,7 @@ struct PortForwardSession::Core : std::enable_shared_from_this<PortForwardSessio
   asio::steady_timer writerWake;
   asio::steady_timer readerResume;
   asio::steady_timer drained;
+  std::unordered_map<std::uint32_t, std::shared_ptr<asio::steady_timer>> abandoned;
   std::optional<std::string> lost;
   int users = 0;
   bool closing = false;
@@ -112,6 +113,7 @@ struct PortForwardSession::Core : std::enable_shared_from_this<PortForwardSessio
     if (lost) return;
     lost = std::move(reason);
     for (auto& [id, c] : connections) wake(c);
+    for (auto& [id, deadline] : abandoned) deadline->cancel();  // they settle, and give up their use
     readerResume.cancel();
     drained.cancel();
     kickWriter();
@@ -136,10 +138,42 @@ struct PortForwardSession::Core : std::enable_shared_from_this<PortForwardSessio
         asio::detached);
   }
 
+  // A connection closed by its stream: our side is finished (FIN sent); the server gets up to
+  // `idleTimeout` to finish its side before both streams are reset. It keeps the session open meanwhile.
+  void abandon(std::uint32_t id) {
+    ++users;
+    auto deadline = std::make_shared<asio::steady_timer>(executor, config.idleTimeout);
+    abandoned.emplace(id, deadline);
+    asio::co_spawn(
+        executor,
+        [self = shared_from_this(), id, deadline]() -> asio::awaitable<void> {
+          co_await deadline->async_wait(kAwait);
+          self->settle(id);
+        },
+        asio::detached);
+  }
+
+  // The abandoned connection `id` is done (the server finished it, or its time is up).
+  void settle(std::uint32_t id) {
+    auto it = abandoned.find(id);
+    if (it == abandoned.end()) return;
+    it->second->cancel();
+    abandoned.erase(it);
+    mux.release(id);  // resets the streams unless both sides finished
+    if (mux.hasOutput()) kickWriter();
+    release();
+  }
+
   void dispatch() {
     while (auto event = mux.popEvent()) {
       auto it = connections.find(event->connection);
-      if (it == connections.end()) continue;
+      if (it == connections.end()) {
+        // Bytes for an abandoned connection are dropped; its end settles it.
+        if (event->kind != spdy::PortForwardEvent::Kind::Data && abandoned.count(event->connection)) {
+          settle(event->connection);
+        }
+        continue;
+      }
       auto& c = it->second;
       using Kind = spdy::PortForwardEvent::Kind;
       switch (event->kind) {
@@ -266,11 +300,19 @@ class SharedStream final : public PortForwardStream::Impl {
     core.throwIfLost(description);
   }
 
+  // Half-closes, as kubectl does: the pod reads EOF after every byte already written, and the server
+  // finishes its side when the pod closes; what the pod still sends is dropped.
   asio::awaitable<void> close() override {
-    if (connection() != nullptr && !core_->lost) {
-      core_->mux.finish(id_);
+    auto it = core_->connections.find(id_);
+    if (it == core_->connections.end() || core_->lost || it->second.error || it->second.ended) {
       forget();
+      co_return;
     }
+    consumed(it->second.inbound.size() - it->second.offset);
+    core_->connections.erase(it);
+    core_->mux.finish(id_);
+    core_->kickWriter();
+    core_->abandon(id_);
     co_return;
   }
 

@@ -175,8 +175,8 @@ int printError(const PortForwardError& error) {
 
 int portForwardCommand(Client& client, const std::vector<std::string>& args) {
   const auto& command = args.at(0);
-  if (command != "portforward" && command != "pf-parallel" && command != "pf-mixed" &&
-      command != "pf-download" && command != "pf-setup") {
+  if (command != "portforward" && command != "pf-parallel" && command != "pf-mixed" && command != "pf-send" &&
+      command != "pf-read" && command != "pf-download" && command != "pf-setup") {
     return -1;
   }
   const auto& ns = args.at(1);
@@ -261,6 +261,40 @@ int portForwardCommand(Client& client, const std::vector<std::string>& args) {
                                                                result.sent == result.received}})
                 << std::endl;
       co_return message.empty() ? 3 : 0;
+    });
+  }
+  if (command == "pf-send") {
+    // Writes `number` pseudo-random bytes and closes at once; prints their sha256. What the pod received
+    // is asked separately (pf-read), after this process, and so the session, has ended.
+    return run([&]() -> asio::awaitable<int> {
+      auto forwarder = makeForwarder();
+      auto stream = co_await forwarder.connect(port);
+      std::mt19937_64 random(9);
+      std::string bytes(number, '\0');
+      for (auto& byte : bytes) byte = static_cast<char>(random());
+      Digest sent;
+      sent.update(bytes.data(), bytes.size());
+      co_await stream->write(asio::buffer(bytes));
+      co_await stream->close();
+      std::cout << json::serialize(json::object{{"sent", sent.hex()}}) << std::endl;
+      co_return 0;
+    });
+  }
+  if (command == "pf-read") {
+    // Reads what the pod sends until it closes (at most `number` bytes) and prints it as text.
+    return run([&]() -> asio::awaitable<int> {
+      auto forwarder = makeForwarder();
+      auto stream = co_await forwarder.connect(port);
+      std::string text;
+      std::string buffer(4096, '\0');
+      while (text.size() < number) {
+        const auto n = co_await stream->readSome(asio::buffer(buffer));
+        if (n == 0) break;
+        text.append(buffer.data(), n);
+      }
+      co_await stream->close();
+      std::cout << json::serialize(json::object{{"text", text}}) << std::endl;
+      co_return 0;
     });
   }
   if (command == "pf-download") {

@@ -27,6 +27,32 @@ while True:
     connection.close()
 """
 
+# Port 9003 reads each connection to its end and remembers the sha256 of what came; 9004 tells it.
+SINK = """
+import hashlib, socket, threading
+last = {"sha": ""}
+def listen(port):
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("0.0.0.0", port))
+    server.listen(16)
+    return server
+def sink(server):
+    while True:
+        connection, _ = server.accept()
+        digest = hashlib.sha256()
+        while chunk := connection.recv(65536):
+            digest.update(chunk)
+        last["sha"] = digest.hexdigest()
+        connection.close()
+sinks, tells = listen(9003), listen(9004)
+threading.Thread(target=sink, args=(sinks,), daemon=True).start()
+while True:
+    connection, _ = tells.accept()
+    connection.sendall(last["sha"].encode())
+    connection.close()
+"""
+
 ECHO_POD = {
     "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "tcp-echo"},
     "spec": {"containers": [{
@@ -35,7 +61,9 @@ ECHO_POD = {
         "readinessProbe": {"tcpSocket": {"port": 9000}}},
         # Reads a byte, then drops the connection with a reset (SO_LINGER 0).
         {"name": "resetter", "image": "kubesim/toolbox", "command": ["/usr/bin/python3", "-c", RESETTER],
-         "readinessProbe": {"tcpSocket": {"port": 9002}}}]}}
+         "readinessProbe": {"tcpSocket": {"port": 9002}}},
+        {"name": "sink", "image": "kubesim/toolbox", "command": ["/usr/bin/python3", "-c", SINK],
+         "readinessProbe": {"tcpSocket": {"port": 9004}}}]}}
 
 
 def start_cluster(state, **env):
@@ -104,6 +132,15 @@ def test_a_refused_connection_leaves_the_others_on_the_session_working(node_clus
     assert rc == 0, out
     assert out[0]["refused"].endswith("connection refused")
     assert out[0]["echoed"] is True
+
+
+@pytest.mark.parametrize("transport", ["websocket", "shared"])
+def test_bytes_written_just_before_close_all_reach_the_pod(node_cluster, echo_pod, probe, transport):
+    rc, sent, err = probe(node_cluster, "pf-send", "default", echo_pod, 9003, 3_000_000, transport)
+    assert rc == 0, (sent, err)
+    rc, told, err = probe(node_cluster, "pf-read", "default", echo_pod, 9004, 100, transport)
+    assert rc == 0, (told, err)
+    assert told[0]["text"] == sent[0]["sent"]
 
 
 def test_a_connection_the_pod_resets_is_reported_not_left_open(node_cluster, echo_pod, probe):

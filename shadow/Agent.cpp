@@ -30,6 +30,12 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // Bounds of the readiness endpoint: a probe is one short request.
 constexpr std::chrono::milliseconds kProbeReadTimeout{2000};
 constexpr std::size_t kProbeMaxBytes = 4096;
+// Receive buffers the tunnel may hold across all streams. The shadow pod runs under a 64Mi memory limit
+// (server/kube Objects.hpp) and an OOM kill drops every stream, so the budget stays well inside it: about
+// 10 MB for the process itself and its output queues, 24 MiB of stream buffers, and the rest for the
+// kernel's socket buffers, which the pod's cgroup is charged for too. Past it, the stream with the largest
+// buffer (a reader that stopped) is reset Busy rather than the agent growing.
+constexpr std::size_t kMaxBufferedBytes = 24u * 1024u * 1024u;
 
 bool bindAcceptor(tcp::acceptor& acceptor, const std::string& host, std::uint16_t port, std::string& error) {
   error_code ec;
@@ -59,6 +65,7 @@ Agent::Agent(asio::io_context& ioc, Options options)
   connectionConfig_.keepaliveTimeout = options_.keepaliveTimeout;
   connectionConfig_.keepaliveInterval = std::min(connectionConfig_.keepaliveInterval, options_.keepaliveTimeout / 4);
   connectionConfig_.peerName = "tether-shadow";
+  connectionConfig_.mux.maxBuffered = kMaxBufferedBytes;
 }
 
 bool Agent::start() {

@@ -8,14 +8,37 @@
 
 namespace tether::tunnel {
 
+namespace {
+
+void putU32(char* at, std::uint32_t v) {
+  at[0] = static_cast<char>(v >> 24);
+  at[1] = static_cast<char>(v >> 16);
+  at[2] = static_cast<char>(v >> 8);
+  at[3] = static_cast<char>(v);
+}
+
+}  // namespace
+
+void encodeHeader(char* at, FrameType type, std::uint32_t id, std::uint32_t length, std::uint8_t flags) {
+  at[0] = static_cast<char>(type);
+  at[1] = static_cast<char>(flags);
+  putU32(at + 2, id);
+  putU32(at + 6, length);
+}
+
 void encodeFrame(std::string& out, FrameType type, std::uint32_t id, std::string_view payload,
                  std::uint8_t flags) {
-  WireWriter writer(out);
-  writer.u8(static_cast<std::uint8_t>(type));
-  writer.u8(flags);
-  writer.u32(id);
-  writer.u32(static_cast<std::uint32_t>(payload.size()));
+  char header[kHeaderSize];
+  encodeHeader(header, type, id, static_cast<std::uint32_t>(payload.size()), flags);
+  out.append(header, kHeaderSize);
   out.append(payload);
+}
+
+void encodeFrame(ByteBuffer& out, FrameType type, std::uint32_t id, std::string_view payload,
+                 std::uint8_t flags) {
+  char* at = out.extend(kHeaderSize + payload.size());
+  encodeHeader(at, type, id, static_cast<std::uint32_t>(payload.size()), flags);
+  if (!payload.empty()) std::memcpy(at + kHeaderSize, payload.data(), payload.size());
 }
 
 void FrameDecoder::reserveTail(std::size_t n) {

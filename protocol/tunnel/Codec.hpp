@@ -13,6 +13,7 @@
 #include <string_view>
 #include <variant>
 
+#include "protocol/tunnel/ByteBuffer.hpp"
 #include "protocol/tunnel/Frame.hpp"
 
 namespace tether::tunnel {
@@ -20,6 +21,10 @@ namespace tether::tunnel {
 // Appends one frame to `out`. The payload must not exceed the peer's max frame (callers chunk DATA).
 void encodeFrame(std::string& out, FrameType type, std::uint32_t id, std::string_view payload,
                  std::uint8_t flags = 0);
+void encodeFrame(ByteBuffer& out, FrameType type, std::uint32_t id, std::string_view payload,
+                 std::uint8_t flags = 0);
+// Writes the kHeaderSize bytes of a header at `at`, for a payload that is (or will be) placed behind it.
+void encodeHeader(char* at, FrameType type, std::uint32_t id, std::uint32_t length, std::uint8_t flags = 0);
 
 struct DecodeError {
   std::string message;

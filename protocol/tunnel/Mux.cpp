@@ -2,6 +2,7 @@
 #include "protocol/tunnel/Mux.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 #include "protocol/tunnel/Codec.hpp"
@@ -16,7 +17,14 @@ void Mux::fail(std::string message) {
 }
 
 void Mux::frame(FrameType type, std::uint32_t id, std::string_view payload) {
+  abandonPrepared();
   encodeFrame(output_, type, id, payload);
+}
+
+void Mux::abandonPrepared() {
+  if (!prepared_) return;
+  output_.truncate(prepared_->headerAt);
+  prepared_.reset();
 }
 
 bool Mux::peerOwns(std::uint32_t id) const {
@@ -42,7 +50,8 @@ std::optional<MuxEvent> Mux::popEvent() {
   return e;
 }
 
-void Mux::takeOutput(std::string& into) {
+void Mux::takeOutput(ByteBuffer& into) {
+  abandonPrepared();
   into.clear();
   into.swap(output_);
   for (auto id : blockedOnOutput_) {
@@ -179,7 +188,7 @@ void Mux::onOpen(const FrameView& f) {
     frame(FrameType::Reset, f.id, encode(Status{Code::ShuttingDown, "the tunnel is shutting down"}));
     return;
   }
-  if (streams_.size() >= config_.maxStreams || buffered_ >= config_.maxBuffered) {
+  if (streams_.size() >= config_.maxStreams || held_ >= config_.maxBuffered) {
     frame(FrameType::Reset, f.id, encode(Status{Code::Busy, "stream or memory limit reached"}));
     return;
   }
@@ -192,7 +201,19 @@ void Mux::onOpen(const FrameView& f) {
   }
 }
 
-void Mux::onData(const FrameView& f) {
+bool Mux::canDeliverDirect(const FrameView& f) const {
+  if (f.type != FrameType::Data || f.payload.empty() || failure_) return false;
+  const Stream* s = find(f.id);
+  return s && !s->reset && !s->remoteFin && s->inOffset == s->inbound.size() &&
+         f.payload.size() <= s->recvWindow;
+}
+
+void Mux::receiveDelivered(const FrameView& f, std::size_t delivered) {
+  if (!canDeliverDirect(f)) return receive(f);
+  onData(f, std::min(delivered, f.payload.size()));
+}
+
+void Mux::onData(const FrameView& f, std::size_t delivered) {
   Stream* s = find(f.id);
   if (!s || s->reset) return;  // data in flight when we reset or released the stream
   if (s->remoteFin) {
@@ -205,14 +226,59 @@ void Mux::onData(const FrameView& f) {
   }
   if (f.payload.empty()) return;
   s->recvWindow -= static_cast<std::uint32_t>(f.payload.size());
-  s->inbound.append(f.payload);
-  buffered_ += f.payload.size();
+  if (delivered > 0) {
+    // The driver wrote these bytes to the reader already: they were received and consumed in one step.
+    s->unacked += static_cast<std::uint32_t>(delivered);
+    returnCredit(f.id, *s);
+    if (delivered == f.payload.size()) return;
+  }
+  const std::string_view rest = f.payload.substr(delivered);
+  const std::size_t n = rest.size();
+  ByteBuffer& in = s->inbound;
+  if (in.capacity() - in.size() < n && s->inOffset > 0) {
+    // Unread bytes move to the front before the buffer grows, so the buffer is bounded by the window
+    // (the unread bytes never exceed it) however the reader keeps pace.
+    const std::size_t unread = in.size() - s->inOffset;
+    std::memmove(in.data(), in.data() + s->inOffset, unread);
+    in.truncate(unread);
+    s->inOffset = 0;
+  }
+  if (in.capacity() - in.size() < n) {
+    const std::size_t grown =
+        std::max(in.size() + n, std::min<std::size_t>(in.capacity() * 2, config_.streamWindow));
+    if (!makeRoom(f.id, grown - in.capacity())) return;
+    held_ += grown - in.capacity();
+    in.reserve(grown);
+  }
+  in.append(rest);
+  buffered_ += n;
   emit(MuxEvent::Kind::Readable, f.id);
+}
+
+bool Mux::makeRoom(std::uint32_t id, std::size_t growth) {
+  // Credit bounds each stream, not their sum: many readers that stopped could together hold far more than
+  // the process may use (the shadow pod has a memory limit). So when a buffer must grow past maxBuffered
+  // in total, the stream with the largest buffer, counting this growth, is reset Busy: that is a reader
+  // that stopped, while the busy streams keep flowing. False when it is stream `id` itself.
+  while (held_ + growth > config_.maxBuffered) {
+    std::uint32_t victim = id;
+    std::size_t largest = find(id)->inbound.capacity() + growth;
+    for (auto& [other, s] : streams_) {
+      if (!s.reset && s.inbound.capacity() > largest) {
+        victim = other;
+        largest = s.inbound.capacity();
+      }
+    }
+    localReset(victim, *find(victim), Code::Busy, "memory limit reached: the reader stopped", true);
+    if (victim == id) return false;
+  }
+  return true;
 }
 
 void Mux::dropInbound(Stream& s) {
   buffered_ -= s.inbound.size() - s.inOffset;
-  std::string().swap(s.inbound);
+  held_ -= s.inbound.capacity();
+  s.inbound = ByteBuffer();
   s.inOffset = 0;
 }
 
@@ -258,6 +324,33 @@ std::size_t Mux::sendRoom(std::uint32_t id) {
   return static_cast<std::size_t>(std::min<std::uint64_t>(s->sendCredit, peer_.maxFrame));
 }
 
+std::span<char> Mux::prepareSend(std::uint32_t id, std::size_t maxBytes) {
+  abandonPrepared();
+  const std::size_t room = std::min(sendRoom(id), maxBytes);
+  if (room == 0) return {};
+  const std::size_t headerAt = output_.size();
+  char* header = output_.extend(kHeaderSize + room);
+  prepared_ = PreparedSend{id, headerAt, room};
+  return {header + kHeaderSize, room};
+}
+
+std::size_t Mux::commitSend(std::uint32_t id, std::size_t n) {
+  if (!prepared_) return 0;
+  const PreparedSend p = *prepared_;
+  prepared_.reset();
+  Stream* s = find(p.id);
+  n = std::min(n, p.room);
+  // A commit for another stream, or for a stream reset since the prepare, ends the prepared send unsent.
+  if (p.id != id || n == 0 || !s || s->reset || s->localFin) {
+    output_.truncate(p.headerAt);
+    return 0;
+  }
+  encodeHeader(output_.data() + p.headerAt, FrameType::Data, id, static_cast<std::uint32_t>(n));
+  output_.truncate(p.headerAt + kHeaderSize + n);
+  s->sendCredit -= n;
+  return n;
+}
+
 std::size_t Mux::send(std::uint32_t id, std::string_view bytes) {
   Stream* s = find(id);
   if (!s || s->reset || s->localFin) return 0;
@@ -285,7 +378,7 @@ void Mux::reset(std::uint32_t id, Code code, std::string_view message) {
 std::string_view Mux::peek(std::uint32_t id) const {
   const Stream* s = find(id);
   if (!s) return {};
-  return std::string_view(s->inbound).substr(s->inOffset);
+  return s->inbound.view().substr(s->inOffset);
 }
 
 void Mux::consume(std::uint32_t id, std::size_t n) {
@@ -296,16 +389,21 @@ void Mux::consume(std::uint32_t id, std::size_t n) {
   buffered_ -= n;
   s->unacked += static_cast<std::uint32_t>(n);
   if (s->inOffset == s->inbound.size()) {
-    // Idle streams give their buffer back, so a thousand quiet streams cost almost nothing.
+    // A drained stream gives its buffer back, so a thousand quiet streams cost almost nothing and the
+    // memory budget counts only streams that hold data.
+    held_ -= s->inbound.capacity();
+    s->inbound = ByteBuffer();
     s->inOffset = 0;
-    s->inbound.clear();
-    if (s->inbound.capacity() > 16u * 1024u) std::string().swap(s->inbound);
   }
+  returnCredit(id, *s);
+}
+
+void Mux::returnCredit(std::uint32_t id, Stream& s) {
   // Credit goes back in batches of a quarter window: fewer WINDOW frames, and the pipe never runs dry.
-  if (s->unacked >= config_.streamWindow / 4 && !s->remoteFin) {
-    frame(FrameType::Window, id, encodeU32(s->unacked));
-    s->recvWindow += s->unacked;
-    s->unacked = 0;
+  if (s.unacked >= config_.streamWindow / 4 && !s.remoteFin) {
+    frame(FrameType::Window, id, encodeU32(s.unacked));
+    s.recvWindow += s.unacked;
+    s.unacked = 0;
   }
 }
 

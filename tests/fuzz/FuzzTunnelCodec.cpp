@@ -1,6 +1,8 @@
 // FuzzTunnelCodec.cpp - libFuzzer target: arbitrary bytes through the tunnel frame decoder, every
-// payload parser and an agent-side multiplexer. It proves that no input crashes, hangs or buffers
-// beyond the limits, and checks that the decoder never holds more than one frame plus a header.
+// payload parser and an agent-side multiplexer (DATA of odd length that may be delivered directly is, half
+// of it, as after a short socket write; and it sends through prepareSend). It proves that no input crashes,
+// hangs or buffers beyond the limits, and checks that the decoder never holds more than one frame plus a
+// header and the mux's receive buffers never more than its budget.
 // fuzz-links: tether_tunnel_codec
 #include <cstdint>
 #include <cstdlib>
@@ -20,6 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   MuxConfig config;
   config.streamWindow = 2048;
   config.maxStreams = 8;
+  config.maxBuffered = 6000;  // below streamWindow * maxStreams, so the budget's resets are reached
   Mux mux(Role::Agent, config, PeerParams{512, 2048});
 
   // Feed in two parts at a data-dependent point so partial reads are exercised too.
@@ -36,15 +39,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)parseStatus(frame->payload);
       (void)parseDnsReply(frame->payload);
       (void)parseListenResult(frame->payload);
-      mux.receive(*frame);
+      const FrameView v = view(*frame);
+      if (mux.canDeliverDirect(v) && v.payload.size() % 2 == 1) {
+        mux.receiveDelivered(v, v.payload.size() / 2);
+      } else {
+        mux.receive(v);
+      }
       while (auto e = mux.popEvent()) {
         if (e->kind == MuxEvent::Kind::Opened) mux.accept(e->id);
         if (e->kind == MuxEvent::Kind::Readable) mux.consume(e->id, mux.peek(e->id).size() / 2);
+        if (e->kind == MuxEvent::Kind::Writable || e->kind == MuxEvent::Kind::Opened) {
+          const auto space = mux.prepareSend(e->id, e->id % 700);
+          mux.commitSend(e->id, space.size() / 2);
+        }
       }
-      if (mux.bufferedBytes() > config.streamWindow * config.maxStreams) std::abort();
+      if (mux.bufferedBytes() > mux.heldBytes() || mux.heldBytes() > config.maxBuffered) std::abort();
     }
   }
-  std::string out;
+  ByteBuffer out;
   mux.takeOutput(out);
   return 0;
 }

@@ -62,7 +62,6 @@ Connection::Connection(Executor executor, std::unique_ptr<ByteStream> stream, Ro
       config_(std::move(config)),
       handler_(handler),
       decoder_(FrameLimits{kHandshakeMaxFrame}),
-      scratch_(256u * 1024u),
       writerWake_(executor_, Clock::time_point::max()),
       drainWake_(executor_, Clock::time_point::max()) {}
 
@@ -149,7 +148,7 @@ asio::awaitable<std::optional<Frame>> Connection::readFirstFrame(Status& error) 
 void Connection::processFrames() {
   while (auto r = decoder_.nextView()) {
     if (auto* frame = std::get_if<FrameView>(&*r)) {
-      mux_->receive(*frame);
+      if (!deliverDirect(*frame)) mux_->receive(*frame);
       if (mux_->failure()) break;
     } else {
       const std::string why = std::get<DecodeError>(*r).message;
@@ -167,9 +166,24 @@ void Connection::processFrames() {
   }
 }
 
+bool Connection::deliverDirect(const FrameView& frame) {
+  // DATA for a stream whose reader has nothing pending goes from the read buffer straight to its socket:
+  // a copy fewer, and the pump need not wake. What the socket does not take now is buffered as usual.
+  if (!mux_->canDeliverDirect(frame)) return false;
+  auto it = waiters_.find(frame.id);
+  if (it == waiters_.end() || !it->second.socket) return false;
+  error_code ec;
+  std::size_t n = it->second.socket->write_some(asio::buffer(frame.payload.data(), frame.payload.size()), ec);
+  if (ec) n = 0;  // would block, or failed: the pump writes from the stream's buffer and sees the error
+  mux_->receiveDelivered(frame, n);
+  if (n > 0) it->second.lastActivity = Clock::now();
+  return true;
+}
+
 asio::awaitable<Status> Connection::readLoop() {
   for (;;) {
-    // The read lands in the decoder's own buffer: DATA is then copied once, into its stream.
+    // The read lands in the decoder's own buffer: DATA then goes to its reader from there, or is copied
+    // once, into its stream.
     char* space = decoder_.prepare(kReadSize);
     auto [ec, n] = co_await stream_->readSome(asio::buffer(space, kReadSize));
     if (ec) {
@@ -198,10 +212,10 @@ asio::awaitable<Status> Connection::writeLoop() {
     mux_->takeOutput(writing_);
     dispatchEvents();  // streams that were blocked on a full output queue may send again
     writeStarted_ = Clock::now();
-    auto [ec, n] = co_await stream_->writeAll(asio::buffer(writing_));
+    auto [ec, n] = co_await stream_->writeAll(asio::buffer(writing_.data(), writing_.size()));
     writeStarted_.reset();
     if (ec) co_return Status{Code::TransportLost, "tunnel write: " + ec.message()};
-    if (writing_.capacity() > 4u * 1024u * 1024u) std::string().swap(writing_);
+    if (writing_.capacity() > 4u * 1024u * 1024u) writing_ = ByteBuffer();
   }
 }
 

@@ -119,6 +119,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<bool> waitStream(std::uint32_t id, std::chrono::steady_clock::duration bound);
   boost::asio::awaitable<std::optional<MuxEvent>> waitAnswer(std::uint32_t requestId);
   void processFrames();
+  bool deliverDirect(const FrameView& frame);
   void dispatchEvents();
   void wake(std::uint32_t id, bool cancelSocket);
   void touch(std::uint32_t id);
@@ -135,8 +136,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peerName_;
   std::unordered_map<std::uint32_t, Waiters> waiters_;
   std::unordered_map<std::uint32_t, Pending> pending_;
-  std::vector<char> scratch_;  // shared by every pump: filled and handed to the mux with no suspension between
-  std::string writing_;
+  ByteBuffer writing_;  // the output being written; swapped with the mux's queue, so both stay allocated
   boost::asio::steady_timer writerWake_;
   boost::asio::steady_timer drainWake_;
   bool writerIdle_ = false;

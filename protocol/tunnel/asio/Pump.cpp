@@ -1,9 +1,10 @@
 // Pump.cpp - moves bytes between a local TCP socket and one tunnel stream.
 //
 // The socket runs in non-blocking mode and the pump waits for readiness rather than posting reads with
-// buffers of its own: received bytes are written straight from the mux's stream buffer, and reads go
-// through one scratch buffer per connection, sized to the credit the stream has. So an idle stream owns
-// no buffer at all, which is what keeps a thousand open streams within a few megabytes.
+// buffers of its own: received bytes are written straight from the mux's stream buffer, and reads land
+// directly in a DATA frame in the mux's output queue (prepareSend), sized to the credit the stream has.
+// So an idle stream owns no buffer at all, which is what keeps a thousand open streams within a few
+// megabytes, and a byte read from a local socket is never copied before the tunnel write.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -20,6 +21,8 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+// Largest single read from a local socket; the credit and the peer's max frame usually bound it first.
+constexpr std::size_t kPumpRead = 256u * 1024u;
 
 bool wouldBlock(const error_code& ec) {
   return ec == asio::error::would_block || ec == asio::error::try_again;
@@ -51,8 +54,7 @@ asio::awaitable<void> Connection::pump(std::uint32_t id, tcp::socket socket) {
 asio::awaitable<void> Connection::pumpUp(std::uint32_t id, tcp::socket& socket) {
   for (;;) {
     if (mux_->isReset(id)) co_return;
-    std::size_t room = mux_->sendRoom(id);
-    if (room == 0) {
+    if (mux_->sendRoom(id) == 0) {
       co_await waitStream(id, config_.streamIdleTimeout);
       continue;
     }
@@ -62,10 +64,12 @@ asio::awaitable<void> Connection::pumpUp(std::uint32_t id, tcp::socket& socket) 
       reset(id, Code::Cancelled, "local connection: " + wec.message());
       co_return;
     }
-    room = mux_->sendRoom(id);
-    if (room == 0) continue;
+    // Nothing may touch the mux between prepareSend and commitSend: the read below does not suspend.
+    const std::span<char> space = mux_->prepareSend(id, kPumpRead);
+    if (space.empty()) continue;
     error_code ec;
-    const std::size_t n = socket.read_some(asio::buffer(scratch_.data(), std::min(room, scratch_.size())), ec);
+    const std::size_t n = socket.read_some(asio::buffer(space.data(), space.size()), ec);
+    mux_->commitSend(id, ec ? 0 : n);
     if (wouldBlock(ec)) continue;
     if (ec == asio::error::eof) {
       mux_->finish(id);
@@ -76,7 +80,6 @@ asio::awaitable<void> Connection::pumpUp(std::uint32_t id, tcp::socket& socket) 
       reset(id, Code::Cancelled, "local connection: " + ec.message());
       co_return;
     }
-    mux_->send(id, std::string_view(scratch_.data(), n));
     touch(id);
     kickWriter();
   }

@@ -78,7 +78,6 @@ def main():
     try:
         run("create", "pods", "default", json.dumps(POD))
         run("wait-ready", "default", "bench-source", 30000)
-        rows = []
         ours = {}
         for mode in ("shared", "websocket"):
             ours[mode] = (run("pf-download", "default", "bench-source", 9100, BULK, mode)["mbps"],

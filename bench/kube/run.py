@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """bench/kube: Tether's Kubernetes client beside `kubectl port-forward`, in one run, through kubesim.
 
-Rows: port-forward bulk throughput (MB/s, one connection reading 256 MiB from a pod) and connection
-set-up latency (open a forwarded connection, read the pod's first byte; p50/p99 over 50), for ours on a
+Rows: port-forward bulk throughput (MB/s, one connection reading 256 MiB from a pod, and one writing
+256 MiB to a pod that answers once it has read them all) and connection set-up latency (open a forwarded connection, read the pod's first byte; p50/p99 over 50), for ours on a
 shared SPDY session (SPDY/3.1 inside one WebSocket, as kubectl >= 1.31), ours with one WebSocket
 v4.channel.k8s.io per connection, and kubectl port-forward to the same pod; then request latency p50/p99
 for get, list and patch. The set-up target answers from an accept loop (no fork per connection), so the
@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 KUBESIM = ROOT / "tests" / "kubesim" / "bin" / "kubesim"
 BULK = 256 * 1024 * 1024
+UPLOAD = 256 * 1024 * 1024
 SETUPS = 50
 
 # Greets every connection at once and closes it: an accept loop, so set-up latency is not a fork.
@@ -41,6 +42,8 @@ POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bench-source"},
        "spec": {"containers": [
            {"name": "bulk", "image": "kubesim/toolbox",
             "command": ["socat", "TCP-LISTEN:9100,reuseaddr,fork", f"SYSTEM:head -c {BULK} /dev/zero"]},
+           {"name": "sink", "image": "kubesim/toolbox",
+            "command": ["socat", "TCP-LISTEN:9102,reuseaddr,fork", f"SYSTEM:head -c {UPLOAD} | wc -c"]},
            {"name": "hello", "image": "kubesim/toolbox",
             "command": ["/usr/bin/python3", "-c", HELLO],
             "readinessProbe": {"tcpSocket": {"port": 9101}}}]}}
@@ -81,6 +84,7 @@ def main():
         ours = {}
         for mode in ("shared", "websocket"):
             ours[mode] = (run("pf-download", "default", "bench-source", 9100, BULK, mode)["mbps"],
+                          run("pf-upload", "default", "bench-source", 9102, UPLOAD, mode)["mbps"],
                           run("pf-setup", "default", "bench-source", 9101, SETUPS, mode))
 
         process, local = kubectl_port_forward(kubeconfig, env, 9100)
@@ -93,6 +97,18 @@ def main():
                         break
                     got += len(data)
             kubectl_bulk = got / 1e6 / (time.monotonic() - start)
+        finally:
+            process.terminate()
+            process.wait()
+        process, local = kubectl_port_forward(kubeconfig, env, 9102)
+        try:
+            start = time.monotonic()
+            with socket.create_connection(("127.0.0.1", local)) as sock:
+                chunk = b"u" * (1 << 20)
+                for _ in range(UPLOAD // len(chunk)):
+                    sock.sendall(chunk)
+                answer = sock.recv(256)
+            kubectl_upload = UPLOAD / 1e6 / (time.monotonic() - start) if answer.strip() else float("nan")
         finally:
             process.terminate()
             process.wait()
@@ -110,13 +126,14 @@ def main():
         requests = run("requests", "default", 200)
 
         print("bench/kube (kubesim, one run)")
-        print(f"{'path':34} {'bulk MB/s':>10} {'setup p50 ms':>13} {'setup p99 ms':>13}")
+        print(f"{'path':34} {'bulk MB/s':>10} {'upload MB/s':>12} {'setup p50 ms':>13} {'setup p99 ms':>13}")
         names = {"shared": "tether, shared session (SPDY/WS)", "websocket": "tether, WebSocket v4 each"}
-        for mode, (bulk, setup) in ours.items():
+        for mode, (bulk, upload, setup) in ours.items():
             if mode == "shared" and not setup["multiplexed"]:
                 names[mode] += " [fell back]"
-            print(f"{names[mode]:34} {bulk:10.0f} {setup['p50_ms']:13.1f} {setup['p99_ms']:13.1f}")
-        print(f"{'kubectl port-forward (SPDY/WS)':34} {kubectl_bulk:10.0f} {percentile(setups, .5):13.1f} "
+            print(f"{names[mode]:34} {bulk:10.0f} {upload:12.0f} {setup['p50_ms']:13.1f} {setup['p99_ms']:13.1f}")
+        print(f"{'kubectl port-forward (SPDY/WS)':34} {kubectl_bulk:10.0f} {kubectl_upload:12.0f} "
+              f"{percentile(setups, .5):13.1f} "
               f"{percentile(setups, .99):13.1f}")
         print(f"\n{'request (tether client)':34} {'p50 ms':>10} {'p99 ms':>13}")
         for name in ("get", "list", "patch"):

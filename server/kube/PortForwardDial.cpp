@@ -274,6 +274,11 @@ asio::awaitable<DialedWebSocket> dialPortForward(Client& client, const DialReque
 
   // WebSocket upgrade with the subprotocol and the credentials.
   ws.set_option(websocket::stream_base::timeout{config.handshakeTimeout, config.idleTimeout, true});
+  // A client masks what it sends, and Beast masks through its write buffer (4 KiB by default), sending
+  // each buffer-full as a frame of its own: a frame, a TLS record and a socket write per 4 KiB of a bulk
+  // upload. 64 KiB frames made uploads ~1.5x faster (bench/kube); sending each message as one frame
+  // (auto_fragment off) measured slower than that on the shared session.
+  ws.write_buffer_bytes(64u * 1024u);
   ws.set_option(websocket::stream_base::decorator([&credentials, &dial](websocket::request_type& upgrade) {
     upgrade.set(beast::http::field::sec_websocket_protocol, dial.subprotocol);
     upgrade.set(beast::http::field::user_agent, "tether/0.1 (port-forward)");

@@ -176,7 +176,7 @@ int printError(const PortForwardError& error) {
 int portForwardCommand(Client& client, const std::vector<std::string>& args) {
   const auto& command = args.at(0);
   if (command != "portforward" && command != "pf-parallel" && command != "pf-mixed" && command != "pf-send" &&
-      command != "pf-read" && command != "pf-download" && command != "pf-setup") {
+      command != "pf-read" && command != "pf-download" && command != "pf-upload" && command != "pf-setup") {
     return -1;
   }
   const auto& ns = args.at(1);
@@ -316,6 +316,34 @@ int portForwardCommand(Client& client, const std::vector<std::string>& args) {
                        json::object{{"bytes", got}, {"mbps", static_cast<double>(got) / 1e6 / seconds}})
                 << std::endl;
       co_return 0;
+    });
+  }
+  if (command == "pf-upload") {
+    // Benchmark: `number` bytes to a pod port that reads exactly that many and then answers with a line
+    // (so neither side needs a half-close, which v4 WebSockets lack); timed until the answer arrives.
+    return run([&]() -> asio::awaitable<int> {
+      auto forwarder = makeForwarder();
+      const auto start = std::chrono::steady_clock::now();
+      auto stream = co_await forwarder.connect(port);
+      const std::string chunk(1 << 20, 'u');
+      for (std::uint64_t sent = 0; sent < number;) {
+        const auto n = std::min<std::uint64_t>(chunk.size(), number - sent);
+        co_await stream->write(asio::buffer(chunk.data(), static_cast<std::size_t>(n)));
+        sent += n;
+      }
+      std::string answer;
+      std::string buffer(256, '\0');
+      while (answer.find('\n') == std::string::npos) {
+        const auto n = co_await stream->readSome(asio::buffer(buffer));
+        if (n == 0) break;
+        answer.append(buffer.data(), n);
+      }
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      co_await stream->close();
+      std::cout << json::serialize(json::object{{"answer", answer},
+                                                {"mbps", static_cast<double>(number) / 1e6 / seconds}})
+                << std::endl;
+      co_return answer.empty() ? 3 : 0;
     });
   }
   if (command == "pf-setup") {

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "protocol/tunnel/asio/ByteStream.hpp"
@@ -42,6 +43,36 @@ std::string pattern(std::size_t n) {
   return bytes;
 }
 
+// Runs writeAll(bytes) on the io_context; `done` says it returned, `result` what it returned.
+void startWriteAll(asio::io_context& io, TcpByteStream& stream, const std::string& bytes,
+                   ByteStream::Result& result, bool& done) {
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        result = co_await stream.writeAll(asio::buffer(bytes));
+        done = true;
+      },
+      asio::detached);
+}
+
+// Reads in 4 KiB pieces (slower than the writer) until `limit` bytes, EOF or an error, then calls `then`.
+void startReader(asio::io_context& io, tcp::socket& socket, std::size_t limit, std::string& received,
+                 std::function<void()> then) {
+  asio::co_spawn(
+      io,
+      [&socket, limit, &received, then = std::move(then)]() -> asio::awaitable<void> {
+        char chunk[4096];
+        while (received.size() < limit) {
+          auto [ec, n] =
+              co_await socket.async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
+          received.append(chunk, n);
+          if (ec) break;
+        }
+        then();
+      },
+      asio::detached);
+}
+
 }  // namespace
 
 TEST_CASE("tcp transport: writeAll hands over every byte in order when the socket takes them in parts",
@@ -50,31 +81,12 @@ TEST_CASE("tcp transport: writeAll hands over every byte in order when the socke
   const std::string sent = pattern(3u * 1024u * 1024u + 17u);
   std::string received;
   bool readerDone = false;
-  ByteStream::Result result{};
   bool writerDone = false;
+  ByteStream::Result result{};
   TcpByteStream stream(std::move(pair.writer));
 
-  asio::co_spawn(
-      pair.io,
-      [&]() -> asio::awaitable<void> {
-        result = co_await stream.writeAll(asio::buffer(sent));
-        writerDone = true;
-        stream.close();
-      },
-      asio::detached);
-  asio::co_spawn(
-      pair.io,
-      [&]() -> asio::awaitable<void> {
-        char chunk[4096];
-        for (;;) {
-          auto [ec, n] =
-              co_await pair.reader.async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
-          received.append(chunk, n);
-          if (ec) break;
-        }
-        readerDone = true;
-      },
-      asio::detached);
+  startWriteAll(pair.io, stream, sent, result, writerDone);
+  startReader(pair.io, pair.reader, sent.size(), received, [&] { readerDone = true; });
   pair.io.run_for(std::chrono::seconds(20));
 
   REQUIRE(writerDone);
@@ -89,37 +101,21 @@ TEST_CASE("tcp transport: writeAll reports the error and the bytes written when 
           "[tunnel]") {
   LoopbackPair pair;
   const std::string sent = pattern(16u * 1024u * 1024u);
-  std::size_t readBeforeClose = 0;
-  ByteStream::Result result{};
+  std::string received;
   bool writerDone = false;
+  ByteStream::Result result{};
   TcpByteStream stream(std::move(pair.writer));
 
-  asio::co_spawn(
-      pair.io,
-      [&]() -> asio::awaitable<void> {
-        result = co_await stream.writeAll(asio::buffer(sent));
-        writerDone = true;
-      },
-      asio::detached);
-  asio::co_spawn(
-      pair.io,
-      [&]() -> asio::awaitable<void> {
-        char chunk[4096];
-        while (readBeforeClose < 64u * 1024u) {
-          auto [ec, n] =
-              co_await pair.reader.async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
-          readBeforeClose += n;
-          if (ec) break;
-        }
-        // An abortive close: the writer's next send fails instead of filling buffers nobody reads.
-        pair.reader.set_option(asio::socket_base::linger(true, 0));
-        pair.reader.close();
-      },
-      asio::detached);
+  startWriteAll(pair.io, stream, sent, result, writerDone);
+  startReader(pair.io, pair.reader, 64u * 1024u, received, [&] {
+    // An abortive close: the writer's next send fails instead of filling buffers nobody reads.
+    pair.reader.set_option(asio::socket_base::linger(true, 0));
+    pair.reader.close();
+  });
   pair.io.run_for(std::chrono::seconds(20));
 
   REQUIRE(writerDone);
   CHECK(std::get<0>(result));
-  CHECK(std::get<1>(result) >= readBeforeClose);
+  CHECK(std::get<1>(result) >= received.size());
   CHECK(std::get<1>(result) < sent.size());
 }

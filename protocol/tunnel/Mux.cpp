@@ -103,18 +103,18 @@ void Mux::receive(const FrameView& f) {
       if (!inc) return fail("malformed WINDOW");
       Stream* s = find(f.id);
       if (!s || s->reset) return;
-      s->sendCredit = std::min<std::uint64_t>(s->sendCredit + *inc, std::numeric_limits<std::uint32_t>::max());
+      s->sendCredit =
+          std::min<std::uint64_t>(s->sendCredit + *inc, std::numeric_limits<std::uint32_t>::max());
       emit(K::Writable, f.id);
       return;
     }
     case FrameType::Ping:
       frame(FrameType::Pong, 0, f.payload);
       return;
-    case FrameType::Pong:
-      {
-        MuxEvent& e = emit(K::Pong, 0);
-        e.value = parseU64(f.payload).value_or(0);
-      }
+    case FrameType::Pong: {
+      MuxEvent& e = emit(K::Pong, 0);
+      e.value = parseU64(f.payload).value_or(0);
+    }
       return;
     case FrameType::DnsQuery:
       if (role_ != Role::Agent) return fail("DNS_QUERY sent to the client");
@@ -193,6 +193,7 @@ void Mux::onOpen(const FrameView& f) {
     return;
   }
   Stream& s = streams_[f.id];
+  s.window = config_.streamWindow;
   s.recvWindow = config_.streamWindow;
   s.sendCredit = peer_.streamWindow;
   {
@@ -229,8 +230,10 @@ void Mux::onData(const FrameView& f, std::size_t delivered) {
   if (delivered > 0) {
     // The driver wrote these bytes to the reader already: they were received and consumed in one step.
     s->unacked += static_cast<std::uint32_t>(delivered);
-    returnCredit(f.id, *s);
-    if (delivered == f.payload.size()) return;
+    if (delivered == f.payload.size()) {
+      returnCredit(f.id, *s);
+      return;
+    }
   }
   const std::string_view rest = f.payload.substr(delivered);
   const std::size_t n = rest.size();
@@ -244,14 +247,14 @@ void Mux::onData(const FrameView& f, std::size_t delivered) {
     s->inOffset = 0;
   }
   if (in.capacity() - in.size() < n) {
-    const std::size_t grown =
-        std::max(in.size() + n, std::min<std::size_t>(in.capacity() * 2, config_.streamWindow));
+    const std::size_t grown = std::max(in.size() + n, std::min<std::size_t>(in.capacity() * 2, s->window));
     if (!makeRoom(f.id, grown - in.capacity())) return;
     held_ += grown - in.capacity();
     in.reserve(grown);
   }
   in.append(rest);
   buffered_ += n;
+  if (delivered > 0) returnCredit(f.id, *s);  // for the delivered part; the buffered rest is not read yet
   emit(MuxEvent::Kind::Readable, f.id);
 }
 
@@ -299,6 +302,7 @@ std::optional<std::uint32_t> Mux::open(const Open& target) {
   nextStreamId_ += 2;
   Stream& s = streams_[id];
   s.ours = true;
+  s.window = config_.streamWindow;
   s.recvWindow = config_.streamWindow;
   s.sendCredit = peer_.streamWindow;
   frame(FrameType::Open, id, encode(target));
@@ -400,11 +404,19 @@ void Mux::consume(std::uint32_t id, std::size_t n) {
 
 void Mux::returnCredit(std::uint32_t id, Stream& s) {
   // Credit goes back in batches of a quarter window: fewer WINDOW frames, and the pipe never runs dry.
-  if (s.unacked >= config_.streamWindow / 4 && !s.remoteFin) {
-    frame(FrameType::Window, id, encodeU32(s.unacked));
-    s.recvWindow += s.unacked;
-    s.unacked = 0;
+  if (s.unacked < s.window / 4 || s.remoteFin) return;
+  std::uint32_t grant = s.unacked;
+  const bool readerKeepsUp = s.inOffset == s.inbound.size();
+  if (readerKeepsUp && s.window < config_.maxStreamWindow && held_ < config_.maxBuffered / 2) {
+    // More bytes in flight for a stream that never makes its reader wait; it is the same memory bound
+    // per stream as a larger streamWindow, earned only while nothing is waiting to be read.
+    const std::uint32_t extra = std::min(s.window, config_.maxStreamWindow - s.window);
+    s.window += extra;
+    grant += extra;
   }
+  frame(FrameType::Window, id, encodeU32(grant));
+  s.recvWindow += grant;
+  s.unacked = 0;
 }
 
 bool Mux::remoteFinished(std::uint32_t id) const {
@@ -443,7 +455,9 @@ void Mux::failAll(const Status& status) {
   }
 }
 
-void Mux::ping(std::uint64_t value) { frame(FrameType::Ping, 0, encodeU64(value)); }
+void Mux::ping(std::uint64_t value) {
+  frame(FrameType::Ping, 0, encodeU64(value));
+}
 
 std::uint32_t Mux::dnsQuery(std::string_view message) {
   const std::uint32_t id = nextRequestId_++;
@@ -465,7 +479,9 @@ void Mux::listenResult(std::uint32_t requestId, const ListenResult& result) {
   frame(FrameType::ListenResult, requestId, encode(result));
 }
 
-void Mux::unlisten(std::uint16_t port) { frame(FrameType::Unlisten, 0, encodeU16(port)); }
+void Mux::unlisten(std::uint16_t port) {
+  frame(FrameType::Unlisten, 0, encodeU16(port));
+}
 
 void Mux::goaway(const Status& status) {
   if (goawaySent_) return;

@@ -5,13 +5,13 @@
 // events it pops. Everything that decides protocol behaviour lives here so that it can be tested step
 // by step; the Asio driver only moves bytes and wakes coroutines.
 //
-// Memory: a stream buffers at most the window it granted (`MuxConfig::streamWindow`), and its buffer never
-// grows past that window; DATA beyond the credit resets that stream alone. The receive buffers together
-// are held to `maxBuffered`: new streams are refused (RESET Busy) once that much is held, and DATA whose
-// buffer would grow the total past it resets the stream with the largest buffer (RESET Busy), a reader
-// that stopped, rather than letting the process grow. The output queue is bounded apart from that by
-// `outputHighWater` plus one frame. The receive path never waits for a reader, so a stalled stream cannot
-// delay frames of the others.
+// Memory: a stream buffers at most the window it granted (`MuxConfig::streamWindow`, doubled up to
+// `maxStreamWindow` while its reader keeps up), and its buffer never grows past that window; DATA beyond
+// the credit resets that stream alone. The receive buffers together are held to `maxBuffered`: new
+// streams are refused (RESET Busy) once that much is held, and DATA whose buffer would grow the total
+// past it resets the stream with the largest buffer (RESET Busy), a reader that stopped, rather than
+// letting the process grow. The output queue is bounded apart from that by `outputHighWater` plus one
+// frame. The receive path never waits for a reader, so a stalled stream cannot delay frames of the others.
 #pragma once
 
 #include <cstddef>
@@ -33,20 +33,24 @@ namespace tether::tunnel {
 enum class Role { Client, Agent };
 
 struct MuxConfig {
-  // Receive credit granted to every stream, and so the per-stream memory bound. Chosen by measurement
-  // (bench/tunnel, 40 interleaved 100 MiB downloads per value over 8 fresh tunnels): 512 KiB was the
-  // fastest: 256 KiB was ~15% slower, and 1-4 MiB were 5-12% slower, with more kernel time in the sender
-  // (more data in flight on the tunnel's TCP connection). It also keeps 48 stalled streams within the
-  // shadow's 24 MiB budget.
+  // Receive credit first granted to every stream, and so the memory bound of a stream whose reader is
+  // slow. Chosen by measurement (bench/tunnel, 40 interleaved 100 MiB downloads per value over 8 fresh
+  // tunnels): 256 KiB was ~15% slower than 512 KiB. It keeps 48 stalled streams within the shadow's
+  // 24 MiB budget. (Fixed windows of 1-4 MiB, measured again once frames went out in one send, were 2-6%
+  // faster for bulk: maxStreamWindow below gives that to the streams whose readers keep up.)
   std::uint32_t streamWindow = 512u * 1024u;
-  std::size_t maxStreams = 4096;                    // concurrent streams, both directions
-  std::size_t maxBuffered = 64u * 1024u * 1024u;    // receive buffers held across all streams, in bytes
-  std::size_t outputHighWater = 1024u * 1024u;      // queued output that stops DATA until drained
+  // A stream whose reader has nothing unread when credit goes back keeps pace with its sender; its window
+  // is then doubled, up to this, while the receive buffers hold under half of maxBuffered. A bulk stream
+  // so never waits for credit, and a stalled one keeps the window it had. Equal to streamWindow: no growth.
+  std::uint32_t maxStreamWindow = 2048u * 1024u;
+  std::size_t maxStreams = 4096;                  // concurrent streams, both directions
+  std::size_t maxBuffered = 64u * 1024u * 1024u;  // receive buffers held across all streams, in bytes
+  std::size_t outputHighWater = 1024u * 1024u;    // queued output that stops DATA until drained
 };
 
 struct PeerParams {
-  std::uint32_t maxFrame = 64u * 1024u;      // the peer's decoder limit
-  std::uint32_t streamWindow = 256u * 1024u; // credit the peer grants each stream
+  std::uint32_t maxFrame = 64u * 1024u;       // the peer's decoder limit
+  std::uint32_t streamWindow = 256u * 1024u;  // credit the peer grants each stream
 };
 
 struct MuxEvent {
@@ -100,7 +104,7 @@ class Mux {
   // Streams. Ids unknown to the mux are ignored by every operation.
   std::optional<std::uint32_t> open(const Open& target);  // nullopt after GOAWAY or at the limit
   void accept(std::uint32_t id);
-  std::size_t sendRoom(std::uint32_t id);                 // bytes send() takes now; 0 = wait for Writable
+  std::size_t sendRoom(std::uint32_t id);  // bytes send() takes now; 0 = wait for Writable
   std::size_t send(std::uint32_t id, std::string_view bytes);
   // Zero-copy send: a DATA header is queued with room behind it for up to min(maxBytes, credit, the peer's
   // max frame) bytes, so a socket read lands in its frame. commitSend(id, n) then sets the length to the n
@@ -111,11 +115,11 @@ class Mux {
   // 0), so the queue never carries unwritten bytes.
   std::span<char> prepareSend(std::uint32_t id, std::size_t maxBytes);
   std::size_t commitSend(std::uint32_t id, std::size_t n);
-  void finish(std::uint32_t id);                          // half-close: FIN
+  void finish(std::uint32_t id);  // half-close: FIN
   void reset(std::uint32_t id, Code code, std::string_view message);
-  std::string_view peek(std::uint32_t id) const;          // received, unconsumed bytes
-  void consume(std::uint32_t id, std::size_t n);          // returns credit to the peer
-  bool remoteFinished(std::uint32_t id) const;            // FIN received and every byte consumed
+  std::string_view peek(std::uint32_t id) const;  // received, unconsumed bytes
+  void consume(std::uint32_t id, std::size_t n);  // returns credit to the peer
+  bool remoteFinished(std::uint32_t id) const;    // FIN received and every byte consumed
   bool isReset(std::uint32_t id) const;
   Status resetStatus(std::uint32_t id) const;
   bool isAccepted(std::uint32_t id) const;
@@ -144,6 +148,7 @@ class Mux {
   struct Stream {
     ByteBuffer inbound;  // [inOffset, size) is unread; capacity never exceeds the window
     std::size_t inOffset = 0;
+    std::uint32_t window = 0;      // the credit granted in all: streamWindow, grown for a fast reader
     std::uint32_t recvWindow = 0;  // credit the peer still has on this stream
     std::uint32_t unacked = 0;     // consumed bytes not yet returned with WINDOW
     std::uint64_t sendCredit = 0;

@@ -1,10 +1,13 @@
 """Local servers and clients for the tunnel tests: an echo server, a sink that reads only when told, a
 SOCKS5 client, a DNS query builder and a fake DNS server. All on 127.0.0.1."""
 import asyncio
+import errno
 import hashlib
 import os
-import socket
 import struct
+
+# How many port numbers a server that needs one port for both UDP and TCP tries before it gives up.
+BIND_ATTEMPTS = 20
 
 
 class EchoServer:
@@ -146,9 +149,6 @@ class BigDns:
             def datagram_received(self, data, addr):
                 self.transport.sendto(big.answer(data, truncated=True), addr)
 
-        self.udp, _ = await loop.create_datagram_endpoint(Udp, local_addr=("127.0.0.1", 0))
-        self.port = self.udp.get_extra_info("sockname")[1]
-
         async def on_tcp(reader, writer):
             length = struct.unpack(">H", await reader.readexactly(2))[0]
             query = await reader.readexactly(length)
@@ -158,8 +158,20 @@ class BigDns:
             await writer.drain()
             writer.close()
 
-        self.tcp = await asyncio.start_server(on_tcp, "127.0.0.1", self.port)
-        return self
+        # A nameserver answers UDP and TCP on one port. The kernel picks a free TCP port, and that number can
+        # be taken for UDP by another test running in parallel, so a pair that cannot be had is given back
+        # and another one tried.
+        for _ in range(BIND_ATTEMPTS):
+            self.tcp = await asyncio.start_server(on_tcp, "127.0.0.1", 0)
+            self.port = self.tcp.sockets[0].getsockname()[1]
+            try:
+                self.udp, _ = await loop.create_datagram_endpoint(Udp, local_addr=("127.0.0.1", self.port))
+                return self
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    raise
+                self.tcp.close()
+        raise RuntimeError(f"BigDns: no port free for both UDP and TCP after {BIND_ATTEMPTS} attempts")
 
     def close(self):
         self.udp.close()

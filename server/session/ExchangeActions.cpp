@@ -1,43 +1,23 @@
-// ExchangeActions.cpp - what each of ExchangeMachine's actions does in the cluster and on this machine.
+// ExchangeActions.cpp - what ExchangeMachine's actions do in the cluster: read, check, lock, create the
+// shadow, move the traffic and put everything back. The tunnel's actions are in ExchangeTunnelActions.cpp.
 // Expected failures become Outcomes whose message names the object and what to do; nothing here throws
 // for a cluster's answer.
 #include <spdlog/spdlog.h>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
-
-#include <boost/asio/ip/tcp.hpp>
 
 #include <algorithm>
-#include <sstream>
 
-#include "protocol/tunnel/asio/Spawn.hpp"
 #include "server/kube/Client.hpp"
+#include "server/session/ActionOutcome.hpp"
 #include "server/session/ExchangeSessionImpl.hpp"
 #include "server/session/Labels.hpp"
-#include "server/session/LaunchEnv.hpp"
-#include "server/session/PortForwardConnector.hpp"
 
 namespace tether::session {
 
-namespace asio = boost::asio;
+using action::done;
+using action::failed;
+using action::fromError;
 
 namespace {
-
-Outcome done() {
-  return Outcome{OutcomeKind::Done, {}};
-}
-Outcome failed(std::string message) {
-  return Outcome{OutcomeKind::Failed, std::move(message)};
-}
-
-// A kube error as an outcome: Conflict is retried by the machine, anything else fails with context.
-Outcome fromError(const kube::ApiError& error, const std::string& what) {
-  if (error.reason == kube::ApiReason::Conflict) return Outcome{OutcomeKind::Conflict, error.message};
-  std::string hint;
-  if (error.reason == kube::ApiReason::Forbidden) hint = "; ask a cluster admin for this permission";
-  if (error.reason == kube::ApiReason::Transport) hint = "; check the network or VPN to the cluster";
-  return failed(what + ": " + error.message + hint);
-}
 
 bool isNumber(const std::string& text) {
   return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -391,147 +371,11 @@ Outcome ExchangeSession::Impl::awaitShadowReady() {
   return done();
 }
 
-Outcome ExchangeSession::Impl::openTunnel() {
-  tunnelclient::ClientConfig config;
-  for (std::size_t i = 0; i < exposed.size(); ++i) {
-    config.forwards.push_back(
-        {static_cast<std::uint16_t>(targetNumbers[i]), static_cast<std::uint16_t>(exposed[i].local)});
-  }
-  config.connection.peerName = "session-" + request.id;
-  tunnel = std::make_unique<tunnelclient::TunnelClient>(
-      io.get_executor(),
-      portForwardConnector(*client, request.namespaceName, shadowName, timings.shadowTunnelPort), token,
-      config, *this);
-  httpProxy = std::make_unique<tunnelclient::HttpProxy>(*tunnel);
-  socksProxy = std::make_unique<tunnelclient::Socks5Proxy>(*tunnel);
-  std::string error;
-  if (!httpProxy->bind(0, error) || !socksProxy->bind(0, error)) {
-    return failed("could not open the local proxies on 127.0.0.1: " + error);
-  }
-  tunnelStarted = true;
-  asio::post(io, [this] {
-    tunnel::spawnLogged(io.get_executor(), httpProxy->serve(), "http proxy");
-    tunnel::spawnLogged(io.get_executor(), socksProxy->serve(), "socks5 proxy");
-    asio::co_spawn(io, tunnel->run(), [this](std::exception_ptr) {
-      {
-        std::lock_guard guard(mutex);
-        tunnelFinished = true;
-      }
-      wake.notify_all();
-    });
-  });
-  LaunchEnvInput envInput{httpProxy->port(), socksProxy->port(), request.localNames, request.environment};
-  {
-    std::lock_guard guard(mutex);
-    snap.launchEnv = launchEnvironment(envInput);
-  }
-  return awaitTunnel();
-}
-
 void ExchangeSession::Impl::renewIfDue() {
   if (std::chrono::steady_clock::now() - lastHeartbeat < timings.heartbeatInterval) return;
   if (const auto renewed = renewHeartbeat(); renewed.kind != OutcomeKind::Done) {
     spdlog::warn("session {}: heartbeat not renewed: {}", request.id, renewed.message);
   }
-}
-
-// The tunnel dropped: wait for the client to reconnect, but end the session when that cannot happen any
-// more (the shadow pod is gone or finished, the client gave up, or the outage outlasts the bound).
-Outcome ExchangeSession::Impl::awaitReconnect() {
-  const auto now = std::chrono::steady_clock::now();
-  if (!reconnecting) {
-    reconnecting = true;
-    reconnectSince = now;
-  }
-  auto phase = kube::podPhase(*client, request.namespaceName, shadowName);
-  const bool gone = phase.is(kube::ApiReason::NotFound);
-  if (gone || (phase && (phase.value() == "Failed" || phase.value() == "Succeeded"))) {
-    return failed("the shadow pod " + shadowName +
-                  (gone ? " is gone (deleted or evicted)"
-                        : " has stopped (it exits after its idle time without a client)") +
-                  "; the session ends and the Service is restored");
-  }
-  if (now - reconnectSince > timings.reconnectGiveUp) {
-    return failed(
-        "the tunnel could not be re-established for " +
-        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timings.reconnectGiveUp).count()) +
-        " s; the session ends and the Service is restored");
-  }
-  const auto result = awaitTunnel();
-  if (result.kind == OutcomeKind::Done) {
-    reconnecting = false;
-    return result;
-  }
-  bool clientGaveUp = false;
-  {
-    std::lock_guard guard(mutex);
-    clientGaveUp = tunnelFinished;
-  }
-  if (clientGaveUp) return failed("the tunnel client gave up: " + result.message);
-  return Outcome{OutcomeKind::Retry, result.message};
-}
-
-// Connected, with every reverse listener bound (or a clear bind error).
-Outcome ExchangeSession::Impl::awaitTunnel() {
-  bool timedOut = false;
-  const auto wanted = exposed.size();
-  const bool notStopped = waitFor(
-      timings.tunnelUpTimeout,
-      [&] {
-        return tunnelFinished ||
-               (tunnelState == tunnelclient::TunnelState::Connected && listenResults.size() >= wanted);
-      },
-      timedOut);
-  if (!notStopped) return failed("stopped while the tunnel was opening");
-  std::lock_guard guard(mutex);
-  if (tunnelFinished || timedOut) {
-    return failed("the tunnel to the shadow pod " + shadowName + " did not come up within " +
-                  std::to_string(timings.tunnelUpTimeout.count() / 1000) + " s: " + tunnelDetail);
-  }
-  for (const auto& result : listenResults) {
-    if (result.code != tunnel::Code::Ok) {
-      return failed("the shadow could not listen on port " + std::to_string(result.port) + ": " +
-                    result.message);
-    }
-  }
-  tunnelLost = false;
-  return done();
-}
-
-// True when something accepts a TCP connection on 127.0.0.1:<port> now.
-static bool listening(int port) {
-  boost::asio::io_context probe;
-  asio::ip::tcp::socket socket(probe);
-  boost::system::error_code ec;
-  socket.connect({asio::ip::address_v4::loopback(), static_cast<std::uint16_t>(port)}, ec);
-  return !ec;
-}
-
-Outcome ExchangeSession::Impl::awaitLocalListeners() {
-  SessionSnapshot prepared;
-  {
-    std::lock_guard guard(mutex);
-    prepared = snap;
-  }
-  observer.onPrepared(prepared);
-  const auto deadline = std::chrono::steady_clock::now() + timings.localListenTimeout;
-  for (const auto& port : exposed) {
-    progress("Waiting for your process to listen on 127.0.0.1:" + std::to_string(port.local));
-    // No event says "a process started listening"; probe with a pause that a stop interrupts.
-    while (!listening(port.local)) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        return failed("nothing listens on 127.0.0.1:" + std::to_string(port.local) + " after " +
-                      std::to_string(timings.localListenTimeout.count() / 1000) +
-                      " s; start your process on that port (or expose the port it uses)");
-      }
-      bool timedOut = false;
-      if (!waitFor(
-              timings.localListenProbe, [] { return false; }, timedOut)) {
-        return failed("stopped while waiting for the local process");
-      }
-    }
-  }
-  return done();
 }
 
 Outcome ExchangeSession::Impl::pointSelector() {
@@ -650,19 +494,6 @@ Outcome ExchangeSession::Impl::restoreService() {
                  request.service, written.value().specJson, original.specJson);
   }
   return done();
-}
-
-void ExchangeSession::Impl::stopTunnel() {
-  if (!tunnelStarted) return;
-  asio::post(io, [this] {
-    if (httpProxy) httpProxy->close();
-    if (socksProxy) socksProxy->close();
-    if (tunnel) tunnel->stop();
-  });
-  bool timedOut = false;
-  waitFor(
-      std::chrono::seconds(5), [&] { return tunnelFinished; }, timedOut, /*stoppable=*/false);
-  tunnelStarted = false;
 }
 
 Outcome ExchangeSession::Impl::deleteShadow() {

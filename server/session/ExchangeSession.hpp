@@ -41,7 +41,9 @@ struct SessionTimings {
   // With ExchangeRequest::awaitLocal: how long the local process may take to listen before traffic moves.
   std::chrono::milliseconds localListenTimeout{std::chrono::seconds(60)};
   std::chrono::milliseconds localListenProbe{100};  // between connect attempts (no event says "listening")
-  std::uint16_t shadowTunnelPort = 7700;            // inside the shadow pod, moved when a target port uses it
+  // How long a stop waits for the tunnel client to close before it deletes the shadow pod regardless.
+  std::chrono::milliseconds tunnelStopTimeout{std::chrono::seconds(5)};
+  std::uint16_t shadowTunnelPort = 7700;  // inside the shadow pod, moved when a target port uses it
   std::uint16_t shadowReadyPort = 7701;
 };
 

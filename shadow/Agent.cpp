@@ -2,6 +2,7 @@
 // readiness endpoint, the idle TTL and the SIGTERM drain. Streams, listeners and DNS are in their own files.
 #include "shadow/Agent.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read_until.hpp>
@@ -9,7 +10,6 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -60,10 +60,16 @@ bool bindAcceptor(tcp::acceptor& acceptor, const std::string& host, std::uint16_
 }  // namespace
 
 Agent::Agent(asio::io_context& ioc, Options options)
-    : ioc_(ioc), options_(std::move(options)), tunnelAcceptor_(ioc), readyAcceptor_(ioc), sessionsWake_(ioc), lastClient_(Clock::now()) {
+    : ioc_(ioc),
+      options_(std::move(options)),
+      tunnelAcceptor_(ioc),
+      readyAcceptor_(ioc),
+      sessionsWake_(ioc),
+      lastClient_(Clock::now()) {
   connectionConfig_.drainTimeout = options_.drainTimeout;
   connectionConfig_.keepaliveTimeout = options_.keepaliveTimeout;
-  connectionConfig_.keepaliveInterval = std::min(connectionConfig_.keepaliveInterval, options_.keepaliveTimeout / 4);
+  connectionConfig_.keepaliveInterval =
+      std::min(connectionConfig_.keepaliveInterval, options_.keepaliveTimeout / 4);
   connectionConfig_.peerName = "tether-shadow";
   connectionConfig_.mux.maxBuffered = kMaxBufferedBytes;
 }
@@ -80,7 +86,8 @@ bool Agent::start() {
     exitCode_ = 2;
     return false;
   }
-  auto server = options_.dnsServer.empty() ? nameserverFromResolvConf("/etc/resolv.conf") : options_.dnsServer;
+  auto server =
+      options_.dnsServer.empty() ? nameserverFromResolvConf("/etc/resolv.conf") : options_.dnsServer;
   if (auto endpoint = parseDnsServer(server)) {
     dnsServer_ = *endpoint;
     haveDnsServer_ = true;
@@ -104,7 +111,8 @@ asio::awaitable<void> Agent::acceptTunnels() {
     if (ec == asio::error::operation_aborted || shuttingDown_) co_return;
     if (ec) {
       // Out of descriptors or memory: back off instead of spinning on the same error.
-      backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds(50)), std::chrono::milliseconds(1000));
+      backoff =
+          std::min(std::max(backoff * 2, std::chrono::milliseconds(50)), std::chrono::milliseconds(1000));
       spdlog::warn("event=accept_failed what=tunnel error=\"{}\" retry_ms={}", ec.message(), backoff.count());
       asio::steady_timer pause(ioc_, backoff);
       co_await pause.async_wait(kAwait);
@@ -117,7 +125,8 @@ asio::awaitable<void> Agent::acceptTunnels() {
 
 asio::awaitable<void> Agent::serveConnection(tcp::socket socket) {
   ++sessions_;
-  auto conn = tunnel::Connection::create(ioc_.get_executor(), std::make_unique<tunnel::TcpByteStream>(std::move(socket)),
+  auto conn = tunnel::Connection::create(ioc_.get_executor(),
+                                         std::make_unique<tunnel::TcpByteStream>(std::move(socket)),
                                          tunnel::Role::Agent, connectionConfig_, *this);
   const std::string peer = conn->describe();
   spdlog::info("event=tunnel_accepted peer=\"{}\"", peer);
@@ -132,11 +141,11 @@ asio::awaitable<void> Agent::serveConnection(tcp::socket socket) {
   sessionsWake_.cancel();
   if (!conn->established()) {
     // Garbage, a port scan, a wrong token or an old client: logged, and the agent keeps serving.
-    spdlog::warn("event=tunnel_rejected peer=\"{}\" code=\"{}\" reason=\"{}\"", peer, tunnel::toString(why.code),
-                 why.message);
-  } else {
-    spdlog::info("event=tunnel_closed peer=\"{}\" client=\"{}\" code=\"{}\" reason=\"{}\"", peer, conn->peerName(),
+    spdlog::warn("event=tunnel_rejected peer=\"{}\" code=\"{}\" reason=\"{}\"", peer,
                  tunnel::toString(why.code), why.message);
+  } else {
+    spdlog::info("event=tunnel_closed peer=\"{}\" client=\"{}\" code=\"{}\" reason=\"{}\"", peer,
+                 conn->peerName(), tunnel::toString(why.code), why.message);
   }
 }
 
@@ -164,7 +173,8 @@ void Agent::onEstablished(const std::shared_ptr<tunnel::Connection>& conn) {
 
 asio::awaitable<void> Agent::idleWatch() {
   // Checked a few times per TTL, so the exit comes at most a quarter TTL late (bounded to 5 s).
-  const auto step = std::clamp(options_.idleTtl / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(5000));
+  const auto step =
+      std::clamp(options_.idleTtl / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(5000));
   asio::steady_timer timer(ioc_);
   while (!shuttingDown_) {
     timer.expires_after(step);
@@ -225,9 +235,10 @@ asio::awaitable<void> Agent::answerProbe(tcp::socket socket) {
   // Ready means: the tunnel port is bound and the agent is not stopping. A probe does not need a client.
   const bool ready = !shuttingDown_ && tunnelAcceptor_.is_open();
   const std::string body = ready ? "ready clients=" + std::to_string(sessions_) + "\n" : "stopping\n";
-  const std::string response = std::string(ready ? "HTTP/1.1 200 OK" : "HTTP/1.1 503 Service Unavailable") +
-                               "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
-                               "\r\nConnection: close\r\n\r\n" + body;
+  const std::string response =
+      std::string(ready ? "HTTP/1.1 200 OK" : "HTTP/1.1 503 Service Unavailable") +
+      "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n" + body;
   co_await (asio::async_write(socket, asio::buffer(response), kAwait) || deadline.async_wait(kAwait));
   error_code ec;
   socket.shutdown(tcp::socket::shutdown_both, ec);

@@ -1,11 +1,11 @@
 // AgentStreams.cpp - the agent's streams: outbound dialing with the pod's own resolver, and reverse
 // listeners whose accepted connections travel back through the tunnel.
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "shadow/Agent.hpp"
@@ -24,7 +24,8 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 }  // namespace
 
-void Agent::onOpen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t id, const tunnel::Open& target) {
+void Agent::onOpen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t id,
+                   const tunnel::Open& target) {
   if (target.kind != tunnel::OpenKind::Dial) {
     conn->reset(id, Code::Refused, "the agent only dials; listener streams come from the agent");
     return;
@@ -32,8 +33,8 @@ void Agent::onOpen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_
   tunnel::spawnLogged(conn->executor(), dial(conn, id, target.host, target.port), "dial " + target.host);
 }
 
-asio::awaitable<void> Agent::dial(std::shared_ptr<tunnel::Connection> conn, std::uint32_t id, std::string host,
-                                  std::uint16_t port) {
+asio::awaitable<void> Agent::dial(std::shared_ptr<tunnel::Connection> conn, std::uint32_t id,
+                                  std::string host, std::uint16_t port) {
   const tunnel::Open target{tunnel::OpenKind::Dial, port, std::move(host)};
   // The resolver is the pod's own (getaddrinfo with its resolv.conf and search list), so `orders` and
   // `orders.ns` resolve exactly as in any other pod of the namespace.
@@ -47,7 +48,8 @@ asio::awaitable<void> Agent::dial(std::shared_ptr<tunnel::Connection> conn, std:
   }
   auto [rec, endpoints] = std::get<0>(std::move(resolved));
   if (rec) {
-    spdlog::info("event=dial_failed host={} port={} code=dns error=\"{}\"", target.host, target.port, rec.message());
+    spdlog::info("event=dial_failed host={} port={} code=dns error=\"{}\"", target.host, target.port,
+                 rec.message());
     conn->reset(id, Code::DnsFailure, target.host + ": " + rec.message());
     co_return;
   }
@@ -64,12 +66,14 @@ asio::awaitable<void> Agent::dial(std::shared_ptr<tunnel::Connection> conn, std:
                 target.host + ":" + std::to_string(target.port) + ": " + cec.message());
     co_return;
   }
-  spdlog::debug("event=dialed host={} port={} address={}", target.host, target.port, endpoint.address().to_string());
+  spdlog::debug("event=dialed host={} port={} address={}", target.host, target.port,
+                endpoint.address().to_string());
   conn->accept(id);
   co_await conn->pump(id, std::move(socket));
 }
 
-void Agent::onListen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t requestId, std::uint16_t port) {
+void Agent::onListen(const std::shared_ptr<tunnel::Connection>& conn, std::uint32_t requestId,
+                     std::uint16_t port) {
   auto& owned = listeners_[conn.get()];
   if (owned.count(port)) {
     conn->replyListen(requestId, tunnel::ListenResult{Code::Ok, port, "already listening"});
@@ -85,14 +89,16 @@ void Agent::onListen(const std::shared_ptr<tunnel::Connection>& conn, std::uint3
   if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     spdlog::warn("event=listen_failed port={} error=\"{}\"", port, ec.message());
-    conn->replyListen(requestId, tunnel::ListenResult{Code::BindFailed, port,
-                                                      options_.listenHost + ":" + std::to_string(port) + ": " + ec.message()});
+    conn->replyListen(requestId, tunnel::ListenResult{
+                                     Code::BindFailed, port,
+                                     options_.listenHost + ":" + std::to_string(port) + ": " + ec.message()});
     return;
   }
   spdlog::info("event=listening port={} host={}", port, options_.listenHost);
   owned[port] = acceptor;
   conn->replyListen(requestId, tunnel::ListenResult{Code::Ok, port, ""});
-  tunnel::spawnLogged(conn->executor(), acceptReverse(conn, acceptor, port), "listener " + std::to_string(port));
+  tunnel::spawnLogged(conn->executor(), acceptReverse(conn, acceptor, port),
+                      "listener " + std::to_string(port));
 }
 
 void Agent::onUnlisten(const std::shared_ptr<tunnel::Connection>& conn, std::uint16_t port) {
@@ -117,15 +123,17 @@ void Agent::closeListeners(const tunnel::Connection* conn) {
   listeners_.erase(it);
 }
 
-asio::awaitable<void> Agent::acceptReverse(std::shared_ptr<tunnel::Connection> conn, std::shared_ptr<Acceptor> acceptor,
-                                           std::uint16_t port) {
+asio::awaitable<void> Agent::acceptReverse(std::shared_ptr<tunnel::Connection> conn,
+                                           std::shared_ptr<Acceptor> acceptor, std::uint16_t port) {
   std::chrono::milliseconds backoff{0};
   while (acceptor->is_open()) {
     auto [ec, socket] = co_await acceptor->async_accept(kAwait);
     if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
     if (ec) {
-      backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds(50)), std::chrono::milliseconds(1000));
-      spdlog::warn("event=accept_failed port={} error=\"{}\" retry_ms={}", port, ec.message(), backoff.count());
+      backoff =
+          std::min(std::max(backoff * 2, std::chrono::milliseconds(50)), std::chrono::milliseconds(1000));
+      spdlog::warn("event=accept_failed port={} error=\"{}\" retry_ms={}", port, ec.message(),
+                   backoff.count());
       asio::steady_timer pause(ioc_, backoff);
       co_await pause.async_wait(kAwait);
       continue;
@@ -133,8 +141,9 @@ asio::awaitable<void> Agent::acceptReverse(std::shared_ptr<tunnel::Connection> c
     backoff = std::chrono::milliseconds(0);
     error_code pec;
     auto peer = socket.remote_endpoint(pec);
-    auto id = conn->openNow(tunnel::Open{tunnel::OpenKind::FromListener, port,
-                                         pec ? std::string("?") : peer.address().to_string() + ":" + std::to_string(peer.port())});
+    auto id = conn->openNow(tunnel::Open{
+        tunnel::OpenKind::FromListener, port,
+        pec ? std::string("?") : peer.address().to_string() + ":" + std::to_string(peer.port())});
     if (!id) {
       // The client is going away: refuse with an RST rather than accept and hang.
       socket.set_option(asio::socket_base::linger(true, 0), pec);

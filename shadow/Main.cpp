@@ -1,8 +1,8 @@
 // Main.cpp - tether-shadow: flags, structured logs on stdout, signals, and one thread running the agent.
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include <cstdlib>
 #include <iostream>

@@ -27,11 +27,16 @@ std::optional<std::chrono::milliseconds> parseDuration(const std::string& text) 
   if (value < 0) return std::nullopt;
   const std::string unit = text.substr(used);
   double factor = 0;
-  if (unit.empty() || unit == "s") factor = 1000;
-  else if (unit == "ms") factor = 1;
-  else if (unit == "m") factor = 60000;
-  else if (unit == "h") factor = 3600000;
-  else return std::nullopt;
+  if (unit.empty() || unit == "s")
+    factor = 1000;
+  else if (unit == "ms")
+    factor = 1;
+  else if (unit == "m")
+    factor = 60000;
+  else if (unit == "h")
+    factor = 3600000;
+  else
+    return std::nullopt;
   return std::chrono::milliseconds(static_cast<long long>(value * factor));
 }
 
@@ -70,24 +75,38 @@ ParseResult parseOptions(const std::vector<std::string>& args, const char* token
       return true;
     };
     bool ok = true;
-    if (flag == "--tunnel-port") ok = port(o.tunnelPort);
-    else if (flag == "--tunnel-host") o.tunnelHost = value;
-    else if (flag == "--ready-port") ok = port(o.readyPort);
-    else if (flag == "--ready-host") o.readyHost = value;
-    else if (flag == "--listen-host") o.listenHost = value;
-    else if (flag == "--idle-ttl") ok = duration(o.idleTtl);
-    else if (flag == "--drain-timeout") ok = duration(o.drainTimeout);
-    else if (flag == "--dial-timeout") ok = duration(o.dialTimeout);
-    else if (flag == "--dns-timeout") ok = duration(o.dnsTimeout);
-    else if (flag == "--keepalive-timeout") ok = duration(o.keepaliveTimeout);
-    else if (flag == "--dns-server") o.dnsServer = value;
-    else if (flag == "--log-level") o.logLevel = value;
-    else return {std::nullopt, "unknown flag " + flag};
+    if (flag == "--tunnel-port")
+      ok = port(o.tunnelPort);
+    else if (flag == "--tunnel-host")
+      o.tunnelHost = value;
+    else if (flag == "--ready-port")
+      ok = port(o.readyPort);
+    else if (flag == "--ready-host")
+      o.readyHost = value;
+    else if (flag == "--listen-host")
+      o.listenHost = value;
+    else if (flag == "--idle-ttl")
+      ok = duration(o.idleTtl);
+    else if (flag == "--drain-timeout")
+      ok = duration(o.drainTimeout);
+    else if (flag == "--dial-timeout")
+      ok = duration(o.dialTimeout);
+    else if (flag == "--dns-timeout")
+      ok = duration(o.dnsTimeout);
+    else if (flag == "--keepalive-timeout")
+      ok = duration(o.keepaliveTimeout);
+    else if (flag == "--dns-server")
+      o.dnsServer = value;
+    else if (flag == "--log-level")
+      o.logLevel = value;
+    else
+      return {std::nullopt, "unknown flag " + flag};
     if (!ok) return {std::nullopt, "bad value for " + flag + ": " + value};
   }
   if (!o.version && !o.help) {
     if (!tokenFromEnv || std::string(tokenFromEnv).empty()) {
-      return {std::nullopt, "TETHER_SHADOW_TOKEN is not set: the agent refuses to run without a session token"};
+      return {std::nullopt,
+              "TETHER_SHADOW_TOKEN is not set: the agent refuses to run without a session token"};
     }
     o.token = tokenFromEnv;
   }

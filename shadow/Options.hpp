@@ -15,15 +15,15 @@ namespace tether::shadow {
 struct Options {
   std::string tunnelHost = "127.0.0.1";  // only port-forward reaches the pod's loopback
   std::uint16_t tunnelPort = 7700;
-  std::string readyHost = "0.0.0.0";     // the kubelet probes the pod IP
+  std::string readyHost = "0.0.0.0";  // the kubelet probes the pod IP
   std::uint16_t readyPort = 7701;
-  std::string listenHost = "0.0.0.0";    // reverse listeners (Service traffic arrives on the pod IP)
+  std::string listenHost = "0.0.0.0";  // reverse listeners (Service traffic arrives on the pod IP)
   std::chrono::milliseconds idleTtl{10 * 60 * 1000};
   std::chrono::milliseconds drainTimeout{5000};
   std::chrono::milliseconds dialTimeout{10000};
   std::chrono::milliseconds dnsTimeout{3000};
   std::chrono::milliseconds keepaliveTimeout{20000};
-  std::string dnsServer;                 // empty: the first nameserver of /etc/resolv.conf
+  std::string dnsServer;  // empty: the first nameserver of /etc/resolv.conf
   std::string logLevel = "info";
   std::string token;
   bool version = false;

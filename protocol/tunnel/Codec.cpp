@@ -137,22 +137,38 @@ std::optional<std::variant<Frame, DecodeError>> FrameDecoder::next() {
 
 std::string_view toString(FrameType type) {
   switch (type) {
-    case FrameType::Hello: return "HELLO";
-    case FrameType::Welcome: return "WELCOME";
-    case FrameType::Open: return "OPEN";
-    case FrameType::Accept: return "ACCEPT";
-    case FrameType::Data: return "DATA";
-    case FrameType::Fin: return "FIN";
-    case FrameType::Reset: return "RESET";
-    case FrameType::Window: return "WINDOW";
-    case FrameType::Ping: return "PING";
-    case FrameType::Pong: return "PONG";
-    case FrameType::DnsQuery: return "DNS_QUERY";
-    case FrameType::DnsReply: return "DNS_REPLY";
-    case FrameType::Listen: return "LISTEN";
-    case FrameType::ListenResult: return "LISTEN_RESULT";
-    case FrameType::Unlisten: return "UNLISTEN";
-    case FrameType::Goaway: return "GOAWAY";
+    case FrameType::Hello:
+      return "HELLO";
+    case FrameType::Welcome:
+      return "WELCOME";
+    case FrameType::Open:
+      return "OPEN";
+    case FrameType::Accept:
+      return "ACCEPT";
+    case FrameType::Data:
+      return "DATA";
+    case FrameType::Fin:
+      return "FIN";
+    case FrameType::Reset:
+      return "RESET";
+    case FrameType::Window:
+      return "WINDOW";
+    case FrameType::Ping:
+      return "PING";
+    case FrameType::Pong:
+      return "PONG";
+    case FrameType::DnsQuery:
+      return "DNS_QUERY";
+    case FrameType::DnsReply:
+      return "DNS_REPLY";
+    case FrameType::Listen:
+      return "LISTEN";
+    case FrameType::ListenResult:
+      return "LISTEN_RESULT";
+    case FrameType::Unlisten:
+      return "UNLISTEN";
+    case FrameType::Goaway:
+      return "GOAWAY";
   }
   return "UNKNOWN";
 }
@@ -163,21 +179,36 @@ Code codeFromWire(std::uint32_t value) {
 
 std::string_view toString(Code code) {
   switch (code) {
-    case Code::Ok: return "ok";
-    case Code::Refused: return "refused";
-    case Code::DnsFailure: return "dns failure";
-    case Code::Unreachable: return "unreachable";
-    case Code::ProtocolError: return "protocol error";
-    case Code::FlowControl: return "flow control violation";
-    case Code::ShuttingDown: return "shutting down";
-    case Code::Busy: return "busy";
-    case Code::Cancelled: return "cancelled";
-    case Code::TransportLost: return "transport lost";
-    case Code::Timeout: return "timeout";
-    case Code::VersionMismatch: return "version mismatch";
-    case Code::BadToken: return "bad token";
-    case Code::BindFailed: return "bind failed";
-    case Code::NotFound: return "not found";
+    case Code::Ok:
+      return "ok";
+    case Code::Refused:
+      return "refused";
+    case Code::DnsFailure:
+      return "dns failure";
+    case Code::Unreachable:
+      return "unreachable";
+    case Code::ProtocolError:
+      return "protocol error";
+    case Code::FlowControl:
+      return "flow control violation";
+    case Code::ShuttingDown:
+      return "shutting down";
+    case Code::Busy:
+      return "busy";
+    case Code::Cancelled:
+      return "cancelled";
+    case Code::TransportLost:
+      return "transport lost";
+    case Code::Timeout:
+      return "timeout";
+    case Code::VersionMismatch:
+      return "version mismatch";
+    case Code::BadToken:
+      return "bad token";
+    case Code::BindFailed:
+      return "bind failed";
+    case Code::NotFound:
+      return "not found";
   }
   return "unknown";
 }

@@ -36,7 +36,9 @@ enum class FrameType : std::uint8_t {
 };
 
 // True for the types this version understands; anything else is skipped when IGNORABLE, else fatal.
-constexpr bool isKnownType(std::uint8_t type) { return type >= 0x01 && type <= 0x10; }
+constexpr bool isKnownType(std::uint8_t type) {
+  return type >= 0x01 && type <= 0x10;
+}
 
 std::string_view toString(FrameType type);
 
@@ -79,7 +81,9 @@ struct FrameView {
   std::string_view payload;
 };
 
-inline FrameView view(const Frame& frame) { return FrameView{frame.type, frame.flags, frame.id, frame.payload}; }
+inline FrameView view(const Frame& frame) {
+  return FrameView{frame.type, frame.flags, frame.id, frame.payload};
+}
 
 struct FrameLimits {
   // Largest payload accepted. DATA frames are sent in chunks of at most the peer's announced value.

@@ -157,9 +157,15 @@ std::optional<ListenResult> parseListenResult(std::string_view payload) {
   return ListenResult{codeFromWire(*code), *port, std::string(*message)};
 }
 
-std::optional<std::uint16_t> parseU16(std::string_view payload) { return WireReader(payload).u16(); }
-std::optional<std::uint32_t> parseU32(std::string_view payload) { return WireReader(payload).u32(); }
-std::optional<std::uint64_t> parseU64(std::string_view payload) { return WireReader(payload).u64(); }
+std::optional<std::uint16_t> parseU16(std::string_view payload) {
+  return WireReader(payload).u16();
+}
+std::optional<std::uint32_t> parseU32(std::string_view payload) {
+  return WireReader(payload).u32();
+}
+std::optional<std::uint64_t> parseU64(std::string_view payload) {
+  return WireReader(payload).u64();
+}
 
 bool constantTimeEqual(std::string_view a, std::string_view b) {
   // Every byte of the longer input is visited whatever matches, and the length difference is folded in.

@@ -46,8 +46,8 @@ int serve(const tether::cli::Options& options) {
   // What a killed backend of this machine left in a cluster is undone before anything new starts, so a
   // new session never finds its own dead predecessor holding the Service. Requests wait in the pipe.
   for (const auto& cleaned : server.backend().cleanOwnStaleSessions().actions) {
-    spdlog::info("cleaned a stale session of this machine: {} {} (session {}){}", cleaned.kind, cleaned.object,
-                 cleaned.session, cleaned.error.empty() ? "" : ": " + cleaned.error);
+    spdlog::info("cleaned a stale session of this machine: {} {} (session {}){}", cleaned.kind,
+                 cleaned.object, cleaned.session, cleaned.error.empty() ? "" : ": " + cleaned.error);
   }
   spdlog::info("tether {} serving JSON-RPC on stdio (pid {})", core::kVersion, ::getpid());
   const auto end = transport.loop(dispatcher);

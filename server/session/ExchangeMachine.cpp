@@ -66,7 +66,8 @@ Action ExchangeMachine::start() {
 }
 
 Action ExchangeMachine::fail(std::string message) {
-  message_ = std::move(message);  // the reason of the failure replaces what was said before (reconnecting ...)
+  message_ =
+      std::move(message);  // the reason of the failure replaces what was said before (reconnecting ...)
   state_ = SessionState::Failed;
   return undo();
 }

@@ -1,13 +1,13 @@
 // DnsForwarder.cpp - UDP datagrams and TCP length-prefixed messages, each relayed as one DNS_QUERY.
 #include "server/tunnel/DnsForwarder.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include <array>
 
@@ -43,7 +43,9 @@ bool DnsForwarder::bind(std::uint16_t port, std::string& error) {
   return bindLoopback(tcp_, udp_.local_endpoint().port(), error);
 }
 
-std::uint16_t DnsForwarder::port() const { return udp_.local_endpoint().port(); }
+std::uint16_t DnsForwarder::port() const {
+  return udp_.local_endpoint().port();
+}
 
 void DnsForwarder::close() {
   boost::system::error_code ec;
@@ -56,7 +58,8 @@ asio::awaitable<std::string> DnsForwarder::resolve(std::string query) {
   if (!conn) co_return servfailFor(query);
   auto reply = co_await conn->dns(query);
   if (reply.code != tunnel::Code::Ok || reply.answer.size() < kDnsHeaderSize) {
-    spdlog::info("event=dns_forward_failed code=\"{}\" reason=\"{}\"", tunnel::toString(reply.code), reply.message);
+    spdlog::info("event=dns_forward_failed code=\"{}\" reason=\"{}\"", tunnel::toString(reply.code),
+                 reply.message);
     co_return servfailFor(query);
   }
   co_return std::move(reply.answer);
@@ -69,7 +72,8 @@ asio::awaitable<void> DnsForwarder::serveUdp() {
     auto [ec, n] = co_await udp_.async_receive_from(asio::buffer(datagram), from, kAwait);
     if (ec == asio::error::operation_aborted || !udp_.is_open()) co_return;
     if (ec || n < kDnsHeaderSize) continue;
-    tunnel::spawnLogged(client_.executor(), answerUdp(std::string(datagram.data(), n), from), "dns udp query");
+    tunnel::spawnLogged(client_.executor(), answerUdp(std::string(datagram.data(), n), from),
+                        "dns udp query");
   }
 }
 

@@ -17,7 +17,8 @@ bool startsWithIgnoreCase(std::string_view text, std::string_view prefix) {
 }
 
 // "host:port", "[v6]:port" or "host" (default port).
-bool splitAuthority(std::string_view authority, std::uint16_t defaultPort, std::string& host, std::uint16_t& port) {
+bool splitAuthority(std::string_view authority, std::uint16_t defaultPort, std::string& host,
+                    std::uint16_t& port) {
   port = defaultPort;
   std::string_view portText;
   if (!authority.empty() && authority.front() == '[') {
@@ -36,7 +37,8 @@ bool splitAuthority(std::string_view authority, std::uint16_t defaultPort, std::
   if (!portText.empty()) {
     unsigned value = 0;
     auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), value);
-    if (ec != std::errc() || end != portText.data() + portText.size() || value == 0 || value > 65535) return false;
+    if (ec != std::errc() || end != portText.data() + portText.size() || value == 0 || value > 65535)
+      return false;
     port = static_cast<std::uint16_t>(value);
   }
   return !host.empty();
@@ -59,7 +61,8 @@ ProxyRequestResult parseProxyHead(std::string_view head) {
   ProxyRequest request;
   if (method == "CONNECT") {
     request.connect = true;
-    if (!splitAuthority(target, 443, request.host, request.port)) return {std::nullopt, "bad CONNECT authority"};
+    if (!splitAuthority(target, 443, request.host, request.port))
+      return {std::nullopt, "bad CONNECT authority"};
     return {request, ""};
   }
   if (!startsWithIgnoreCase(target, "http://")) {
@@ -80,7 +83,8 @@ ProxyRequestResult parseProxyHead(std::string_view head) {
     if (end == std::string_view::npos || end == 0) break;
     const std::string_view header = headers.substr(0, end);
     headers.remove_prefix(end + 2);
-    if (startsWithIgnoreCase(header, "proxy-connection:") || startsWithIgnoreCase(header, "proxy-authorization:")) {
+    if (startsWithIgnoreCase(header, "proxy-connection:") ||
+        startsWithIgnoreCase(header, "proxy-authorization:")) {
       continue;
     }
     out.append(header).append("\r\n");

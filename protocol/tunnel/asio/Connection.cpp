@@ -2,10 +2,10 @@
 // The socket pump lives in Pump.cpp.
 #include "protocol/tunnel/asio/Connection.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <variant>
@@ -26,7 +26,9 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // connection has one), so reads, pump reads and frames all go up to 256 KiB.
 constexpr std::size_t kReadSize = 256u * 1024u;
 
-std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+std::string ms(std::chrono::milliseconds d) {
+  return std::to_string(d.count()) + " ms";
+}
 
 }  // namespace
 
@@ -41,7 +43,8 @@ void ConnectionHandler::onListen(const std::shared_ptr<Connection>& conn, std::u
 
 void ConnectionHandler::onUnlisten(const std::shared_ptr<Connection>&, std::uint16_t) {}
 
-void ConnectionHandler::onDnsQuery(const std::shared_ptr<Connection>& conn, std::uint32_t requestId, std::string) {
+void ConnectionHandler::onDnsQuery(const std::shared_ptr<Connection>& conn, std::uint32_t requestId,
+                                   std::string) {
   conn->replyDns(requestId, DnsReply{Code::Refused, "this side has no resolver", ""});
 }
 
@@ -49,13 +52,15 @@ void ConnectionHandler::onGoaway(const std::shared_ptr<Connection>&, const Statu
 
 void ConnectionHandler::onEstablished(const std::shared_ptr<Connection>&) {}
 
-std::shared_ptr<Connection> Connection::create(Executor executor, std::unique_ptr<ByteStream> stream, Role role,
-                                               ConnectionConfig config, ConnectionHandler& handler) {
-  return std::shared_ptr<Connection>(new Connection(std::move(executor), std::move(stream), role, config, handler));
+std::shared_ptr<Connection> Connection::create(Executor executor, std::unique_ptr<ByteStream> stream,
+                                               Role role, ConnectionConfig config,
+                                               ConnectionHandler& handler) {
+  return std::shared_ptr<Connection>(
+      new Connection(std::move(executor), std::move(stream), role, config, handler));
 }
 
-Connection::Connection(Executor executor, std::unique_ptr<ByteStream> stream, Role role, ConnectionConfig config,
-                       ConnectionHandler& handler)
+Connection::Connection(Executor executor, std::unique_ptr<ByteStream> stream, Role role,
+                       ConnectionConfig config, ConnectionHandler& handler)
     : executor_(std::move(executor)),
       stream_(std::move(stream)),
       role_(role),
@@ -71,8 +76,9 @@ asio::awaitable<Status> Connection::run(std::string token) {
   lastReceived_ = Clock::now();
   asio::steady_timer deadline(executor_, config_.handshakeTimeout);
   auto first = co_await (handshake(token) || deadline.async_wait(kAwait));
-  Status status = first.index() == 0 ? std::get<0>(first)
-                                     : Status{Code::Timeout, "no handshake within " + ms(config_.handshakeTimeout)};
+  Status status = first.index() == 0
+                      ? std::get<0>(first)
+                      : Status{Code::Timeout, "no handshake within " + ms(config_.handshakeTimeout)};
   if (status.code != Code::Ok || closing_) {
     if (status.code == Code::Ok) status = closeReason_;
     teardown(status);
@@ -94,8 +100,9 @@ asio::awaitable<Status> Connection::handshake(const std::string& token) {
   std::string out;
   Status error;
   if (role_ == Role::Client) {
-    encodeFrame(out, FrameType::Hello, 0,
-                encode(Hello{kProtocolVersion, token, config_.maxFrame, config_.mux.streamWindow, config_.peerName}));
+    encodeFrame(
+        out, FrameType::Hello, 0,
+        encode(Hello{kProtocolVersion, token, config_.maxFrame, config_.mux.streamWindow, config_.peerName}));
     auto [ec, n] = co_await stream_->writeAll(asio::buffer(out));
     if (ec) co_return Status{Code::TransportLost, "sending HELLO: " + ec.message()};
     auto frame = co_await readFirstFrame(error);
@@ -117,8 +124,9 @@ asio::awaitable<Status> Connection::handshake(const std::string& token) {
     co_return verdict.status;
   }
   peerName_ = verdict.hello.peer;
-  encodeFrame(out, FrameType::Welcome, 0,
-              encode(Welcome{kProtocolVersion, config_.maxFrame, config_.mux.streamWindow, config_.peerName}));
+  encodeFrame(
+      out, FrameType::Welcome, 0,
+      encode(Welcome{kProtocolVersion, config_.maxFrame, config_.mux.streamWindow, config_.peerName}));
   auto [ec, n] = co_await stream_->writeAll(asio::buffer(out));
   if (ec) co_return Status{Code::TransportLost, "sending WELCOME: " + ec.message()};
   mux_ = std::make_unique<Mux>(Role::Agent, config_.mux,
@@ -137,8 +145,9 @@ asio::awaitable<std::optional<Frame>> Connection::readFirstFrame(Status& error) 
     auto [ec, n] = co_await stream_->readSome(asio::buffer(space, kReadSize));
     decoder_.commit(ec ? 0 : n);
     if (ec) {
-      error = Status{Code::TransportLost, ec == asio::error::eof ? "the peer closed the connection during the handshake"
-                                                                 : "handshake read: " + ec.message()};
+      error = Status{Code::TransportLost, ec == asio::error::eof
+                                              ? "the peer closed the connection during the handshake"
+                                              : "handshake read: " + ec.message()};
       co_return std::nullopt;
     }
     lastReceived_ = Clock::now();
@@ -188,8 +197,8 @@ asio::awaitable<Status> Connection::readLoop() {
     auto [ec, n] = co_await stream_->readSome(asio::buffer(space, kReadSize));
     if (ec) {
       decoder_.commit(0);
-      co_return Status{Code::TransportLost,
-                       ec == asio::error::eof ? "the peer closed the tunnel" : "tunnel read: " + ec.message()};
+      co_return Status{Code::TransportLost, ec == asio::error::eof ? "the peer closed the tunnel"
+                                                                   : "tunnel read: " + ec.message()};
     }
     lastReceived_ = Clock::now();
     if (closing_) continue;  // after a protocol error we only wait for the GOAWAY to be flushed
@@ -229,7 +238,8 @@ asio::awaitable<Status> Connection::housekeeping() {
       co_return Status{Code::TransportLost, "no frame from the peer for " + ms(config_.keepaliveTimeout)};
     }
     if (writeStarted_ && now - *writeStarted_ > config_.writeTimeout) {
-      co_return Status{Code::TransportLost, "a tunnel write made no progress for " + ms(config_.writeTimeout)};
+      co_return Status{Code::TransportLost,
+                       "a tunnel write made no progress for " + ms(config_.writeTimeout)};
     }
     mux_->ping(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count()));
@@ -281,7 +291,8 @@ void Connection::dispatchEvents() {
         break;
       case K::Pong: {
         const auto sent = std::chrono::microseconds(static_cast<std::int64_t>(e->value));
-        const auto now = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch());
+        const auto now =
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch());
         if (now >= sent) rtt_ = now - sent;
         break;
       }
@@ -339,9 +350,10 @@ asio::awaitable<std::pair<Status, std::uint32_t>> Connection::open(const Open& t
   auto self = shared_from_this();
   auto id = openNow(target);
   if (!id) {
-    co_return std::pair{Status{torn_ || !mux_ ? Code::TransportLost : Code::ShuttingDown,
-                               torn_ || !mux_ ? "the tunnel is not connected" : "the tunnel refuses new streams"},
-                        0u};
+    co_return std::pair{
+        Status{torn_ || !mux_ ? Code::TransportLost : Code::ShuttingDown,
+               torn_ || !mux_ ? "the tunnel is not connected" : "the tunnel refuses new streams"},
+        0u};
   }
   const auto deadline = Clock::now() + config_.openTimeout;
   while (!mux_->isAccepted(*id) && !mux_->isReset(*id)) {
@@ -423,8 +435,9 @@ asio::awaitable<ListenResult> Connection::listen(std::uint16_t port) {
   kickWriter();
   auto answer = co_await waitAnswer(id);
   if (!answer) {
-    co_return torn_ ? ListenResult{Code::TransportLost, port, "the tunnel closed before the LISTEN answer"}
-                    : ListenResult{Code::Timeout, port, "no LISTEN answer within " + ms(config_.requestTimeout)};
+    co_return torn_
+        ? ListenResult{Code::TransportLost, port, "the tunnel closed before the LISTEN answer"}
+        : ListenResult{Code::Timeout, port, "no LISTEN answer within " + ms(config_.requestTimeout)};
   }
   co_return ListenResult{answer->status.code, answer->port, answer->status.message};
 }

@@ -41,7 +41,8 @@ class ConnectionHandler {
   virtual void onOpen(const std::shared_ptr<Connection>& conn, std::uint32_t id, const Open& target);
   virtual void onListen(const std::shared_ptr<Connection>& conn, std::uint32_t requestId, std::uint16_t port);
   virtual void onUnlisten(const std::shared_ptr<Connection>& conn, std::uint16_t port);
-  virtual void onDnsQuery(const std::shared_ptr<Connection>& conn, std::uint32_t requestId, std::string query);
+  virtual void onDnsQuery(const std::shared_ptr<Connection>& conn, std::uint32_t requestId,
+                          std::string query);
   virtual void onGoaway(const std::shared_ptr<Connection>& conn, const Status& status);
   // The handshake succeeded; called before any frame of the peer is handled.
   virtual void onEstablished(const std::shared_ptr<Connection>& conn);

@@ -2,9 +2,9 @@
 // unexpected exception is caught and logged with what was running, instead of ending the process.
 #pragma once
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <spdlog/spdlog.h>
 
 #include <exception>
 #include <string>

@@ -2,14 +2,15 @@
 // TCP address (integration tests, benchmarks, or a manual `kubectl port-forward`). The session layer
 // uses the same TunnelClient with a port-forward Connector instead.
 //
-//   TETHER_TOKEN=... tether-tunnel --connect 127.0.0.1:7700 --reverse 8080:3000 --socks 1080 --http-proxy 3128 --dns 5353
+//   TETHER_TOKEN=... tether-tunnel --connect 127.0.0.1:7700 --reverse 8080:3000 --socks 1080 --http-proxy
+//   3128 --dns 5353
 //
 // Logs (logfmt) go to stderr; state changes are also printed to stdout as `state=<name> detail="…"` lines
 // so a parent process can follow them.
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include <charconv>
 #include <cstdlib>
@@ -101,9 +102,11 @@ int main(int argc, char** argv) {
   auto args = parse(argc, argv, error);
   const char* token = std::getenv("TETHER_TOKEN");
   if (!args || !token) {
-    std::cerr << "tether-tunnel: " << (args ? "TETHER_TOKEN is not set" : error) << "\n"
-              << "usage: TETHER_TOKEN=... tether-tunnel --connect HOST:PORT [--reverse REMOTE:LOCAL]... [--socks PORT]\n"
-                 "                     [--http-proxy PORT] [--dns PORT] [--max-attempts N] [--log-level LEVEL]\n";
+    std::cerr
+        << "tether-tunnel: " << (args ? "TETHER_TOKEN is not set" : error) << "\n"
+        << "usage: TETHER_TOKEN=... tether-tunnel --connect HOST:PORT [--reverse REMOTE:LOCAL]... [--socks "
+           "PORT]\n"
+           "                     [--http-proxy PORT] [--dns PORT] [--max-attempts N] [--log-level LEVEL]\n";
     return 2;
   }
   auto logger = spdlog::stderr_logger_mt("tether-tunnel");
@@ -119,8 +122,8 @@ int main(int argc, char** argv) {
   config.maxAttempts = args->maxAttempts;
   config.connection.peerName = "tether-tunnel";
   PrintingObserver observer;
-  TunnelClient client(executor, tcpConnector(executor, args->host, args->port, config.connectTimeout), token, config,
-                      observer);
+  TunnelClient client(executor, tcpConnector(executor, args->host, args->port, config.connectTimeout), token,
+                      config, observer);
 
   Socks5Proxy socks(client);
   HttpProxy http(client);

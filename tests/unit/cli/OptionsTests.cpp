@@ -67,7 +67,8 @@ TEST_CASE("exchange refuses what it cannot run, saying how to write it", "[cli][
   CHECK(error({"exchange", "orders"}).find("--expose LOCAL[:REMOTE]") != std::string::npos);
   CHECK(error({"exchange", "orders", "--expose", "1", "--strategy", "swap"}).find("use selector") !=
         std::string::npos);
-  CHECK(error({"exchange", "orders", "--expose", "1", "--"}).find("followed by the command") != std::string::npos);
+  CHECK(error({"exchange", "orders", "--expose", "1", "--"}).find("followed by the command") !=
+        std::string::npos);
   CHECK(error({"exchange", "orders", "--expose", "1", "--output", "yaml"}).find("use text or json") !=
         std::string::npos);
   // Session flags do not leak into other commands.

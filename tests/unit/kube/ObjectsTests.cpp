@@ -9,8 +9,8 @@ TEST_CASE("RFC 3339 timestamps round-trip in UTC", "[kube][objects]") {
   const auto parsed = parseTimestamp("2026-11-27T14:46:38Z");
   REQUIRE(parsed);
   CHECK(formatTimestamp(*parsed) == "2026-11-27T14:46:38Z");
-  CHECK(std::chrono::duration_cast<std::chrono::seconds>(*parsed - *parseTimestamp("2026-11-27T14:44:38Z")).count() ==
-        120);
+  CHECK(std::chrono::duration_cast<std::chrono::seconds>(*parsed - *parseTimestamp("2026-11-27T14:44:38Z"))
+            .count() == 120);
   CHECK_FALSE(parseTimestamp("yesterday"));
   CHECK_FALSE(parseTimestamp(""));
 }

@@ -86,7 +86,8 @@ TEST_CASE("tunnel codec: a truncated stream yields only whole frames and is not 
   }
 }
 
-TEST_CASE("tunnel codec: an oversized frame is refused from its header, before any payload is held", "[tunnel]") {
+TEST_CASE("tunnel codec: an oversized frame is refused from its header, before any payload is held",
+          "[tunnel]") {
   FrameDecoder d(FrameLimits{1024});
   std::string header;
   encodeFrame(header, FrameType::Data, 1, {});
@@ -193,14 +194,16 @@ TEST_CASE("tunnel handshake: the agent checks version, then token, before anythi
   CHECK(checkHello(Frame{FrameType::Data, 0, 1, "x"}, "tok").status.code == Code::ProtocolError);
   CHECK(checkHello(Frame{FrameType::Hello, 0, 0, "HTTP"}, "tok").status.code == Code::ProtocolError);
 
-  auto refused = checkWelcome(Frame{FrameType::Goaway, 0, 0, encode(Status{Code::BadToken, "wrong session token"})});
+  auto refused =
+      checkWelcome(Frame{FrameType::Goaway, 0, 0, encode(Status{Code::BadToken, "wrong session token"})});
   CHECK(refused.status.code == Code::BadToken);
   auto ok = checkWelcome(Frame{FrameType::Welcome, 0, 0, encode(Welcome{1, 65536, 65536, "agent"})});
   CHECK(ok.status.code == Code::Ok);
   CHECK(ok.welcome.peer == "agent");
 }
 
-TEST_CASE("tunnel codec: zero-copy prepare/commit feeding, with an ignorable frame, at every split", "[tunnel]") {
+TEST_CASE("tunnel codec: zero-copy prepare/commit feeding, with an ignorable frame, at every split",
+          "[tunnel]") {
   std::string wire = sampleStream();
   encodeFrame(wire, static_cast<FrameType>(0x61), 0, std::string(5000, 'i'), kFlagIgnorable);
   encodeFrame(wire, FrameType::Data, 9, "tail");

@@ -19,7 +19,8 @@ TEST_CASE("shadow options: defaults, flags, durations and the token from the env
   CHECK(defaults.options->idleTtl == std::chrono::minutes(10));
   CHECK(defaults.options->token == "tok");
 
-  auto custom = shadow::parseOptions({"--tunnel-port", "9000", "--idle-ttl", "90s", "--drain-timeout", "250ms"}, "t");
+  auto custom =
+      shadow::parseOptions({"--tunnel-port", "9000", "--idle-ttl", "90s", "--drain-timeout", "250ms"}, "t");
   REQUIRE(custom.options);
   CHECK(custom.options->tunnelPort == 9000);
   CHECK(custom.options->idleTtl == std::chrono::seconds(90));

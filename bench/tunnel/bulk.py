@@ -8,8 +8,15 @@ so no row always runs first or right after another. A download that fails or arr
 failure, never as a fast sample. The last row is compared with every other one: the ratio of the medians,
 and the spread of the ratios within a round (rows of one round share the machine's state). Prints only;
 exits 0.
+
+With LOAD_PIDS=PID,... (the HTTP server's processes) it also measures the load generators: that server plus
+curl, whose CPU is the children's usage of this process. They share the cores with the tunnel, so a row whose
+ends spend E s/GiB and whose load spends L s/GiB can move at most CORES / (E + L) GiB/s with every core busy.
+That ceiling is printed per row, and its ratio between rows, so a reader sees how far the measured ratio is
+from what the two paths' costs allow on this machine.
 """
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -17,16 +24,36 @@ import sys
 MIB = 1024 * 1024
 
 
-def cpu_ticks(pids):
+def cpu_seconds(pids):
+    """CPU time of the processes, every thread, in seconds. schedstat counts nanoseconds; /proc/PID/stat's
+    clock ticks are too coarse for downloads that last a few dozen milliseconds."""
     total = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    total += int(f.read().split()[0])
         except (OSError, IndexError, ValueError):
             pass
-    return total
+    return total / 1e9
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def curl_fixed_cost(port, path):
+    """The CPU one curl run costs whatever it downloads (start-up, connect, exit): ~20 ms here, while a
+    100 MiB download on the direct row takes ~60 ms. The median of three one-byte range requests; it is
+    taken off every download so that load_cpu is the cost per byte."""
+    costs = []
+    for _ in range(3):
+        before = children_cpu_seconds()
+        subprocess.run(["curl", "-s", "-o", "/dev/null", "-r", "0-0", "--max-time", "10",
+                        f"http://127.0.0.1:{port}{path}"], capture_output=True, timeout=20)
+        costs.append(children_cpu_seconds() - before)
+    return statistics.median(costs)
 
 
 def download(port, path, expected):
@@ -49,37 +76,51 @@ def main():
     for spec in sys.argv[4:]:
         parts = spec.split(":")
         pids = [int(p) for p in parts[2].split(",")] if len(parts) > 2 and parts[2] else []
-        rows.append({"name": parts[0], "port": int(parts[1]), "pids": pids, "mbs": [], "fails": 0, "ticks": 0})
+        rows.append({"name": parts[0], "port": int(parts[1]), "pids": pids, "mbs": [], "fails": 0, "ends": 0.0,
+                     "load": 0.0})
+    load_pids = [int(p) for p in os.environ.get("LOAD_PIDS", "").split(",") if p]
+    fixed = curl_fixed_cost(rows[0]["port"], path) if load_pids else 0.0
     per_round = []  # {name: MB/s} of each round, for the paired ratio
     for r in range(rounds):
         this_round = {}
         for i in range(len(rows)):
             row = rows[(r + i) % len(rows)]
-            before = cpu_ticks(row["pids"])
+            before = cpu_seconds(row["pids"])
+            load_before = cpu_seconds(load_pids) + children_cpu_seconds()
             t = download(row["port"], path, expected)
-            row["ticks"] += cpu_ticks(row["pids"]) - before
             if t is None:
                 row["fails"] += 1
                 continue
+            # Only downloads that count: the CPU is divided by the bytes of the successful ones.
+            row["ends"] += cpu_seconds(row["pids"]) - before
+            row["load"] += cpu_seconds(load_pids) + children_cpu_seconds() - load_before - fixed
             row["mbs"].append(expected / MIB / t)
             this_round[row["name"]] = row["mbs"][-1]
         per_round.append(this_round)
 
-    tick = os.sysconf("SC_CLK_TCK")
     print(f"bulk: {expected // MIB} MiB download, median of {rounds} per row, rows interleaved (MB/s = MiB/s)")
-    print(f"{'path':<12} {'median':>8} {'min':>8} {'max':>8} {'failed':>7}  cpu_s_per_GiB (the tunnel's two ends)")
+    print(f"{'path':<12} {'median':>8} {'min':>8} {'max':>8} {'failed':>7}  {'ends_cpu':>8}  {'load_cpu':>8}  "
+          "(CPU s/GiB: the tunnel's two ends; nginx + curl)")
     medians = {}
+    ceilings = {}
+    cores = os.cpu_count() or 1
     for row in rows:
         if row["mbs"]:
             medians[row["name"]] = statistics.median(row["mbs"])
             stats = f"{medians[row['name']]:8.0f} {min(row['mbs']):8.0f} {max(row['mbs']):8.0f}"
         else:
             stats = f"{'n/a':>8} {'n/a':>8} {'n/a':>8}"
-        cpu = ""
-        if row["pids"] and row["mbs"]:
+        ends, load = "", ""
+        if row["mbs"]:
             gib = len(row["mbs"]) * expected / (1024 * MIB)
-            cpu = f"{row['ticks'] / tick / gib:.2f}"
-        print(f"{row['name']:<12} {stats} {row['fails']:>7}  {cpu}")
+            ends_per_gib = row["ends"] / gib if row["pids"] else 0.0
+            if row["pids"]:
+                ends = f"{ends_per_gib:.2f}"
+            if load_pids:
+                load = f"{row['load'] / gib:.2f}"
+                if ends_per_gib + row["load"] / gib > 0:
+                    ceilings[row["name"]] = cores * 1024 / (ends_per_gib + row["load"] / gib)
+        print(f"{row['name']:<12} {stats} {row['fails']:>7}  {ends:>8}  {load:>8}")
 
     names = [row["name"] for row in rows]
     last = names[-1]
@@ -88,6 +129,16 @@ def main():
             paired = [x[last] / x[base] for x in per_round if last in x and base in x]
             print(f"{last} / {base}: {medians[last] / medians[base]:.2f}x (medians); per-round ratios "
                   f"{min(paired):.2f}-{max(paired):.2f}, median {statistics.median(paired):.2f}x")
+    if ceilings:
+        # What each row's measured costs allow if all the cores were busy all the time; a row below its
+        # ceiling lost time to idle cores (scheduling), not to its own work.
+        print(f"CPU ceiling on {cores} core(s), MiB/s = cores / (ends + load) per GiB, "
+              "and how much of it each row used:")
+        print("  " + ", ".join(f"{name} {ceiling:.0f} ({medians.get(name, 0) / ceiling:.0%})"
+                               for name, ceiling in ceilings.items()))
+        for base in reversed(names[:-1]):
+            if base in ceilings and last in ceilings and base != "direct":
+                print(f"  {last} / {base} allowed by the costs alone: {ceilings[last] / ceilings[base]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@
 # script's fixed ports cannot answer for a row; and the bulk table needs the peers alive while it repeats
 # downloads. Bulk is the MEDIAN of BULK_ROUNDS (default 5) 100 MiB downloads per row with the rows
 # interleaved, because one download per row varies by +-15% on a shared 2-core machine; it also prints the
-# CPU the tunnel's two ends spent per GiB (ssh + sshd, tether client + shadow). Whole runs still differ by
+# CPU the tunnel's two ends spent per GiB (ssh + sshd, tether client + shadow), the CPU of the load (nginx +
+# curl) per GiB, and the throughput those costs allow with every core busy. Whole runs still differ by
 # up to ~20%, since each row keeps one TCP connection whose kernel state (and the machine's load) varies:
 # compare rows of one run, and use BASE_BUILD for a before/after.
 # Usage: bench/tunnel/run.sh BUILD_DIR [seconds-per-row] [idle-seconds]
@@ -70,7 +71,7 @@ http { access_log off; client_body_temp_path $work; proxy_temp_path $work; fastc
        uwsgi_temp_path $work; scgi_temp_path $work;
        server { listen 127.0.0.1:$http_port; root $work/www; } }
 NG
-nginx -c "$work/nginx.conf" & pids+=($!)
+nginx -c "$work/nginx.conf" & pids+=($!); nginx_pid=$!
 
 ssh-keygen -q -t ed25519 -N '' -f "$work/id"; cp "$work/id.pub" "$work/authorized_keys"; chmod 600 "$work/authorized_keys"
 ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"
@@ -140,7 +141,10 @@ for p in "${rows[@]}"; do
   printf "%-12s %12s %10s %10s\n" "$n" "${rps:-n/a}" "${p50:-n/a}" "${p99:-n/a}"
 done
 
-"$py" "$here/bulk.py" "$rounds" /big "$big_bytes" "${bulk_rows[@]}" || echo "bench/tunnel: bulk measurement failed"
+# nginx's master and worker: with curl, the load that shares the cores with every row's tunnel.
+load_pids=$(pgrep -P "$nginx_pid" | paste -sd, -)
+LOAD_PIDS="$nginx_pid,$load_pids" "$py" "$here/bulk.py" "$rounds" /big "$big_bytes" "${bulk_rows[@]}" ||
+  echo "bench/tunnel: bulk measurement failed"
 
 "$py" "$here/streams.py" "$hold_remote" "$hold_port" 1000 "$shadow_pid" || echo "bench/tunnel: streams measurement failed"
 

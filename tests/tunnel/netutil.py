@@ -128,6 +128,7 @@ class BigDns:
 
     def __init__(self):
         self.tcp_queries = 0
+        self.udp = self.tcp = None
 
     def answer(self, data, truncated):
         qid, _, qd, _, _, _ = struct.unpack(">HHHHHH", data[:12])
@@ -167,15 +168,17 @@ class BigDns:
             try:
                 self.udp, _ = await loop.create_datagram_endpoint(Udp, local_addr=("127.0.0.1", self.port))
                 return self
-            except OSError as error:
-                if error.errno != errno.EADDRINUSE:
-                    raise
+            except BaseException as error:
                 self.tcp.close()
+                if not (isinstance(error, OSError) and error.errno == errno.EADDRINUSE):
+                    raise
         raise RuntimeError(f"BigDns: no port free for both UDP and TCP after {BIND_ATTEMPTS} attempts")
 
     def close(self):
-        self.udp.close()
-        self.tcp.close()
+        if self.udp:
+            self.udp.close()
+        if self.tcp:
+            self.tcp.close()
 
 
 def random_payload(size):

@@ -30,11 +30,15 @@ def cpu_seconds(pids):
     total = 0
     for pid in pids:
         try:
-            for task in os.listdir(f"/proc/{pid}/task"):
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:  # a thread that ended since the listing drops out alone
                 with open(f"/proc/{pid}/task/{task}/schedstat") as f:
                     total += int(f.read().split()[0])
-        except (OSError, IndexError, ValueError):
-            pass
+            except (OSError, IndexError, ValueError):
+                pass
     return total / 1e9
 
 
@@ -50,8 +54,11 @@ def curl_fixed_cost(port, path):
     costs = []
     for _ in range(3):
         before = children_cpu_seconds()
-        subprocess.run(["curl", "-s", "-o", "/dev/null", "-r", "0-0", "--max-time", "10",
-                        f"http://127.0.0.1:{port}{path}"], capture_output=True, timeout=20)
+        try:
+            subprocess.run(["curl", "-s", "-o", "/dev/null", "-r", "0-0", "--max-time", "10",
+                            f"http://127.0.0.1:{port}{path}"], capture_output=True, timeout=20)
+        except subprocess.TimeoutExpired:
+            return 0.0  # then load_cpu includes curl's start-up, as it did before this was measured
         costs.append(children_cpu_seconds() - before)
     return statistics.median(costs)
 
@@ -93,7 +100,7 @@ def main():
                 continue
             # Only downloads that count: the CPU is divided by the bytes of the successful ones.
             row["ends"] += cpu_seconds(row["pids"]) - before
-            row["load"] += cpu_seconds(load_pids) + children_cpu_seconds() - load_before - fixed
+            row["load"] += max(0.0, cpu_seconds(load_pids) + children_cpu_seconds() - load_before - fixed)
             row["mbs"].append(expected / MIB / t)
             this_round[row["name"]] = row["mbs"][-1]
         per_round.append(this_round)
@@ -103,7 +110,7 @@ def main():
           "(CPU s/GiB: the tunnel's two ends; nginx + curl)")
     medians = {}
     ceilings = {}
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))  # the cores this run may use, not the host's
     for row in rows:
         if row["mbs"]:
             medians[row["name"]] = statistics.median(row["mbs"])

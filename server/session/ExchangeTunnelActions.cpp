@@ -1,7 +1,6 @@
 // ExchangeTunnelActions.cpp - ExchangeMachine's actions on this machine: open the tunnel to the shadow and
 // its local proxies, wait for it (and for it to come back after a drop), wait for the local process to
 // listen, and stop it all. Expected failures become Outcomes that say what to do.
-#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>

@@ -1,10 +1,11 @@
 // Pump.cpp - moves bytes between a local TCP socket and one tunnel stream.
 //
-// The socket runs in non-blocking mode and the pump waits for readiness rather than posting reads with
-// buffers of its own: received bytes are written straight from the mux's stream buffer, and reads land
-// directly in a DATA frame in the mux's output queue (prepareSend), sized to the credit the stream has.
-// So an idle stream owns no buffer at all, which is what keeps a thousand open streams within a few
-// megabytes, and a byte read from a local socket is never copied before the tunnel write.
+// The socket runs in non-blocking mode and the pump waits for readiness (unless its last read filled the
+// space, when it reads again at once) rather than posting reads with buffers of its own: received bytes are
+// written straight from the mux's stream buffer, and reads land directly in a DATA frame in the mux's output
+// queue (prepareSend), sized to the credit the stream has. So an idle stream owns no buffer at all, which is
+// what keeps a thousand open streams within a few megabytes, and a byte read from a local socket is never
+// copied before the tunnel write.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
@@ -65,7 +66,8 @@ asio::awaitable<void> Connection::pumpUp(std::uint32_t id, tcp::socket& socket) 
       continue;
     }
     if (probablyMore) {
-      // Let the writer send what was just read before reading more, as a readiness wait would have.
+      // Yield before reading more, as a readiness wait would have: the writer, woken by kickWriter(), and
+      // the other streams run first.
       co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
     } else {
       auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, kAwait);

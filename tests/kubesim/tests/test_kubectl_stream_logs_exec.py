@@ -1,8 +1,10 @@
 """`kubectl logs` and `kubectl exec` against kubesim, printing what they print on a real cluster."""
 
+import http.client
 import json
 import re
 import subprocess
+from urllib.parse import urlparse
 
 import pytest
 
@@ -120,3 +122,36 @@ def test_logs_previous_and_container_choice(kubectl, ns):
     assert kubectl("logs", "-n", ns, "two", "-c", "steady").stdout == "steady\n"
     previous = kubectl("logs", "-n", ns, "two", "-c", "crashy", "--previous").stdout
     assert re.fullmatch(r"run-\d+\n", previous), previous
+
+
+def test_previous_log_is_kept_when_the_restart_is_counted(cluster, kubectl, ns):
+    """A kubelet serves `logs --previous` from lastState's container, so the log of the instance that ended
+    must be there as soon as restartCount > 0 is published, not only once the next instance starts.
+    The test reads the pod through a watch and asks for the previous log the moment it sees the count,
+    while the next instance is still in its back-off."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "once"},
+           "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+               {"name": "crashy", "image": "kubesim/toolbox", "command": ["sh", "-c", "echo first-run; exit 3"]}]}}
+    kubectl.apply(pod, ns)
+    server = urlparse(cluster.server())
+    conn = http.client.HTTPSConnection(server.hostname, server.port, context=cluster.ssl_context(), timeout=30)
+    conn.request("GET", f"/api/v1/namespaces/{ns}/pods?watch=true&fieldSelector=metadata.name%3Donce")
+    watch = conn.getresponse()
+    assert watch.status == 200
+    status = None
+    while status is None:
+        line = watch.readline()
+        assert line, "the watch ended before the restart was counted"
+        obj = json.loads(line)["object"]
+        statuses = obj.get("status", {}).get("containerStatuses") or []
+        if statuses and statuses[0]["restartCount"] >= 1:
+            status = statuses[0]
+    conn.close()
+    logs = http.client.HTTPSConnection(server.hostname, server.port, context=cluster.ssl_context(), timeout=30)
+    logs.request("GET", f"/api/v1/namespaces/{ns}/pods/once/log?container=crashy&previous=true")
+    answer = logs.getresponse()
+    body = answer.read().decode()
+    logs.close()
+    assert answer.status == 200, body
+    assert body == "first-run\n"
+    assert status["lastState"]["terminated"]["exitCode"] == 3

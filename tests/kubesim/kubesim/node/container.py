@@ -67,7 +67,7 @@ class Container:
         if "/" in program and not os.access(program, os.X_OK):
             raise FileNotFoundError(f'exec: "{program}": no such file or executable')
         if self.ever_started:
-            self.previous = self.log
+            # The instance that ended was kept as "previous" when it was counted as restarted.
             self.log = LogBuffer()
         self.proc = await asyncio.create_subprocess_exec(
             IP, "netns", "exec", netns, *argv, env=env, cwd=self.spec.get("workingDir") or "/",
@@ -92,6 +92,14 @@ class Container:
         # A signal death is reported like a shell does: 128 + signal number.
         self.exit_code = 128 - rc if rc < 0 else rc
         return self.exit_code
+
+    def count_restart(self) -> None:
+        """The instance that just ended becomes lastState and its log "previous" in one step, before the
+        new restartCount is published: a kubelet serves `logs --previous` from lastState's container, so
+        a client that saw restartCount > 0 always finds that log."""
+        self.last_state = self.state
+        self.previous = self.log
+        self.restart_count += 1
 
     def mark_terminated(self, message: str = "", reason: str | None = None) -> dict:
         started = self.state.get("running", {}).get("startedAt", rfc3339())

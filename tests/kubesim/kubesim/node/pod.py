@@ -170,8 +170,7 @@ class PodRuntime:
                     self.init_failed = True
                 self.publish()
                 return False
-            c.last_state = c.state
-            c.restart_count += 1
+            c.count_restart()
             c.set_waiting("CrashLoopBackOff",
                           f"back-off restarting failed container {c.name} in pod {self.name}")
             self.event("BackOff", f"Back-off restarting failed container {c.name} in pod "

@@ -12,6 +12,7 @@
 #include "server/kube/Client.hpp"
 #include "server/kube/Kubeconfig.hpp"
 #include "server/session/ShadowImageChoice.hpp"
+#include "support/text/Random.hpp"
 
 extern char** environ;
 
@@ -77,7 +78,7 @@ SessionView Backend::startSession(const SessionRequest& request,
   }
   exchange.strategy = strategyOf(request.strategy);
   auto client = clientFor(request.connection);
-  exchange.id = session::randomHex(4);
+  exchange.id = support::randomHex(4);
   exchange.namespaceName = request.connection.namespaceName.value_or(client->config().namespaceName);
   exchange.service = request.service;
   exchange.image = session::chooseShadowImage(request.image);

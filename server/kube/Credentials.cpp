@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "server/kube/Base64.hpp"
+#include "support/text/Base64.hpp"
 
 namespace tether::kube {
 
@@ -62,7 +62,7 @@ AppliedCredentials Credentials::current() {
     }
     applied.headers.push_back("Authorization: Bearer " + fileToken_);
   } else if (!user.username.empty()) {
-    applied.headers.push_back("Authorization: Basic " + encodeBase64(user.username + ":" + user.password));
+    applied.headers.push_back("Authorization: Basic " + support::encodeBase64(user.username + ":" + user.password));
   }
   return applied;
 }

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "server/kube/Base64.hpp"
+#include "support/text/Base64.hpp"
 
 namespace tether::kube {
 
@@ -62,7 +62,7 @@ bool boolean(const YAML::Node& node, const char* key, const Place& place) {
 std::string decoded(const YAML::Node& node, const char* key, const Place& place) {
   const auto text = scalar(node, key, place);
   if (text.empty()) return {};
-  auto bytes = decodeBase64(text);
+  auto bytes = support::decodeBase64(text);
   if (!bytes) fail(place, std::string(key) + " is not valid base64");
   return *bytes;
 }

@@ -10,6 +10,7 @@
 #include "server/session/ActionOutcome.hpp"
 #include "server/session/ExchangeSessionImpl.hpp"
 #include "server/session/Labels.hpp"
+#include "support/text/Random.hpp"
 
 namespace tether::session {
 
@@ -287,7 +288,7 @@ Outcome ExchangeSession::Impl::lock() {
 }
 
 Outcome ExchangeSession::Impl::createShadow() {
-  token = randomHex(24);
+  token = support::randomHex(24);
   const auto base = dnsName("tether-" + request.service).substr(0, 40) + "-" + request.id;
   shadowName = base;
   secretName = base + "-token";

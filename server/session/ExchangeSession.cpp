@@ -7,7 +7,7 @@
 
 #include <algorithm>
 #include <future>
-#include <random>
+#include "support/text/Random.hpp"
 
 #include "server/session/ExchangeSessionImpl.hpp"
 
@@ -18,18 +18,6 @@ using Clock = std::chrono::steady_clock;
 
 const char* toString(Strategy strategy) {
   return strategy == Strategy::Scale ? "scale" : "selector";
-}
-
-std::string randomHex(std::size_t bytes) {
-  std::random_device device;
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string text;
-  for (std::size_t i = 0; i < bytes; ++i) {
-    const auto byte = static_cast<unsigned>(device() & 0xffu);
-    text += kDigits[byte >> 4u];
-    text += kDigits[byte & 0xfu];
-  }
-  return text;
 }
 
 void dropOnIo(asio::io_context& io, std::unique_ptr<kube::Waiter> waiter) {
@@ -44,7 +32,7 @@ ExchangeSession::Impl::Impl(std::shared_ptr<kube::Client> clientIn, ExchangeRequ
       timings(timingsIn),
       observer(observerIn),
       ioWork(asio::make_work_guard(io)) {
-  if (request.id.empty()) request.id = randomHex(4);
+  if (request.id.empty()) request.id = support::randomHex(4);
   snap.id = request.id;
   snap.strategy = request.strategy;
   snap.contextName = request.contextName;

@@ -121,6 +121,4 @@ class ExchangeSession {
   std::unique_ptr<Impl> impl_;
 };
 
-std::string randomHex(std::size_t bytes);
-
 }  // namespace tether::session

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "server/kube/Base64.hpp"
 #include "server/kube/ExecPlugin.hpp"
 #include "server/kube/Kubeconfig.hpp"
+#include "support/text/Base64.hpp"
 
 using namespace tether::kube;
 namespace fs = std::filesystem;
@@ -244,18 +244,18 @@ contexts:
 }
 
 TEST_CASE("base64 is strict", "[kube]") {
-  CHECK(decodeBase64("QUJD") == "ABC");
-  CHECK(decodeBase64("QUI=") == "AB");
-  CHECK(decodeBase64("QQ==") == "A");
-  CHECK(decodeBase64("QU\nJD") == "ABC");
-  CHECK_FALSE(decodeBase64("QUJ").has_value());
-  CHECK_FALSE(decodeBase64("Q===").has_value());
-  CHECK_FALSE(decodeBase64("QQ=A").has_value());
-  CHECK_FALSE(decodeBase64("QU*D").has_value());
-  CHECK(encodeBase64("admin:secret") == "YWRtaW46c2VjcmV0");
+  CHECK(tether::support::decodeBase64("QUJD") == "ABC");
+  CHECK(tether::support::decodeBase64("QUI=") == "AB");
+  CHECK(tether::support::decodeBase64("QQ==") == "A");
+  CHECK(tether::support::decodeBase64("QU\nJD") == "ABC");
+  CHECK_FALSE(tether::support::decodeBase64("QUJ").has_value());
+  CHECK_FALSE(tether::support::decodeBase64("Q===").has_value());
+  CHECK_FALSE(tether::support::decodeBase64("QQ=A").has_value());
+  CHECK_FALSE(tether::support::decodeBase64("QU*D").has_value());
+  CHECK(tether::support::encodeBase64("admin:secret") == "YWRtaW46c2VjcmV0");
   for (const std::string& text : {std::string(), std::string("a"), std::string("ab"), std::string("abc"),
                                   std::string("\x00\xff\x10", 3)}) {
-    CHECK(decodeBase64(encodeBase64(text)) == text);
+    CHECK(tether::support::decodeBase64(tether::support::encodeBase64(text)) == text);
   }
 }
 
@@ -294,4 +294,12 @@ TEST_CASE("RFC 3339 timestamps", "[kube]") {
   CHECK(parseRfc3339("2026-11-27T14:00:00+02:00") == parseRfc3339("2026-11-27T12:00:00Z"));
   CHECK_FALSE(parseRfc3339("2026-11-27 12:00").has_value());
   CHECK_FALSE(parseRfc3339("2026-11-27T12:00:00Zjunk").has_value());
+  CHECK(parseRfc3339("2026-11-27T10:30:00-01:30") == parseRfc3339("2026-11-27T12:00:00Z"));
+  // The offset is exactly [+-]HH:MM. "+1:2" once made the parser step past the end of the text (ASan).
+  for (const char* bad : {"2026-11-27T12:00:00+1:2", "2026-11-27T12:00:00+", "2026-11-27T12:00:00+01",
+                          "2026-11-27T12:00:00+01:", "2026-11-27T12:00:00+0100", "2026-11-27T12:00:00+24:00",
+                          "2026-11-27T12:00:00+01:60", "2026-11-27T12:00:00+01:00x"}) {
+    INFO(bad);
+    CHECK_FALSE(parseRfc3339(bad).has_value());
+  }
 }

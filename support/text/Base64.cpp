@@ -1,9 +1,9 @@
 // Base64.cpp - a small strict decoder: padding must be right, no stray characters.
-#include "server/kube/Base64.hpp"
+#include "support/text/Base64.hpp"
 
 #include <array>
 
-namespace tether::kube {
+namespace tether::support {
 
 namespace {
 constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -69,4 +69,4 @@ std::string encodeBase64(std::string_view bytes) {
   return out;
 }
 
-}  // namespace tether::kube
+}  // namespace tether::support

@@ -26,12 +26,33 @@ def fetch(url: str):
         return {"error": f"{url}: {error}"}
 
 
+def read_body(handler) -> bytes:
+    """The request body, whether it comes with a Content-Length or chunked."""
+    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+        body = b""
+        while size := int(handler.rfile.readline().split(b";")[0], 16):
+            body += handler.rfile.read(size)
+            handler.rfile.readline()
+        while handler.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
+            pass
+        return body
+    return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
-        body = json.dumps({"service": NAME, "where": WHERE, "host": HOST,
-                           "path": self.path, "upstream": {url: fetch(url) for url in UPSTREAM}}).encode()
+        self.answer({"service": NAME, "where": WHERE, "host": HOST,
+                     "path": self.path, "upstream": {url: fetch(url) for url in UPSTREAM}})
+
+    def do_POST(self):
+        """Says what it was sent, so a caller can tell which Service got its body."""
+        self.answer({"service": NAME, "where": WHERE, "host": HOST, "path": self.path, "method": "POST",
+                     "body": read_body(self).decode(errors="replace")})
+
+    def answer(self, document):
+        body = json.dumps(document).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

@@ -62,7 +62,8 @@ FramingResult responseFraming(const ResponseHead& head, std::string_view request
   }
   if (find(head.headers, "Transfer-Encoding") != nullptr) {
     const auto codings = tokens(head.headers, "Transfer-Encoding");
-    if (!codings.empty() && codings.back() == "chunked") return {BodyFraming{BodyFraming::Kind::Chunked, 0}, ""};
+    if (!codings.empty() && codings.back() == "chunked")
+      return {BodyFraming{BodyFraming::Kind::Chunked, 0}, ""};
     return {BodyFraming{BodyFraming::Kind::UntilClose, 0}, ""};
   }
   auto length = contentLength(head.headers);

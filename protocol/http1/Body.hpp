@@ -35,8 +35,8 @@ FramingResult requestFraming(const RequestHead& head);
 FramingResult responseFraming(const ResponseHead& head, std::string_view requestMethod);
 
 struct BodyLimits {
-  std::size_t maxChunkLine = 4096;        // a chunk-size line with its extensions
-  std::size_t maxTrailer = 64u * 1024u;   // the trailer section of a chunked body
+  std::size_t maxChunkLine = 4096;       // a chunk-size line with its extensions
+  std::size_t maxTrailer = 64u * 1024u;  // the trailer section of a chunked body
 };
 
 class BodyScanner {
@@ -53,8 +53,21 @@ class BodyScanner {
   std::uint64_t remaining() const { return remaining_; }
 
  private:
-  enum class State { Size, Extension, SizeLf, Data, DataCr, DataLf, TrailerStart, Trailer, TrailerLf, FinalLf,
-                     UntilClose, Done, Failed };
+  enum class State {
+    Size,
+    Extension,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    TrailerStart,
+    Trailer,
+    TrailerLf,
+    FinalLf,
+    UntilClose,
+    Done,
+    Failed
+  };
 
   void fail(std::string why);
 

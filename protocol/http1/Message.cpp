@@ -38,7 +38,8 @@ std::string_view trim(std::string_view text) {
 std::optional<int> minorVersion(std::string_view text, bool& otherMajor) {
   otherMajor = false;
   if (text.size() != 8 || text.substr(0, 5) != "HTTP/" || text[6] != '.') return std::nullopt;
-  if (!std::isdigit(static_cast<unsigned char>(text[5])) || !std::isdigit(static_cast<unsigned char>(text[7])))
+  if (!std::isdigit(static_cast<unsigned char>(text[5])) ||
+      !std::isdigit(static_cast<unsigned char>(text[7])))
     return std::nullopt;
   if (text[5] != '1') {
     otherMajor = true;
@@ -66,7 +67,8 @@ bool parseFields(std::string_view lines, const HeadLimits& limits, Parsed<Head>&
     }
     const auto colon = line.find(':');
     if (colon == std::string_view::npos || !isToken(line.substr(0, colon))) {
-      out.reason = "malformed header field \"" + std::string(line.substr(0, std::min<std::size_t>(colon, 40))) + "\"";
+      out.reason =
+          "malformed header field \"" + std::string(line.substr(0, std::min<std::size_t>(colon, 40))) + "\"";
       return false;
     }
     const std::string_view value = trim(line.substr(colon + 1));
@@ -126,10 +128,11 @@ Parsed<RequestHead> parseRequestHead(std::string_view head, const HeadLimits& li
     out.reason = "malformed method";
     return out;
   }
-  const bool targetOk = !request.target.empty() && std::all_of(request.target.begin(), request.target.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u > 0x20u && u < 0x7fu;
-  });
+  const bool targetOk =
+      !request.target.empty() && std::all_of(request.target.begin(), request.target.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u > 0x20u && u < 0x7fu;
+      });
   if (!targetOk) {
     out.reason = "malformed request target";
     return out;
@@ -213,7 +216,8 @@ std::vector<std::string> tokens(const Headers& headers, std::string_view name) {
 
 bool hasToken(const Headers& headers, std::string_view name, std::string_view token) {
   const auto all = tokens(headers, name);
-  return std::any_of(all.begin(), all.end(), [&](const std::string& t) { return equalsIgnoreCase(t, token); });
+  return std::any_of(all.begin(), all.end(),
+                     [&](const std::string& t) { return equalsIgnoreCase(t, token); });
 }
 
 bool keepsAlive(int versionMinor, const Headers& headers) {

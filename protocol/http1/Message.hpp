@@ -16,7 +16,7 @@
 namespace tether::http1 {
 
 struct Header {
-  std::string name;  // as sent (compare with equalsIgnoreCase)
+  std::string name;   // as sent (compare with equalsIgnoreCase)
   std::string value;  // without surrounding whitespace
 };
 using Headers = std::vector<Header>;

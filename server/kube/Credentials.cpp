@@ -62,7 +62,8 @@ AppliedCredentials Credentials::current() {
     }
     applied.headers.push_back("Authorization: Bearer " + fileToken_);
   } else if (!user.username.empty()) {
-    applied.headers.push_back("Authorization: Basic " + support::encodeBase64(user.username + ":" + user.password));
+    applied.headers.push_back("Authorization: Basic " +
+                              support::encodeBase64(user.username + ":" + user.password));
   }
   return applied;
 }

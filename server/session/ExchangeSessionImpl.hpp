@@ -103,9 +103,9 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   // I/O thread: tunnel, proxies, waits.
   boost::asio::io_context io{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> ioWork;
-  std::unique_ptr<tunnelclient::TunnelClient> tunnel;
-  std::unique_ptr<tunnelclient::HttpProxy> httpProxy;
-  std::unique_ptr<tunnelclient::Socks5Proxy> socksProxy;
+  std::shared_ptr<tunnelclient::TunnelClient> tunnel;
+  std::shared_ptr<tunnelclient::HttpProxy> httpProxy;
+  std::shared_ptr<tunnelclient::Socks5Proxy> socksProxy;
   std::unique_ptr<kube::Waiter> serviceWatch;
   std::promise<void> ioFinished;
   std::future<void> ioDone;

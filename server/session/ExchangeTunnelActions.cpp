@@ -26,12 +26,15 @@ Outcome ExchangeSession::Impl::openTunnel() {
         {static_cast<std::uint16_t>(targetNumbers[i]), static_cast<std::uint16_t>(exposed[i].local)});
   }
   config.connection.peerName = "session-" + request.id;
-  tunnel = std::make_unique<tunnelclient::TunnelClient>(
+  tunnel = std::make_shared<tunnelclient::TunnelClient>(
       io.get_executor(),
       portForwardConnector(*client, request.namespaceName, shadowName, timings.shadowTunnelPort), token,
       config, *this);
-  httpProxy = std::make_unique<tunnelclient::HttpProxy>(*tunnel);
-  socksProxy = std::make_unique<tunnelclient::Socks5Proxy>(*tunnel);
+  // Fresh credentials per session: only processes given the launch environment can use its proxies.
+  const auto credentials = tunnelclient::ProxyCredentials::generate();
+  const tunnelclient::ProxyAuth auth(credentials);
+  httpProxy = std::make_shared<tunnelclient::HttpProxy>(tunnel, auth);
+  socksProxy = std::make_shared<tunnelclient::Socks5Proxy>(tunnel, auth);
   std::string error;
   if (!httpProxy->bind(0, error) || !socksProxy->bind(0, error)) {
     return failed("could not open the local proxies on 127.0.0.1: " + error);
@@ -48,7 +51,9 @@ Outcome ExchangeSession::Impl::openTunnel() {
       wake.notify_all();
     });
   });
-  LaunchEnvInput envInput{httpProxy->port(), socksProxy->port(), request.localNames, request.environment};
+  LaunchEnvInput envInput{
+      httpProxy->port(), socksProxy->port(), credentials.user + ":" + credentials.password,
+      findJvmAgent(),    request.localNames, request.environment};
   {
     std::lock_guard guard(mutex);
     snap.launchEnv = launchEnvironment(envInput);

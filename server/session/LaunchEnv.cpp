@@ -1,6 +1,7 @@
 // LaunchEnv.cpp - proxy variables for the launched process.
 #include "server/session/LaunchEnv.hpp"
 
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -25,8 +26,9 @@ std::string find(const std::map<std::string, std::string>& map, const std::strin
 }  // namespace
 
 std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input) {
-  const std::string http = "http://127.0.0.1:" + std::to_string(input.httpProxyPort);
-  const std::string socks = "socks5h://127.0.0.1:" + std::to_string(input.socksProxyPort);
+  const std::string userInfo = input.proxyUserInfo.empty() ? std::string() : input.proxyUserInfo + "@";
+  const std::string http = "http://" + userInfo + "127.0.0.1:" + std::to_string(input.httpProxyPort);
+  const std::string socks = "socks5h://" + userInfo + "127.0.0.1:" + std::to_string(input.socksProxyPort);
 
   // Loopback and this host's names stay local; whatever the user already excluded stays excluded.
   std::vector<std::string> noProxy{"localhost", "127.0.0.1", "::1"};
@@ -59,9 +61,28 @@ std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input
   std::string java = "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=" + port +
                      " -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=" + port +
                      " -Dhttp.nonProxyHosts=" + joined(javaNoProxy, "|");
+  if (!input.jvmAgent.empty()) {
+    // The JVM has no property for proxy credentials; the agent answers the proxy's 407 from HTTP_PROXY.
+    // The JDK refuses Basic for CONNECT unless the scheme is taken off its disabled list.
+    const bool spaced = input.jvmAgent.find(' ') != std::string::npos;
+    java += " -javaagent:" + (spaced ? "\"" + input.jvmAgent + "\"" : input.jvmAgent) +
+            " -Djdk.http.auth.tunneling.disabledSchemes=";
+  }
   const auto existingJava = find(input.current, "JAVA_TOOL_OPTIONS");
   env["JAVA_TOOL_OPTIONS"] = existingJava.empty() ? java : existingJava + " " + java;
   return env;
+}
+
+std::string findJvmAgent() {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  for (const auto& candidate :
+       {self.parent_path() / "tether-jvm-agent.jar",
+        self.parent_path().parent_path() / "share" / "tether" / "tether-jvm-agent.jar"}) {
+    if (std::filesystem::is_regular_file(candidate, ec)) return candidate.string();
+  }
+  return {};
 }
 
 }  // namespace tether::session

@@ -17,6 +17,11 @@ namespace tether::session {
 struct LaunchEnvInput {
   std::uint16_t httpProxyPort = 0;
   std::uint16_t socksProxyPort = 0;
+  // "user:password" the proxies require; it goes into the proxy URLs (userinfo), from where clients that
+  // honour the variables send it. Never logged.
+  std::string proxyUserInfo;
+  // tether-jvm-agent.jar, which answers the proxy's 407 for the JVM; empty when it was not found.
+  std::string jvmAgent;
   std::vector<std::string> localNames;  // this host's own names, never sent through the proxy
   // The variables as they are now (JAVA_TOOL_OPTIONS and NO_PROXY are extended, not replaced).
   std::map<std::string, std::string> current;
@@ -25,5 +30,8 @@ struct LaunchEnvInput {
 // HTTP_PROXY, HTTPS_PROXY, ALL_PROXY (socks5h), NO_PROXY and their lower-case twins, NODE_USE_ENV_PROXY,
 // JAVA_TOOL_OPTIONS.
 std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input);
+
+// tether-jvm-agent.jar beside the running executable (or in ../share/tether/), or empty.
+std::string findJvmAgent();
 
 }  // namespace tether::session

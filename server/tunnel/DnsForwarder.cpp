@@ -11,6 +11,7 @@
 
 #include <array>
 
+#include "protocol/tunnel/asio/AcceptLoop.hpp"
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "server/tunnel/DnsMessage.hpp"
 #include "server/tunnel/LocalListen.hpp"
@@ -83,12 +84,9 @@ asio::awaitable<void> DnsForwarder::answerUdp(std::string query, udp::endpoint f
 }
 
 asio::awaitable<void> DnsForwarder::serveTcp() {
-  while (tcp_.is_open()) {
-    auto [ec, socket] = co_await tcp_.async_accept(kAwait);
-    if (ec == asio::error::operation_aborted || !tcp_.is_open()) co_return;
-    if (ec) continue;
+  co_await tunnel::acceptLoop(tcp_, "dns tcp", [this](tcp::socket socket) {
     tunnel::spawnLogged(client_.executor(), serveTcpClient(std::move(socket)), "dns tcp client");
-  }
+  });
 }
 
 asio::awaitable<void> DnsForwarder::serveTcpClient(tcp::socket socket) {

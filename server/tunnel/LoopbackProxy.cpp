@@ -1,26 +1,23 @@
-// LoopbackProxy.cpp - the accept loop and the handshake deadline of the local proxies.
+// LoopbackProxy.cpp - bind and the accept loop of the local proxies.
 #include "server/tunnel/LoopbackProxy.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
+#include "protocol/tunnel/asio/AcceptLoop.hpp"
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "server/tunnel/LocalListen.hpp"
 
 namespace tether::tunnelclient {
 
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
 using tcp = asio::ip::tcp;
 
-namespace {
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-}  // namespace
-
-LoopbackProxy::LoopbackProxy(TunnelClient& client, ProxyConfig config, std::string what)
-    : client_(client), config_(config), acceptor_(client.executor()), what_(std::move(what)) {}
+LoopbackProxy::LoopbackProxy(std::shared_ptr<TunnelClient> client, ProxyAuth auth, ProxyConfig config,
+                             std::string what)
+    : tunnel_(std::move(client)),
+      client_(*tunnel_),
+      auth_(std::move(auth)),
+      config_(config),
+      what_(std::move(what)),
+      acceptor_(client_.executor()) {}
 
 bool LoopbackProxy::bind(std::uint16_t port, std::string& error) {
   return bindLoopback(acceptor_, port, error);
@@ -33,24 +30,32 @@ std::uint16_t LoopbackProxy::port() const {
 void LoopbackProxy::close() {
   boost::system::error_code ec;
   acceptor_.close(ec);
+  for (auto* socket : clients_) socket->close(ec);
 }
 
 asio::awaitable<void> LoopbackProxy::serve() {
-  while (acceptor_.is_open()) {
-    auto [ec, socket] = co_await acceptor_.async_accept(kAwait);
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-    if (ec) continue;
-    tunnel::spawnLogged(client_.executor(), handle(std::move(socket)), what_);
-  }
+  auto self = shared_from_this();
+  co_await tunnel::acceptLoop(acceptor_, what_ + " proxy", [self](tcp::socket socket) {
+    tunnel::spawnLogged(self->client_.executor(), runClient(self, std::move(socket)),
+                        self->what_ + " proxy client");
+  });
 }
 
-asio::awaitable<void> LoopbackProxy::handle(tcp::socket socket) {
-  asio::steady_timer deadline(client_.executor(), config_.handshakeTimeout);
-  auto negotiated = co_await (negotiate(socket) || deadline.async_wait(kAwait));
-  if (negotiated.index() == 1 || !std::get<0>(negotiated)) {
-    boost::system::error_code ec;
-    socket.close(ec);
+asio::awaitable<void> LoopbackProxy::runClient(std::shared_ptr<LoopbackProxy> self, tcp::socket socket) {
+  self->clients_.insert(&socket);
+  try {
+    co_await self->serveClient(socket);
+  } catch (...) {
+    self->clients_.erase(&socket);
+    throw;
   }
+  self->clients_.erase(&socket);
+}
+
+std::string peerOf(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  return ec ? std::string("?") : peer.address().to_string() + ":" + std::to_string(peer.port());
 }
 
 }  // namespace tether::tunnelclient

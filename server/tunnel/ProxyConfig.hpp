@@ -7,10 +7,15 @@
 namespace tether::tunnelclient {
 
 struct ProxyConfig {
-  // SOCKS greeting and request, or an HTTP request head, plus the OPEN; longer than the tunnel openTimeout
-  // (10 s) so a slow OPEN is answered with its own reason rather than cut off.
+  // SOCKS greeting and request, or an HTTP request head once its first byte came, plus the OPEN; longer than
+  // the tunnel's openTimeout (10 s) so a slow OPEN is answered with its own reason rather than cut off.
   std::chrono::milliseconds handshakeTimeout{15000};
-  std::size_t maxHeadBytes = 64u * 1024u;              // HTTP request head
+  // An HTTP client connection between requests (keep-alive), before the next head starts.
+  std::chrono::milliseconds keepAliveTimeout{60000};
+  // A request in progress whose client neither sends (its body) nor takes (the response) a byte.
+  std::chrono::milliseconds clientIdleTimeout{600000};
+  std::size_t maxHeadBytes = 64u * 1024u;  // an HTTP request or response head
+  std::size_t maxIdleUpstreams = 4;        // upstream streams one HTTP client connection keeps for reuse
   std::chrono::milliseconds dnsTcpIdleTimeout{30000};  // a DNS-over-TCP client that sends nothing
 };
 

@@ -1,18 +1,16 @@
-// Socks5Proxy.cpp - greeting, CONNECT request, reply, then the stream pump.
+// Socks5Proxy.cpp - the handshake (Socks5Handshake) on a socket, the OPEN, then the stream pump.
 #include "server/tunnel/Socks5Proxy.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include <array>
 
-#include "protocol/tunnel/asio/Spawn.hpp"
-#include "server/tunnel/LocalListen.hpp"
+#include "server/tunnel/Socks5Handshake.hpp"
 
 namespace tether::tunnelclient {
 
@@ -22,20 +20,7 @@ using tcp = asio::ip::tcp;
 using tunnel::Code;
 
 namespace {
-
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-constexpr std::uint8_t kVersion = 5;
-
-asio::awaitable<bool> readExact(tcp::socket& socket, void* data, std::size_t n) {
-  auto [ec, got] = co_await asio::async_read(socket, asio::buffer(data, n), kAwait);
-  co_return !ec && got == n;
-}
-
-asio::awaitable<void> reply(tcp::socket& socket, std::uint8_t code) {
-  const std::array<std::uint8_t, 10> bytes{kVersion, code, 0, 1, 0, 0, 0, 0, 0, 0};
-  co_await asio::async_write(socket, asio::buffer(bytes), kAwait);
-}
-
 }  // namespace
 
 std::uint8_t socksReplyFor(Code code) {
@@ -45,59 +30,53 @@ std::uint8_t socksReplyFor(Code code) {
     case Code::Refused:
       return 0x05;  // connection refused
     case Code::DnsFailure:
-      return 0x04;  // host unreachable
     case Code::Unreachable:
-      return 0x04;
     case Code::Timeout:
-      return 0x04;
+      return 0x04;  // host unreachable
     default:
       return 0x01;  // general failure
   }
 }
 
-asio::awaitable<bool> Socks5Proxy::negotiate(tcp::socket& socket) {
-  std::array<std::uint8_t, 2> greeting{};
-  if (!co_await readExact(socket, greeting.data(), 2) || greeting[0] != kVersion) co_return false;
-  std::array<std::uint8_t, 255> methods{};
-  if (!co_await readExact(socket, methods.data(), greeting[1])) co_return false;
-  bool noAuth = false;
-  for (std::size_t i = 0; i < greeting[1]; ++i) noAuth = noAuth || methods[i] == 0x00;
-  const std::array<std::uint8_t, 2> choice{kVersion, static_cast<std::uint8_t>(noAuth ? 0x00 : 0xFF)};
-  co_await asio::async_write(socket, asio::buffer(choice), kAwait);
-  if (!noAuth) co_return false;
+asio::awaitable<void> Socks5Proxy::serveClient(tcp::socket& socket) {
+  Socks5Handshake handshake(auth_);
+  asio::steady_timer deadline(client_.executor(), config_.handshakeTimeout);
+  auto negotiated = co_await (negotiate(socket, handshake) || deadline.async_wait(kAwait));
+  if (negotiated.index() == 1 || !std::get<0>(negotiated)) {
+    boost::system::error_code ec;
+    socket.close(ec);
+    co_return;
+  }
+  auto opened = *std::get<0>(negotiated);
+  opened.conn->sendNow(opened.id, handshake.early());
+  co_await opened.conn->pump(opened.id, std::move(socket));
+}
 
-  std::array<std::uint8_t, 4> request{};
-  if (!co_await readExact(socket, request.data(), 4) || request[0] != kVersion) co_return false;
-  std::string host;
-  if (request[3] == 0x01) {
-    std::array<std::uint8_t, 4> v4{};
-    if (!co_await readExact(socket, v4.data(), 4)) co_return false;
-    host = asio::ip::address_v4(v4).to_string();
-  } else if (request[3] == 0x04) {
-    std::array<std::uint8_t, 16> v6{};
-    if (!co_await readExact(socket, v6.data(), 16)) co_return false;
-    host = asio::ip::address_v6(v6).to_string();
-  } else if (request[3] == 0x03) {
-    std::uint8_t length = 0;
-    if (!co_await readExact(socket, &length, 1)) co_return false;
-    host.resize(length);
-    if (!co_await readExact(socket, host.data(), length)) co_return false;
-  } else {
-    co_await reply(socket, 0x08);  // address type not supported
-    co_return false;
+asio::awaitable<std::optional<Socks5Proxy::Opened>> Socks5Proxy::negotiate(tcp::socket& socket,
+                                                                           Socks5Handshake& handshake) {
+  std::array<char, 1024> input{};
+  for (;;) {
+    auto [rec, n] = co_await socket.async_read_some(asio::buffer(input), kAwait);
+    if (rec) co_return std::nullopt;
+    auto step = handshake.feed(std::string_view(input.data(), n));
+    if (!step.reply.empty()) co_await asio::async_write(socket, asio::buffer(step.reply), kAwait);
+    if (step.next == Socks5Handshake::Next::Close) {
+      if (step.authFailed) {
+        auth_.noteRefusal(what_, peerOf(socket), step.refusal);
+      } else {
+        spdlog::info("event=socks_refused peer={} reason=\"{}\"", peerOf(socket), step.refusal);
+      }
+      co_return std::nullopt;
+    }
+    if (step.next == Socks5Handshake::Next::Connect) break;
   }
-  std::array<std::uint8_t, 2> portBytes{};
-  if (!co_await readExact(socket, portBytes.data(), 2)) co_return false;
-  const auto port = static_cast<std::uint16_t>((portBytes[0] << 8) | portBytes[1]);
-  if (request[1] != 0x01) {
-    co_await reply(socket, 0x07);  // only CONNECT: BIND and UDP ASSOCIATE are not tunnelled
-    co_return false;
-  }
+  const std::string host = handshake.host();
+  const std::uint16_t port = handshake.port();
   auto conn = client_.current();
   if (!conn) {
     spdlog::info("event=socks_refused host={} port={} reason=\"tunnel not connected\"", host, port);
-    co_await reply(socket, 0x01);
-    co_return false;
+    co_await asio::async_write(socket, asio::buffer(Socks5Handshake::connectReply(0x01)), kAwait);
+    co_return std::nullopt;
   }
   // A named target: GCC 12 mis-destroys brace-initialised temporaries that live across a co_await.
   const tunnel::Open target{tunnel::OpenKind::Dial, port, host};
@@ -105,13 +84,17 @@ asio::awaitable<bool> Socks5Proxy::negotiate(tcp::socket& socket) {
   if (status.code != Code::Ok) {
     spdlog::info("event=socks_open_failed host={} port={} code=\"{}\" reason=\"{}\"", host, port,
                  tunnel::toString(status.code), status.message);
-    co_await reply(socket, socksReplyFor(status.code));
-    co_return false;
+    co_await asio::async_write(
+        socket, asio::buffer(Socks5Handshake::connectReply(socksReplyFor(status.code))), kAwait);
+    co_return std::nullopt;
   }
-  co_await reply(socket, 0x00);
-  // The pump outlives the handshake deadline, so it runs as its own coroutine.
-  tunnel::spawnLogged(client_.executor(), conn->pump(id, std::move(socket)), "socks5 stream");
-  co_return true;
+  auto [wec, written] =
+      co_await asio::async_write(socket, asio::buffer(Socks5Handshake::connectReply(0x00)), kAwait);
+  if (wec) {
+    conn->release(id);
+    co_return std::nullopt;
+  }
+  co_return Opened{conn, id};
 }
 
 }  // namespace tether::tunnelclient

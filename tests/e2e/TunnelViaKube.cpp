@@ -68,11 +68,14 @@ int main(int argc, char** argv) {
   config.forwards = forwards;
   config.connection.peerName = "tunnel-via-kube";
   PrintingObserver observer;
-  tunnelclient::TunnelClient tunnelClient(
+  auto shared = std::make_shared<tunnelclient::TunnelClient>(
       executor,
       session::portForwardConnector(client, pod.substr(0, slash), pod.substr(slash + 1), tunnelPort), token,
       config, observer);
-  tunnelclient::Socks5Proxy socks(tunnelClient);
+  auto& tunnelClient = *shared;
+  // This driver's SOCKS proxy is for the test alone, which runs as the only user: no credentials.
+  auto socksProxy = std::make_shared<tunnelclient::Socks5Proxy>(shared, tunnelclient::ProxyAuth::none());
+  auto& socks = *socksProxy;
   tunnelclient::DnsForwarder dns(tunnelClient);
   std::string error;
   if (socksPort != 0) {

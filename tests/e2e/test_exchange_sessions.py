@@ -56,7 +56,8 @@ def test_rpc_exchange_reports_progress_and_changes_and_shutdown_restores(demo, l
     assert session["state"] == "active"
     assert session["target"] == "orders" and session["namespace"] == demo.ns and session["mode"] == "exchange"
     assert session["expose"] == [{"local": local.port, "servicePort": 80, "targetPort": 8080}]
-    assert session["launch"]["env"]["HTTP_PROXY"].startswith("http://127.0.0.1:")
+    # The proxy URL carries the session's credentials: only processes given this environment can use it.
+    assert re.fullmatch(r"http://tether:[0-9a-f]{32}@127\.0\.0\.1:\d+", session["launch"]["env"]["HTTP_PROXY"])
     session_id = session["id"]
 
     rpc.wait_notification(lambda n: n.get("method") == "$/progress" and n["params"]["value"]["kind"] == "end",

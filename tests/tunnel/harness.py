@@ -107,9 +107,9 @@ class Bed:
         p.tunnel_port, p.ready_port = int(m.group(1)), int(m.group(2))
         return p
 
-    def client(self, port, *extra, token=None):
+    def client(self, port, *extra, token=None, env=None):
         return self.start("client", [f"{self.build}/server/tunnel/tether-tunnel", "--connect", f"127.0.0.1:{port}",
-                                     *extra], {"TETHER_TOKEN": token or self.token})
+                                     *extra], {"TETHER_TOKEN": token or self.token, **(env or {})})
 
     def relay(self, listen_port, target_port):
         here = os.path.dirname(os.path.abspath(__file__))

@@ -79,13 +79,19 @@ def sha(data):
     return hashlib.sha256(data).hexdigest()
 
 
-async def socks5_connect(proxy_port, host, port):
-    """socks5h: the proxy resolves `host`. Returns (reader, writer) or raises ConnectionError(reply code)."""
+async def socks5_connect(proxy_port, host, port, credentials=None):
+    """socks5h: the proxy resolves `host`; `credentials` (user, password) are sent by RFC 1929. Returns
+    (reader, writer) or raises ConnectionError(reply code)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
-    writer.write(b"\x05\x01\x00")
+    writer.write(b"\x05\x01\x02" if credentials else b"\x05\x01\x00")
     await writer.drain()
-    if await reader.readexactly(2) != b"\x05\x00":
+    if await reader.readexactly(2) != (b"\x05\x02" if credentials else b"\x05\x00"):
         raise ConnectionError("socks: no acceptable method")
+    if credentials:
+        user, password = (part.encode() for part in credentials)
+        writer.write(bytes([1, len(user)]) + user + bytes([len(password)]) + password)
+        if await reader.readexactly(2) != b"\x01\x00":
+            raise ConnectionError("socks: credentials refused")
     name = host.encode()
     writer.write(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + struct.pack(">H", port))
     await writer.drain()

@@ -81,6 +81,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // then releases the stream. A reset stream ends the socket with an RST so the local peer never hangs.
   boost::asio::awaitable<void> pump(std::uint32_t id, boost::asio::ip::tcp::socket socket);
 
+  // Stream I/O for a caller that reads and writes a stream itself instead of pumping it to a socket (the
+  // HTTP proxy, which frames every request). Each wait is bounded by streamIdleTimeout.
+  struct ReadResult {
+    std::size_t appended = 0;      // bytes appended to `out`
+    bool finished = false;         // the peer sent FIN and every byte was read
+    std::optional<Status> failed;  // the stream was reset, or no byte came within the bound
+  };
+  // Appends up to `max` received bytes of stream `id` to `out`, waiting for at least one (or an end).
+  boost::asio::awaitable<ReadResult> readSome(std::uint32_t id, std::string& out, std::size_t max);
+  // Sends all of `bytes`, waiting for credit as needed; the reason when the stream failed first.
+  boost::asio::awaitable<Status> writeAll(std::uint32_t id, std::string_view bytes);
+  // Half-closes our direction (FIN).
+  void finish(std::uint32_t id);
+  // True when stream `id` can carry another exchange: open both ways and nothing unread.
+  bool idleAndOpen(std::uint32_t id) const;
+
   boost::asio::awaitable<DnsReply> dns(std::string query);
   boost::asio::awaitable<ListenResult> listen(std::uint16_t port);
   void unlisten(std::uint16_t port);

@@ -6,7 +6,8 @@
 //   3128 --dns 5353
 //
 // Logs (logfmt) go to stderr; state changes are also printed to stdout as `state=<name> detail="…"` lines
-// so a parent process can follow them.
+// so a parent process can follow them. TETHER_PROXY_CREDENTIALS=user:password makes the proxies require
+// those credentials, as a session's proxies do.
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
@@ -122,11 +123,23 @@ int main(int argc, char** argv) {
   config.maxAttempts = args->maxAttempts;
   config.connection.peerName = "tether-tunnel";
   PrintingObserver observer;
-  TunnelClient client(executor, tcpConnector(executor, args->host, args->port, config.connectTimeout), token,
-                      config, observer);
-
-  Socks5Proxy socks(client);
-  HttpProxy http(client);
+  auto shared = std::make_shared<TunnelClient>(
+      executor, tcpConnector(executor, args->host, args->port, config.connectTimeout), token, config,
+      observer);
+  auto& client = *shared;
+  // TETHER_PROXY_CREDENTIALS=user:password makes the proxies ask for them, as a session's do; without it
+  // they take any local client (tests and benchmarks that run as the only user).
+  auto auth = ProxyAuth::none();
+  if (const char* credentials = std::getenv("TETHER_PROXY_CREDENTIALS"); credentials != nullptr) {
+    const std::string text = credentials;
+    const auto colon = text.find(':');
+    auth = ProxyAuth(
+        ProxyCredentials{text.substr(0, colon), colon == std::string::npos ? "" : text.substr(colon + 1)});
+  }
+  auto socksProxy = std::make_shared<Socks5Proxy>(shared, auth);
+  auto httpProxy = std::make_shared<HttpProxy>(shared, auth);
+  auto& socks = *socksProxy;
+  auto& http = *httpProxy;
   DnsForwarder dns(client);
   auto bindOrDie = [&](auto& server, std::optional<std::uint16_t> port, const char* what) {
     if (!port) return true;

@@ -47,15 +47,18 @@ TEST_CASE("request framing follows RFC 9112 section 6.3", "[http1]") {
 TEST_CASE("response framing: no body for HEAD, 1xx, 204, 304; else chunked, length or until close",
           "[http1]") {
   auto response = [](int status, Headers headers) { return ResponseHead{1, status, "", std::move(headers)}; };
-  CHECK(responseFraming(response(200, {{"Content-Length", "5"}}), "HEAD").framing->kind == BodyFraming::Kind::None);
+  CHECK(responseFraming(response(200, {{"Content-Length", "5"}}), "HEAD").framing->kind ==
+        BodyFraming::Kind::None);
   CHECK(responseFraming(response(100, {}), "POST").framing->kind == BodyFraming::Kind::None);
-  CHECK(responseFraming(response(304, {{"Content-Length", "5"}}), "GET").framing->kind == BodyFraming::Kind::None);
+  CHECK(responseFraming(response(304, {{"Content-Length", "5"}}), "GET").framing->kind ==
+        BodyFraming::Kind::None);
   CHECK(responseFraming(response(200, {{"Transfer-Encoding", "chunked"}}), "GET").framing->kind ==
         BodyFraming::Kind::Chunked);
   CHECK(responseFraming(response(200, {{"Transfer-Encoding", "gzip"}}), "GET").framing->kind ==
         BodyFraming::Kind::UntilClose);
   CHECK(responseFraming(response(200, {}), "GET").framing->kind == BodyFraming::Kind::UntilClose);
-  CHECK(responseFraming(response(200, {{"Content-Length", "0"}}), "GET").framing->kind == BodyFraming::Kind::Length);
+  CHECK(responseFraming(response(200, {{"Content-Length", "0"}}), "GET").framing->kind ==
+        BodyFraming::Kind::Length);
   CHECK_FALSE(responseFraming(response(200, {{"Content-Length", "x"}}), "GET").framing);
 }
 
@@ -71,7 +74,8 @@ TEST_CASE("a Content-Length body ends after its bytes, whatever follows", "[http
 }
 
 TEST_CASE("a chunked body ends after its last chunk and trailers, for any split of the bytes", "[http1]") {
-  const std::string body = "4;name=\"v\"\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nExpires: never\r\n\r\n";
+  const std::string body =
+      "4;name=\"v\"\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nExpires: never\r\n\r\n";
   const std::string next = "GET /next HTTP/1.1\r\n\r\n";
   for (std::size_t step = 1; step <= body.size() + next.size(); ++step) {
     INFO("pieces of " << step);
@@ -85,7 +89,7 @@ TEST_CASE("a chunked body ends after its last chunk and trailers, for any split 
 }
 
 TEST_CASE("malformed chunked framing is refused at the first bad byte", "[http1]") {
-  const char* bad[] = {"zz\r\n", "\r\n", "5\r\nhello!\r\n", "5\nhello\r\n", "ffffffffffffffff1\r\n",
+  const char* bad[] = {"zz\r\n",          "\r\n",  "5\r\nhello!\r\n", "5\nhello\r\n", "ffffffffffffffff1\r\n",
                        "0\r\nX: y\n\r\n", "3 \r\n"};
   for (const char* bytes : bad) {
     INFO(bytes);

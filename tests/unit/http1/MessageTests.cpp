@@ -26,7 +26,7 @@ TEST_CASE("heads a proxy must not guess at are refused with a reason", "[http1]"
     HeadError error;
   };
   const Case cases[] = {
-      {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", HeadError::Malformed},           // space before the colon
+      {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", HeadError::Malformed},            // space before the colon
       {"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", HeadError::Malformed},  // obsolete line folding
       {"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", HeadError::Malformed},             // a bare CR in a value
       {"GET /  HTTP/1.1\r\n\r\n", HeadError::Malformed},                       // two spaces

@@ -6,10 +6,11 @@
 using namespace tether::session;
 
 TEST_CASE("the launch environment points every proxy variable at the session's proxies", "[session][env]") {
-  const auto env = launchEnvironment({3128, 1080, {"laptop"}, {}});
-  CHECK(env.at("HTTP_PROXY") == "http://127.0.0.1:3128");
-  CHECK(env.at("https_proxy") == "http://127.0.0.1:3128");
-  CHECK(env.at("ALL_PROXY") == "socks5h://127.0.0.1:1080");  // names resolved in the cluster
+  const auto env = launchEnvironment({3128, 1080, "tether:c0ffee", "", {"laptop"}, {}});
+  // The session's credentials ride in the URLs, from where curl, requests, Go and Node send them.
+  CHECK(env.at("HTTP_PROXY") == "http://tether:c0ffee@127.0.0.1:3128");
+  CHECK(env.at("https_proxy") == "http://tether:c0ffee@127.0.0.1:3128");
+  CHECK(env.at("ALL_PROXY") == "socks5h://tether:c0ffee@127.0.0.1:1080");  // names resolved in the cluster
   CHECK(env.at("NO_PROXY") == "localhost,127.0.0.1,::1,laptop");
   CHECK(env.at("no_proxy") == env.at("NO_PROXY"));
   CHECK(env.at("NODE_USE_ENV_PROXY") == "1");  // Node 24+ honours the variables only when asked
@@ -20,8 +21,19 @@ TEST_CASE("the launch environment points every proxy variable at the session's p
 
 TEST_CASE("the launch environment extends what the user already set", "[session][env]") {
   const auto env = launchEnvironment(
-      {3128, 1080, {}, {{"NO_PROXY", "corp.example,localhost"}, {"JAVA_TOOL_OPTIONS", "-Xmx1g"}}});
+      {3128, 1080, "", "", {}, {{"NO_PROXY", "corp.example,localhost"}, {"JAVA_TOOL_OPTIONS", "-Xmx1g"}}});
+  CHECK(env.at("HTTP_PROXY") == "http://127.0.0.1:3128");
   // The user's exclusions stay, without duplicates.
   CHECK(env.at("NO_PROXY") == "localhost,127.0.0.1,::1,corp.example");
   CHECK(env.at("JAVA_TOOL_OPTIONS").rfind("-Xmx1g -Dhttp.proxyHost=127.0.0.1", 0) == 0);
+}
+
+TEST_CASE("JVM debuggees get the credentials agent and Basic for CONNECT", "[session][env]") {
+  const auto env =
+      launchEnvironment({3128, 1080, "tether:c0ffee", "/opt/tether/tether-jvm-agent.jar", {}, {}});
+  CHECK_THAT(env.at("JAVA_TOOL_OPTIONS"),
+             Catch::EndsWith(
+                 " -javaagent:/opt/tether/tether-jvm-agent.jar -Djdk.http.auth.tunneling.disabledSchemes="));
+  const auto spaced = launchEnvironment({3128, 1080, "tether:c0ffee", "/my dir/a.jar", {}, {}});
+  CHECK_THAT(spaced.at("JAVA_TOOL_OPTIONS"), Catch::Contains("-javaagent:\"/my dir/a.jar\""));
 }

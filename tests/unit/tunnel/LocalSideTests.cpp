@@ -1,10 +1,9 @@
 // LocalSideTests.cpp - the sans-io parts of the agent and the backend side: shadow flags and resolv.conf,
-// proxy request heads, SOCKS reply codes, SERVFAIL answers and the image name.
+// SOCKS reply codes, SERVFAIL answers and the image name.
 #include <catch2/catch.hpp>
 
 #include "protocol/tunnel/ShadowImage.hpp"
 #include "server/tunnel/DnsMessage.hpp"
-#include "server/tunnel/HttpRequestHead.hpp"
 #include "server/tunnel/Socks5Proxy.hpp"
 #include "shadow/Options.hpp"
 #include "shadow/Resolv.hpp"
@@ -51,36 +50,6 @@ TEST_CASE("shadow resolver: first nameserver of resolv.conf and --dns-server for
   CHECK(v6->address().is_v6());
   CHECK_FALSE(shadow::parseDnsServer("not-an-ip"));
   CHECK_FALSE(shadow::parseDnsServer("1.2.3.4:99999"));
-}
-
-TEST_CASE("http proxy head: CONNECT and absolute URIs, origin-form rewrite, refusals", "[tunnel]") {
-  auto connect = tunnelclient::parseProxyHead("CONNECT orders.ns:8443 HTTP/1.1\r\nHost: orders.ns\r\n\r\n");
-  REQUIRE(connect.request);
-  CHECK(connect.request->connect);
-  CHECK(connect.request->host == "orders.ns");
-  CHECK(connect.request->port == 8443);
-
-  auto get = tunnelclient::parseProxyHead(
-      "GET http://orders:8080/api?x=1 HTTP/1.1\r\nHost: orders:8080\r\nProxy-Connection: keep-alive\r\n"
-      "Proxy-Authorization: Basic eA==\r\nAccept: */*\r\n\r\n");
-  REQUIRE(get.request);
-  CHECK_FALSE(get.request->connect);
-  CHECK(get.request->host == "orders");
-  CHECK(get.request->port == 8080);
-  CHECK(get.request->upstreamHead == "GET /api?x=1 HTTP/1.1\r\nHost: orders:8080\r\nAccept: */*\r\n\r\n");
-
-  auto bare = tunnelclient::parseProxyHead("GET http://orders HTTP/1.0\r\n\r\n");
-  REQUIRE(bare.request);
-  CHECK(bare.request->port == 80);
-  CHECK(bare.request->upstreamHead == "GET / HTTP/1.0\r\n\r\n");
-  auto v6 = tunnelclient::parseProxyHead("CONNECT [fd00::1]:443 HTTP/1.1\r\n\r\n");
-  REQUIRE(v6.request);
-  CHECK(v6.request->host == "fd00::1");
-
-  CHECK_FALSE(tunnelclient::parseProxyHead("GET /relative HTTP/1.1\r\n\r\n").request);
-  CHECK_FALSE(tunnelclient::parseProxyHead("CONNECT host:0 HTTP/1.1\r\n\r\n").request);
-  CHECK_FALSE(tunnelclient::parseProxyHead("garbage\r\n\r\n").request);
-  CHECK_FALSE(tunnelclient::parseProxyHead("\x16\x03\x01 binary").request);
 }
 
 TEST_CASE("socks5 reply codes follow the reset reason", "[tunnel]") {

@@ -277,7 +277,7 @@ async function main() {
       const f = path.join(workspace, 'out', 'started-Orders-via-Tether.json');
       return fs.existsSync(f) && JSON.parse(fs.readFileSync(f, 'utf8'));
     });
-    assert.match(started.HTTP_PROXY ?? '', /^http:\/\/127\.0\.0\.1:\d+/, 'the session env reached the debuggee');
+    assert.match(started.HTTP_PROXY ?? '', /^http:\/\/tether:[0-9a-f]{32}@127\.0\.0\.1:\d+$/, 'the session env (with its proxy credentials) reached the debuggee');
     assert.match(started.ALL_PROXY ?? '', /^socks5h:\/\//);
     const answer = await waitFor('a pod request to reach the debuggee', 120, async () => {
       const body = JSON.parse(await cluster.curlFromPod('http://orders/from-pod'));

@@ -60,7 +60,7 @@ const tests: [string, (api: TetherApi) => Promise<void>][] = [
     const first = await launched();
     const id = first.configuration.__tetherSessionId as string;
     assert.ok(id, 'the resolved configuration carries the session id');
-    assert.match(first.configuration.env.HTTP_PROXY, /^http:\/\/127\.0\.0\.1:/);
+    assert.match(first.configuration.env.HTTP_PROXY, /^http:\/\/tether:[0-9a-f]{32}@127\.0\.0\.1:\d+$/);
     assert.equal(api.context.sessions.get(id)?.state, 'active');
     const ended = new Promise<void>((resolve) => {
       const sub = vscode.debug.onDidTerminateDebugSession((s) => { if (s.id === first.id) { sub.dispose(); resolve(); } });

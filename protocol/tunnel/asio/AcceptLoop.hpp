@@ -1,0 +1,26 @@
+// AcceptLoop.hpp - the one accept loop of the tunnel binaries. An accept that fails because the process or
+// the system is out of descriptors (EMFILE, ENFILE) or memory fails again at once while the connection waits
+// in the backlog, so a loop that just retries spins a core. This one pauses instead, doubling the pause
+// from `AcceptBackoff::first` up to `AcceptBackoff::max`, and logs the error once per pause.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace tether::tunnel {
+
+struct AcceptBackoff {
+  std::chrono::milliseconds first{50};
+  std::chrono::milliseconds max{1000};
+};
+
+// Accepts until `acceptor` is closed (or its accept is cancelled), giving each socket to `accepted`.
+boost::asio::awaitable<void> acceptLoop(boost::asio::ip::tcp::acceptor& acceptor, std::string what,
+                                        std::function<void(boost::asio::ip::tcp::socket)> accepted,
+                                        AcceptBackoff backoff = {});
+
+}  // namespace tether::tunnel

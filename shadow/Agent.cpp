@@ -13,6 +13,7 @@
 
 #include <algorithm>
 
+#include "protocol/tunnel/asio/AcceptLoop.hpp"
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "shadow/Resolv.hpp"
 
@@ -71,7 +72,10 @@ Agent::Agent(asio::io_context& ioc, Options options)
   connectionConfig_.keepaliveInterval =
       std::min(connectionConfig_.keepaliveInterval, options_.keepaliveTimeout / 4);
   connectionConfig_.peerName = "tether-shadow";
+  connectionConfig_.identity = options_.identity;
   connectionConfig_.mux.maxBuffered = kMaxBufferedBytes;
+  connectionConfig_.mux.maxOwnStreams = options_.maxAgentStreams;
+  connectionConfig_.mux.maxPeerStreams = options_.maxClientStreams;
 }
 
 bool Agent::start() {
@@ -105,22 +109,11 @@ bool Agent::start() {
 }
 
 asio::awaitable<void> Agent::acceptTunnels() {
-  std::chrono::milliseconds backoff{0};
-  while (!shuttingDown_) {
-    auto [ec, socket] = co_await tunnelAcceptor_.async_accept(kAwait);
-    if (ec == asio::error::operation_aborted || shuttingDown_) co_return;
-    if (ec) {
-      // Out of descriptors or memory: back off instead of spinning on the same error.
-      backoff =
-          std::min(std::max(backoff * 2, std::chrono::milliseconds(50)), std::chrono::milliseconds(1000));
-      spdlog::warn("event=accept_failed what=tunnel error=\"{}\" retry_ms={}", ec.message(), backoff.count());
-      asio::steady_timer pause(ioc_, backoff);
-      co_await pause.async_wait(kAwait);
-      continue;
-    }
-    backoff = std::chrono::milliseconds(0);
+  const tunnel::OnAccepted onAccepted = [this](tcp::socket socket) {
+    if (shuttingDown_) return;
     tunnel::spawnLogged(ioc_.get_executor(), serveConnection(std::move(socket)), "tunnel connection");
-  }
+  };
+  co_await tunnel::acceptLoop(tunnelAcceptor_, "tunnel", onAccepted);
 }
 
 asio::awaitable<void> Agent::serveConnection(tcp::socket socket) {
@@ -220,12 +213,10 @@ asio::awaitable<void> Agent::stopAfterDrain() {
 }
 
 asio::awaitable<void> Agent::serveReadiness() {
-  for (;;) {
-    auto [ec, socket] = co_await readyAcceptor_.async_accept(kAwait);
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) continue;
+  const tunnel::OnAccepted onAccepted = [this](tcp::socket socket) {
     tunnel::spawnLogged(ioc_.get_executor(), answerProbe(std::move(socket)), "readiness probe");
-  }
+  };
+  co_await tunnel::acceptLoop(readyAcceptor_, "readiness", onAccepted);
 }
 
 asio::awaitable<void> Agent::answerProbe(tcp::socket socket) {

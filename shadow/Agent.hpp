@@ -43,6 +43,12 @@ class Agent final : public tunnel::ConnectionHandler {
 
  private:
   using Acceptor = boost::asio::ip::tcp::acceptor;
+  // Connections one reverse listener carries, and whether its cap was hit since it was last below it
+  // (refusals are logged once per burst, not once per connection).
+  struct ListenerLoad {
+    std::size_t open = 0;
+    bool full = false;
+  };
 
   boost::asio::awaitable<void> acceptTunnels();
   boost::asio::awaitable<void> serveConnection(boost::asio::ip::tcp::socket socket);
@@ -50,6 +56,9 @@ class Agent final : public tunnel::ConnectionHandler {
                                     std::string host, std::uint16_t port);
   boost::asio::awaitable<void> acceptReverse(std::shared_ptr<tunnel::Connection> conn,
                                              std::shared_ptr<Acceptor> acceptor, std::uint16_t port);
+  static boost::asio::awaitable<void> carryReverse(std::shared_ptr<tunnel::Connection> conn, std::uint32_t id,
+                                                   boost::asio::ip::tcp::socket socket,
+                                                   std::shared_ptr<ListenerLoad> load);
   boost::asio::awaitable<void> relayDns(std::shared_ptr<tunnel::Connection> conn, std::uint32_t requestId,
                                         std::string query);
   boost::asio::awaitable<void> relayDnsTcp(std::shared_ptr<tunnel::Connection> conn, std::uint32_t requestId,
@@ -71,7 +80,9 @@ class Agent final : public tunnel::ConnectionHandler {
   bool haveDnsServer_ = false;
   std::vector<std::weak_ptr<tunnel::Connection>> established_;
   std::map<const tunnel::Connection*, std::map<std::uint16_t, std::shared_ptr<Acceptor>>> listeners_;
-  std::size_t sessions_ = 0;  // tunnel connections accepted and not yet ended
+  std::size_t sessions_ = 0;     // tunnel connections accepted and not yet ended
+  std::size_t dnsInFlight_ = 0;  // DNS queries waiting for the nameserver (bounded by maxDnsInFlight)
+  bool dnsBusy_ = false;         // queries are being refused: logged once until the count falls again
   std::chrono::steady_clock::time_point lastClient_;
   bool shuttingDown_ = false;
   int exitCode_ = 0;

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "protocol/tunnel/asio/AcceptLoop.hpp"
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "shadow/Agent.hpp"
 
@@ -125,33 +126,49 @@ void Agent::closeListeners(const tunnel::Connection* conn) {
 
 asio::awaitable<void> Agent::acceptReverse(std::shared_ptr<tunnel::Connection> conn,
                                            std::shared_ptr<Acceptor> acceptor, std::uint16_t port) {
-  std::chrono::milliseconds backoff{0};
-  while (acceptor->is_open()) {
-    auto [ec, socket] = co_await acceptor->async_accept(kAwait);
-    if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
-    if (ec) {
-      backoff =
-          std::min(std::max(backoff * 2, std::chrono::milliseconds(50)), std::chrono::milliseconds(1000));
-      spdlog::warn("event=accept_failed port={} error=\"{}\" retry_ms={}", port, ec.message(),
-                   backoff.count());
-      asio::steady_timer pause(ioc_, backoff);
-      co_await pause.async_wait(kAwait);
-      continue;
+  auto load = std::make_shared<ListenerLoad>();
+  const std::size_t cap = options_.maxListenerConnections;
+  auto refuse = [](tcp::socket& socket) {
+    // An RST, so the cluster-side caller fails fast (and retries elsewhere) rather than hangs.
+    error_code ec;
+    socket.set_option(asio::socket_base::linger(true, 0), ec);
+    socket.close(ec);
+  };
+  const tunnel::OnAccepted onAccepted = [=, this](tcp::socket socket) {
+    if (load->open >= cap) {
+      if (!load->full)
+        spdlog::warn("event=listener_full port={} open={} reason=\"--max-listener-connections\"", port, cap);
+      load->full = true;
+      refuse(socket);
+      return;
     }
-    backoff = std::chrono::milliseconds(0);
     error_code pec;
     auto peer = socket.remote_endpoint(pec);
     auto id = conn->openNow(tunnel::Open{
         tunnel::OpenKind::FromListener, port,
         pec ? std::string("?") : peer.address().to_string() + ":" + std::to_string(peer.port())});
     if (!id) {
-      // The client is going away: refuse with an RST rather than accept and hang.
-      socket.set_option(asio::socket_base::linger(true, 0), pec);
-      socket.close(pec);
-      continue;
+      // The client is going away, or the agent's own streams are at --max-agent-streams.
+      if (!load->full)
+        spdlog::warn(
+            "event=listener_refused port={} reason=\"no stream: the client is leaving or the agent's streams "
+            "are at their limit\"",
+            port);
+      load->full = true;
+      refuse(socket);
+      return;
     }
-    tunnel::spawnLogged(conn->executor(), conn->pump(*id, std::move(socket)), "reverse stream");
-  }
+    ++load->open;
+    tunnel::spawnLogged(conn->executor(), carryReverse(conn, *id, std::move(socket), load), "reverse stream");
+  };
+  co_await tunnel::acceptLoop(*acceptor, "listener " + std::to_string(port), onAccepted);
+}
+
+asio::awaitable<void> Agent::carryReverse(std::shared_ptr<tunnel::Connection> conn, std::uint32_t id,
+                                          tcp::socket socket, std::shared_ptr<ListenerLoad> load) {
+  co_await conn->pump(id, std::move(socket));
+  --load->open;
+  load->full = false;
 }
 
 }  // namespace tether::shadow

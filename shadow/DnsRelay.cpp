@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <array>
 
 #include "protocol/tunnel/asio/Spawn.hpp"
@@ -85,14 +86,31 @@ void Agent::onDnsQuery(const std::shared_ptr<tunnel::Connection>& conn, std::uin
     conn->replyDns(requestId, tunnel::DnsReply{Code::Refused, "malformed DNS query", ""});
     return;
   }
+  if (dnsInFlight_ >= options_.maxDnsInFlight) {
+    // A client that asks faster than the nameserver answers is told so at once (its forwarder answers
+    // SERVFAIL) instead of the agent holding a socket and a timer for every query.
+    if (!dnsBusy_) spdlog::warn("event=dns_busy in_flight={} reason=\"--max-dns-in-flight\"", dnsInFlight_);
+    dnsBusy_ = true;  // logged once per burst
+    conn->replyDns(requestId, tunnel::DnsReply{Code::Busy, "too many DNS queries in flight", ""});
+    return;
+  }
+  ++dnsInFlight_;  // counted now, not when the relay first runs: a read may carry many queries
   tunnel::spawnLogged(conn->executor(), relayDns(conn, requestId, std::move(query)), "dns relay");
 }
 
 asio::awaitable<void> Agent::relayDns(std::shared_ptr<tunnel::Connection> conn, std::uint32_t requestId,
                                       std::string query) {
+  // onDnsQuery counted this query when it spawned the relay; it stops counting at whichever co_return.
+  struct Uncount {
+    Agent& agent;
+    ~Uncount() {
+      if (--agent.dnsInFlight_ < agent.options_.maxDnsInFlight) agent.dnsBusy_ = false;
+    }
+  } uncount{*this};
   udp::socket socket(ioc_);
   boost::system::error_code ec;
   socket.open(dnsServer_.protocol(), ec);
+  if (!ec) socket.non_blocking(true, ec);
   if (ec) {
     conn->replyDns(requestId, tunnel::DnsReply{Code::Unreachable, "dns socket: " + ec.message(), ""});
     co_return;
@@ -103,16 +121,25 @@ asio::awaitable<void> Agent::relayDns(std::shared_ptr<tunnel::Connection> conn, 
     conn->replyDns(requestId, tunnel::DnsReply{Code::Unreachable, "dns send: " + sec.message(), ""});
     co_return;
   }
-  std::array<char, 65535> answer{};
+  // The answer's buffer is sized to the datagram that arrived, so a query waiting on a silent nameserver
+  // holds no buffer at all.
+  std::string answer;
   for (;;) {
-    udp::endpoint from;
-    auto got = co_await (socket.async_receive_from(asio::buffer(answer), from, kAwait) ||
-                         deadline.async_wait(kAwait));
-    if (got.index() == 1) {
+    auto ready = co_await (socket.async_wait(udp::socket::wait_read, kAwait) || deadline.async_wait(kAwait));
+    if (ready.index() == 1) {
       conn->replyDns(requestId, tunnel::DnsReply{Code::Timeout, "no answer from the nameserver", ""});
       co_return;
     }
-    auto [rec, n] = std::get<0>(got);
+    if (auto [wec] = std::get<0>(ready); wec) {
+      conn->replyDns(requestId, tunnel::DnsReply{Code::Unreachable, "dns receive: " + wec.message(), ""});
+      co_return;
+    }
+    boost::system::error_code aec;
+    answer.resize(std::max<std::size_t>(socket.available(aec), kDnsHeader));
+    udp::endpoint from;
+    boost::system::error_code rec;
+    const std::size_t n = socket.receive_from(asio::buffer(answer), from, 0, rec);
+    if (rec == asio::error::would_block || rec == asio::error::try_again) continue;
     if (rec) {
       conn->replyDns(requestId, tunnel::DnsReply{Code::Unreachable, "dns receive: " + rec.message(), ""});
       co_return;
@@ -124,7 +151,8 @@ asio::awaitable<void> Agent::relayDns(std::shared_ptr<tunnel::Connection> conn, 
         co_await relayDnsTcp(conn, requestId, std::move(query), deadline);
         co_return;
       }
-      conn->replyDns(requestId, tunnel::DnsReply{Code::Ok, "", std::string(answer.data(), n)});
+      answer.resize(n);
+      conn->replyDns(requestId, tunnel::DnsReply{Code::Ok, "", std::move(answer)});
       co_return;
     }
   }

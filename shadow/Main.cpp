@@ -8,6 +8,7 @@
 #include <iostream>
 #include <vector>
 
+#include "protocol/tunnel/Frame.hpp"
 #include "shadow/Agent.hpp"
 #include "shadow/Options.hpp"
 
@@ -31,7 +32,8 @@ void setUpLogging(const std::string& level) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  auto parsed = tether::shadow::parseOptions(args, std::getenv("TETHER_SHADOW_TOKEN"));
+  auto parsed =
+      tether::shadow::parseOptions(args, std::getenv("TETHER_SHADOW_TOKEN"), std::getenv("TETHER_POD_UID"));
   if (!parsed.options) {
     std::cerr << "tether-shadow: " << parsed.error << "\n" << tether::shadow::usage();
     return 2;
@@ -42,7 +44,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (options.version) {
-    std::cout << "tether-shadow " << TETHER_SHADOW_VERSION << " (tunnel protocol 1)\n";
+    std::cout << "tether-shadow " << TETHER_SHADOW_VERSION << " (tunnel protocol "
+              << tether::tunnel::kProtocolVersion << ")\n";
     return 0;
   }
   setUpLogging(options.logLevel);

@@ -7,6 +7,14 @@ namespace tether::shadow {
 
 namespace {
 
+std::optional<std::size_t> parseCount(const std::string& text) {
+  std::size_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 1000000)
+    return std::nullopt;
+  return value;
+}
+
 std::optional<std::uint16_t> parsePort(const std::string& text) {
   unsigned value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -44,12 +52,17 @@ std::string usage() {
   return "usage: tether-shadow [--tunnel-port N] [--tunnel-host H] [--ready-port N] [--ready-host H]\n"
          "                     [--listen-host H] [--idle-ttl D] [--drain-timeout D] [--dial-timeout D]\n"
          "                     [--dns-server IP[:PORT]] [--dns-timeout D] [--keepalive-timeout D]\n"
+         "                     [--max-listener-connections N] [--max-agent-streams N]\n"
+         "                     [--max-client-streams N] [--max-dns-in-flight N]\n"
          "                     [--log-level trace|debug|info|warn|error|off] [--version]\n"
-         "The session token is read from TETHER_SHADOW_TOKEN. Durations: 500ms, 30s, 10m, 1h.\n";
+         "The session token is read from TETHER_SHADOW_TOKEN, the pod's UID (announced in the handshake)\n"
+         "from TETHER_POD_UID. Durations: 500ms, 30s, 10m, 1h.\n";
 }
 
-ParseResult parseOptions(const std::vector<std::string>& args, const char* tokenFromEnv) {
+ParseResult parseOptions(const std::vector<std::string>& args, const char* tokenFromEnv,
+                         const char* identityFromEnv) {
   Options o;
+  if (identityFromEnv != nullptr) o.identity = identityFromEnv;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& flag = args[i];
     if (flag == "--version") {
@@ -66,6 +79,12 @@ ParseResult parseOptions(const std::vector<std::string>& args, const char* token
       auto p = parsePort(value);
       if (!p) return false;
       out = *p;
+      return true;
+    };
+    auto count = [&](std::size_t& out) {
+      auto n = parseCount(value);
+      if (!n) return false;
+      out = *n;
       return true;
     };
     auto duration = [&](std::chrono::milliseconds& out) {
@@ -95,6 +114,14 @@ ParseResult parseOptions(const std::vector<std::string>& args, const char* token
       ok = duration(o.dnsTimeout);
     else if (flag == "--keepalive-timeout")
       ok = duration(o.keepaliveTimeout);
+    else if (flag == "--max-listener-connections")
+      ok = count(o.maxListenerConnections);
+    else if (flag == "--max-agent-streams")
+      ok = count(o.maxAgentStreams);
+    else if (flag == "--max-client-streams")
+      ok = count(o.maxClientStreams);
+    else if (flag == "--max-dns-in-flight")
+      ok = count(o.maxDnsInFlight);
     else if (flag == "--dns-server")
       o.dnsServer = value;
     else if (flag == "--log-level")

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,8 +25,14 @@ struct Options {
   std::chrono::milliseconds dnsTimeout{3000};
   std::chrono::milliseconds keepaliveTimeout{20000};
   std::string dnsServer;  // empty: the first nameserver of /etc/resolv.conf
+  // Bounds on work the cluster or the client can make the agent do (each past it is refused at once).
+  std::size_t maxListenerConnections = 1024;  // open connections per reverse listener
+  std::size_t maxAgentStreams = 2048;         // streams the agent opens (listener connections, all listeners)
+  std::size_t maxClientStreams = 2048;        // streams the client opens (the developer's outbound dials)
+  std::size_t maxDnsInFlight = 256;           // DNS queries waiting for the nameserver
   std::string logLevel = "info";
   std::string token;
+  std::string identity;  // TETHER_POD_UID (the downward API's metadata.uid), announced in the handshake
   bool version = false;
   bool help = false;
 };
@@ -35,8 +42,10 @@ struct ParseResult {
   std::string error;
 };
 
-// `tokenFromEnv` is the value of TETHER_SHADOW_TOKEN (nullptr when unset).
-ParseResult parseOptions(const std::vector<std::string>& args, const char* tokenFromEnv);
+// `tokenFromEnv` is the value of TETHER_SHADOW_TOKEN and `identityFromEnv` of TETHER_POD_UID (nullptr when
+// unset).
+ParseResult parseOptions(const std::vector<std::string>& args, const char* tokenFromEnv,
+                         const char* identityFromEnv = nullptr);
 std::optional<std::chrono::milliseconds> parseDuration(const std::string& text);
 std::string usage();
 

@@ -169,12 +169,14 @@ std::string_view toString(FrameType type) {
       return "UNLISTEN";
     case FrameType::Goaway:
       return "GOAWAY";
+    case FrameType::Auth:
+      return "AUTH";
   }
   return "UNKNOWN";
 }
 
 Code codeFromWire(std::uint32_t value) {
-  return value <= static_cast<std::uint32_t>(Code::NotFound) ? static_cast<Code>(value) : Code::Refused;
+  return value <= static_cast<std::uint32_t>(Code::WrongPeer) ? static_cast<Code>(value) : Code::Refused;
 }
 
 std::string_view toString(Code code) {
@@ -209,6 +211,8 @@ std::string_view toString(Code code) {
       return "bind failed";
     case Code::NotFound:
       return "not found";
+    case Code::WrongPeer:
+      return "wrong peer";
   }
   return "unknown";
 }

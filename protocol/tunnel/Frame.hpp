@@ -11,7 +11,7 @@
 
 namespace tether::tunnel {
 
-inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::uint16_t kProtocolVersion = 2;
 inline constexpr std::string_view kMagic = "TTHR";
 inline constexpr std::size_t kHeaderSize = 10;
 inline constexpr std::uint8_t kFlagIgnorable = 0x80;
@@ -33,11 +33,12 @@ enum class FrameType : std::uint8_t {
   ListenResult = 0x0E,
   Unlisten = 0x0F,
   Goaway = 0x10,
+  Auth = 0x11,
 };
 
 // True for the types this version understands; anything else is skipped when IGNORABLE, else fatal.
 constexpr bool isKnownType(std::uint8_t type) {
-  return type >= 0x01 && type <= 0x10;
+  return type >= 0x01 && type <= 0x11;
 }
 
 std::string_view toString(FrameType type);
@@ -59,6 +60,7 @@ enum class Code : std::uint32_t {
   BadToken = 12,
   BindFailed = 13,
   NotFound = 14,
+  WrongPeer = 15,
 };
 
 // Unknown codes from a newer peer read as Refused, as TUNNEL.md promises.

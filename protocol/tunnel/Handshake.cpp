@@ -1,5 +1,10 @@
-// Handshake.cpp - version and token checks of HELLO, and the client's view of WELCOME or GOAWAY.
+// Handshake.cpp - version checks, the HMAC proofs both sides give, and the client's view of WELCOME.
 #include "protocol/tunnel/Handshake.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "protocol/tunnel/Wire.hpp"
 
 namespace tether::tunnel {
 
@@ -10,9 +15,37 @@ std::string versionText(std::uint16_t theirs, std::string_view who) {
          " sent " + std::to_string(theirs);
 }
 
+std::string proof(std::string_view label, std::string_view token, std::string_view clientNonce,
+                  std::string_view agentNonce, std::string_view identity) {
+  // Length-prefixed fields, so no two different inputs make the same message.
+  std::string message;
+  WireWriter w(message);
+  w.str16(label);
+  w.str16(clientNonce);
+  w.str16(agentNonce);
+  w.str16(identity);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  const auto* ok =
+      HMAC(EVP_sha256(), token.data(), static_cast<int>(token.size()),
+           reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length);
+  if (ok == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
 }  // namespace
 
-HelloVerdict checkHello(const Frame& first, std::string_view expectedToken) {
+std::string agentProof(std::string_view token, std::string_view clientNonce, std::string_view agentNonce,
+                       std::string_view identity) {
+  return proof("tether tunnel v2 agent", token, clientNonce, agentNonce, identity);
+}
+
+std::string clientProof(std::string_view token, std::string_view clientNonce, std::string_view agentNonce,
+                        std::string_view identity) {
+  return proof("tether tunnel v2 client", token, clientNonce, agentNonce, identity);
+}
+
+HelloVerdict checkHello(const Frame& first) {
   HelloVerdict v;
   if (first.type != FrameType::Hello) {
     v.status = {Code::ProtocolError, "expected HELLO, got " + std::string(toString(first.type))};
@@ -34,8 +67,8 @@ HelloVerdict checkHello(const Frame& first, std::string_view expectedToken) {
     v.status = {Code::ProtocolError, "malformed HELLO"};
     return v;
   }
-  if (!constantTimeEqual(hello->token, expectedToken)) {
-    v.status = {Code::BadToken, "wrong session token"};
+  if (hello->nonce.size() != kNonceSize) {
+    v.status = {Code::ProtocolError, "HELLO nonce of " + std::to_string(hello->nonce.size()) + " bytes"};
     return v;
   }
   if (hello->maxFrame < 1024 || hello->streamWindow < 1024) {
@@ -46,7 +79,8 @@ HelloVerdict checkHello(const Frame& first, std::string_view expectedToken) {
   return v;
 }
 
-WelcomeVerdict checkWelcome(const Frame& first) {
+WelcomeVerdict checkWelcome(const Frame& first, std::string_view token, std::string_view clientNonce,
+                            std::string_view expectedIdentity) {
   WelcomeVerdict v;
   if (first.type == FrameType::Goaway) {
     v.status = parseStatus(first.payload).value_or(Status{Code::ProtocolError, "malformed GOAWAY"});
@@ -63,12 +97,43 @@ WelcomeVerdict checkWelcome(const Frame& first) {
     return v;
   }
   auto welcome = parseWelcome(first.payload);
-  if (!welcome || welcome->maxFrame < 1024 || welcome->streamWindow < 1024) {
+  if (!welcome || welcome->maxFrame < 1024 || welcome->streamWindow < 1024 ||
+      welcome->nonce.size() != kNonceSize) {
     v.status = {Code::ProtocolError, "malformed WELCOME"};
+    return v;
+  }
+  const auto expected = agentProof(token, clientNonce, welcome->nonce, welcome->identity);
+  if (expected.empty() || !constantTimeEqual(welcome->proof, expected)) {
+    v.status = {Code::BadToken,
+                "the agent could not prove it holds this session's token: the pod is not this session's "
+                "shadow, or this backend was given another token"};
+    return v;
+  }
+  if (!expectedIdentity.empty() && welcome->identity != expectedIdentity) {
+    v.status = {Code::WrongPeer,
+                "the agent is pod " +
+                    (welcome->identity.empty() ? std::string("(unknown)") : welcome->identity) +
+                    ", not the shadow pod this session created (" + std::string(expectedIdentity) + ")"};
     return v;
   }
   v.welcome = std::move(*welcome);
   return v;
+}
+
+Status checkAuth(const Frame& second, std::string_view token, std::string_view clientNonce,
+                 std::string_view agentNonce, std::string_view identity) {
+  if (second.type == FrameType::Goaway) {
+    return parseStatus(second.payload).value_or(Status{Code::ProtocolError, "malformed GOAWAY"});
+  }
+  if (second.type != FrameType::Auth) {
+    return {Code::ProtocolError, "expected AUTH, got " + std::string(toString(second.type))};
+  }
+  auto auth = parseAuth(second.payload);
+  if (!auth) return {Code::ProtocolError, "malformed AUTH"};
+  const auto expected = clientProof(token, clientNonce, agentNonce, identity);
+  if (expected.empty() || !constantTimeEqual(auth->proof, expected))
+    return {Code::BadToken, "wrong session token"};
+  return {};
 }
 
 }  // namespace tether::tunnel

@@ -20,7 +20,7 @@ std::string encode(const Hello& m) {
   std::string out;
   WireWriter w(out);
   writePrefix(w, m.version);
-  w.str16(m.token);
+  w.str16(m.nonce);
   w.u32(m.maxFrame);
   w.u32(m.streamWindow);
   w.str16(m.peer);
@@ -34,6 +34,16 @@ std::string encode(const Welcome& m) {
   w.u32(m.maxFrame);
   w.u32(m.streamWindow);
   w.str16(m.peer);
+  w.str16(m.nonce);
+  w.str16(m.identity);
+  w.str16(m.proof);
+  return out;
+}
+
+std::string encode(const Auth& m) {
+  std::string out;
+  WireWriter w(out);
+  w.str16(m.proof);
   return out;
 }
 
@@ -102,12 +112,12 @@ std::optional<Hello> parseHello(std::string_view payload) {
   auto magic = r.bytes(kMagic.size());
   if (!magic || *magic != kMagic) return std::nullopt;
   auto version = r.u16();
-  auto token = r.str16();
+  auto nonce = r.str16();
   auto maxFrame = r.u32();
   auto window = r.u32();
   auto peer = r.str16();
-  if (!version || !token || !maxFrame || !window || !peer) return std::nullopt;
-  return Hello{*version, std::string(*token), *maxFrame, *window, std::string(*peer)};
+  if (!version || !nonce || !maxFrame || !window || !peer) return std::nullopt;
+  return Hello{*version, std::string(*nonce), *maxFrame, *window, std::string(*peer)};
 }
 
 std::optional<Welcome> parseWelcome(std::string_view payload) {
@@ -118,8 +128,20 @@ std::optional<Welcome> parseWelcome(std::string_view payload) {
   auto maxFrame = r.u32();
   auto window = r.u32();
   auto peer = r.str16();
-  if (!version || !maxFrame || !window || !peer) return std::nullopt;
-  return Welcome{*version, *maxFrame, *window, std::string(*peer)};
+  auto nonce = r.str16();
+  auto identity = r.str16();
+  auto proof = r.str16();
+  if (!version || !maxFrame || !window || !peer || !nonce || !identity || !proof) return std::nullopt;
+  return Welcome{*version,           *maxFrame,           *window,
+                 std::string(*peer), std::string(*nonce), std::string(*identity),
+                 std::string(*proof)};
+}
+
+std::optional<Auth> parseAuth(std::string_view payload) {
+  WireReader r(payload);
+  auto proof = r.str16();
+  if (!proof) return std::nullopt;
+  return Auth{std::string(*proof)};
 }
 
 std::optional<Open> parseOpen(std::string_view payload) {

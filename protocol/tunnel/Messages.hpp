@@ -13,9 +13,11 @@
 
 namespace tether::tunnel {
 
+// The token itself never crosses the wire: each side proves it knows the token with an HMAC over both
+// sides' nonces (Handshake.hpp), so a pod that is not the session's shadow learns nothing from a client.
 struct Hello {
   std::uint16_t version = kProtocolVersion;
-  std::string token;
+  std::string nonce;  // the client's, kNonceSize random bytes
   std::uint32_t maxFrame = 0;
   std::uint32_t streamWindow = 0;
   std::string peer;
@@ -26,6 +28,13 @@ struct Welcome {
   std::uint32_t maxFrame = 0;
   std::uint32_t streamWindow = 0;
   std::string peer;
+  std::string nonce;     // the agent's, kNonceSize random bytes
+  std::string identity;  // who the agent is: its pod's UID (empty when it does not know)
+  std::string proof;     // agentProof(token, client nonce, agent nonce, identity)
+};
+
+struct Auth {
+  std::string proof;  // clientProof(token, client nonce, agent nonce, identity)
 };
 
 enum class OpenKind : std::uint8_t { Dial = 0, FromListener = 1 };
@@ -55,6 +64,7 @@ struct ListenResult {
 
 std::string encode(const Hello& m);
 std::string encode(const Welcome& m);
+std::string encode(const Auth& m);
 std::string encode(const Open& m);
 std::string encode(const Status& m);
 std::string encode(const DnsReply& m);
@@ -68,6 +78,7 @@ std::string encodeU64(std::uint64_t v);
 std::optional<std::uint16_t> versionOf(std::string_view payload);
 std::optional<Hello> parseHello(std::string_view payload);
 std::optional<Welcome> parseWelcome(std::string_view payload);
+std::optional<Auth> parseAuth(std::string_view payload);
 std::optional<Open> parseOpen(std::string_view payload);
 std::optional<Status> parseStatus(std::string_view payload);
 std::optional<DnsReply> parseDnsReply(std::string_view payload);

@@ -21,6 +21,17 @@ void Mux::frame(FrameType type, std::uint32_t id, std::string_view payload) {
   encodeFrame(output_, type, id, payload);
 }
 
+void Mux::answer(FrameType type, std::uint32_t id, std::string_view payload) {
+  // What the peer asks for (PONGs, DNS and LISTEN answers, refusals of its OPENs) is queued whether or not
+  // DATA may flow, so it is bounded on its own: a peer that keeps asking without reading the answers is
+  // broken or hostile, and the connection ends rather than the queue growing without limit.
+  if (output_.size() + payload.size() > config_.outputHighWater + config_.maxAnswerBacklog) {
+    return fail("the peer asks faster than it reads the answers (output queue over " +
+                std::to_string(config_.outputHighWater + config_.maxAnswerBacklog) + " bytes)");
+  }
+  frame(type, id, payload);
+}
+
 void Mux::abandonPrepared() {
   if (!prepared_) return;
   output_.truncate(prepared_->headerAt);
@@ -66,6 +77,7 @@ void Mux::receive(const FrameView& f) {
   switch (f.type) {
     case FrameType::Hello:
     case FrameType::Welcome:
+    case FrameType::Auth:
       fail(std::string(toString(f.type)) + " after the handshake");
       return;
     case FrameType::Open:
@@ -109,7 +121,7 @@ void Mux::receive(const FrameView& f) {
       return;
     }
     case FrameType::Ping:
-      frame(FrameType::Pong, 0, f.payload);
+      answer(FrameType::Pong, 0, f.payload);
       return;
     case FrameType::Pong: {
       MuxEvent& e = emit(K::Pong, 0);
@@ -181,15 +193,15 @@ void Mux::onOpen(const FrameView& f) {
   lastPeerStreamId_ = f.id;
   auto target = parseOpen(f.payload);
   if (!target) {
-    frame(FrameType::Reset, f.id, encode(Status{Code::Refused, "malformed or unsupported OPEN"}));
+    answer(FrameType::Reset, f.id, encode(Status{Code::Refused, "malformed or unsupported OPEN"}));
     return;
   }
   if (goawaySent_) {
-    frame(FrameType::Reset, f.id, encode(Status{Code::ShuttingDown, "the tunnel is shutting down"}));
+    answer(FrameType::Reset, f.id, encode(Status{Code::ShuttingDown, "the tunnel is shutting down"}));
     return;
   }
-  if (streams_.size() >= config_.maxStreams || held_ >= config_.maxBuffered) {
-    frame(FrameType::Reset, f.id, encode(Status{Code::Busy, "stream or memory limit reached"}));
+  if (streams_.size() - ownStreams_ >= config_.maxPeerStreams || held_ >= config_.maxBuffered) {
+    answer(FrameType::Reset, f.id, encode(Status{Code::Busy, "stream or memory limit reached"}));
     return;
   }
   Stream& s = streams_[f.id];
@@ -297,11 +309,12 @@ void Mux::localReset(std::uint32_t id, Stream& s, Code code, std::string message
 }
 
 std::optional<std::uint32_t> Mux::open(const Open& target) {
-  if (goawaySent_ || goawayReceived_ || streams_.size() >= config_.maxStreams) return std::nullopt;
+  if (goawaySent_ || goawayReceived_ || ownStreams_ >= config_.maxOwnStreams) return std::nullopt;
   const std::uint32_t id = nextStreamId_;
   nextStreamId_ += 2;
   Stream& s = streams_[id];
   s.ours = true;
+  ++ownStreams_;
   s.window = config_.streamWindow;
   s.recvWindow = config_.streamWindow;
   s.sendCredit = peer_.streamWindow;
@@ -446,6 +459,7 @@ void Mux::release(std::uint32_t id) {
     frame(FrameType::Reset, id, encode(Status{Code::Cancelled, "the local side closed the stream"}));
   }
   dropInbound(*s);
+  if (s->ours) --ownStreams_;
   streams_.erase(id);
 }
 
@@ -466,7 +480,7 @@ std::uint32_t Mux::dnsQuery(std::string_view message) {
 }
 
 void Mux::dnsReply(std::uint32_t requestId, const DnsReply& reply) {
-  frame(FrameType::DnsReply, requestId, encode(reply));
+  answer(FrameType::DnsReply, requestId, encode(reply));
 }
 
 std::uint32_t Mux::listen(std::uint16_t port) {
@@ -476,7 +490,7 @@ std::uint32_t Mux::listen(std::uint16_t port) {
 }
 
 void Mux::listenResult(std::uint32_t requestId, const ListenResult& result) {
-  frame(FrameType::ListenResult, requestId, encode(result));
+  answer(FrameType::ListenResult, requestId, encode(result));
 }
 
 void Mux::unlisten(std::uint16_t port) {

@@ -11,7 +11,8 @@
 // streams are refused (RESET Busy) once that much is held, and DATA whose buffer would grow the total
 // past it resets the stream with the largest buffer (RESET Busy), a reader that stopped, rather than
 // letting the process grow. The output queue is bounded apart from that by `outputHighWater` plus one
-// frame. The receive path never waits for a reader, so a stalled stream cannot delay frames of the others.
+// frame, and the answers to the peer's requests by maxAnswerBacklog more. The receive path never waits for a
+// reader, so a stalled stream cannot delay frames of the others.
 #pragma once
 
 #include <cstddef>
@@ -43,9 +44,17 @@ struct MuxConfig {
   // is then doubled, up to this, while the receive buffers hold under half of maxBuffered. A bulk stream
   // so never waits for credit, and a stalled one keeps the window it had. Equal to streamWindow: no growth.
   std::uint32_t maxStreamWindow = 2048u * 1024u;
-  std::size_t maxStreams = 4096;                  // concurrent streams, both directions
+  // Concurrent streams each side may have, counted apart: streams this side opened (the agent's listener
+  // connections, the backend's proxy dials) and streams the peer opened. So a flood of connections arriving
+  // at the shadow's listeners cannot use up what the developer's own outbound streams need, and the other
+  // way.
+  std::size_t maxOwnStreams = 4096;
+  std::size_t maxPeerStreams = 4096;
   std::size_t maxBuffered = 64u * 1024u * 1024u;  // receive buffers held across all streams, in bytes
   std::size_t outputHighWater = 1024u * 1024u;    // queued output that stops DATA until drained
+  // Answers to the peer's requests (PONG, DNS_REPLY, LISTEN_RESULT, refusals of its OPENs) allowed on top of
+  // outputHighWater; past it the connection fails (ProtocolError) instead of queueing without limit.
+  std::size_t maxAnswerBacklog = 1024u * 1024u;
 };
 
 struct PeerParams {
@@ -141,6 +150,7 @@ class Mux {
   bool goawayReceived() const { return goawayReceived_; }
 
   std::size_t streamCount() const { return streams_.size(); }
+  std::size_t ownStreamCount() const { return ownStreams_; }
   std::size_t bufferedBytes() const { return buffered_; }  // received, unread
   std::size_t heldBytes() const { return held_; }          // receive buffers, what maxBuffered bounds
 
@@ -174,6 +184,7 @@ class Mux {
     return events_.back();
   }
   void frame(FrameType type, std::uint32_t id, std::string_view payload);
+  void answer(FrameType type, std::uint32_t id, std::string_view payload);
   void onOpen(const FrameView& f);
   void onData(const FrameView& f, std::size_t delivered = 0);
   void returnCredit(std::uint32_t id, Stream& s);
@@ -197,8 +208,9 @@ class Mux {
   std::uint32_t nextStreamId_;
   std::uint32_t lastPeerStreamId_ = 0;
   std::uint32_t nextRequestId_ = 1;
-  std::size_t buffered_ = 0;  // unread bytes across streams
-  std::size_t held_ = 0;      // capacity of the streams' receive buffers
+  std::size_t ownStreams_ = 0;  // streams in streams_ that we opened (the rest the peer opened)
+  std::size_t buffered_ = 0;    // unread bytes across streams
+  std::size_t held_ = 0;        // capacity of the streams' receive buffers
   bool goawaySent_ = false;
   bool goawayReceived_ = false;
 };

@@ -46,7 +46,8 @@ ObjectMeta toMeta(const json::value& item) {
                     stringMap(item, {"metadata", "labels"}),
                     stringMap(item, {"metadata", "annotations"}),
                     text(item, {"metadata", "creationTimestamp"}),
-                    text(item, {"metadata", "resourceVersion"})};
+                    text(item, {"metadata", "resourceVersion"}),
+                    text(item, {"metadata", "uid"})};
 }
 
 int integer(const json::value& object, std::initializer_list<const char*> path) {
@@ -117,6 +118,10 @@ Result<ObjectMeta> createPod(Client& client, const SimplePod& pod) {
         {"valueFrom",
          json::object{{"secretKeyRef", json::object{{"name", ref.first}, {"key", ref.second}}}}}});
   }
+  for (const auto& [name, path] : pod.envFromField) {
+    env.push_back(json::object{{"name", name},
+                               {"valueFrom", json::object{{"fieldRef", json::object{{"fieldPath", path}}}}}});
+  }
   json::array ports;
   for (const auto& port : pod.ports) {
     json::object entry{{"containerPort", port.port}, {"protocol", "TCP"}};
@@ -138,12 +143,19 @@ Result<ObjectMeta> createPod(Client& client, const SimplePod& pod) {
                                        {"runAsUser", pod.runAsUser},
                                        {"allowPrivilegeEscalation", false},
                                        {"readOnlyRootFilesystem", true},
-                                       {"capabilities", json::object{{"drop", json::array{"ALL"}}}}}}};
+                                       {"capabilities", json::object{{"drop", json::array{"ALL"}}}},
+                                       {"seccompProfile", json::object{{"type", "RuntimeDefault"}}}}}};
   if (pod.readinessPort != 0) {
     container["readinessProbe"] =
         json::object{{"httpGet", json::object{{"path", "/"}, {"port", pod.readinessPort}}},
                      {"periodSeconds", 1},
                      {"failureThreshold", 3}};
+  }
+  json::object podSecurity{{"runAsNonRoot", true},
+                           {"seccompProfile", json::object{{"type", "RuntimeDefault"}}}};
+  if (const int lowest = pod.lowestPort(); lowest > 0 && lowest < 1024) {
+    podSecurity["sysctls"] = json::array{
+        json::object{{"name", "net.ipv4.ip_unprivileged_port_start"}, {"value", std::to_string(lowest)}}};
   }
   const json::value object =
       json::object{{"apiVersion", "v1"},
@@ -153,10 +165,17 @@ Result<ObjectMeta> createPod(Client& client, const SimplePod& pod) {
                                              {"labels", toJson(pod.labels)},
                                              {"annotations", toJson(pod.annotations)}}},
                    {"spec", json::object{{"containers", json::array{std::move(container)}},
-                                         {"restartPolicy", "Never"},
+                                         {"securityContext", std::move(podSecurity)},
+                                         {"restartPolicy", pod.restartPolicy},
                                          {"automountServiceAccountToken", false},
                                          {"terminationGracePeriodSeconds", 2}}}};
   auto result = client.createSync(resources::pods, pod.namespaceName, object);
+  if (!result) return result.error();
+  return toMeta(result.value());
+}
+
+Result<ObjectMeta> getPodMeta(Client& client, const std::string& namespaceName, const std::string& name) {
+  auto result = client.getSync(resources::pods, namespaceName, name);
   if (!result) return result.error();
   return toMeta(result.value());
 }
@@ -165,6 +184,27 @@ Result<std::string> podPhase(Client& client, const std::string& namespaceName, c
   auto result = client.getSync(resources::pods, namespaceName, name);
   if (!result) return result.error();
   return text(result.value(), {"status", "phase"});
+}
+
+int SimplePod::lowestPort() const {
+  int lowest = 0;
+  for (const auto& port : ports) {
+    if (port.port > 0 && (lowest == 0 || port.port < lowest)) lowest = port.port;
+  }
+  return lowest;
+}
+
+Result<bool> setSecretOwner(Client& client, const std::string& namespaceName, const std::string& secret,
+                            const ObjectMeta& ownerPod) {
+  const json::object patch{
+      {"metadata", json::object{{"ownerReferences", json::array{json::object{{"apiVersion", "v1"},
+                                                                             {"kind", "Pod"},
+                                                                             {"name", ownerPod.name},
+                                                                             {"uid", ownerPod.uid}}}}}}};
+  auto result =
+      client.patchSync(resources::secrets, namespaceName, secret, PatchType::Merge, json::serialize(patch));
+  if (!result) return result.error();
+  return true;
 }
 
 Result<ObjectMeta> createSecret(Client& client, const ObjectMeta& meta,

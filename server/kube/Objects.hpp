@@ -44,6 +44,7 @@ struct ObjectMeta {
   std::map<std::string, std::string> annotations;
   std::string creationTimestamp;
   std::string resourceVersion;
+  std::string uid;
 };
 
 // Objects of `type` matching `labelSelector` in a namespace (empty: all namespaces).
@@ -66,19 +67,35 @@ struct SimplePod {
   std::vector<std::string> args;
   std::map<std::string, std::string> env;
   std::map<std::string, std::pair<std::string, std::string>> envFromSecret;  // NAME -> {secret, key}
+  std::map<std::string, std::string> envFromField;  // NAME -> fieldPath (downward API: metadata.uid)
   std::vector<ContainerPort> ports;
   int readinessPort = 0;  // httpGet / on this port
   std::string cpuRequest = "10m", memoryRequest = "16Mi", cpuLimit = "500m", memoryLimit = "64Mi";
-  int runAsUser = 65532;  // non-root, no privilege escalation, every capability dropped
+  // Pod Security "restricted" holds: non-root, no privilege escalation, every capability dropped, the
+  // runtime's default seccomp profile. Binding a port below 1024 as non-root needs no capability: the pod
+  // sets the namespaced, Kubernetes-"safe" sysctl net.ipv4.ip_unprivileged_port_start to the lowest port.
+  int runAsUser = 65532;
+  int lowestPort() const;
+  // OnFailure: a crash or an OOM kill restarts the agent in place (the Service keeps its endpoint and
+  // the client reconnects); its own clean exit (idle TTL) ends the pod.
+  std::string restartPolicy = "OnFailure";
 };
 
 Result<ObjectMeta> createPod(Client& client, const SimplePod& pod);
+
+// A pod's metadata (its uid tells a pod from another that took its name).
+Result<ObjectMeta> getPodMeta(Client& client, const std::string& namespaceName, const std::string& name);
 
 // A pod's status.phase (Pending, Running, Succeeded, Failed, Unknown).
 Result<std::string> podPhase(Client& client, const std::string& namespaceName, const std::string& name);
 
 Result<ObjectMeta> createSecret(Client& client, const ObjectMeta& meta,
                                 const std::map<std::string, std::string>& data);
+
+// Makes `owner` (a pod) the owner of a Secret, so that deleting the pod deletes the Secret (garbage
+// collection). A merge patch: the Secret is the session's own.
+Result<bool> setSecretOwner(Client& client, const std::string& namespaceName, const std::string& secret,
+                            const ObjectMeta& ownerPod);
 
 // The container ports of pods matching `selector` in a namespace: name -> number (for named targetPorts).
 Result<std::map<std::string, int>> namedContainerPorts(Client& client, const std::string& namespaceName,

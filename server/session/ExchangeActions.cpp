@@ -294,8 +294,11 @@ Outcome ExchangeSession::Impl::createShadow() {
   secretName = base + "-token";
   const std::map<std::string, std::string> ownLabels{{labels::kSession, request.id},
                                                      {labels::kManagedBy, labels::kManagedByValue}};
-  kube::ObjectMeta secret{secretName, request.namespaceName, ownLabels, {{labels::kOwner, request.owner}}, {},
-                          {}};
+  kube::ObjectMeta secret;
+  secret.name = secretName;
+  secret.namespaceName = request.namespaceName;
+  secret.labels = ownLabels;
+  secret.annotations = {{labels::kOwner, request.owner}};
   secret.labels[labels::kRole] = labels::kRoleToken;
   auto createdSecret = kube::createSecret(*client, secret, {{"token", token}});
   if (!createdSecret) return fromError(createdSecret.error(), "creating the shadow's token Secret");
@@ -319,6 +322,8 @@ Outcome ExchangeSession::Impl::createShadow() {
   pod.image = request.image;
   pod.args = {"--tunnel-port", std::to_string(tunnelPort), "--ready-port", std::to_string(readyPort)};
   pod.envFromSecret = {{"TETHER_SHADOW_TOKEN", {secretName, "token"}}};
+  // The agent announces its pod's UID in the handshake, inside its proof: the tunnel client pins it.
+  pod.envFromField = {{"TETHER_POD_UID", "metadata.uid"}};
   for (std::size_t i = 0; i < exposed.size(); ++i) {
     // Named targetPorts keep their names, so the Service resolves them on the shadow as on its own pods.
     pod.ports.push_back(
@@ -326,15 +331,23 @@ Outcome ExchangeSession::Impl::createShadow() {
   }
   pod.readinessPort = readyPort;
   auto created = kube::createPod(*client, pod);
-  if (!created && transient(created.error()) && kube::podPhase(*client, request.namespaceName, shadowName)) {
-    // The answer was lost, not the create: the pod exists and is this session's to delete.
-    std::lock_guard guard(mutex);
-    snap.shadowPod = shadowName;
-    return done();
+  if (!created && transient(created.error())) {
+    // The answer may have been lost, not the create: a pod that exists is this session's to delete.
+    if (auto existing = kube::getPodMeta(*client, request.namespaceName, shadowName);
+        existing && labels::valueOf(existing.value().labels, labels::kSession) == request.id) {
+      created = existing.value();
+    }
   }
   if (!created) {
     client->removeSync(kube::resources::secrets, request.namespaceName, secretName);
     return fromError(created.error(), "creating the shadow pod (image " + request.image + ")");
+  }
+  shadowUid = created.value().uid;
+  // Deleting the pod (by hand, or by a namespace clean-up) then deletes the token with it.
+  if (auto owned = kube::setSecretOwner(*client, request.namespaceName, secretName, created.value());
+      !owned) {
+    spdlog::warn("session {}: the token Secret {} was not given its pod as owner: {}", request.id, secretName,
+                 owned.error().message);
   }
   std::lock_guard guard(mutex);
   snap.shadowPod = shadowName;

@@ -90,6 +90,7 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   std::vector<int> targetNumbers;               // per exposed port: what the shadow listens on
   std::map<std::string, int> originalReplicas;  // strategy scale
   std::string shadowName, secretName, token;
+  std::string shadowUid;  // the shadow pod this session created; the tunnel accepts no other
   bool tunnelStarted = false;
   std::chrono::steady_clock::time_point lastHeartbeat{};
   std::chrono::steady_clock::time_point lastHeartbeatAttempt{};

@@ -26,10 +26,11 @@ Outcome ExchangeSession::Impl::openTunnel() {
         {static_cast<std::uint16_t>(targetNumbers[i]), static_cast<std::uint16_t>(exposed[i].local)});
   }
   config.connection.peerName = "session-" + request.id;
+  config.connection.identity = shadowUid;
   tunnel = std::make_shared<tunnelclient::TunnelClient>(
       io.get_executor(),
-      portForwardConnector(*client, request.namespaceName, shadowName, timings.shadowTunnelPort), token,
-      config, *this);
+      portForwardConnector(*client, request.namespaceName, shadowName, shadowUid, timings.shadowTunnelPort),
+      token, config, *this);
   // Fresh credentials per session: only processes given the launch environment can use its proxies.
   const auto credentials = tunnelclient::ProxyCredentials::generate();
   const tunnelclient::ProxyAuth auth(credentials);

@@ -5,6 +5,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "server/kube/Objects.hpp"
 #include "server/kube/PortForward.hpp"
 
 namespace tether::session {
@@ -69,9 +70,20 @@ class PortForwardByteStream final : public tunnel::ByteStream {
 }  // namespace
 
 tunnelclient::Connector portForwardConnector(kube::Client& client, std::string namespaceName, std::string pod,
-                                             std::uint16_t port) {
-  return [&client, namespaceName = std::move(namespaceName), pod = std::move(pod),
+                                             std::string uid, std::uint16_t port) {
+  return [&client, namespaceName = std::move(namespaceName), pod = std::move(pod), uid = std::move(uid),
           port]() -> asio::awaitable<tunnelclient::Connected> {
+    if (!uid.empty()) {
+      // A blocking read on the I/O thread, like the port-forward's own handshake: one small GET per attempt.
+      auto current = kube::getPodMeta(client, namespaceName, pod);
+      if (current && current.value().uid != uid) {
+        co_return tunnelclient::Connected{"pod " + namespaceName + "/" + pod +
+                                              " is not this session's shadow any "
+                                              "more (uid " +
+                                              current.value().uid + ", expected " + uid + ")",
+                                          nullptr, true};
+      }
+    }
     try {
       auto stream = co_await kube::openPortForward(client, namespaceName, pod, port);
       co_return tunnelclient::Connected{{}, std::make_unique<PortForwardByteStream>(std::move(stream))};

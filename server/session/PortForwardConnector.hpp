@@ -16,7 +16,9 @@ namespace tether::session {
 
 // Each call of the returned Connector opens a new port-forward to `pod`'s `port` (the client reconnects
 // through it after a drop). Port-forward failures become Connected::error with the kube client's message.
+// With `uid` set, the pod is read first: a pod of that name with another uid (one that took the name after
+// the shadow was deleted) is refused for good, before any byte is sent to it.
 tunnelclient::Connector portForwardConnector(kube::Client& client, std::string namespaceName, std::string pod,
-                                             std::uint16_t port);
+                                             std::string uid, std::uint16_t port);
 
 }  // namespace tether::session

@@ -84,9 +84,10 @@ asio::awaitable<void> DnsForwarder::answerUdp(std::string query, udp::endpoint f
 }
 
 asio::awaitable<void> DnsForwarder::serveTcp() {
-  co_await tunnel::acceptLoop(tcp_, "dns tcp", [this](tcp::socket socket) {
+  const tunnel::OnAccepted onAccepted = [this](tcp::socket socket) {
     tunnel::spawnLogged(client_.executor(), serveTcpClient(std::move(socket)), "dns tcp client");
-  });
+  };
+  co_await tunnel::acceptLoop(tcp_, "dns tcp", onAccepted);
 }
 
 asio::awaitable<void> DnsForwarder::serveTcpClient(tcp::socket socket) {

@@ -35,10 +35,11 @@ void LoopbackProxy::close() {
 
 asio::awaitable<void> LoopbackProxy::serve() {
   auto self = shared_from_this();
-  co_await tunnel::acceptLoop(acceptor_, what_ + " proxy", [self](tcp::socket socket) {
+  const tunnel::OnAccepted onAccepted = [self](tcp::socket socket) {
     tunnel::spawnLogged(self->client_.executor(), runClient(self, std::move(socket)),
                         self->what_ + " proxy client");
-  });
+  };
+  co_await tunnel::acceptLoop(acceptor_, what_ + " proxy", onAccepted);
 }
 
 asio::awaitable<void> LoopbackProxy::runClient(std::shared_ptr<LoopbackProxy> self, tcp::socket socket) {

@@ -21,8 +21,9 @@ namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
+// Trying again cannot help: the other end holds another token, speaks another version, or is another pod.
 bool permanent(Code code) {
-  return code == Code::BadToken || code == Code::VersionMismatch;
+  return code == Code::BadToken || code == Code::VersionMismatch || code == Code::WrongPeer;
 }
 
 }  // namespace
@@ -104,6 +105,11 @@ asio::awaitable<void> TunnelClient::run() {
       auto& connected = std::get<0>(attempt);
       error = std::move(connected.error);
       stream = std::move(connected.stream);
+      if (connected.permanent) {
+        spdlog::error("event=tunnel_refused reason=\"{}\"", error);
+        setState(TunnelState::Failed, error);
+        co_return;
+      }
     }
     if (stream) {
       auto conn = tunnel::Connection::create(executor_, std::move(stream), tunnel::Role::Client,

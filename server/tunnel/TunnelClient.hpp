@@ -52,6 +52,7 @@ class TunnelObserver {
 struct Connected {
   std::string error;  // empty on success
   std::unique_ptr<tunnel::ByteStream> stream;
+  bool permanent = false;  // the error cannot go away by trying again (the peer is not who it must be)
 };
 using Connector = std::function<boost::asio::awaitable<Connected>()>;
 

@@ -21,8 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FrameDecoder decoder(FrameLimits{kLimit});
   MuxConfig config;
   config.streamWindow = 2048;
-  config.maxStreams = 8;
-  config.maxBuffered = 6000;  // below streamWindow * maxStreams, so the budget's resets are reached
+  config.maxOwnStreams = 4;
+  config.maxPeerStreams = 8;
+  config.maxBuffered = 6000;  // below streamWindow * maxPeerStreams, so the budget's resets are reached
   Mux mux(Role::Agent, config, PeerParams{512, 2048});
 
   // Feed in two parts at a data-dependent point so partial reads are exercised too.

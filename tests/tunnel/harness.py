@@ -48,6 +48,17 @@ class Process:
                                          f"output:\n" + "\n".join(self.lines[-40:]))
                 self.cond.wait(left)
 
+    def wait_count(self, pattern, n, timeout=15.0):
+        """Waits until at least `n` lines match `pattern`."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while sum(1 for line in self.lines if rx.search(line)) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{self.name}: fewer than {n} lines matching {pattern!r} within {timeout}s")
+                self.cond.wait(left)
+
     def count(self, pattern):
         rx = re.compile(pattern)
         with self.cond:
@@ -66,6 +77,17 @@ class Process:
     def signal(self, sig):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
+
+    def cpu_seconds(self):
+        """User plus system CPU time the process has used so far (from /proc/<pid>/stat)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_kib(self):
+        """The process's resident set high-water mark (VmHWM), in KiB."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
 
     def kill(self):
         if self.proc.poll() is None:
@@ -99,17 +121,18 @@ class Bed:
         self.procs.append(p)
         return p
 
-    def shadow(self, *extra, token=None):
-        p = self.start("shadow", [f"{self.build}/shadow/tether-shadow", "--tunnel-port", "0", "--ready-port", "0", "--ready-host", "127.0.0.1",
-                                  "--listen-host", "127.0.0.1", *extra],
-                       {"TETHER_SHADOW_TOKEN": token or self.token})
+    def shadow(self, *extra, token=None, wrapper=(), env=None):
+        """tether-shadow on 127.0.0.1; `wrapper` runs it under another command (prlimit ...)."""
+        p = self.start("shadow", [*wrapper, f"{self.build}/shadow/tether-shadow", "--tunnel-port", "0", "--ready-port", "0",
+                                  "--ready-host", "127.0.0.1", "--listen-host", "127.0.0.1", *extra],
+                       {"TETHER_SHADOW_TOKEN": token or self.token, **(env or {})})
         m = p.wait_line(r"event=started tunnel=127\.0\.0\.1:(\d+) ready=[\d.]+:(\d+)")
         p.tunnel_port, p.ready_port = int(m.group(1)), int(m.group(2))
         return p
 
-    def client(self, port, *extra, token=None, env=None):
-        return self.start("client", [f"{self.build}/server/tunnel/tether-tunnel", "--connect", f"127.0.0.1:{port}",
-                                     *extra], {"TETHER_TOKEN": token or self.token, **(env or {})})
+    def client(self, port, *extra, token=None, env=None, wrapper=()):
+        return self.start("client", [*wrapper, f"{self.build}/server/tunnel/tether-tunnel", "--connect",
+                                     f"127.0.0.1:{port}", *extra], {"TETHER_TOKEN": token or self.token, **(env or {})})
 
     def relay(self, listen_port, target_port):
         here = os.path.dirname(os.path.abspath(__file__))

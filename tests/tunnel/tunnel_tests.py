@@ -1,6 +1,7 @@
 """Loopback integration tests of the tunnel: tether-tunnel (backend side) and tether-shadow as local
 processes. Usage: tunnel_tests.py BUILD_DIR TEST_NAME. Each test bounds every wait and cleans up."""
 import asyncio
+import os
 import random
 import signal
 import socket
@@ -10,6 +11,7 @@ import urllib.request
 
 from harness import Bed, free_port, run
 from netutil import (BigDns, EchoServer, Sink, dns_query, fake_dns, random_payload, roundtrip, sha, socks5_connect)
+from wire import Tunnel
 
 BUILD = sys.argv[1]
 
@@ -21,6 +23,21 @@ def reverse_bed(bed, echo_port, *extra, shadow_args=()):
     client = bed.client(shadow.tunnel_port, "--reverse", f"{remote}:{echo_port}", *extra)
     client.wait_line(rf'listener port={remote} code="ok"')
     return shadow, client, remote
+
+
+def hello_frame(nonce):
+    hello = b"TTHR" + struct.pack(">H", 2) + struct.pack(">H", len(nonce)) + nonce + struct.pack(">II", 65536, 65536)
+    hello += struct.pack(">H", 4) + b"test"
+    return struct.pack(">BBII", 1, 0, 0, len(hello)) + hello
+
+
+def read_frame(s):
+    data = b""
+    while len(data) < 10 or len(data) < 10 + struct.unpack(">I", data[6:10])[0]:
+        chunk = s.recv(65536)
+        assert chunk, "closed before a whole frame"
+        data += chunk
+    return data[0], data[10:10 + struct.unpack(">I", data[6:10])[0]]
 
 
 def test_concurrent_1000():
@@ -157,13 +174,39 @@ def test_shadow_killed_is_reported():
 
 
 def test_wrong_token_rejected_before_any_stream():
+    """Different tokens on the two ends: the agent's proof does not match the client's token, the client
+    gives up for good and tells the agent why, and no stream or listener ever exists."""
     with Bed(BUILD) as bed:
         shadow = bed.shadow()
         client = bed.client(shadow.tunnel_port, "--reverse", f"{free_port()}:1", token="not-the-token")
-        client.wait_line(r'state=failed detail="wrong session token"')
+        client.wait_line(r'state=failed detail="the agent could not prove it holds this session.s token')
         assert client.wait_exit() == 3
         shadow.wait_line(r'event=tunnel_rejected .*code="bad token"')
         assert shadow.count(r"event=listening") == 0
+
+
+def test_a_client_without_the_token_cannot_pass_the_handshake():
+    """A client that answers WELCOME with a made-up proof (or a replayed one) gets GOAWAY bad token."""
+    with Bed(BUILD) as bed:
+        shadow = bed.shadow()
+        with socket.create_connection(("127.0.0.1", shadow.tunnel_port), timeout=10) as s:
+            s.sendall(hello_frame(os.urandom(32)))
+            kind, _ = read_frame(s)
+            assert kind == 0x02  # WELCOME: it reveals a nonce and a proof, never the token
+            s.sendall(struct.pack(">BBII", 0x11, 0, 0, 34) + struct.pack(">H", 32) + os.urandom(32))
+            kind, payload = read_frame(s)
+            assert kind == 0x10 and struct.unpack(">I", payload[:4])[0] == 12, payload  # GOAWAY bad token
+        shadow.wait_line(r'event=tunnel_rejected .*code="bad token" reason="wrong session token"')
+
+
+def test_the_agent_announces_its_pod_and_proves_the_token():
+    """The agent's identity (TETHER_POD_UID) comes inside its proof; a client holding the token verifies
+    both and is served."""
+    with Bed(BUILD) as bed:
+        shadow = bed.shadow(env={"TETHER_POD_UID": "3f1c-uid"})
+        tunnel = Tunnel(shadow.tunnel_port, bed.token, identity="3f1c-uid")
+        shadow.wait_line(r"event=tunnel_established")
+        tunnel.close()
 
 
 def test_garbage_and_oversized_frames_close_only_that_connection():
@@ -188,11 +231,11 @@ def test_garbage_and_oversized_frames_close_only_that_connection():
 
 
 def test_version_mismatch_is_reported_on_both_sides():
-    """A client of protocol version 2 gets a GOAWAY naming both versions; the agent logs the same."""
+    """A client of protocol version 3 gets a GOAWAY naming both versions; the agent logs the same."""
     with Bed(BUILD) as bed:
         shadow = bed.shadow()
         token = bed.token.encode()
-        hello = (b"TTHR" + struct.pack(">H", 2) + struct.pack(">H", len(token)) + token +
+        hello = (b"TTHR" + struct.pack(">H", 3) + struct.pack(">H", len(token)) + token +
                  struct.pack(">II", 65536, 65536) + struct.pack(">H", 6) + b"future")
         with socket.create_connection(("127.0.0.1", shadow.tunnel_port), timeout=10) as s:
             s.sendall(struct.pack(">BBII", 1, 0, 0, len(hello)) + hello)
@@ -202,8 +245,8 @@ def test_version_mismatch_is_reported_on_both_sides():
         ftype, _, _, length = struct.unpack(">BBII", reply[:10])
         code, mlen = struct.unpack(">IH", reply[10:16])
         assert ftype == 0x10 and code == 11, reply
-        assert reply[16:16 + mlen] == b"agent speaks tunnel protocol 1, client sent 2"
-        shadow.wait_line(r'event=tunnel_rejected .*code="version mismatch" reason="agent speaks tunnel protocol 1, client sent 2"')
+        assert reply[16:16 + mlen] == b"agent speaks tunnel protocol 2, client sent 3"
+        shadow.wait_line(r'event=tunnel_rejected .*code="version mismatch" reason="agent speaks tunnel protocol 2, client sent 3"')
 
 
 def test_bind_failure_is_reported_with_the_port():

@@ -12,8 +12,8 @@ namespace tether::tunnel {
 
 namespace asio = boost::asio;
 
-asio::awaitable<void> acceptLoop(asio::ip::tcp::acceptor& acceptor, std::string what,
-                                 std::function<void(asio::ip::tcp::socket)> accepted, AcceptBackoff backoff) {
+asio::awaitable<void> acceptLoop(asio::ip::tcp::acceptor& acceptor, std::string what, OnAccepted accepted,
+                                 AcceptBackoff backoff) {
   constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
   std::chrono::milliseconds pause{0};
   while (acceptor.is_open()) {

@@ -18,9 +18,14 @@ struct AcceptBackoff {
   std::chrono::milliseconds max{1000};
 };
 
+using OnAccepted = std::function<void(boost::asio::ip::tcp::socket)>;
+
 // Accepts until `acceptor` is closed (or its accept is cancelled), giving each socket to `accepted`.
+//
+// Pass a named OnAccepted, never a lambda written inside the co_await expression: GCC 12 destroys the
+// captures of such a temporary twice, and a shared_ptr captured there ends up freed while still in use
+// (caught by ASan in the shadow's listener loop).
 boost::asio::awaitable<void> acceptLoop(boost::asio::ip::tcp::acceptor& acceptor, std::string what,
-                                        std::function<void(boost::asio::ip::tcp::socket)> accepted,
-                                        AcceptBackoff backoff = {});
+                                        OnAccepted accepted, AcceptBackoff backoff = {});
 
 }  // namespace tether::tunnel

@@ -22,6 +22,9 @@ struct ConnectionConfig {
   std::uint32_t maxFrame = 256u * 1024u;                // our decoder limit, announced in the handshake
   MuxConfig mux;
   std::string peerName = "tether";  // announced in HELLO/WELCOME, for the peer's logs
+  // The agent's identity (its pod UID): the agent announces it in WELCOME, inside its proof; a client that
+  // sets it refuses an agent announcing anything else (Code::WrongPeer). Empty: announce or expect none.
+  std::string identity;
 };
 
 }  // namespace tether::tunnel

@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "protocol/tunnel/Handshake.hpp"
+#include "support/text/Random.hpp"
 
 namespace tether::tunnel {
 
@@ -100,35 +101,60 @@ asio::awaitable<Status> Connection::handshake(const std::string& token) {
   std::string out;
   Status error;
   if (role_ == Role::Client) {
+    const std::string nonce = support::randomBytes(kNonceSize);
     encodeFrame(
         out, FrameType::Hello, 0,
-        encode(Hello{kProtocolVersion, token, config_.maxFrame, config_.mux.streamWindow, config_.peerName}));
+        encode(Hello{kProtocolVersion, nonce, config_.maxFrame, config_.mux.streamWindow, config_.peerName}));
     auto [ec, n] = co_await stream_->writeAll(asio::buffer(out));
     if (ec) co_return Status{Code::TransportLost, "sending HELLO: " + ec.message()};
     auto frame = co_await readFirstFrame(error);
     if (!frame) co_return error;
-    auto verdict = checkWelcome(*frame);
-    if (verdict.status.code != Code::Ok) co_return verdict.status;
+    auto verdict = checkWelcome(*frame, token, nonce, config_.identity);
+    if (verdict.status.code != Code::Ok) {
+      if (frame->type == FrameType::Welcome) {
+        // Tell the agent why (best effort), so its log names the reason too.
+        out.clear();
+        encodeFrame(out, FrameType::Goaway, 0, encode(verdict.status));
+        co_await stream_->writeAll(asio::buffer(out));
+      }
+      co_return verdict.status;
+    }
     peerName_ = verdict.welcome.peer;
+    out.clear();
+    encodeFrame(out, FrameType::Auth, 0,
+                encode(Auth{clientProof(token, nonce, verdict.welcome.nonce, verdict.welcome.identity)}));
+    auto [aec, an] = co_await stream_->writeAll(asio::buffer(out));
+    if (aec) co_return Status{Code::TransportLost, "sending AUTH: " + aec.message()};
     mux_ = std::make_unique<Mux>(Role::Client, config_.mux,
                                  PeerParams{verdict.welcome.maxFrame, verdict.welcome.streamWindow});
     co_return Status{};
   }
   auto frame = co_await readFirstFrame(error);
   if (!frame) co_return error;
-  auto verdict = checkHello(*frame, token);
-  if (verdict.status.code != Code::Ok) {
+  auto verdict = checkHello(*frame);
+  const std::string nonce = support::randomBytes(kNonceSize);
+  Status status = verdict.status;
+  if (status.code == Code::Ok) {
+    encodeFrame(
+        out, FrameType::Welcome, 0,
+        encode(Welcome{kProtocolVersion, config_.maxFrame, config_.mux.streamWindow, config_.peerName, nonce,
+                       config_.identity, agentProof(token, verdict.hello.nonce, nonce, config_.identity)}));
+    auto [ec, n] = co_await stream_->writeAll(asio::buffer(out));
+    if (ec) co_return Status{Code::TransportLost, "sending WELCOME: " + ec.message()};
+    // Nothing but AUTH is read before the client proved it holds the token.
+    auto second = co_await readFirstFrame(error);
+    if (!second) co_return error;
+    status = checkAuth(*second, token, verdict.hello.nonce, nonce, config_.identity);
+    if (second->type == FrameType::Goaway) co_return status;  // the client refused us; it has closed
+  }
+  if (status.code != Code::Ok) {
     // The refusal is sent (best effort) so the client can report the real reason, then we close.
-    encodeFrame(out, FrameType::Goaway, 0, encode(verdict.status));
+    out.clear();
+    encodeFrame(out, FrameType::Goaway, 0, encode(status));
     co_await stream_->writeAll(asio::buffer(out));
-    co_return verdict.status;
+    co_return status;
   }
   peerName_ = verdict.hello.peer;
-  encodeFrame(
-      out, FrameType::Welcome, 0,
-      encode(Welcome{kProtocolVersion, config_.maxFrame, config_.mux.streamWindow, config_.peerName}));
-  auto [ec, n] = co_await stream_->writeAll(asio::buffer(out));
-  if (ec) co_return Status{Code::TransportLost, "sending WELCOME: " + ec.message()};
   mux_ = std::make_unique<Mux>(Role::Agent, config_.mux,
                                PeerParams{verdict.hello.maxFrame, verdict.hello.streamWindow});
   co_return Status{};

@@ -148,13 +148,20 @@ TEST_CASE("tunnel codec: garbage (an HTTP request) on the tunnel port is a termi
 }
 
 TEST_CASE("tunnel payloads: round trips and truncation", "[tunnel]") {
-  const Hello hello{1, "tok", 1000, 2000, "me"};
+  const Hello hello{2, "nonce", 1000, 2000, "me"};
   auto parsed = parseHello(encode(hello));
   REQUIRE(parsed);
-  CHECK(parsed->token == "tok");
+  CHECK(parsed->nonce == "nonce");
   CHECK(parsed->maxFrame == 1000);
   CHECK(parsed->streamWindow == 2000);
-  CHECK(versionOf(encode(hello)) == 1);
+  CHECK(versionOf(encode(hello)) == 2);
+  const Welcome welcome{2, 1000, 2000, "agent", "n2", "uid-1", "proof"};
+  auto back = parseWelcome(encode(welcome));
+  REQUIRE(back);
+  CHECK((back->nonce == "n2" && back->identity == "uid-1" && back->proof == "proof"));
+  const std::string wholeWelcome = encode(welcome);
+  for (std::size_t cut = 0; cut < wholeWelcome.size(); ++cut)
+    CHECK_FALSE(parseWelcome(wholeWelcome.substr(0, cut)));
   const std::string full = encode(hello);
   for (std::size_t cut = 0; cut < full.size(); ++cut) CHECK_FALSE(parseHello(full.substr(0, cut)));
   // Trailing fields from a newer peer are ignored.
@@ -181,25 +188,63 @@ TEST_CASE("tunnel token compare: equal only for identical strings", "[tunnel]") 
   CHECK_FALSE(constantTimeEqual(std::string("a\0", 2), "a"));
 }
 
-TEST_CASE("tunnel handshake: the agent checks version, then token, before anything else", "[tunnel]") {
+TEST_CASE("tunnel handshake: the agent checks the version first, then the rest of HELLO", "[tunnel]") {
+  const std::string nonce(kNonceSize, 'c');
   auto helloFrame = [](Hello h) { return Frame{FrameType::Hello, 0, 0, encode(h)}; };
-  CHECK(checkHello(helloFrame({1, "tok", 4096, 4096, "me"}), "tok").status.code == Code::Ok);
-  CHECK(checkHello(helloFrame({1, "tok", 4096, 4096, "me"}), "tik").status.code == Code::BadToken);
-  auto mismatch = checkHello(helloFrame({2, "tok", 4096, 4096, "me"}), "tok").status;
+  CHECK(checkHello(helloFrame({2, nonce, 4096, 4096, "me"})).status.code == Code::Ok);
+  auto mismatch = checkHello(helloFrame({1, nonce, 4096, 4096, "me"})).status;
   CHECK(mismatch.code == Code::VersionMismatch);
-  CHECK(mismatch.message == "agent speaks tunnel protocol 1, client sent 2");
+  CHECK(mismatch.message == "agent speaks tunnel protocol 2, client sent 1");
   // A future HELLO that changed after the version still gets the mismatch, not "malformed".
   Frame future{FrameType::Hello, 0, 0, std::string("TTHR\x00\x07garbage", 13)};
-  CHECK(checkHello(future, "tok").status.code == Code::VersionMismatch);
-  CHECK(checkHello(Frame{FrameType::Data, 0, 1, "x"}, "tok").status.code == Code::ProtocolError);
-  CHECK(checkHello(Frame{FrameType::Hello, 0, 0, "HTTP"}, "tok").status.code == Code::ProtocolError);
+  CHECK(checkHello(future).status.code == Code::VersionMismatch);
+  CHECK(checkHello(helloFrame({2, "short", 4096, 4096, "me"})).status.code == Code::ProtocolError);
+  CHECK(checkHello(Frame{FrameType::Data, 0, 1, "x"}).status.code == Code::ProtocolError);
+  CHECK(checkHello(Frame{FrameType::Hello, 0, 0, "HTTP"}).status.code == Code::ProtocolError);
+}
 
-  auto refused =
-      checkWelcome(Frame{FrameType::Goaway, 0, 0, encode(Status{Code::BadToken, "wrong session token"})});
-  CHECK(refused.status.code == Code::BadToken);
-  auto ok = checkWelcome(Frame{FrameType::Welcome, 0, 0, encode(Welcome{1, 65536, 65536, "agent"})});
+TEST_CASE("tunnel handshake: each side proves the token without sending it; the client pins the identity",
+          "[tunnel]") {
+  const std::string clientNonce(kNonceSize, 'c'), agentNonce(kNonceSize, 'a');
+  auto welcomeFrame = [&](const std::string& token, const std::string& identity) {
+    return Frame{FrameType::Welcome, 0, 0,
+                 encode(Welcome{2, 65536, 65536, "agent", agentNonce, identity,
+                                agentProof(token, clientNonce, agentNonce, identity)})};
+  };
+  auto ok = checkWelcome(welcomeFrame("tok", "uid-1"), "tok", clientNonce, "uid-1");
   CHECK(ok.status.code == Code::Ok);
   CHECK(ok.welcome.peer == "agent");
+  // An agent that does not hold the token cannot make the proof; nothing of the token was on the wire.
+  auto impostor = checkWelcome(welcomeFrame("guess", "uid-1"), "tok", clientNonce, "uid-1");
+  CHECK(impostor.status.code == Code::BadToken);
+  CHECK_THAT(impostor.status.message, Catch::Contains("could not prove"));
+  // A pod holding the token (it read the Secret) but not the pod this session created.
+  auto other = checkWelcome(welcomeFrame("tok", "uid-2"), "tok", clientNonce, "uid-1");
+  CHECK(other.status.code == Code::WrongPeer);
+  CHECK_THAT(other.status.message, Catch::Contains("uid-2") && Catch::Contains("uid-1"));
+  // The proof covers the identity: announcing another one after proving breaks the proof.
+  Welcome lying{
+      2, 65536, 65536, "agent", agentNonce, "uid-1", agentProof("tok", clientNonce, agentNonce, "uid-2")};
+  CHECK(checkWelcome(Frame{FrameType::Welcome, 0, 0, encode(lying)}, "tok", clientNonce, "").status.code ==
+        Code::BadToken);
+  auto refused =
+      checkWelcome(Frame{FrameType::Goaway, 0, 0, encode(Status{Code::BadToken, "wrong session token"})},
+                   "tok", clientNonce, "");
+  CHECK(refused.status.code == Code::BadToken);
+
+  const auto proof = clientProof("tok", clientNonce, agentNonce, "uid-1");
+  CHECK(proof.size() == 32u);
+  CHECK(proof != agentProof("tok", clientNonce, agentNonce, "uid-1"));  // one side's proof is not the other's
+  CHECK(checkAuth(Frame{FrameType::Auth, 0, 0, encode(Auth{proof})}, "tok", clientNonce, agentNonce, "uid-1")
+            .code == Code::Ok);
+  CHECK(checkAuth(Frame{FrameType::Auth, 0, 0, encode(Auth{proof})}, "tik", clientNonce, agentNonce, "uid-1")
+            .code == Code::BadToken);
+  // A replayed AUTH from another connection fails: the agent's nonce differs.
+  CHECK(checkAuth(Frame{FrameType::Auth, 0, 0, encode(Auth{proof})}, "tok", clientNonce,
+                  std::string(kNonceSize, 'b'), "uid-1")
+            .code == Code::BadToken);
+  CHECK(checkAuth(Frame{FrameType::Open, 0, 1, "x"}, "tok", clientNonce, agentNonce, "").code ==
+        Code::ProtocolError);
 }
 
 TEST_CASE("tunnel codec: zero-copy prepare/commit feeding, with an ignorable frame, at every split",

@@ -35,7 +35,8 @@ struct Pair {
     MuxConfig c;
     c.streamWindow = 4096;
     c.maxStreamWindow = 4096;  // a fixed window; the growth has tests of its own
-    c.maxStreams = 16;
+    c.maxOwnStreams = 16;
+    c.maxPeerStreams = 16;
     c.maxBuffered = 1u << 20;
     c.outputHighWater = 64u * 1024u;
     return c;

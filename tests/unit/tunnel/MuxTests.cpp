@@ -117,7 +117,7 @@ TEST_CASE("tunnel mux: data beyond the window resets that stream with FlowContro
 
 TEST_CASE("tunnel mux: stream limit and GOAWAY refuse new streams, existing ones continue", "[tunnel]") {
   MuxConfig c = Pair::small();
-  c.maxStreams = 2;
+  c.maxOwnStreams = 2;
   Pair p(c);
   auto a = *p.client.open(Open{OpenKind::Dial, 1, "a"});
   auto b = *p.client.open(Open{OpenKind::Dial, 2, "b"});
@@ -138,7 +138,7 @@ TEST_CASE("tunnel mux: stream limit and GOAWAY refuse new streams, existing ones
 
 TEST_CASE("tunnel mux: a peer-opened stream over the limit is reset Busy", "[tunnel]") {
   MuxConfig c = Pair::small();
-  c.maxStreams = 1;
+  c.maxPeerStreams = 1;
   Mux agent(Role::Agent, c, PeerParams{});
   agent.receive(Frame{FrameType::Open, 0, 1, encode(Open{OpenKind::Dial, 1, "a"})});
   agent.receive(Frame{FrameType::Open, 0, 3, encode(Open{OpenKind::Dial, 1, "b"})});
@@ -153,6 +153,42 @@ TEST_CASE("tunnel mux: a peer-opened stream over the limit is reset Busy", "[tun
   CHECK(f.type == FrameType::Reset);
   CHECK(f.id == 3);
   CHECK(parseStatus(f.payload)->code == Code::Busy);
+}
+
+TEST_CASE("tunnel mux: streams each side opened count against budgets of their own", "[tunnel]") {
+  // The agent's listener connections (its own streams) are at their limit; the client's dials (the agent's
+  // peer streams) still open, and the agent cannot open more of its own until one ends.
+  MuxConfig c = Pair::small();
+  c.maxOwnStreams = 2;
+  c.maxPeerStreams = 2;
+  Pair p(c);
+  auto first = *p.agent.open(Open{OpenKind::FromListener, 80, "10.0.0.1:1"});
+  REQUIRE(p.agent.open(Open{OpenKind::FromListener, 80, "10.0.0.1:2"}));
+  CHECK_FALSE(p.agent.open(Open{OpenKind::FromListener, 80, "10.0.0.1:3"}));
+  p.flush();
+  auto dial = *p.client.open(Open{OpenKind::Dial, 5432, "db"});
+  p.flush();
+  CHECK(has(events(p.agent), K::Opened));
+  CHECK_FALSE(p.client.isReset(dial));
+  CHECK(p.agent.ownStreamCount() == 2);
+  p.agent.release(first);
+  CHECK(p.agent.ownStreamCount() == 1);
+  CHECK(p.agent.open(Open{OpenKind::FromListener, 80, "10.0.0.1:4"}));
+}
+
+TEST_CASE("tunnel mux: a peer that asks without reading the answers fails the connection", "[tunnel]") {
+  // PINGs and DNS queries whose answers pile up unread: the queue stops at its bound, with a reason.
+  MuxConfig c = Pair::small();
+  c.outputHighWater = 1024;
+  c.maxAnswerBacklog = 4096;
+  Mux agent(Role::Agent, c, PeerParams{});
+  for (std::uint64_t i = 0; i < 1000 && !agent.failure(); ++i) {
+    agent.receive(Frame{FrameType::Ping, 0, 0, encodeU64(i)});
+    agent.dnsReply(static_cast<std::uint32_t>(i + 1), DnsReply{Code::Ok, "", std::string(100, 'a')});
+  }
+  REQUIRE(agent.failure());
+  CHECK_THAT(*agent.failure(), Catch::Contains("asks faster than it reads"));
+  CHECK(agent.outputSize() <= c.outputHighWater + c.maxAnswerBacklog);
 }
 
 TEST_CASE("tunnel mux: connection-level violations fail the connection", "[tunnel]") {

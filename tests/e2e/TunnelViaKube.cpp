@@ -3,7 +3,8 @@
 // e2e tests on kubesim. Prints `state=...`, `listener ...` and `serving ...` lines for the test to follow.
 //
 //   TETHER_TOKEN=... tunnel_via_kube --kubeconfig F --pod NS/NAME --tunnel-port 7700
-//                    [--reverse REMOTE:LOCAL]... [--socks PORT] [--dns PORT]
+//                    [--uid UID] [--reverse REMOTE:LOCAL]... [--socks PORT] [--dns PORT]
+// With --uid, the client pins the pod as a session does: another pod of that name is refused.
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
@@ -35,13 +36,14 @@ class PrintingObserver final : public tunnelclient::TunnelObserver {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string kubeconfig, pod;
+  std::string kubeconfig, pod, uid;
   std::uint16_t tunnelPort = 0, socksPort = 0, dnsPort = 0;
   std::vector<tunnelclient::Forward> forwards;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--kubeconfig") kubeconfig = value;
     if (flag == "--pod") pod = value;
+    if (flag == "--uid") uid = value;
     if (flag == "--tunnel-port") tunnelPort = static_cast<std::uint16_t>(std::stoi(value));
     if (flag == "--socks") socksPort = static_cast<std::uint16_t>(std::stoi(value));
     if (flag == "--dns") dnsPort = static_cast<std::uint16_t>(std::stoi(value));
@@ -67,11 +69,11 @@ int main(int argc, char** argv) {
   tunnelclient::ClientConfig config;
   config.forwards = forwards;
   config.connection.peerName = "tunnel-via-kube";
+  config.connection.identity = uid;
   PrintingObserver observer;
   auto shared = std::make_shared<tunnelclient::TunnelClient>(
       executor,
-      session::portForwardConnector(client, pod.substr(0, slash), pod.substr(slash + 1), "", tunnelPort),
-      token, config, observer);
+      session::portForwardConnector(client, pod.substr(0, slash), pod.substr(slash + 1), uid, tunnelPort), token, config, observer);
   auto& tunnelClient = *shared;
   // This driver's SOCKS proxy is for the test alone, which runs as the only user: no credentials.
   auto socksProxy = std::make_shared<tunnelclient::Socks5Proxy>(shared, tunnelclient::ProxyAuth::none());

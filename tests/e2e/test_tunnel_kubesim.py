@@ -2,7 +2,8 @@
 port-forward, and real traffic flows both ways:
 - a toolbox pod calls the shadow's reverse port and reaches an HTTP server on the "laptop";
 - a local curl through the SOCKS5 proxy reaches a Service by its cluster name;
-- a DNS query for a Service name is answered through the local forwarder."""
+- a DNS query for a Service name is answered through the local forwarder;
+- a pod that took the shadow's name (and even holds its token) is refused: the client pins the pod's uid."""
 import http.server
 import json
 import os
@@ -67,8 +68,8 @@ class LocalServer:
 class Driver:
     """tunnel_via_kube, followed line by line."""
 
-    def __init__(self, path, cluster, *args):
-        self.process = subprocess.Popen([path, "--kubeconfig", str(cluster.kubeconfig), "--pod", "default/shadow",
+    def __init__(self, path, cluster, *args, pod="default/shadow"):
+        self.process = subprocess.Popen([path, "--kubeconfig", str(cluster.kubeconfig), "--pod", pod,
                                          "--tunnel-port", "7700", *map(str, args)], stdout=subprocess.PIPE, text=True,
                                         env={**cluster.env, "TETHER_TOKEN": TOKEN})
 
@@ -130,3 +131,37 @@ def test_service_names_resolve_through_the_dns_forwarder(app, driver):
         assert socket.inet_aton(cluster_ip) in reply
     finally:
         tunnel.stop()
+
+
+def shadow_pod(name, identity_env):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                "name": "shadow", "image": "tether-shadow:0.1.0",
+                "args": ["--tunnel-port", "7700", "--ready-port", "7701"],
+                "env": [{"name": "TETHER_SHADOW_TOKEN", "value": TOKEN}, identity_env],
+                "readinessProbe": {"httpGet": {"path": "/", "port": 7701}}}]}}
+
+
+def test_a_pod_that_took_the_shadows_name_is_refused_even_with_the_token(app, driver):
+    app.apply(shadow_pod("pinned", {"name": "TETHER_POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}))
+    app.kubectl("wait", "--for=condition=Ready", "pod/pinned", "--timeout=60s")
+    uid = app.kubectl("get", "pod", "pinned", "-o", "jsonpath={.metadata.uid}").stdout
+    tunnel = Driver(driver, app, "--uid", uid, pod="default/pinned")
+    try:
+        tunnel.until("state=connected")
+    finally:
+        tunnel.stop()
+    # Someone able to delete and create pods (and to read the token) puts an impostor in its place, which
+    # even claims the old uid in its handshake.
+    app.kubectl("delete", "pod", "pinned", "--grace-period=0", "--wait=true")
+    app.apply(shadow_pod("pinned", {"name": "TETHER_POD_UID", "value": uid}))
+    app.kubectl("wait", "--for=condition=Ready", "pod/pinned", "--timeout=60s")
+    impostor = app.kubectl("get", "pod", "pinned", "-o", "jsonpath={.metadata.uid}").stdout
+    assert impostor != uid
+    tunnel = Driver(driver, app, "--uid", uid, pod="default/pinned")
+    line = tunnel.until("state=failed")
+    assert f"pod default/pinned is not this session's shadow any more (uid {impostor}, expected {uid})" in line
+    assert tunnel.process.wait(timeout=30) == 3
+    # Not a byte reached the impostor: it never even accepted a tunnel connection.
+    assert "event=tunnel_accepted" not in app.kubectl("logs", "pinned").stdout
+    app.kubectl("delete", "pod", "pinned", "--grace-period=0", "--wait=false")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import errors, patch as patches, protobuf
+from . import errors, patch as patches, podsecurity, protobuf
 from .defaults import apply_defaults
 from .http import decode, json_response, parse_media_type, query_int, read_body, require_object, \
     success_status, without_type_meta
@@ -108,6 +108,8 @@ async def handle_create(ctx, request: web.Request, route: Route) -> web.Response
     body, _ = await read_body(request)
     body = require_object(body)
     obj = prepare(ctx, route, body, creating=True, strict=_strict(request))
+    if route.resource.plural == "pods":
+        podsecurity.check(ctx.store, obj)
     created = ctx.store.create(route.resource.plural, obj, dry_run=dry_run_requested(request.query))
     return json_response(created, 201, warnings=field_warnings(request, route.resource, body))
 
@@ -192,6 +194,8 @@ def _server_side_apply(ctx, request: web.Request, route: Route, body, dry_run: b
     manager = request.query["fieldManager"]
     if current is None:
         obj = prepare(ctx, route, body, creating=True)
+        if res.plural == "pods":
+            podsecurity.check(ctx.store, obj)
         created = ctx.store.create(res.plural, obj, dry_run=dry_run)
         if not dry_run:
             ctx.applied.remember(created, manager, body)

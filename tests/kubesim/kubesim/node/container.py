@@ -59,8 +59,9 @@ class Container:
         self.started = False
         self.ready = False
 
-    async def start(self, argv: list[str], netns: str, env: dict) -> None:
-        """Starts the process; raises FileNotFoundError if the program does not exist."""
+    async def start(self, argv: list[str], netns: str, env: dict, prefix: list[str] = ()) -> None:
+        """Starts the process (after `prefix`, which switches its user); raises FileNotFoundError if the
+        program does not exist."""
         program = argv[0]
         if "/" not in program and shutil.which(program, path=env.get("PATH")) is None:
             raise FileNotFoundError(f'exec: "{program}": executable file not found in $PATH')
@@ -70,7 +71,7 @@ class Container:
             # The instance that ended was kept as "previous" when it was counted as restarted.
             self.log = LogBuffer()
         self.proc = await asyncio.create_subprocess_exec(
-            IP, "netns", "exec", netns, *argv, env=env, cwd=self.spec.get("workingDir") or "/",
+            IP, "netns", "exec", netns, *prefix, *argv, env=env, cwd=self.spec.get("workingDir") or "/",
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True)
         self.container_id = "kubesim://" + secrets.token_hex(16)

@@ -20,6 +20,7 @@ import shutil
 import signal
 
 from .netns import ip, ip_batch, list_netns, netns_pids
+from .security import remove_staged
 
 POD_CIDR = "10.244.0.0/16"
 SERVICE_CIDR = "10.96.0.0/16"
@@ -143,6 +144,7 @@ def cleanup_cluster(cluster_id: str) -> None:
         for name in os.listdir("/etc/netns"):
             if name.startswith(prefix):
                 shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
+    remove_staged(cluster_id)
     if not other_clusters_running(cluster_id):
         remove_blackholes()
 

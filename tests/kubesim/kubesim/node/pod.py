@@ -9,7 +9,8 @@ import asyncio
 import logging
 import signal
 
-from .container import Container, rfc3339
+from . import security
+from .container import IP, Container, rfc3339
 from .env import EnvError, container_env
 from .network import GATEWAY
 from .probes import run_probe
@@ -52,6 +53,7 @@ class PodRuntime:
         self.conditions: dict[str, tuple[str, str]] = {}
         self.gone = asyncio.Event()
         self.setup_done = asyncio.Event()     # the namespace exists (or failed); see terminate()
+        self.rejection: tuple[str, str] | None = None   # (reason, message) when the kubelet refused the pod
 
     # ----- lifecycle -----
 
@@ -70,6 +72,8 @@ class PodRuntime:
         if self.terminating:
             # Deleted while its namespace was being made; terminate() removes it.
             return
+        if not await self._apply_sysctls():
+            return
         self.sandbox_ready = True
         self.publish()
         everything = self.init_containers + self.containers
@@ -78,6 +82,28 @@ class PodRuntime:
             await self._image_pull_failure(everything, argvs)
             return
         self.tasks.append(asyncio.create_task(self._start_all(argvs)))
+
+    async def _apply_sysctls(self) -> bool:
+        """Sets the pod's sysctls in its network namespace; a sysctl outside the safe set rejects the pod
+        as a kubelet does (phase Failed, reason SysctlForbidden)."""
+        allowed, forbidden = security.sysctls(self.pod.get("spec") or {})
+        if forbidden:
+            self.rejection = ("SysctlForbidden",
+                              f'Pod forbidden sysctl: "{forbidden[0]}" not allowlisted')
+            self.event("SysctlForbidden", self.rejection[1], True)
+            self.publish()
+            return False
+        for name, value in allowed:
+            if not name.startswith("net."):
+                continue  # kernel.* would change the host's kernel: the one node here has no IPC namespaces
+            proc = await asyncio.create_subprocess_exec(
+                IP, "netns", "exec", self.netns, "sysctl", "-q", "-w", f"{name}={value}",
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            _, err = await proc.communicate()
+            if proc.returncode != 0:
+                log.warning("pod %s/%s: sysctl %s=%s failed: %s", self.namespace, self.name, name, value,
+                            err.decode(errors="replace").strip())
+        return True
 
     async def _start_all(self, argvs) -> None:
         """Init containers one after another, each to success; then all containers at once."""
@@ -118,9 +144,21 @@ class PodRuntime:
             return False
         if self.terminating:
             return False
+        refusal = security.non_root_error(self.pod, c.spec)
+        if refusal:
+            c.set_waiting("CreateContainerConfigError", refusal)
+            self.event("Failed", f"Error: {refusal}", True, c.name)
+            self.publish()
+            return False
         self.event("Pulled", f'Container image "{c.image}" already present on machine', container=c.name)
+        user = security.user_of(self.pod.get("spec") or {}, c.spec)
+        prefix = []
+        if user is not None:
+            # As the runtime would: the program is readable by the user, and the process runs as it.
+            argv = security.stage(argv, self.kubelet.network.cluster_id)
+            prefix = security.user_prefix(user, security.no_new_privileges(c.spec))
         try:
-            await c.start(argv, self.netns, env)
+            await c.start(argv, self.netns, env, prefix)
         except FileNotFoundError as exc:
             c.exit_code = 128
             c.mark_terminated(str(exc), reason="StartError")
@@ -276,7 +314,7 @@ class PodRuntime:
         return cond
 
     def phase(self) -> str:
-        if self.init_failed:
+        if self.init_failed or self.rejection:
             return "Failed"
         if not self.initialized:
             return "Pending"
@@ -315,6 +353,8 @@ class PodRuntime:
         if self.pod_ip:
             status["podIP"] = self.pod_ip
             status["podIPs"] = [{"ip": self.pod_ip}]
+        if self.rejection:
+            status["reason"], status["message"] = self.rejection
         return status
 
     def publish(self) -> None:

@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
   PrintingObserver observer;
   auto shared = std::make_shared<tunnelclient::TunnelClient>(
       executor,
-      session::portForwardConnector(client, pod.substr(0, slash), pod.substr(slash + 1), uid, tunnelPort), token, config, observer);
+      session::portForwardConnector(client, pod.substr(0, slash), pod.substr(slash + 1), uid, tunnelPort),
+      token, config, observer);
   auto& tunnelClient = *shared;
   // This driver's SOCKS proxy is for the test alone, which runs as the only user: no credentials.
   auto socksProxy = std::make_shared<tunnelclient::Socks5Proxy>(shared, tunnelclient::ProxyAuth::none());

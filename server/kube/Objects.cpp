@@ -4,6 +4,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <iomanip>
 #include <sstream>
@@ -309,13 +311,48 @@ std::string selectorString(const std::map<std::string, std::string>& selector) {
   return text;
 }
 
-std::map<std::string, std::string> parseSelector(const std::string& text) {
+namespace {
+
+// A label name or value: at most 63 characters, alphanumerics at both ends, '-', '_' and '.' between.
+bool labelSegment(std::string_view text, bool mayBeEmpty) {
+  if (text.empty()) return mayBeEmpty;
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (text.size() > 63 || !alnum(text.front()) || !alnum(text.back())) return false;
+  return std::all_of(text.begin(), text.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+// [prefix/]name, the prefix a DNS subdomain of at most 253 characters.
+bool labelKey(std::string_view key) {
+  const auto slash = key.find('/');
+  if (slash == std::string_view::npos) return labelSegment(key, false);
+  const auto prefix = key.substr(0, slash);
+  const bool prefixOk =
+      !prefix.empty() && prefix.size() <= 253 && std::all_of(prefix.begin(), prefix.end(), [](char c) {
+        return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+               c == '-' || c == '.';
+      });
+  return prefixOk && labelSegment(key.substr(slash + 1), false);
+}
+
+}  // namespace
+
+std::optional<std::map<std::string, std::string>> parseSelector(const std::string& text) {
   std::map<std::string, std::string> selector;
-  std::istringstream in(text);
-  for (std::string pair; std::getline(in, pair, ',');) {
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string_view pair = rest.substr(0, comma);
     const auto equals = pair.find('=');
-    if (equals != std::string::npos) selector.emplace(pair.substr(0, equals), pair.substr(equals + 1));
+    if (equals == std::string_view::npos) return std::nullopt;
+    const auto key = pair.substr(0, equals), value = pair.substr(equals + 1);
+    if (!labelKey(key) || !labelSegment(value, true)) return std::nullopt;
+    if (!selector.emplace(std::string(key), std::string(value)).second) return std::nullopt;
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+    if (rest.empty()) return std::nullopt;  // a trailing comma
   }
+  if (selector.empty()) return std::nullopt;
   return selector;
 }
 

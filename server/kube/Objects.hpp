@@ -119,7 +119,10 @@ std::optional<std::chrono::system_clock::time_point> parseTimestamp(const std::s
 
 // "selector" maps as kubectl writes them: app=orders,tier=web.
 std::string selectorString(const std::map<std::string, std::string>& selector);
-std::map<std::string, std::string> parseSelector(const std::string& text);
+// The reverse, strictly: every item is key=value with a valid label key and value (Kubernetes label syntax)
+// and no key twice; empty or anything else is nullopt. Annotations can be written by anyone with patch
+// rights, so what clean reads back is never trusted loosely.
+std::optional<std::map<std::string, std::string>> parseSelector(const std::string& text);
 
 // A wait that watches (list+watch, no polling) and calls `done` once, on `executor`. Dropping the handle
 // cancels the wait; the handle must be dropped on `executor` or after `done` ran.

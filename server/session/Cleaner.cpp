@@ -1,6 +1,15 @@
-// Cleaner.cpp - stale sessions found by their Service lock and by the labels on what they created.
+// Cleaner.cpp - stale sessions found by their Service locks and by the labels on what they created, undone
+// only where the cluster's own state agrees with what the annotations claim.
+//
+// Anyone who may patch a Service can write tether.dev/* annotations on it, so nothing here trusts them
+// loosely: a restore happens only when the annotations agree with each other and with the cluster
+// (strategy scale with Deployments whose pods the saved selector selects, counts within a bound, a saved
+// selector that parses); deletions touch only objects labelled as Tether's, with the role Tether gave them;
+// and a session that still renews a heartbeat on any Service is alive, whatever another Service claims.
 #include "server/session/Cleaner.hpp"
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "server/kube/Client.hpp"
@@ -13,6 +22,9 @@ namespace {
 
 using labels::valueOf;
 
+// More replicas than a Deployment this tool scaled down is believed to have had.
+constexpr int kMaxRestoredReplicas = 1000;
+
 std::string age(std::chrono::system_clock::time_point now, const std::string& stamp) {
   const auto when = kube::parseTimestamp(stamp);
   if (!when) return "no heartbeat";
@@ -20,17 +32,26 @@ std::string age(std::chrono::system_clock::time_point now, const std::string& st
   return "heartbeat " + std::to_string(seconds) + "s ago";
 }
 
+std::string serviceRef(const kube::ServiceSummary& service) {
+  return "service/" + service.namespaceName + "/" + service.name;
+}
+
+// What a Service's lock annotations say was changed, once they were checked against each other.
+struct RestorePlan {
+  std::string refusal;  // non-empty: the annotations cannot be trusted, change nothing
+  bool restoreSelector = false;
+  std::map<std::string, std::string> selector;        // the saved selector
+  std::vector<std::pair<std::string, int>> replicas;  // Deployments to scale back (strategy scale)
+};
+
 class Run {
  public:
   Run(kube::Client& client, const CleanOptions& options, std::chrono::system_clock::time_point now)
       : client_(client), options_(options), now_(now) {}
 
-  bool stale(const std::string& id, const std::string& stamp, const std::string& serviceName) const {
-    if (!options_.session.empty()) return id == options_.session;
-    if (!options_.service.empty()) return serviceName == options_.service;
-    if (options_.heldLocally && options_.heldLocally(id)) return false;
+  bool fresh(const std::string& stamp) const {
     const auto when = kube::parseTimestamp(stamp);
-    return !when || now_ - *when >= options_.staleAfter;
+    return when && now_ - *when < options_.staleAfter;
   }
 
   bool createdLongAgo(const std::string& stamp) const {
@@ -38,40 +59,107 @@ class Run {
     return !when || now_ - *when >= options_.staleAfter;
   }
 
-  // True when the Service is restored (or would be, in a dry run): only then may what the session
-  // created be deleted, or the Service would be left pointing at nothing.
-  bool restore(const kube::ServiceSummary& service, CleanAction base) {
+  RestorePlan plan(const kube::ServiceSummary& service) {
+    RestorePlan plan;
     const auto strategy = valueOf(service.annotations, labels::kStrategy);
+    const auto saved = valueOf(service.annotations, labels::kOriginalSelector);
+    const auto replicas = valueOf(service.annotations, labels::kOriginalReplicas);
+    const auto selector = kube::parseSelector(saved);
+    const std::string byHand =
+        "; nothing was changed. Check the Service and remove the tether.dev/* annotations by hand";
+    if (!selector) {
+      plan.refusal = "refused: the saved selector (" + std::string(labels::kOriginalSelector) + "=\"" +
+                     saved + "\") is missing or not a selector" + byHand;
+      return plan;
+    }
+    plan.selector = *selector;
+    if (strategy == "selector") {
+      if (!replicas.empty()) {
+        plan.refusal = "refused: strategy selector does not scale Deployments, yet " +
+                       std::string(labels::kOriginalReplicas) + " names some" + byHand;
+        return plan;
+      }
+      plan.restoreSelector = true;
+      return plan;
+    }
+    if (strategy != "scale") {
+      plan.refusal = "refused: unknown strategy \"" + strategy + "\"" + byHand;
+      return plan;
+    }
+    const auto counts = kube::parseSelector(replicas);
+    if (!counts) {
+      plan.refusal = "refused: strategy scale without readable " + std::string(labels::kOriginalReplicas) +
+                     " (\"" + replicas + "\")" + byHand;
+      return plan;
+    }
+    auto deployments = kube::listDeployments(client_, service.namespaceName);
+    if (!deployments) {
+      plan.refusal = "could not list Deployments: " + deployments.error().message;
+      return plan;
+    }
+    for (const auto& [name, text] : *counts) {
+      const bool digits = !text.empty() && text.size() <= 4 &&
+                          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+      const int count = digits ? std::stoi(text) : -1;
+      if (count < 0 || count > kMaxRestoredReplicas) {
+        plan.refusal = "refused: " + std::string(labels::kOriginalReplicas) + " asks for " + text +
+                       " replicas of Deployment " + name + " (at most " +
+                       std::to_string(kMaxRestoredReplicas) + " are restored)" + byHand;
+        return plan;
+      }
+      const auto found = std::find_if(deployments.value().begin(), deployments.value().end(),
+                                      [&](const kube::DeploymentSummary& d) { return d.name == name; });
+      const bool selects = found != deployments.value().end() &&
+                           std::all_of(plan.selector.begin(), plan.selector.end(), [&](const auto& pair) {
+                             const auto label = found->templateLabels.find(pair.first);
+                             return label != found->templateLabels.end() && label->second == pair.second;
+                           });
+      if (!selects) {
+        plan.refusal =
+            "refused: Deployment " + name +
+            (found == deployments.value().end() ? " does not exist"
+                                                : " does not run the pods of the saved selector " + saved) +
+            ", so the session did not scale it" + byHand;
+        return plan;
+      }
+      plan.replicas.emplace_back(name, count);
+    }
+    return plan;
+  }
+
+  // True when the Service is restored (or would be, in a dry run).
+  bool restore(const kube::ServiceSummary& service, CleanAction base) {
+    const auto restorePlan = plan(service);
+    if (!restorePlan.refusal.empty()) {
+      CleanAction refused = base;
+      refused.kind = "restore";
+      refused.object = serviceRef(service);
+      refused.error = restorePlan.refusal;
+      report_.actions.push_back(std::move(refused));
+      return false;
+    }
     bool scaledBack = true;
     // Replica counts first, so the original pods are coming back before the Service points at them.
-    for (const auto& [deployment, replicas] :
-         kube::parseSelector(valueOf(service.annotations, labels::kOriginalReplicas))) {
+    for (const auto& [deployment, replicas] : restorePlan.replicas) {
       CleanAction action = base;
       action.kind = "scale";
-      action.object = "deployment/" + service.namespaceName + "/" + deployment + " to " + replicas;
+      action.object =
+          "deployment/" + service.namespaceName + "/" + deployment + " to " + std::to_string(replicas);
       if (!options_.dryRun) {
-        int count = -1;
-        try {
-          count = std::stoi(replicas);
-        } catch (const std::exception&) {
-          action.error = "the annotation's replica count \"" + replicas + "\" is not a number";
-        }
-        if (count >= 0) {
-          auto scaled = kube::setDeploymentReplicas(client_, service.namespaceName, deployment, count);
-          if (!scaled) action.error = scaled.error().message;
-        }
+        auto scaled = kube::setDeploymentReplicas(client_, service.namespaceName, deployment, replicas);
+        if (!scaled) action.error = scaled.error().message;
       }
       if (!action.error.empty()) scaledBack = false;
       report_.actions.push_back(std::move(action));
     }
     CleanAction action = base;
     action.kind = "restore";
-    action.object = "service/" + service.namespaceName + "/" + service.name;
+    action.object = serviceRef(service);
     if (!scaledBack) {
       // The lock keeps the replica counts; removing it now would lose them.
       action.error = "not unlocked: a Deployment could not be scaled back; run the command again";
     } else if (!options_.dryRun) {
-      action.error = unlock(service, strategy != "scale");
+      action.error = unlock(service, restorePlan);
     }
     const bool restored = action.error.empty();
     report_.actions.push_back(std::move(action));
@@ -79,13 +167,11 @@ class Run {
   }
 
   // Selector back, lock annotations off, with a resourceVersion precondition (re-read on conflict).
-  std::string unlock(kube::ServiceSummary service, bool restoreSelector) {
+  std::string unlock(kube::ServiceSummary service, const RestorePlan& restorePlan) {
     const auto id = valueOf(service.annotations, labels::kLockedBy);
     for (int attempt = 0; attempt < 5; ++attempt) {
       kube::ServiceChange change;
-      if (restoreSelector) {
-        change.selector = kube::parseSelector(valueOf(service.annotations, labels::kOriginalSelector));
-      }
+      if (restorePlan.restoreSelector) change.selector = restorePlan.selector;
       for (const auto* key : labels::kServiceLockAnnotations) change.annotations[key] = std::nullopt;
       auto written = kube::changeService(client_, service, change);
       if (written) return {};
@@ -103,10 +189,17 @@ class Run {
     return "the Service kept changing; run the command again";
   }
 
-  void deleteCreated(const std::string& namespaceName, const std::string& id, CleanAction base) {
-    for (const auto* type : {&kube::resources::pods, &kube::resources::secrets}) {
-      auto objects =
-          kube::listObjects(client_, *type, namespaceName, std::string(labels::kSession) + "=" + id);
+  // What a session created: pods in the shadow role and Secrets in the token role, labelled as Tether's.
+  static std::string createdBy(const std::string& id, const char* role) {
+    return std::string(labels::kSession) + "=" + id + "," + labels::kManagedBy + "=" +
+           labels::kManagedByValue + "," + labels::kRole + "=" + role;
+  }
+
+  void deleteCreated(const std::string& namespaceName, const std::string& id, const CleanAction& base) {
+    const std::pair<const kube::ResourceType*, const char*> created[] = {
+        {&kube::resources::pods, labels::kRoleShadow}, {&kube::resources::secrets, labels::kRoleToken}};
+    for (const auto& [type, role] : created) {
+      auto objects = kube::listObjects(client_, *type, namespaceName, createdBy(id, role));
       if (!objects) {
         CleanAction action = base;
         action.kind = "delete";
@@ -151,33 +244,71 @@ kube::Result<CleanReport> clean(kube::Client& client, const CleanOptions& option
 
   auto services = kube::listServices(client, options.namespaceName);
   if (!services) return services.error();
-  std::set<std::string> locked;  // namespace/session ids that hold a Service (their pods are not orphans)
+  // Every lock, by namespace/session id: a session is as alive as the freshest heartbeat it renews.
+  std::map<std::string, std::vector<kube::ServiceSummary>> locks;
   for (const auto& service : services.value()) {
     const auto id = valueOf(service.annotations, labels::kLockedBy);
-    if (id.empty()) continue;
-    locked.insert(service.namespaceName + "/" + id);
-    const auto heartbeat = valueOf(service.annotations, labels::kHeartbeat);
-    const auto owner = valueOf(service.annotations, labels::kOwner);
-    if (!options.service.empty() && service.name != options.service) continue;
-    if (!run.stale(id, heartbeat, service.name)) {
-      run.report().kept.push_back(id + " (" + owner + ", " + age(now.value(), heartbeat) + ") on service/" +
-                                  service.namespaceName + "/" + service.name);
-      continue;
+    if (!id.empty()) locks[service.namespaceName + "/" + id].push_back(service);
+  }
+  for (const auto& [key, held] : locks) {
+    const auto id = valueOf(held.front().annotations, labels::kLockedBy);
+    const auto namespaceName = held.front().namespaceName;
+    std::vector<const kube::ServiceSummary*> chosen;
+    if (!options.session.empty()) {
+      if (id != options.session) continue;
+      for (const auto& service : held) chosen.push_back(&service);
+    } else if (!options.service.empty()) {
+      for (const auto& service : held) {
+        if (service.name == options.service) chosen.push_back(&service);
+      }
+      if (chosen.empty()) continue;
+    } else {
+      const auto live = std::find_if(held.begin(), held.end(), [&](const kube::ServiceSummary& service) {
+        return run.fresh(valueOf(service.annotations, labels::kHeartbeat));
+      });
+      const bool local = options.heldLocally && options.heldLocally(id);
+      if (live != held.end() || local) {
+        for (const auto& service : held) {
+          const auto heartbeat = valueOf(service.annotations, labels::kHeartbeat);
+          std::string why = live != held.end() && &*live != &service ? ", alive on " + serviceRef(*live)
+                            : local ? ", held by a live backend on this machine"
+                                    : "";
+          run.report().kept.push_back(id + " (" + valueOf(service.annotations, labels::kOwner) + ", " +
+                                      age(now.value(), heartbeat) + why + ") on " + serviceRef(service));
+        }
+        continue;
+      }
+      for (const auto& service : held) chosen.push_back(&service);
     }
-    CleanAction base{{}, {}, id, owner, heartbeat, {}};
-    if (run.restore(service, base)) run.deleteCreated(service.namespaceName, id, base);
+    std::size_t restored = 0;
+    for (const auto* service : chosen) {
+      CleanAction base{{},
+                       {},
+                       id,
+                       valueOf(service->annotations, labels::kOwner),
+                       valueOf(service->annotations, labels::kHeartbeat),
+                       {}};
+      if (run.restore(*service, base)) ++restored;
+    }
+    // What the session created serves every Service it holds: it goes only when none is left pointing at it.
+    if (restored == held.size()) {
+      run.deleteCreated(namespaceName, id,
+                        CleanAction{{}, {}, id, valueOf(held.front().annotations, labels::kOwner), {}, {}});
+    }
   }
   if (!options.service.empty()) return std::move(run.report());
 
   // What a session created but no Service lock refers to: a start that died between its steps.
-  const auto managed = std::string(labels::kManagedBy) + "=" + labels::kManagedByValue;
-  for (const auto* type : {&kube::resources::pods, &kube::resources::secrets}) {
-    auto objects = kube::listObjects(client, *type, options.namespaceName, managed);
+  const std::pair<const kube::ResourceType*, const char*> created[] = {
+      {&kube::resources::pods, labels::kRoleShadow}, {&kube::resources::secrets, labels::kRoleToken}};
+  for (const auto& [type, role] : created) {
+    const auto selector =
+        std::string(labels::kManagedBy) + "=" + labels::kManagedByValue + "," + labels::kRole + "=" + role;
+    auto objects = kube::listObjects(client, *type, options.namespaceName, selector);
     if (!objects) return objects.error();
     for (const auto& object : objects.value()) {
-      const auto id =
-          object.labels.contains(labels::kSession) ? object.labels.at(labels::kSession) : std::string();
-      if (id.empty() || locked.contains(object.namespaceName + "/" + id)) continue;
+      const auto id = valueOf(object.labels, labels::kSession);
+      if (id.empty() || locks.contains(object.namespaceName + "/" + id)) continue;
       const bool asked = !options.session.empty() && options.session == id;
       const bool orphan = options.session.empty() && !(options.heldLocally && options.heldLocally(id)) &&
                           run.createdLongAgo(object.creationTimestamp);

@@ -19,6 +19,17 @@ TEST_CASE("selectors are written and read as kubectl writes them", "[kube][objec
   const std::map<std::string, std::string> selector{{"app", "orders"}, {"tier", "web"}};
   CHECK(selectorString(selector) == "app=orders,tier=web");
   CHECK(parseSelector("app=orders,tier=web") == selector);
-  CHECK(parseSelector("").empty());
-  CHECK(parseSelector("noequals,app=x") == std::map<std::string, std::string>{{"app", "x"}});
+  CHECK(parseSelector("app.kubernetes.io/name=orders,empty=") ==
+        std::map<std::string, std::string>{{"app.kubernetes.io/name", "orders"}, {"empty", ""}});
+}
+
+TEST_CASE("a saved selector that is not exactly a selector is refused, not read loosely", "[kube][objects]") {
+  // An annotation anyone with patch rights can write: an empty or garbled one must not read as {} (which
+  // written back would remove the Service's whole selector).
+  for (const char* bad : {"", "app", "noequals,app=x", "app=x,", ",app=x", "app=x,app=y", "-app=x", "app=x y",
+                          "app=" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Bad/app=x",
+                          "/app=x", "app=x=y"}) {
+    INFO(bad);
+    CHECK_FALSE(parseSelector(bad));
+  }
 }

@@ -27,8 +27,9 @@ TEST_CASE("a saved selector that is not exactly a selector is refused, not read 
   // An annotation anyone with patch rights can write: an empty or garbled one must not read as {} (which
   // written back would remove the Service's whole selector).
   for (const char* bad : {"", "app", "noequals,app=x", "app=x,", ",app=x", "app=x,app=y", "-app=x", "app=x y",
-                          "app=" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Bad/app=x",
-                          "/app=x", "app=x=y"}) {
+                          "app="
+                          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                          "Bad/app=x", "/app=x", "app=x=y"}) {
     INFO(bad);
     CHECK_FALSE(parseSelector(bad));
   }

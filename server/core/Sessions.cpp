@@ -110,13 +110,21 @@ SessionView Backend::startSession(const SessionRequest& request,
     sessions_->progress[exchange.id] = progress;
     if (prepared) sessions_->prepared[exchange.id] = prepared;
   }
-  sessions_->local.add({exchange.id,
-                        static_cast<int>(::getpid()),
-                        {},
-                        request.connection.kubeconfig.value_or(""),
-                        exchange.contextName,
-                        exchange.namespaceName,
-                        exchange.service});
+  try {
+    sessions_->local.add({exchange.id,
+                          static_cast<int>(::getpid()),
+                          {},
+                          request.connection.kubeconfig.value_or(""),
+                          exchange.contextName,
+                          exchange.namespaceName,
+                          exchange.service});
+  } catch (const std::runtime_error& error) {
+    // Without its record a crash could not be cleaned from this machine: refuse before touching the cluster.
+    std::lock_guard lock(sessions_->mutex);
+    sessions_->progress.erase(exchange.id);
+    sessions_->prepared.erase(exchange.id);
+    throw Error(ErrorCategory::Config, error.what(), "nothing was changed in the cluster");
+  }
 
   // Shared: a shutdown may stop (and drop) the session while this call still waits on it.
   auto raw =

@@ -3,8 +3,11 @@
 // this machine from one whose backend died (kill -9, a crashed laptop).
 //
 // The file is `$TETHER_STATE_DIR/sessions`, else `$XDG_STATE_HOME/tether/sessions`, else
-// `~/.local/state/tether/sessions`. Writers take an flock, so backends running side by side do not lose
-// lines.
+// `$HOME/.local/state/tether/sessions`; with none of them set there is no state file (never a shared place
+// like /tmp), and add() says what to set. Writers take an flock, so backends running side by side do not
+// lose lines. The directory is kept 0700, the file 0600, both must belong to this user, and neither is ever
+// followed through a symbolic link: what reading finds in a file that is not safely ours is ignored (with a
+// warning), since the file names kubeconfigs the next `tether clean` uses.
 #pragma once
 
 #include <string>
@@ -28,7 +31,8 @@ class LocalSessions {
   explicit LocalSessions(std::string path);
 
   const std::string& path() const { return path_; }
-  // Adds a session held by this process. Throws std::runtime_error naming the file when it cannot write.
+  // Adds a session held by this process. Throws std::runtime_error naming the file (or the variable to set)
+  // when it cannot write it safely.
   void add(LocalSession session);
   void remove(const std::string& id);
   std::vector<LocalSession> list() const;
@@ -41,7 +45,11 @@ class LocalSessions {
   static std::string startTimeOf(int pid);
 
  private:
+  void ensureUsable() const;
+  std::vector<LocalSession> readSafely() const;
+
   std::string path_;
+  std::string error_;  // why there is no usable default path
 };
 
 }  // namespace tether::session

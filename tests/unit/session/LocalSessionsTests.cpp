@@ -4,8 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <optional>
 
 #include "server/session/LocalSessions.hpp"
 
@@ -66,4 +69,100 @@ TEST_CASE("torn lines in the state file are ignored, not fatal", "[session][loca
   const auto all = sessions.list();
   REQUIRE(all.size() == 1);
   CHECK(all[0].id == "good");
+}
+
+namespace {
+
+// Sets (or unsets, with nullptr) an environment variable for one scope.
+class EnvVar {
+ public:
+  EnvVar(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value != nullptr) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~EnvVar() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  EnvVar(const EnvVar&) = delete;
+  EnvVar& operator=(const EnvVar&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+std::filesystem::perms permsOf(const std::filesystem::path& path) {
+  return std::filesystem::status(path).permissions() & std::filesystem::perms::mask;
+}
+
+}  // namespace
+
+TEST_CASE("without HOME or XDG_STATE_HOME there is no state file, not a shared one in /tmp",
+          "[session][local]") {
+  EnvVar home("HOME", nullptr), xdg("XDG_STATE_HOME", nullptr), dir("TETHER_STATE_DIR", nullptr);
+  LocalSessions sessions;
+  CHECK(sessions.path().empty());
+  CHECK_THROWS_WITH(sessions.add({"s1", ::getpid(), {}, "", "", "ns", "svc"}),
+                    Catch::Contains("neither TETHER_STATE_DIR, XDG_STATE_HOME nor HOME is set"));
+  CHECK(sessions.list().empty());
+}
+
+TEST_CASE("the state directory is 0700 and the file 0600, written afresh", "[session][local]") {
+  const auto path = std::filesystem::path(freshPath());
+  LocalSessions sessions(path.string());
+  sessions.add({"s1", ::getpid(), {}, "", "", "ns", "svc"});
+  CHECK(permsOf(path.parent_path()) == std::filesystem::perms::owner_all);
+  CHECK(permsOf(path) == (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+  // A directory made too open is closed again; the temporary files are gone.
+  std::filesystem::permissions(path.parent_path(), std::filesystem::perms::all);
+  sessions.add({"s2", ::getpid(), {}, "", "", "ns", "svc"});
+  CHECK(permsOf(path.parent_path()) == std::filesystem::perms::owner_all);
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(path.parent_path())) {
+    (void)entry;
+    ++files;
+  }
+  CHECK(files == 2u);  // sessions and sessions.lock
+}
+
+TEST_CASE("a planted symbolic link is refused and its target left alone", "[session][local]") {
+  const auto path = std::filesystem::path(freshPath());
+  std::filesystem::create_directories(path.parent_path());
+  std::filesystem::permissions(path.parent_path(), std::filesystem::perms::owner_all);
+  const auto target = path.parent_path() / "elsewhere";
+  {
+    std::ofstream out(target);
+    out << "victim\t1\t\t/attacker/kubeconfig\tctx\tns\tsvc\n";
+  }
+  std::filesystem::create_symlink(target, path);
+  LocalSessions sessions(path.string());
+  CHECK_THROWS_WITH(sessions.add({"s1", ::getpid(), {}, "", "", "ns", "svc"}),
+                    Catch::Contains("symbolic link"));
+  CHECK(sessions.list().empty());  // what the link points at is never read
+  std::ifstream in(target);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text == "victim\t1\t\t/attacker/kubeconfig\tctx\tns\tsvc\n");
+}
+
+TEST_CASE("a state file or directory owned by someone else is refused", "[session][local]") {
+  if (::geteuid() != 0) return;  // only root can give a file away; CI runs as root
+  const auto path = std::filesystem::path(freshPath());
+  LocalSessions sessions(path.string());
+  sessions.add({"mine", ::getpid(), {}, "", "", "ns", "svc"});
+  REQUIRE(::chown(path.c_str(), 65534, 65534) == 0);
+  CHECK_THROWS_WITH(sessions.add({"s2", ::getpid(), {}, "", "", "ns", "svc"}),
+                    Catch::Contains("belongs to uid 65534"));
+  CHECK(sessions.stale().empty());
+  REQUIRE(::chown(path.c_str(), 0, 0) == 0);
+  REQUIRE(::chown(path.parent_path().c_str(), 65534, 65534) == 0);
+  CHECK_THROWS_WITH(sessions.add({"s3", ::getpid(), {}, "", "", "ns", "svc"}),
+                    Catch::Contains("state directory") && Catch::Contains("belongs to uid 65534"));
 }

@@ -354,6 +354,13 @@ ResolvedConfig resolveContext(const Kubeconfig& config, const ConfigOverrides& o
       !resolved.cluster.certificateAuthorityData.empty()) {
     fail(clusterAt, "certificate-authority and certificate-authority-data are both set; keep one");
   }
+  if (resolved.cluster.insecureSkipTlsVerify && (!resolved.cluster.certificateAuthorityFile.empty() ||
+                                                 !resolved.cluster.certificateAuthorityData.empty())) {
+    // kubectl's own refusal: a CA that would not be checked is a configuration mistake, not a choice.
+    fail(clusterAt,
+         "specifying a root certificates file with the insecure flag is not allowed; remove "
+         "insecure-skip-tls-verify, or the certificate authority");
+  }
   const Place userAt{user->second.sourceFile,
                      "user \"" + user->first + "\" (context \"" + contextName + "\")"};
   const auto& u = resolved.user;

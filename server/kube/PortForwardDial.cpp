@@ -7,12 +7,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/streambuf.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include <cstdlib>
@@ -28,10 +27,14 @@ namespace tether::kube::detail {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
+namespace http = beast::http;
 namespace ssl = asio::ssl;
 using asio::use_awaitable;
 
 namespace {
+
+// The head of an HTTP proxy's answer to CONNECT; a longer one is refused.
+constexpr std::uint32_t kMaxProxyAnswer = 16u * 1024u;
 
 struct Endpoint {
   std::string host;
@@ -229,17 +232,28 @@ asio::awaitable<DialedWebSocket> dialPortForward(Client& client, const DialReque
                          ":" + server.port + "\r\n\r\n";
     auto [writeError, written] =
         co_await asio::async_write(tcp, asio::buffer(request), asio::as_tuple(use_awaitable));
-    asio::streambuf answer;
+    if (writeError) throw PortForwardError(what + ": the proxy " + proxy + " closed the connection");
+    // The answer is parsed as HTTP, its head bounded: a proxy that answers "403 ... 200" or never ends its
+    // head is refused, not taken for a tunnel.
+    beast::flat_buffer buffer(kMaxProxyAnswer);
+    http::response_parser<http::empty_body> answer;
+    answer.header_limit(kMaxProxyAnswer);
+    answer.skip(true);  // a 2xx answer to CONNECT has no body: the tunnel starts right after the head
     auto [readError, read] =
-        co_await asio::async_read_until(tcp, answer, "\r\n\r\n", asio::as_tuple(use_awaitable));
-    if (writeError || readError)
-      throw PortForwardError(what + ": the proxy " + proxy + " closed the connection");
-    std::istream lines(&answer);
-    std::string status;
-    std::getline(lines, status);
-    if (status.find(" 200") == std::string::npos) {
-      if (!status.empty() && status.back() == '\r') status.pop_back();
-      throw PortForwardError(what + ": the proxy " + proxy + " refused CONNECT: " + status);
+        co_await http::async_read_header(tcp, buffer, answer, asio::as_tuple(use_awaitable));
+    if (readError) {
+      throw PortForwardError(what + ": the proxy " + proxy + " gave no usable answer to CONNECT: " +
+                             (readError == http::error::header_limit
+                                  ? "its head is longer than " + std::to_string(kMaxProxyAnswer) + " bytes"
+                                  : readError.message()));
+    }
+    const auto& head = answer.get();
+    if (head.result_int() != 200) {
+      throw PortForwardError(what + ": the proxy " + proxy + " refused CONNECT: " +
+                             std::to_string(head.result_int()) + " " + std::string(head.reason()));
+    }
+    if (buffer.size() != 0) {
+      throw PortForwardError(what + ": the proxy " + proxy + " sent bytes after its answer to CONNECT");
     }
   }
 

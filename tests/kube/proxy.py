@@ -6,7 +6,9 @@ import threading
 
 
 class ConnectProxy:
-    def __init__(self):
+    def __init__(self, answer: bytes | None = None):
+        """`answer`: bytes sent back to every CONNECT instead of relaying (a misbehaving proxy)."""
+        self.answer = answer
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self.targets: list[str] = []
@@ -40,6 +42,13 @@ class ConnectProxy:
                 client.sendall(b"HTTP/1.1 403 Forbidden\r\n\r\n")
                 return
             self.targets.append(target)
+            if self.answer is not None:
+                try:
+                    client.sendall(self.answer)
+                    client.recv(1)  # hold the connection until the client gives up on it
+                except OSError:
+                    pass
+                return
             with socket.create_connection((host, int(port))) as upstream:
                 client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 rest = request.split(b"\r\n\r\n", 1)[1]

@@ -169,22 +169,28 @@ def test_a_server_without_the_shared_protocol_gets_one_websocket_per_connection(
                        timeout=120)
 
 
+def proxied_kubeconfig(node_cluster, proxy, tmp_path):
+    """The cluster's kubeconfig with proxy-url set and every file path made absolute."""
+    config = yaml.safe_load(node_cluster.read_text())
+    for cluster in config["clusters"]:
+        cluster["cluster"]["proxy-url"] = proxy.url
+        # The cluster's CA file is relative to the state dir; make it absolute for the copied config.
+        if "certificate-authority" in cluster["cluster"]:
+            cluster["cluster"]["certificate-authority"] = str(
+                (node_cluster.parent / cluster["cluster"]["certificate-authority"]).resolve())
+    proxied = tmp_path / "kubeconfig"
+    for user in config["users"]:
+        for key in ("client-certificate", "client-key"):
+            if key in user["user"]:
+                user["user"][key] = str((node_cluster.parent / user["user"][key]).resolve())
+    proxied.write_text(yaml.safe_dump(config))
+    return proxied, config
+
+
 def test_port_forward_through_proxy_url(node_cluster, echo_pod, probe, tmp_path):
     proxy = ConnectProxy()
     try:
-        config = yaml.safe_load(node_cluster.read_text())
-        for cluster in config["clusters"]:
-            cluster["cluster"]["proxy-url"] = proxy.url
-            # The cluster's CA file is relative to the state dir; make it absolute for the copied config.
-            if "certificate-authority" in cluster["cluster"]:
-                cluster["cluster"]["certificate-authority"] = str(
-                    (node_cluster.parent / cluster["cluster"]["certificate-authority"]).resolve())
-        proxied = tmp_path / "kubeconfig"
-        for user in config["users"]:
-            for key in ("client-certificate", "client-key"):
-                if key in user["user"]:
-                    user["user"][key] = str((node_cluster.parent / user["user"][key]).resolve())
-        proxied.write_text(yaml.safe_dump(config))
+        proxied, config = proxied_kubeconfig(node_cluster, proxy, tmp_path)
         for transport in ("websocket", "shared"):
             rc, out, err = probe(proxied, "portforward", "default", echo_pod, 9000, 1024 * 1024, transport)
             assert rc == 0, (out, err)
@@ -193,3 +199,19 @@ def test_port_forward_through_proxy_url(node_cluster, echo_pod, probe, tmp_path)
         assert proxy.targets == [server, server]  # both WebSockets went through the proxy
     finally:
         proxy.close()
+
+
+def test_a_proxy_answer_is_read_as_http_with_a_bound(node_cluster, echo_pod, probe, tmp_path):
+    """A refusal whose reason happens to contain " 200", and a head that never ends, are both refused with
+    what the proxy said; neither is taken for an open tunnel."""
+    cases = [(b"HTTP/1.1 403 Forbidden by rule 200\r\n\r\n", "refused CONNECT: 403 Forbidden by rule 200"),
+             (b"HTTP/1.1 200 OK\r\nX-Filler: " + b"a" * 40000, "its head is longer than 16384 bytes"),
+             (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "gave no usable answer to CONNECT")]
+    for answer, expected in cases:
+        proxy = ConnectProxy(answer)
+        try:
+            proxied, _ = proxied_kubeconfig(node_cluster, proxy, tmp_path)
+            rc, out, err = probe(proxied, "portforward", "default", echo_pod, 9000, 1024, "websocket")
+            assert rc != 0 and expected in json.dumps(out), (answer[:40], out, err)
+        finally:
+            proxy.close()

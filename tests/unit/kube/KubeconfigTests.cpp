@@ -210,6 +210,34 @@ contexts:
              Catch::Contains("server \"ftp://x\" must start with https://"));
 }
 
+TEST_CASE("insecure-skip-tls-verify with a certificate authority is refused, as kubectl refuses it",
+          "[kube][kubeconfig]") {
+  Home home;
+  home.write(".kube/config", R"(current-context: both
+clusters:
+- name: c
+  cluster: {server: "https://x", certificate-authority-data: QUJD, insecure-skip-tls-verify: true}
+- name: insecure
+  cluster: {server: "https://x", insecure-skip-tls-verify: true}
+users:
+- name: u
+  user: {token: t}
+contexts:
+- name: both
+  context: {cluster: c, user: u}
+- name: insecure
+  context: {cluster: insecure, user: u}
+)");
+  const auto config = loadKubeconfig({}, home.env());
+  CHECK_THAT(
+      errorOf([&] { resolveContext(config, {}); }),
+      Catch::Contains("cluster \"c\" (context \"both\")") &&
+          Catch::Contains("specifying a root certificates file with the insecure flag is not allowed"));
+  // Skipping verification without a CA stays allowed, as in kubectl.
+  CHECK(resolveContext(config, ConfigOverrides{std::nullopt, std::string("insecure"), std::nullopt})
+            .cluster.insecureSkipTlsVerify);
+}
+
 TEST_CASE("legacy auth providers name their replacement; half a client certificate is refused",
           "[kube][kubeconfig]") {
   Home home;

@@ -16,6 +16,7 @@
 #include "protocol/tunnel/asio/AcceptLoop.hpp"
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "shadow/Resolv.hpp"
+#include "support/text/LogText.hpp"
 
 namespace tether::shadow {
 
@@ -135,15 +136,17 @@ asio::awaitable<void> Agent::serveConnection(tcp::socket socket) {
   if (!conn->established()) {
     // Garbage, a port scan, a wrong token or an old client: logged, and the agent keeps serving.
     spdlog::warn("event=tunnel_rejected peer=\"{}\" code=\"{}\" reason=\"{}\"", peer,
-                 tunnel::toString(why.code), why.message);
+                 tunnel::toString(why.code), support::logText(why.message));
   } else {
     spdlog::info("event=tunnel_closed peer=\"{}\" client=\"{}\" code=\"{}\" reason=\"{}\"", peer,
-                 conn->peerName(), tunnel::toString(why.code), why.message);
+                 support::logText(conn->peerName()), tunnel::toString(why.code),
+                 support::logText(why.message));
   }
 }
 
 void Agent::onEstablished(const std::shared_ptr<tunnel::Connection>& conn) {
-  spdlog::info("event=tunnel_established peer=\"{}\" client=\"{}\"", conn->describe(), conn->peerName());
+  spdlog::info("event=tunnel_established peer=\"{}\" client=\"{}\"", conn->describe(),
+               support::logText(conn->peerName()));
   // One client at a time owns the listeners: an older connection is most likely the same client's
   // broken transport, so it goes away now and its ports are free for the new one.
   for (auto& weak : established_) {

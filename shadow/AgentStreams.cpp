@@ -10,6 +10,7 @@
 #include "protocol/tunnel/asio/AcceptLoop.hpp"
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "shadow/Agent.hpp"
+#include "support/text/LogText.hpp"
 
 namespace tether::shadow {
 
@@ -49,8 +50,8 @@ asio::awaitable<void> Agent::dial(std::shared_ptr<tunnel::Connection> conn, std:
   }
   auto [rec, endpoints] = std::get<0>(std::move(resolved));
   if (rec) {
-    spdlog::info("event=dial_failed host={} port={} code=dns error=\"{}\"", target.host, target.port,
-                 rec.message());
+    spdlog::info("event=dial_failed host=\"{}\" port={} code=dns error=\"{}\"", support::logText(target.host),
+                 target.port, rec.message());
     conn->reset(id, Code::DnsFailure, target.host + ": " + rec.message());
     co_return;
   }
@@ -62,12 +63,13 @@ asio::awaitable<void> Agent::dial(std::shared_ptr<tunnel::Connection> conn, std:
   }
   auto [cec, endpoint] = std::get<0>(connected);
   if (cec) {
-    spdlog::info("event=dial_failed host={} port={} error=\"{}\"", target.host, target.port, cec.message());
+    spdlog::info("event=dial_failed host=\"{}\" port={} error=\"{}\"", support::logText(target.host),
+                 target.port, cec.message());
     conn->reset(id, cec == asio::error::connection_refused ? Code::Refused : Code::Unreachable,
                 target.host + ":" + std::to_string(target.port) + ": " + cec.message());
     co_return;
   }
-  spdlog::debug("event=dialed host={} port={} address={}", target.host, target.port,
+  spdlog::debug("event=dialed host=\"{}\" port={} address={}", support::logText(target.host), target.port,
                 endpoint.address().to_string());
   conn->accept(id);
   co_await conn->pump(id, std::move(socket));

@@ -13,6 +13,7 @@
 
 #include <stdexcept>
 
+#include "server/rpc/LogRedaction.hpp"
 #include "server/rpc/PrettyJson.hpp"
 
 namespace tether::rpc {
@@ -56,7 +57,7 @@ bool StdioTransport::watchProcess(int pid) {
 void StdioTransport::send(const jsonrpc::Message& message) {
   const auto value = jsonrpc::toJson(message);
   const std::string body = options_.pretty ? prettyJson(value) : boost::json::serialize(value);
-  spdlog::trace(">>> {}", body);
+  if (spdlog::should_log(spdlog::level::trace)) spdlog::trace(">>> {}", redactedForLog(body));
   const std::string frame = jsonrpc::encodeFrame(body);
 
   std::lock_guard lock(writeMutex_);
@@ -122,7 +123,7 @@ LoopEnd StdioTransport::run(Decoder& decoder, FrameHandler& handler) {
         handler.onFramingError(event->text);
         continue;
       }
-      spdlog::trace("<<< {}", event->text);
+      if (spdlog::should_log(spdlog::level::trace)) spdlog::trace("<<< {}", redactedForLog(event->text));
       if (!handler.onFrame(event->text)) return LoopEnd::HandlerStopped;
     }
   }

@@ -15,6 +15,7 @@
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "server/tunnel/DnsMessage.hpp"
 #include "server/tunnel/LocalListen.hpp"
+#include "support/text/LogText.hpp"
 
 namespace tether::tunnelclient {
 
@@ -60,7 +61,7 @@ asio::awaitable<std::string> DnsForwarder::resolve(std::string query) {
   auto reply = co_await conn->dns(query);
   if (reply.code != tunnel::Code::Ok || reply.answer.size() < kDnsHeaderSize) {
     spdlog::info("event=dns_forward_failed code=\"{}\" reason=\"{}\"", tunnel::toString(reply.code),
-                 reply.message);
+                 support::logText(reply.message));
     co_return servfailFor(query);
   }
   co_return std::move(reply.answer);

@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 
 #include "protocol/http1/Body.hpp"
+#include "support/text/LogText.hpp"
 
 namespace tether::tunnelclient {
 
@@ -142,8 +143,8 @@ asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::forward(const P
     std::string error;
     auto upstream = co_await acquire(plan.target, attempt > 0, status, error);
     if (!upstream) co_return co_await refuse(status, error, plan.clientKeepsAlive && bodyless);
-    spdlog::debug("event=http_proxy_request peer={} method={} target={} stream={} reused={}", peer_,
-                  plan.method, plan.target.key(), upstream->id, upstream->reused);
+    spdlog::debug("event=http_proxy_request peer={} method={} target=\"{}\" stream={} reused={}", peer_,
+                  plan.method, support::logText(plan.target.key()), upstream->id, upstream->reused);
     Exchange exchange;
     const auto sent = co_await upstream->conn->writeAll(upstream->id, plan.upstreamHead);
     if (sent.code == Code::Ok) {
@@ -256,8 +257,8 @@ asio::awaitable<void> HttpProxyConnection::relayResponse(Upstream& upstream, con
       const std::string why = !parsed.head                 ? "malformed response head: " + parsed.reason
                               : parsed.head->status == 101 ? "the server switched protocols unasked"
                                                            : "response framing: " + framing->error;
-      spdlog::info("event=http_proxy_bad_response peer={} target={} reason=\"{}\"", peer_, plan.target.key(),
-                   why);
+      spdlog::info("event=http_proxy_bad_response peer={} target=\"{}\" reason=\"{}\"", peer_,
+                   support::logText(plan.target.key()), support::logText(why));
       conn.reset(upstream.id, Code::ProtocolError, why);
       if (!exchange.headSent) {
         exchange.headSent = co_await writeClient(proxyAnswer(502, plan.target.key() + ": " + why));
@@ -311,8 +312,8 @@ asio::awaitable<void> HttpProxyConnection::relayResponse(Upstream& upstream, con
         break;
       }
       if (scanner.failed()) {
-        spdlog::info("event=http_proxy_bad_response peer={} target={} reason=\"{}\"", peer_,
-                     plan.target.key(), scanner.error());
+        spdlog::info("event=http_proxy_bad_response peer={} target=\"{}\" reason=\"{}\"", peer_,
+                     support::logText(plan.target.key()), support::logText(scanner.error()));
         conn.reset(upstream.id, Code::ProtocolError, scanner.error());
         exchange.resetClient = true;
         break;
@@ -359,8 +360,9 @@ asio::awaitable<std::optional<HttpProxyConnection::Upstream>> HttpProxyConnectio
   const tunnel::Open open{tunnel::OpenKind::Dial, target.port, target.host};
   auto [opened, id] = co_await conn->open(open);
   if (opened.code != Code::Ok) {
-    spdlog::info("event=http_proxy_open_failed host={} port={} code=\"{}\" reason=\"{}\"", target.host,
-                 target.port, tunnel::toString(opened.code), opened.message);
+    spdlog::info("event=http_proxy_open_failed host=\"{}\" port={} code=\"{}\" reason=\"{}\"",
+                 support::logText(target.host), target.port, tunnel::toString(opened.code),
+                 support::logText(opened.message));
     status = statusForOpen(opened.code);
     error = std::string(tunnel::toString(opened.code)) + ": " + opened.message;
     co_return std::nullopt;
@@ -378,8 +380,8 @@ void HttpProxyConnection::keep(Upstream upstream) {
 
 void HttpProxyConnection::drop(Upstream& upstream, std::string_view why) {
   if (!upstream.conn) return;
-  spdlog::trace("event=http_proxy_upstream_closed stream={} target={} reason=\"{}\"", upstream.id,
-                upstream.key, why);
+  spdlog::trace("event=http_proxy_upstream_closed stream={} target=\"{}\" reason=\"{}\"", upstream.id,
+                support::logText(upstream.key), support::logText(why));
   upstream.conn->release(upstream.id);
   upstream.conn.reset();
 }
@@ -410,7 +412,8 @@ asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::refuse(int stat
                                                                         const std::string& message,
                                                                         bool keepAlive,
                                                                         const std::string& extraFields) {
-  spdlog::debug("event=http_proxy_answered peer={} status={} reason=\"{}\"", peer_, status, message);
+  spdlog::debug("event=http_proxy_answered peer={} status={} reason=\"{}\"", peer_, status,
+                support::logText(message));
   const bool written = co_await writeClient(proxyAnswer(status, message, keepAlive, extraFields));
   co_return written&& keepAlive ? After::Next : After::Close;
 }

@@ -11,6 +11,7 @@
 #include <array>
 
 #include "server/tunnel/Socks5Handshake.hpp"
+#include "support/text/LogText.hpp"
 
 namespace tether::tunnelclient {
 
@@ -74,7 +75,8 @@ asio::awaitable<std::optional<Socks5Proxy::Opened>> Socks5Proxy::negotiate(tcp::
   const std::uint16_t port = handshake.port();
   auto conn = client_.current();
   if (!conn) {
-    spdlog::info("event=socks_refused host={} port={} reason=\"tunnel not connected\"", host, port);
+    spdlog::info("event=socks_refused host=\"{}\" port={} reason=\"tunnel not connected\"",
+                 support::logText(host), port);
     co_await asio::async_write(socket, asio::buffer(Socks5Handshake::connectReply(0x01)), kAwait);
     co_return std::nullopt;
   }
@@ -82,8 +84,9 @@ asio::awaitable<std::optional<Socks5Proxy::Opened>> Socks5Proxy::negotiate(tcp::
   const tunnel::Open target{tunnel::OpenKind::Dial, port, host};
   auto [status, id] = co_await conn->open(target);
   if (status.code != Code::Ok) {
-    spdlog::info("event=socks_open_failed host={} port={} code=\"{}\" reason=\"{}\"", host, port,
-                 tunnel::toString(status.code), status.message);
+    spdlog::info("event=socks_open_failed host=\"{}\" port={} code=\"{}\" reason=\"{}\"",
+                 support::logText(host), port, tunnel::toString(status.code),
+                 support::logText(status.message));
     co_await asio::async_write(
         socket, asio::buffer(Socks5Handshake::connectReply(socksReplyFor(status.code))), kAwait);
     co_return std::nullopt;

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "protocol/tunnel/asio/Spawn.hpp"
+#include "support/text/LogText.hpp"
 
 namespace tether::tunnelclient {
 
@@ -106,7 +107,7 @@ asio::awaitable<void> TunnelClient::run() {
       error = std::move(connected.error);
       stream = std::move(connected.stream);
       if (connected.permanent) {
-        spdlog::error("event=tunnel_refused reason=\"{}\"", error);
+        spdlog::error("event=tunnel_refused reason=\"{}\"", support::logText(error));
         setState(TunnelState::Failed, error);
         co_return;
       }
@@ -121,17 +122,17 @@ asio::awaitable<void> TunnelClient::run() {
         everConnected = true;
         failures = 0;
         if (stopped_) {
-          spdlog::info("event=tunnel_closed reason=\"{}\"", why.message);
+          spdlog::info("event=tunnel_closed reason=\"{}\"", support::logText(why.message));
         } else {
           spdlog::warn("event=tunnel_lost code=\"{}\" reason=\"{}\"", tunnel::toString(why.code),
-                       why.message);
+                       support::logText(why.message));
         }
       } else {
         error = std::string(tunnel::toString(why.code)) + ": " + why.message;
       }
       if (permanent(why.code)) {
         spdlog::error("event=tunnel_refused code=\"{}\" reason=\"{}\"", tunnel::toString(why.code),
-                      why.message);
+                      support::logText(why.message));
         setState(TunnelState::Failed, why.message);
         co_return;
       }
@@ -139,7 +140,7 @@ asio::awaitable<void> TunnelClient::run() {
       if (conn->established()) continue;  // reconnect at once after a working connection dropped
     }
     ++failures;
-    spdlog::warn("event=connect_failed attempt={} error=\"{}\"", failures, error);
+    spdlog::warn("event=connect_failed attempt={} error=\"{}\"", failures, support::logText(error));
     if (config_.maxAttempts != 0 && failures >= config_.maxAttempts) {
       setState(TunnelState::Failed, "gave up after " + std::to_string(failures) + " attempts: " + error);
       co_return;
@@ -157,14 +158,15 @@ void TunnelClient::stop() {
 }
 
 void TunnelClient::onEstablished(const std::shared_ptr<tunnel::Connection>& conn) {
-  spdlog::info("event=tunnel_connected via=\"{}\" agent=\"{}\"", conn->describe(), conn->peerName());
+  spdlog::info("event=tunnel_connected via=\"{}\" agent=\"{}\"", conn->describe(),
+               support::logText(conn->peerName()));
   setState(TunnelState::Connected, conn->describe());
   tunnel::spawnLogged(executor_, createListeners(conn), "create listeners");
 }
 
 void TunnelClient::onGoaway(const std::shared_ptr<tunnel::Connection>&, const tunnel::Status& status) {
   spdlog::info("event=tunnel_goaway code=\"{}\" reason=\"{}\"", tunnel::toString(status.code),
-               status.message);
+               support::logText(status.message));
 }
 
 asio::awaitable<void> TunnelClient::createListeners(std::shared_ptr<tunnel::Connection> conn) {
@@ -175,7 +177,7 @@ asio::awaitable<void> TunnelClient::createListeners(std::shared_ptr<tunnel::Conn
                    forward.localPort);
     } else {
       spdlog::warn("event=reverse_listen_failed remote_port={} code=\"{}\" reason=\"{}\"", forward.remotePort,
-                   tunnel::toString(result.code), result.message);
+                   tunnel::toString(result.code), support::logText(result.message));
     }
     observer_.onListener(result);
   }

@@ -280,9 +280,9 @@ class Launcher:
         self.processes.append(process)
         return process
 
-    def rpc(self, env: dict) -> RpcBackend:
+    def rpc(self, env: dict, *args) -> RpcBackend:
         self.count += 1
-        backend = RpcBackend(self.tether, env, self.directory / f"serve-{self.count}.log")
+        backend = RpcBackend(self.tether, env, self.directory / f"serve-{self.count}.log", args)
         self.processes.append(backend)
         return backend
 

@@ -296,7 +296,7 @@ def main():
     stop_leftovers()
     subprocess.run([str(KUBESIM), "down", "--state", str(STATE)], capture_output=True, timeout=TIMEOUT)
     image_map = WORK / "images.json"
-    image_map.write_text(json.dumps({"tether-shadow:": {"command": [str(SHADOW)]},
+    image_map.write_text(json.dumps({"ghcr.io/tether-dev/tether-shadow": {"command": [str(SHADOW)]},
                                      "demo/app": {"command": ["/usr/bin/python3", str(ROOT / "demo" / "app.py")]}},
                                     indent=1))
     with socket.socket() as probe:  # the local orders needs this port; say so now rather than half-way

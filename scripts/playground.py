@@ -2,7 +2,7 @@
 """`make playground`: a local cluster (kubesim) with the sample app that stays up, to try tether by hand.
 
 Starts kubesim with the demo's image map (demo/app.py for `demo/app:*`, this build's shadow for
-`tether-shadow:*`), applies demo/sample-app.json, waits until it is ready and prints how to use it.
+`ghcr.io/tether-dev/tether-shadow`, any tag), applies demo/sample-app.json, waits until it is ready and prints how to use it.
 A playground already running is replaced. `make playground-down` removes it.
 Usage: scripts/playground.py [BUILD_DIR]   (default build/dev; needs root: kubesim's network namespaces)
 """
@@ -40,7 +40,7 @@ def main():
             raise SystemExit(f"playground: {binary} is missing: build first (`make build`)")
     (WORK / "home").mkdir(parents=True, exist_ok=True)
     image_map = WORK / "images.json"
-    image_map.write_text(json.dumps({"tether-shadow:": {"command": [str(shadow)]},
+    image_map.write_text(json.dumps({"ghcr.io/tether-dev/tether-shadow": {"command": [str(shadow)]},
                                      "demo/app": {"command": ["/usr/bin/python3", str(ROOT / "demo" / "app.py")]}},
                                     indent=1))
     subprocess.run([str(KUBESIM), "down", "--state", str(STATE)], capture_output=True, timeout=TIMEOUT)

@@ -306,7 +306,7 @@ def main():
            ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
     env.update(HOME=str(home), KUBECACHEDIR=str(home / "cache"), KUBECONFIG=str(state / "kubeconfig"))
     image_map = work / "images.json"
-    image_map.write_text(json.dumps({"tether-shadow:": {"command": [str(shadow)]},
+    image_map.write_text(json.dumps({"ghcr.io/tether-dev/tether-shadow": {"command": [str(shadow)]},
                                      "demo/app": {"command": ["/usr/bin/python3", str(ROOT / "demo" / "app.py")]}}))
     subprocess.run([str(KUBESIM), "up", "--detach", "--state", str(state), "--image-map", str(image_map)],
                    check=True, capture_output=True, timeout=120)

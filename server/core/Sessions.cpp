@@ -82,6 +82,9 @@ SessionView Backend::startSession(const SessionRequest& request,
   exchange.namespaceName = request.connection.namespaceName.value_or(client->config().namespaceName);
   exchange.service = request.service;
   exchange.image = session::chooseShadowImage(request.image);
+  if (const auto problem = session::shadowImageProblem(exchange.image); !problem.empty()) {
+    throw Error(ErrorCategory::Config, problem, "nothing was changed in the cluster");
+  }
   exchange.owner = ownerName();
   exchange.contextName = client->config().contextName;
   exchange.localNames = {hostName()};

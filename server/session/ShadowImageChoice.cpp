@@ -32,4 +32,12 @@ std::string chooseShadowImage(const std::string& explicitImage) {
                              std::getenv("TETHER_SHADOW_IMAGE"));
 }
 
+std::string shadowImageProblem(const std::string& image) {
+  const auto problem = tunnel::imageReferenceProblem(image);
+  if (!problem) return {};
+  return "shadow image \"" + image + "\": " + *problem +
+         " (set by --image or the start request's image field, shadow-image= in ~/.config/tether/config, or "
+         "TETHER_SHADOW_IMAGE)";
+}
+
 }  // namespace tether::session

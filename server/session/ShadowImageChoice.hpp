@@ -9,4 +9,7 @@ namespace tether::session {
 
 std::string chooseShadowImage(const std::string& explicitImage);
 
+// Why the chosen image is not usable (named with where it came from and what to write), or empty.
+std::string shadowImageProblem(const std::string& image);
+
 }  // namespace tether::session

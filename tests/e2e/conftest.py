@@ -1,5 +1,5 @@
 """Fixtures for the end-to-end tests on kubesim: a whole cluster (root) whose image map runs the shadow
-binary this build produced for `tether-shadow:*` images and the demo app (demo/app.py) for `demo/app:*`."""
+binary this build produced for `ghcr.io/tether-dev/tether-shadow` images (any tag or digest) and the demo app (demo/app.py) for `demo/app:*`."""
 import json
 import os
 import secrets
@@ -38,7 +38,7 @@ def cluster(request, tmp_path_factory):
     state = tmp_path_factory.mktemp("e2e-cluster")
     image_map = state.parent / f"{state.name}-images.json"
     image_map.write_text(json.dumps({
-        "tether-shadow:": {"command": [request.config.getoption("--shadow")]},
+        "ghcr.io/tether-dev/tether-shadow": {"command": [request.config.getoption("--shadow")]},
         "demo/app": {"command": ["/usr/bin/python3", str(ROOT / "demo" / "app.py")]}}))
     subprocess.run([str(KUBESIM), "up", "--detach", "--state", str(state), "--image-map", str(image_map)],
                    check=True, capture_output=True, timeout=120)

@@ -98,6 +98,18 @@ def test_an_image_that_cannot_be_pulled_fails_and_removes_what_was_created(fixed
     fixed_demo.wait_tether_objects_gone()
 
 
+def test_a_malformed_image_reference_is_refused_before_anything_is_created(fixed_demo, launcher):
+    before = fixed_demo.services()
+    code, events, stderr = launcher.run(launcher.env(), "exchange", "inventory", "--expose", f"{free_port()}:80",
+                                        "-n", fixed_demo.ns, "--image", "Registry.Corp/Shadow:latest!",
+                                        "--output", "json")
+    assert code != 0
+    message = next(e for e in events if e["event"] == "error")["message"]
+    assert 'shadow image "Registry.Corp/Shadow:latest!"' in message and "--image" in message, message
+    assert fixed_demo.services() == before
+    assert fixed_demo.tether_objects() == []
+
+
 def test_a_local_port_already_used_by_another_session_is_refused(fixed_demo, launcher):
     local = LocalServer()
     rpc = launcher.rpc(launcher.env())

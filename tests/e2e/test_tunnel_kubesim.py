@@ -27,7 +27,7 @@ def free_port():
 def app(cluster):
     cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "shadow", "labels": {"app": "shadow"}},
                    "spec": {"containers": [{
-                       "name": "shadow", "image": "tether-shadow:0.1.0",
+                       "name": "shadow", "image": "ghcr.io/tether-dev/tether-shadow:0.1.0",
                        "args": ["--tunnel-port", "7700", "--ready-port", "7701"],
                        "env": [{"name": "TETHER_SHADOW_TOKEN", "value": TOKEN}],
                        "readinessProbe": {"httpGet": {"path": "/", "port": 7701}}}]}})
@@ -136,7 +136,7 @@ def test_service_names_resolve_through_the_dns_forwarder(app, driver):
 def shadow_pod(name, identity_env):
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
             "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
-                "name": "shadow", "image": "tether-shadow:0.1.0",
+                "name": "shadow", "image": "ghcr.io/tether-dev/tether-shadow:0.1.0",
                 "args": ["--tunnel-port", "7700", "--ready-port", "7701"],
                 "env": [{"name": "TETHER_SHADOW_TOKEN", "value": TOKEN}, identity_env],
                 "readinessProbe": {"httpGet": {"path": "/", "port": 7701}}}]}}

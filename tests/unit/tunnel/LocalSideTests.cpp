@@ -71,8 +71,29 @@ TEST_CASE("dns servfail echoes the question with QR, RA and RCODE 2", "[tunnel]"
 }
 
 TEST_CASE("shadow image: explicit value, then environment, then the versioned default", "[tunnel]") {
-  CHECK(tunnel::shadowImage("", nullptr) == "tether-shadow:0.1.0");
-  CHECK(tunnel::shadowImage("", "") == "tether-shadow:0.1.0");
+  // Registry-qualified, tagged with this build's version.
+  CHECK(tunnel::shadowImage("", nullptr) ==
+        "ghcr.io/tether-dev/tether-shadow:" + std::string(tunnel::kProjectVersion));
+  CHECK(tunnel::shadowImage("", "") == tunnel::defaultShadowImage());
   CHECK(tunnel::shadowImage("", "registry.local/ts:dev") == "registry.local/ts:dev");
   CHECK(tunnel::shadowImage("mine:1", "registry.local/ts:dev") == "mine:1");
+}
+
+TEST_CASE("image references: tags, digests and mirrors are accepted; anything else is named", "[tunnel]") {
+  for (const char* good :
+       {"ghcr.io/tether-dev/tether-shadow:0.1.0", "tether-shadow:dev",
+        "registry.corp:5000/team/tether-shadow:1.2.3-rc.1",
+        "registry.corp/tether-shadow@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "localhost/shadow",
+        "ghcr.io/tether-dev/tether-shadow:0.1.0@sha256:"
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}) {
+    INFO(good);
+    CHECK_FALSE(tunnel::imageReferenceProblem(good));
+  }
+  for (const char* bad : {"", "Tether-Shadow", "shadow:", "shadow@sha256:abc", "shadow image", "ghcr.io//x",
+                          "-shadow", "registry.corp:port/x", "shadow:tag with space"}) {
+    INFO(bad);
+    CHECK(tunnel::imageReferenceProblem(bad));
+  }
+  CHECK_THAT(*tunnel::imageReferenceProblem("shadow@sha256:abc"), Catch::Contains("is not a sha256 digest"));
 }

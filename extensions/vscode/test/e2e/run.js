@@ -73,7 +73,7 @@ class Cluster {
   up() {
     const imageMap = path.join(this.state + '-images.json');
     fs.writeFileSync(imageMap, JSON.stringify({
-      'tether-shadow:': { command: [SHADOW] },
+      'ghcr.io/tether-dev/tether-shadow': { command: [SHADOW] },
       'demo/app': { command: ['/usr/bin/python3', path.join(ROOT, 'demo', 'app.py')] },
     }));
     const out = execFileSync(KUBESIM, ['up', '--detach', '--state', this.state, '--image-map', imageMap],

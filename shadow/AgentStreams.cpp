@@ -144,11 +144,17 @@ asio::awaitable<void> Agent::acceptReverse(std::shared_ptr<tunnel::Connection> c
       refuse(socket);
       return;
     }
-    error_code pec;
-    auto peer = socket.remote_endpoint(pec);
-    auto id = conn->openNow(tunnel::Open{
-        tunnel::OpenKind::FromListener, port,
-        pec ? std::string("?") : peer.address().to_string() + ":" + std::to_string(peer.port())});
+    error_code pec, lec;
+    const auto peer = socket.remote_endpoint(pec);
+    const auto local = socket.local_endpoint(lec);
+    auto text = [](const tcp::endpoint& endpoint) {
+      const auto address = endpoint.address().to_string();
+      return (endpoint.address().is_v6() ? "[" + address + "]" : address) + ":" +
+             std::to_string(endpoint.port());
+    };
+    auto id =
+        conn->openNow(tunnel::Open{tunnel::OpenKind::FromListener, port, pec ? std::string("?") : text(peer),
+                                   lec ? std::string() : text(local)});
     if (!id) {
       // The client is going away, or the agent's own streams are at --max-agent-streams.
       if (!load->full)

@@ -53,6 +53,7 @@ std::string encode(const Open& m) {
   w.u8(static_cast<std::uint8_t>(m.kind));
   w.u16(m.port);
   w.str16(m.host);
+  if (!m.local.empty()) w.str16(m.local);
   return out;
 }
 
@@ -151,7 +152,9 @@ std::optional<Open> parseOpen(std::string_view payload) {
   auto host = r.str16();
   if (!kind || !port || !host) return std::nullopt;
   if (*kind > static_cast<std::uint8_t>(OpenKind::FromListener)) return std::nullopt;
-  return Open{static_cast<OpenKind>(*kind), *port, std::string(*host)};
+  const auto local = r.str16();  // absent from older agents
+  return Open{static_cast<OpenKind>(*kind), *port, std::string(*host),
+              local ? std::string(*local) : std::string()};
 }
 
 std::optional<Status> parseStatus(std::string_view payload) {

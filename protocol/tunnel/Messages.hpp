@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "protocol/tunnel/Frame.hpp"
 
@@ -40,9 +41,14 @@ struct Auth {
 enum class OpenKind : std::uint8_t { Dial = 0, FromListener = 1 };
 
 struct Open {
+  Open() = default;
+  Open(OpenKind kindIn, std::uint16_t portIn, std::string hostIn, std::string localIn = {})
+      : kind(kindIn), port(portIn), host(std::move(hostIn)), local(std::move(localIn)) {}
+
   OpenKind kind = OpenKind::Dial;
   std::uint16_t port = 0;  // the port to dial, or the listener's port
-  std::string host;        // the host to dial, or the accepted peer's address
+  std::string host;        // the host to dial, or the accepted peer's address ("ip:port")
+  std::string local;       // FromListener: the address the peer connected to ("ip:port"); appended field
 };
 
 struct Status {  // RESET, GOAWAY

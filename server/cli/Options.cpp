@@ -35,12 +35,14 @@ Usage:
   tether namespaces         list the namespaces of the cluster
   tether services -n NS     list the Services of a namespace and who holds each
   tether exchange SERVICE --expose LOCAL[:REMOTE] [-n NS] [--strategy selector|scale] [--image IMAGE]
-                 [--output text|json] [-- CMD ARGS...]
+                 [--proxy-protocol] [--output text|json] [-- CMD ARGS...]
                             send all traffic of SERVICE to this machine: LOCAL receives what the Service
                             sends to its port REMOTE (a number or name; `--expose 8080` is 8080:8080;
                             repeat or comma-separate for more ports). With `-- CMD`, runs CMD with the
                             session's proxy environment and ends the session when CMD exits. Ctrl-C stops
-                            and restores the Service.
+                            and restores the Service. --proxy-protocol starts each forwarded connection
+                            with a PROXY protocol v1 line naming the cluster client (it arrives from
+                            127.0.0.1 otherwise); only for apps that expect it.
   tether clean [-n NS | -A] [--dry-run] [--stale-after DURATION]
                             restore Services and delete objects of sessions whose heartbeat is older than
                             DURATION (default 2m; 0s: every session not held by a live tether on this machine)
@@ -187,6 +189,10 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
       if (options.output != "text" && options.output != "json") {
         return UsageError{"--output: unknown format \"" + options.output + "\"; use text or json"};
       }
+      continue;
+    }
+    if (flag == "--proxy-protocol" && subcommand == "exchange") {
+      options.proxyProtocol = true;
       continue;
     }
     if (flag == "--dry-run" && subcommand == "clean") {

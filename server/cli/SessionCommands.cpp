@@ -218,6 +218,7 @@ int runExchange(const Options& options) {
   request.expose = options.expose;
   request.strategy = options.strategy;
   request.image = options.image;
+  request.proxyProtocol = options.proxyProtocol;
   // With `-- CMD`, CMD starts as soon as the session's environment is known, and traffic moves once it
   // listens on the exposed local ports.
   request.awaitLocal = !options.run.empty();

@@ -21,6 +21,7 @@ struct SessionRequest {
   std::string image;  // empty: config file, then TETHER_SHADOW_IMAGE, then the default
   std::map<std::string, std::string> baseEnv;  // the debuggee's environment, to extend rather than replace
   bool awaitLocal = false;                     // see session::ExchangeRequest::awaitLocal
+  bool proxyProtocol = false;                  // see session::ExchangeRequest::proxyProtocol
 };
 
 using SessionView = session::SessionSnapshot;

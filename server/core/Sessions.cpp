@@ -93,6 +93,7 @@ SessionView Backend::startSession(const SessionRequest& request,
   exchange.environment = processEnvironment();
   for (const auto& [key, value] : request.baseEnv) exchange.environment[key] = value;
   exchange.awaitLocal = request.awaitLocal;
+  exchange.proxyProtocol = request.proxyProtocol;
 
   {
     // A local port serves one session at a time.

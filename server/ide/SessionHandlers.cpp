@@ -56,6 +56,7 @@ void handleSessionStart(core::Backend& backend, rpc::Outgoing& out, const json::
   request.expose = exposeOf(reader);
   request.strategy = reader.object("exchange").optionalString("strategy").value_or("selector");
   request.image = reader.optionalString("image").value_or("");
+  request.proxyProtocol = reader.optionalBool("proxyProtocol").value_or(false);
   const auto& baseEnv = reader.raw("baseEnv");
   if (!baseEnv.is_null()) {
     if (!baseEnv.is_object()) reader.fail("baseEnv", "expected an object of strings");

@@ -63,6 +63,8 @@ struct ExchangeRequest {
   // accepts connections before moving the Service's traffic: for `tether exchange ... -- CMD`, which
   // starts CMD with that environment, so the cluster's clients never meet a port nobody listens on.
   bool awaitLocal = false;
+  // Each connection forwarded to a local port starts with a PROXY protocol v1 line naming the cluster client.
+  bool proxyProtocol = false;
 };
 
 struct ExposedView {

@@ -22,8 +22,8 @@ using action::failed;
 Outcome ExchangeSession::Impl::openTunnel() {
   tunnelclient::ClientConfig config;
   for (std::size_t i = 0; i < exposed.size(); ++i) {
-    config.forwards.push_back(
-        {static_cast<std::uint16_t>(targetNumbers[i]), static_cast<std::uint16_t>(exposed[i].local)});
+    config.forwards.push_back({static_cast<std::uint16_t>(targetNumbers[i]),
+                               static_cast<std::uint16_t>(exposed[i].local), request.proxyProtocol});
   }
   config.connection.peerName = "session-" + request.id;
   config.connection.identity = shadowUid;

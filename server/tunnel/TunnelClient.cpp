@@ -7,8 +7,10 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 
 #include "protocol/tunnel/asio/Spawn.hpp"
+#include "server/tunnel/ProxyProtocol.hpp"
 #include "support/text/LogText.hpp"
 
 namespace tether::tunnelclient {
@@ -191,7 +193,7 @@ void TunnelClient::onOpen(const std::shared_ptr<tunnel::Connection>& conn, std::
   }
   for (const auto& forward : config_.forwards) {
     if (forward.remotePort == target.port) {
-      tunnel::spawnLogged(executor_, forwardLocal(conn, id, forward.localPort), "reverse stream");
+      tunnel::spawnLogged(executor_, forwardLocal(conn, id, forward, target), "reverse stream");
       return;
     }
   }
@@ -199,7 +201,8 @@ void TunnelClient::onOpen(const std::shared_ptr<tunnel::Connection>& conn, std::
 }
 
 asio::awaitable<void> TunnelClient::forwardLocal(std::shared_ptr<tunnel::Connection> conn, std::uint32_t id,
-                                                 std::uint16_t localPort) {
+                                                 Forward forward, tunnel::Open from) {
+  const std::uint16_t localPort = forward.localPort;
   tcp::socket socket(executor_);
   asio::steady_timer deadline(executor_, config_.localConnectTimeout);
   const tcp::endpoint local(asio::ip::address_v4::loopback(), localPort);
@@ -216,6 +219,15 @@ asio::awaitable<void> TunnelClient::forwardLocal(std::shared_ptr<tunnel::Connect
     co_return;
   }
   observer_.onLocalConnect(localPort, {});
+  if (forward.proxyProtocol) {
+    // Written before any byte of the stream, as the app's PROXY protocol parser expects.
+    const std::string line = proxyProtocolV1(from.host, from.local);
+    auto [wec, written] = co_await asio::async_write(socket, asio::buffer(line), kAwait);
+    if (wec) {
+      conn->reset(id, Code::Refused, "127.0.0.1:" + std::to_string(localPort) + ": " + wec.message());
+      co_return;
+    }
+  }
   conn->accept(id);
   co_await conn->pump(id, std::move(socket));
 }

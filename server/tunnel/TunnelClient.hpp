@@ -25,6 +25,7 @@ namespace tether::tunnelclient {
 struct Forward {
   std::uint16_t remotePort = 0;  // the shadow listens on 0.0.0.0:<remotePort>
   std::uint16_t localPort = 0;   // accepted connections go to 127.0.0.1:<localPort>
+  bool proxyProtocol = false;    // each starts with a PROXY protocol v1 line naming the real client
 };
 
 struct ClientConfig {
@@ -81,7 +82,7 @@ class TunnelClient final : public tunnel::ConnectionHandler {
  private:
   boost::asio::awaitable<void> createListeners(std::shared_ptr<tunnel::Connection> conn);
   boost::asio::awaitable<void> forwardLocal(std::shared_ptr<tunnel::Connection> conn, std::uint32_t id,
-                                            std::uint16_t localPort);
+                                            Forward forward, tunnel::Open from);
   void setState(TunnelState state, const std::string& detail);
   std::chrono::milliseconds backoffFor(std::size_t attempt) const;
 

@@ -4,7 +4,9 @@ session carries on, and takes its token Secret with it when it is deleted."""
 import json
 import os
 import signal
+import socket
 import subprocess
+import threading
 
 from exchange_support import LocalServer
 
@@ -83,4 +85,49 @@ def test_deleting_the_shadow_pod_deletes_its_token(demo, launcher):
     demo.kubectl("delete", "pod", shadow, "--wait=false")
     demo.kubectl("wait", "--for=delete", f"secret/{shadow}-token", "--timeout=60s")
     launcher.run(launcher.env(), "recover", "orders", "-n", demo.ns)
+    local.close()
+
+
+class ProxyProtocolServer:
+    """A local app that expects a PROXY v1 line before each HTTP request and answers with what it said."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                first = data.split(b"\r\n", 1)[0].decode()
+                body = json.dumps({"proxy": first}).encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+
+    def close(self):
+        self.sock.close()
+
+
+def test_proxy_protocol_names_the_cluster_client(demo, launcher):
+    """Cluster connections reach the local app from 127.0.0.1; with --proxy-protocol each starts with a line
+    naming the pod that really called."""
+    local = ProxyProtocolServer()
+    exchange = launcher.cli(launcher.env(), "orders", "--expose", f"{local.port}:80", "-n", demo.ns, "--proxy-protocol")
+    session = exchange.wait_started()
+    shadow_ip = demo.kubectl("get", "pod", shadow_of(demo, session), "-o", "jsonpath={.status.podIP}").stdout
+    client_ip = demo.kubectl("get", "pod", "client", "-o", "jsonpath={.status.podIP}").stdout
+    line = demo.get_json(f"http://{shadow_ip}:8080/")["proxy"]
+    words = line.split(" ")
+    assert words[:4] == ["PROXY", "TCP4", client_ip, shadow_ip] and words[5] == "8080", line
+    assert exchange.interrupt() == 0
+    demo.wait_tether_objects_gone()
     local.close()

@@ -54,6 +54,26 @@ def test_concurrent_1000():
     run(body())
 
 
+def test_a_reverse_forward_can_name_the_real_client_with_the_proxy_protocol():
+    """With --reverse-proxy-protocol the local app first reads a PROXY v1 line with the address of the
+    client that connected to the agent's listener, then the client's bytes."""
+    async def body():
+        echo = await EchoServer().start()
+        with Bed(BUILD) as bed:
+            shadow = bed.shadow()
+            remote = free_port()
+            client = bed.client(shadow.tunnel_port, "--reverse-proxy-protocol", f"{remote}:{echo.port}")
+            client.wait_line(rf'listener port={remote} code="ok"')
+            reader, writer = await asyncio.open_connection("127.0.0.1", remote)
+            own_port = writer.get_extra_info("sockname")[1]
+            writer.write(b"hello")
+            line = await asyncio.wait_for(reader.readline(), 15)
+            assert line == f"PROXY TCP4 127.0.0.1 127.0.0.1 {own_port} {remote}\r\n".encode(), line
+            assert await asyncio.wait_for(reader.readexactly(5), 15) == b"hello"
+            writer.close()
+    run(body())
+
+
 def test_half_close_and_large_transfer():
     """A 64 MiB request, half-closed, echoed back in full (reverse path), and 16 MiB through SOCKS5."""
     async def body():

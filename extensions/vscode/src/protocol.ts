@@ -122,6 +122,8 @@ export interface SessionStartParams extends ClusterParams {
   /** The debuggee's environment, for the backend to extend (NO_PROXY, JAVA_TOOL_OPTIONS); unused while the
    *  extension merges `launch.env` itself (launchConfig.ts). */
   baseEnv?: Record<string, string>;
+  /** Each forwarded connection starts with a PROXY protocol v1 line naming the cluster client. */
+  proxyProtocol?: boolean;
   workDoneToken?: ProgressToken;
 }
 

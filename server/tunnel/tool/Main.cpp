@@ -60,9 +60,11 @@ std::optional<Args> parse(int argc, char** argv, std::string& error) {
     if (flag == "--connect" && colon != std::string::npos && port(value.substr(colon + 1))) {
       a.host = value.substr(0, colon);
       a.port = *port(value.substr(colon + 1));
-    } else if (flag == "--reverse" && colon != std::string::npos && port(value.substr(0, colon)) &&
-               port(value.substr(colon + 1))) {
-      a.forwards.push_back(Forward{*port(value.substr(0, colon)), *port(value.substr(colon + 1))});
+    } else if ((flag == "--reverse" || flag == "--reverse-proxy-protocol") && colon != std::string::npos &&
+               port(value.substr(0, colon)) && port(value.substr(colon + 1))) {
+      // --reverse-proxy-protocol: each forwarded connection starts with a PROXY v1 line.
+      a.forwards.push_back(Forward{*port(value.substr(0, colon)), *port(value.substr(colon + 1)),
+                                   flag == "--reverse-proxy-protocol"});
     } else if (flag == "--socks" && port(value)) {
       a.socks = port(value);
     } else if (flag == "--http-proxy" && port(value)) {
@@ -105,7 +107,8 @@ int main(int argc, char** argv) {
   if (!args || !token) {
     std::cerr
         << "tether-tunnel: " << (args ? "TETHER_TOKEN is not set" : error) << "\n"
-        << "usage: TETHER_TOKEN=... tether-tunnel --connect HOST:PORT [--reverse REMOTE:LOCAL]... [--socks "
+        << "usage: TETHER_TOKEN=... tether-tunnel --connect HOST:PORT [--reverse[-proxy-protocol] "
+           "REMOTE:LOCAL]... [--socks "
            "PORT]\n"
            "                     [--http-proxy PORT] [--dns PORT] [--max-attempts N] [--log-level LEVEL]\n";
     return 2;

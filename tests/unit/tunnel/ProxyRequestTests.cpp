@@ -2,6 +2,7 @@
 // hop-by-hop fields (and the ones a Connection field may not remove), the response head, the refusals.
 #include <catch2/catch.hpp>
 
+#include "server/tunnel/ProxyProtocol.hpp"
 #include "server/tunnel/ProxyRequest.hpp"
 
 using namespace tether;
@@ -102,4 +103,17 @@ TEST_CASE("the client sees the proxy's status line and the upstream's end-to-end
   CHECK(proxyAnswer(407, "no", false, "Proxy-Authenticate: Basic realm=\"tether\"\r\n") ==
         "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n"
         "Proxy-Authenticate: Basic realm=\"tether\"\r\nConnection: close\r\n\r\ntether: no\n");
+}
+
+TEST_CASE("the PROXY protocol v1 line names the cluster client and the address it called",
+          "[tunnel][proxy]") {
+  CHECK(proxyProtocolV1("10.244.0.7:51234", "10.244.0.9:8080") ==
+        "PROXY TCP4 10.244.0.7 10.244.0.9 51234 8080\r\n");
+  CHECK(proxyProtocolV1("[fd00::7]:51234", "[fd00::9]:80") == "PROXY TCP6 fd00::7 fd00::9 51234 80\r\n");
+  // What cannot be told exactly is said to be unknown, never guessed.
+  CHECK(proxyProtocolV1("?", "10.244.0.9:8080") == "PROXY UNKNOWN\r\n");
+  CHECK(proxyProtocolV1("10.244.0.7:51234", "") == "PROXY UNKNOWN\r\n");
+  CHECK(proxyProtocolV1("10.244.0.7:51234", "[fd00::9]:80") == "PROXY UNKNOWN\r\n");
+  CHECK(proxyProtocolV1("10.244.0.7:99999", "10.244.0.9:80") == "PROXY UNKNOWN\r\n");
+  CHECK(proxyProtocolV1("evil\r\nhost:1", "10.244.0.9:80") == "PROXY UNKNOWN\r\n");
 }

@@ -32,7 +32,7 @@ struct Options {
   std::vector<std::string> expose;
   std::string strategy = "selector";
   std::string image;
-  bool proxyProtocol = false;  // --proxy-protocol: a PROXY v1 line before each forwarded connection
+  bool proxyProtocol = false;    // --proxy-protocol: a PROXY v1 line before each forwarded connection
   std::vector<std::string> run;  // after `--`: the command to run with the session
   // clean
   bool dryRun = false;

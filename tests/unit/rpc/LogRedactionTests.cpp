@@ -17,9 +17,9 @@ TEST_CASE("environments, secret-named values and URL passwords are taken out of 
     CHECK(logged.find(secret) == std::string::npos);
   }
   // What helps debugging stays: names, paths, the progress token, the URL without its password.
-  for (const char* kept : {"\"DB_PASSWORD\":\"<redacted>\"", "\"PATH\":\"<redacted>\"", "\"namespace\":\"shop\"",
-                           "\"workDoneToken\":\"t1\"", "/home/me/.kube/config",
-                           "http://tether:<redacted>@127.0.0.1:3128/x"}) {
+  for (const char* kept :
+       {"\"DB_PASSWORD\":\"<redacted>\"", "\"PATH\":\"<redacted>\"", "\"namespace\":\"shop\"",
+        "\"workDoneToken\":\"t1\"", "/home/me/.kube/config", "http://tether:<redacted>@127.0.0.1:3128/x"}) {
     INFO(kept);
     CHECK(logged.find(kept) != std::string::npos);
   }

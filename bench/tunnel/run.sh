@@ -4,9 +4,9 @@
 # are comparable. Then shadow RSS with 1,000 open streams and the CPU an idle session uses. Prints; never
 # fails a build.
 #
-# The peer setup is the one of ../shared/bench/baseline-tunnels.sh (same nginx, sshd and ssh -R options, same
-# wrk command), folded in here for two reasons: every port is picked free, so a server left on the shared
-# script's fixed ports cannot answer for a row; and the bulk table needs the peers alive while it repeats
+# The peers are set up here (nginx serving the payloads, sshd with a throw-away host key, `ssh -R` with the
+# same cipher and options for every run, the same wrk command), with every port picked free, so a server
+# left behind by another run cannot answer for a row, and with the peers alive while the bulk table repeats
 # downloads. Bulk is the MEDIAN of BULK_ROUNDS (default 5) 100 MiB downloads per row with the rows
 # interleaved, because one download per row varies by +-15% on a shared 2-core machine; it also prints the
 # CPU the tunnel's two ends spent per GiB (ssh + sshd, tether client + shadow), the CPU of the load (nginx +

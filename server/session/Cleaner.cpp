@@ -97,7 +97,10 @@ class Run {
       plan.refusal = "could not list Deployments: " + deployments.error().message;
       return plan;
     }
-    for (const auto& [name, text] : *counts) {
+    for (const auto& entry : *counts) {
+      // Named copies: clang 14 (the fuzz preset) cannot capture structured bindings in a lambda.
+      const std::string& name = entry.first;
+      const std::string& text = entry.second;
       const bool digits = !text.empty() && text.size() <= 4 &&
                           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
       const int count = digits ? std::stoi(text) : -1;

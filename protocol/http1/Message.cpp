@@ -177,6 +177,15 @@ Parsed<ResponseHead> parseResponseHead(std::string_view head, const HeadLimits& 
     return out;
   }
   response.reason = line.size() > 13 ? std::string(line.substr(13)) : std::string();
+  // reason-phrase = *( HTAB / SP / VCHAR / obs-text ): a bare CR, LF or NUL in it could end the line early
+  // for a client that a proxy forwards it to.
+  if (!std::all_of(response.reason.begin(), response.reason.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u == '\t' || (u >= 0x20u && u != 0x7fu);
+      })) {
+    out.reason = "a control character in the reason phrase";
+    return out;
+  }
   if (!parseFields(head.substr(lineEnd + 2), limits, out, response.headers)) return out;
   out.head = std::move(response);
   return out;

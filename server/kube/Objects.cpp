@@ -262,9 +262,19 @@ Result<std::vector<DeploymentSummary>> listDeployments(Client& client, const std
     deployments.push_back(DeploymentSummary{text(item, {"metadata", "name"}),
                                             replicas.empty() ? 1 : integer(item, {"spec", "replicas"}),
                                             integer(item, {"status", "readyReplicas"}),
-                                            stringMap(item, {"spec", "template", "metadata", "labels"})});
+                                            stringMap(item, {"spec", "template", "metadata", "labels"}),
+                                            stringMap(item, {"metadata", "annotations"})});
   }
   return deployments;
+}
+
+Result<bool> changeDeploymentAnnotations(Client& client, const std::string& namespaceName,
+                                         const std::string& name, const MapChange& annotations) {
+  const json::object patch{{"metadata", json::object{{"annotations", toJson(annotations)}}}};
+  auto result =
+      client.patchSync(resources::deployments, namespaceName, name, PatchType::Merge, json::serialize(patch));
+  if (!result) return result.error();
+  return true;
 }
 
 Result<std::chrono::system_clock::time_point> serverTime(Client& client) {

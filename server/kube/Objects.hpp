@@ -106,7 +106,13 @@ struct DeploymentSummary {
   int replicas = 0;
   int readyReplicas = 0;
   std::map<std::string, std::string> templateLabels;
+  std::map<std::string, std::string> annotations;
 };
+
+// Sets or removes annotations of a Deployment (merge patch on the object, so it takes patch rights on
+// deployments, not only on their scale).
+Result<bool> changeDeploymentAnnotations(Client& client, const std::string& namespaceName,
+                                         const std::string& name, const MapChange& annotations);
 
 Result<std::vector<DeploymentSummary>> listDeployments(Client& client, const std::string& namespaceName);
 

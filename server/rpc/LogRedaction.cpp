@@ -35,25 +35,31 @@ bool namesASecret(std::string_view key) {
                      [&](std::string_view word) { return name.find(word) != std::string::npos; });
 }
 
-// scheme://user:password@host... -> scheme://user:<redacted>@host...
-void redactUrlPassword(json::string& text) {
-  const std::string_view view(text.data(), text.size());
-  const auto scheme = view.find("://");
-  if (scheme == std::string_view::npos) return;
-  const auto authorityEnd = view.find_first_of("/?#", scheme + 3);
-  const auto authority =
-      view.substr(scheme + 3, authorityEnd == std::string_view::npos ? std::string_view::npos
-                                                                     : authorityEnd - scheme - 3);
-  const auto at = authority.rfind('@');
-  if (at == std::string_view::npos) return;
-  const auto colon = authority.substr(0, at).find(':');
-  if (colon == std::string_view::npos) return;
-  const auto passwordStart = scheme + 3 + colon + 1;
-  const auto passwordEnd = scheme + 3 + at;
-  std::string redacted(view.substr(0, passwordStart));
-  redacted += kRedacted;
-  redacted += view.substr(passwordEnd);
-  text = redacted;
+// scheme://user:password@host... -> scheme://user:<redacted>@host..., for every URL in the text.
+void redactUrlPasswords(json::string& text) {
+  std::string out;
+  std::string_view rest(text.data(), text.size());
+  bool changed = false;
+  for (auto scheme = rest.find("://"); scheme != std::string_view::npos; scheme = rest.find("://")) {
+    const auto start = scheme + 3;
+    const auto authorityEnd = rest.find_first_of("/?# \t\"'", start);
+    const auto authority = rest.substr(
+        start, authorityEnd == std::string_view::npos ? std::string_view::npos : authorityEnd - start);
+    const auto at = authority.rfind('@');
+    const auto colon = at == std::string_view::npos ? at : authority.substr(0, at).find(':');
+    if (colon == std::string_view::npos) {
+      out.append(rest.substr(0, start));
+      rest.remove_prefix(start);
+      continue;
+    }
+    out.append(rest.substr(0, start + colon + 1));
+    out.append(kRedacted);
+    rest.remove_prefix(start + at);
+    changed = true;
+  }
+  if (!changed) return;
+  out.append(rest);
+  text = out;
 }
 
 void redact(json::value& value) {
@@ -75,7 +81,7 @@ void redact(json::value& value) {
   } else if (auto* array = value.if_array()) {
     for (auto& item : *array) redact(item);
   } else if (auto* text = value.if_string()) {
-    redactUrlPassword(*text);
+    redactUrlPasswords(*text);
   }
 }
 

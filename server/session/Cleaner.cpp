@@ -32,6 +32,16 @@ std::string age(std::chrono::system_clock::time_point now, const std::string& st
   return "heartbeat " + std::to_string(seconds) + "s ago";
 }
 
+// Whether an object is named as a session creates it: the shadow pod `tether-<service>-<id>`, its token
+// Secret `tether-<service>-<id>-token`. Labels can be added to anyone's object by whoever may patch it, so
+// labels alone do not make an object Tether's to delete.
+bool namedBySession(const kube::ObjectMeta& object, const std::string& id, const char* role) {
+  const std::string suffix = "-" + id + (std::string_view(role) == labels::kRoleToken ? "-token" : "");
+  const auto& name = object.name;
+  return name.rfind("tether-", 0) == 0 && name.size() > suffix.size() + 7 &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 std::string serviceRef(const kube::ServiceSummary& service) {
   return "service/" + service.namespaceName + "/" + service.name;
 }
@@ -61,6 +71,7 @@ class Run {
 
   RestorePlan plan(const kube::ServiceSummary& service) {
     RestorePlan plan;
+    const auto sessionId = valueOf(service.annotations, labels::kLockedBy);
     const auto strategy = valueOf(service.annotations, labels::kStrategy);
     const auto saved = valueOf(service.annotations, labels::kOriginalSelector);
     const auto replicas = valueOf(service.annotations, labels::kOriginalReplicas);
@@ -84,6 +95,12 @@ class Run {
     }
     if (strategy != "scale") {
       plan.refusal = "refused: unknown strategy \"" + strategy + "\"" + byHand;
+      return plan;
+    }
+    if (plan.selector != service.selector) {
+      // Strategy scale never changes the selector, so the saved one must be the Service's own.
+      plan.refusal = "refused: strategy scale, yet the saved selector " + saved + " is not the Service's (" +
+                     kube::selectorString(service.selector) + ")" + byHand;
       return plan;
     }
     const auto counts = kube::parseSelector(replicas);
@@ -112,17 +129,28 @@ class Run {
       }
       const auto found = std::find_if(deployments.value().begin(), deployments.value().end(),
                                       [&](const kube::DeploymentSummary& d) { return d.name == name; });
-      const bool selects = found != deployments.value().end() &&
-                           std::all_of(plan.selector.begin(), plan.selector.end(), [&](const auto& pair) {
-                             const auto label = found->templateLabels.find(pair.first);
-                             return label != found->templateLabels.end() && label->second == pair.second;
-                           });
+      if (found == deployments.value().end()) {
+        plan.refusal = "refused: Deployment " + name + " does not exist" + byHand;
+        return plan;
+      }
+      const bool selects = std::all_of(plan.selector.begin(), plan.selector.end(), [&](const auto& pair) {
+        const auto label = found->templateLabels.find(pair.first);
+        return label != found->templateLabels.end() && label->second == pair.second;
+      });
       if (!selects) {
-        plan.refusal =
-            "refused: Deployment " + name +
-            (found == deployments.value().end() ? " does not exist"
-                                                : " does not run the pods of the saved selector " + saved) +
-            ", so the session did not scale it" + byHand;
+        plan.refusal = "refused: Deployment " + name + " does not run the pods of the saved selector " +
+                       saved + ", so the session did not scale it" + byHand;
+        return plan;
+      }
+      // What only someone who may patch the Deployment could write: the session that scaled it, and from
+      // what. A Service's annotations alone never scale anything.
+      const auto scaledBy = valueOf(found->annotations, labels::kScaledBy);
+      const auto recorded = valueOf(found->annotations, labels::kOriginalReplicas);
+      if (scaledBy != sessionId || recorded != text) {
+        plan.refusal = "refused: Deployment " + name + " carries no record that session " + sessionId +
+                       " scaled it from " + text + " replicas (" + std::string(labels::kScaledBy) + "=\"" +
+                       scaledBy + "\", " + std::string(labels::kOriginalReplicas) + "=\"" + recorded + "\")" +
+                       byHand;
         return plan;
       }
       plan.replicas.emplace_back(name, count);
@@ -151,6 +179,12 @@ class Run {
       if (!options_.dryRun) {
         auto scaled = kube::setDeploymentReplicas(client_, service.namespaceName, deployment, replicas);
         if (!scaled) action.error = scaled.error().message;
+        if (scaled) {
+          auto unmarked = kube::changeDeploymentAnnotations(
+              client_, service.namespaceName, deployment,
+              {{labels::kScaledBy, std::nullopt}, {labels::kOriginalReplicas, std::nullopt}});
+          if (!unmarked) action.error = unmarked.error().message;
+        }
       }
       if (!action.error.empty()) scaledBack = false;
       report_.actions.push_back(std::move(action));
@@ -211,7 +245,9 @@ class Run {
         report_.actions.push_back(std::move(action));
         continue;
       }
-      for (const auto& object : objects.value()) remove(*type, object, base);
+      for (const auto& object : objects.value()) {
+        if (namedBySession(object, id, role)) remove(*type, object, base);
+      }
     }
   }
 
@@ -311,7 +347,10 @@ kube::Result<CleanReport> clean(kube::Client& client, const CleanOptions& option
     if (!objects) return objects.error();
     for (const auto& object : objects.value()) {
       const auto id = valueOf(object.labels, labels::kSession);
-      if (id.empty() || locks.contains(object.namespaceName + "/" + id)) continue;
+      if (id.empty() || locks.contains(object.namespaceName + "/" + id) ||
+          !namedBySession(object, id, role)) {
+        continue;
+      }
       const bool asked = !options.session.empty() && options.session == id;
       const bool orphan = options.session.empty() && !(options.heldLocally && options.heldLocally(id)) &&
                           run.createdLongAgo(object.creationTimestamp);

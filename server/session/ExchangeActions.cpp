@@ -222,6 +222,7 @@ Outcome ExchangeSession::Impl::checkAccess() {
     checks.push_back({"list", "apps", "deployments", "", ns, ""});
     checks.push_back({"watch", "apps", "deployments", "", ns, ""});
     checks.push_back({"patch", "apps", "deployments", "scale", ns, ""});
+    checks.push_back({"patch", "apps", "deployments", "", ns, ""});  // the scaled-by record on the Deployment
     checks.push_back({"patch", "", "pods", "", ns, ""});
   }
   auto decisions = kube::reviewAccess(*client, checks);
@@ -399,6 +400,13 @@ Outcome ExchangeSession::Impl::pointSelector() {
                               kube::MapChange(original.selector.begin(), original.selector.end()));
     if (!labelled) return fromError(labelled.error(), "labelling the shadow pod");
     for (const auto& [name, replicas] : originalReplicas) {
+      // The Deployment itself says who scaled it and from what, where only those who may patch it can
+      // write: `tether clean` trusts that, not the Service's annotations, before scaling anything back.
+      auto marked = kube::changeDeploymentAnnotations(
+          *client, request.namespaceName, name,
+          {{labels::kScaledBy, request.id}, {labels::kOriginalReplicas, std::to_string(replicas)}});
+      if (!marked)
+        return fromError(marked.error(), "marking Deployment " + name + " as scaled by this session");
       auto scaled = kube::setDeploymentReplicas(*client, request.namespaceName, name, 0);
       if (!scaled) return fromError(scaled.error(), "scaling Deployment " + name + " to 0");
     }
@@ -466,6 +474,12 @@ Outcome ExchangeSession::Impl::restoreService() {
       if (!scaled)
         return fromError(scaled.error(),
                          "scaling Deployment " + name + " back to " + std::to_string(replicas));
+      auto unmarked = kube::changeDeploymentAnnotations(
+          *client, request.namespaceName, name,
+          {{labels::kScaledBy, std::nullopt}, {labels::kOriginalReplicas, std::nullopt}});
+      if (!unmarked && !unmarked.is(kube::ApiReason::NotFound)) {
+        return fromError(unmarked.error(), "removing Tether's annotations from Deployment " + name);
+      }
     }
     for (const auto& [name, replicas] : originalReplicas) {
       {

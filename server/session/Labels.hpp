@@ -24,7 +24,11 @@ inline constexpr const char* kOriginalSelector =
 inline constexpr const char* kOriginalReplicas =
     "tether.dev/original-replicas";  // strategy scale: deployment=replicas,... before scaling to 0
 inline constexpr const char* kStrategy = "tether.dev/strategy";  // exchange: selector | scale
-inline constexpr const char* kMode = "tether.dev/mode";          // exchange | mesh | preview | connect
+// On a Deployment that strategy scale scaled to 0: the session id, and (kOriginalReplicas) its count
+// before. Writing them takes patch rights on the Deployment, so clean can trust them where it cannot trust
+// a Service's annotations.
+inline constexpr const char* kScaledBy = "tether.dev/scaled-by";
+inline constexpr const char* kMode = "tether.dev/mode";  // exchange | mesh | preview | connect
 
 // Every annotation a lock adds to a Service, so a restore removes exactly these.
 inline constexpr const char* kServiceLockAnnotations[] = {

@@ -29,6 +29,14 @@ int statusForOpen(Code code) {
   return code == Code::Timeout ? 504 : 502;
 }
 
+// Methods a proxy may send again when a reused connection died before any answer (RFC 9110 §9.2.2).
+bool idempotent(std::string_view method) {
+  for (const char* safe : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"}) {
+    if (method == safe) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 // What sendBody and relayResponse share while a request's body and its response flow at the same time.
@@ -41,8 +49,9 @@ struct HttpProxyConnection::Exchange {
   bool closeClient = false;   // the client's connection cannot carry another request
   bool resetClient = false;   // ... and ends with an RST, because the response was cut short
   bool upstreamReusable = false;
-  std::string badBody;        // the request body's framing was malformed: 400
-  std::string upstreamError;  // why the upstream gave no (complete) response
+  bool upstreamTimedOut = false;  // no byte came within the bound (a retry could run the request twice)
+  std::string badBody;            // the request body's framing was malformed: 400
+  std::string upstreamError;      // why the upstream gave no (complete) response
 };
 
 HttpProxyConnection::HttpProxyConnection(TunnelClient& tunnel, const ProxyAuth& auth,
@@ -72,26 +81,52 @@ asio::awaitable<void> HttpProxyConnection::run() {
     after = co_await serve(*parsed.head);
   }
   if (after == After::Handed) co_return;
-  if (after == After::Reset) client_.set_option(asio::socket_base::linger(true, 0), ec);
+  if (after == After::Reset) {
+    client_.set_option(asio::socket_base::linger(true, 0), ec);
+    client_.close(ec);
+    co_return;
+  }
   client_.shutdown(tcp::socket::shutdown_send, ec);
+  // Closing with unread bytes from the client (the rest of a body a server answered before reading) would
+  // send an RST that can destroy the answer still on its way; read them away first, within bounds.
+  const auto drainUntil = std::chrono::steady_clock::now() + config_.closeDrainTimeout;
+  std::size_t drained = 0;
+  while (drained < config_.closeDrainBytes && std::chrono::steady_clock::now() < drainUntil) {
+    in_.clear();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(drainUntil - std::chrono::steady_clock::now());
+    const std::size_t n = co_await readClient(std::max(left, std::chrono::milliseconds(1)));
+    if (n == 0) break;
+    drained += n;
+  }
   client_.close(ec);
 }
 
 asio::awaitable<std::optional<std::size_t>> HttpProxyConnection::readHead() {
   for (;;) {
     if (auto end = http1::headEnd(in_)) {
-      if (*end <= config_.maxHeadBytes) co_return end;
+      if (*end <= config_.maxHeadBytes) {
+        headDeadline_.reset();  // the next head, even one already pipelined behind this, gets its own bound
+        co_return end;
+      }
     }
     if (in_.size() > config_.maxHeadBytes) {
       co_await refuse(431, "request head larger than " + std::to_string(config_.maxHeadBytes) + " bytes",
                       false);
       co_return std::nullopt;
     }
-    // Between requests the connection may idle for the keep-alive bound; a head that has started must
-    // arrive within the handshake bound.
+    // Between requests the connection may idle for the keep-alive bound; a head that has started must be
+    // whole within the handshake bound, counted from its first byte (not from each read, or a byte every
+    // few seconds would hold the connection for ever).
     const bool started = !in_.empty();
+    if (!started) headDeadline_.reset();
+    if (started && !headDeadline_)
+      headDeadline_ = std::chrono::steady_clock::now() + config_.handshakeTimeout;
+    const auto bound = started ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     *headDeadline_ - std::chrono::steady_clock::now())
+                               : config_.keepAliveTimeout;
     const std::size_t before = in_.size();
-    if (co_await readClient(started ? config_.handshakeTimeout : config_.keepAliveTimeout) == 0) {
+    if (bound.count() <= 0 || co_await readClient(bound) == 0) {
       if (before > 0) co_await refuse(400, "the connection ended inside a request head", false);
       co_return std::nullopt;
     }
@@ -159,13 +194,17 @@ asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::forward(const P
       co_await upstream->conn->pump(upstream->id, std::move(client_));
       co_return After::Handed;
     }
-    if (!exchange.anyResponse && !exchange.headSent && exchange.badBody.empty()) {
+    if (!exchange.headSent && exchange.badBody.empty()) {
       drop(*upstream, "no response");
-      // A kept-alive upstream may have been closed by its server just before we reused it: a request
-      // without a body is sent once more on a new stream, as browsers and proxies do.
-      if (upstream->reused && bodyless && attempt == 0) continue;
+      // A kept-alive upstream may have been closed by its server just before we reused it: an idempotent
+      // request without a body that got not a byte back (and did not time out, so the server did not run
+      // it slowly) is sent once more on a new stream, as browsers and proxies do.
+      if (upstream->reused && bodyless && attempt == 0 && !exchange.anyResponse &&
+          !exchange.upstreamTimedOut && idempotent(plan.method)) {
+        continue;
+      }
       co_return co_await refuse(502, "no response from " + plan.target.key() + ": " + exchange.upstreamError,
-                                plan.clientKeepsAlive && exchange.bodySent);
+                                plan.clientKeepsAlive && exchange.bodySent && !exchange.anyResponse);
     }
     if (!exchange.badBody.empty()) {
       drop(*upstream, "bad request body");
@@ -240,6 +279,7 @@ asio::awaitable<void> HttpProxyConnection::relayResponse(Upstream& upstream, con
         exchange.anyResponse = true;
         continue;
       }
+      exchange.upstreamTimedOut = got.failed && got.failed->code == Code::Timeout;
       exchange.upstreamError =
           got.failed ? std::string(tunnel::toString(got.failed->code)) + ": " + got.failed->message
                      : "the server closed the connection";
@@ -272,8 +312,10 @@ asio::awaitable<void> HttpProxyConnection::relayResponse(Upstream& upstream, con
     const auto& head = *parsed.head;
     buffer.erase(0, *end);
     if (head.status == 101) {
-      exchange.upgraded = exchange.headSent = co_await writeClient(clientResponseHead(head, false));
-      if (exchange.upgraded && !buffer.empty()) exchange.upgraded = co_await writeClient(buffer);
+      exchange.headSent = co_await writeClient(clientResponseHead(head, false));
+      exchange.upgraded = exchange.headSent && (buffer.empty() || co_await writeClient(buffer));
+      // Once the client saw a 101 its bytes are the new protocol's: never read them as HTTP.
+      exchange.resetClient = exchange.headSent && !exchange.upgraded;
       exchange.responseDone = true;
       co_return;
     }

@@ -12,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -70,6 +71,7 @@ class HttpProxyConnection {
   boost::asio::ip::tcp::socket& client_;
   std::string peer_;
   std::string in_;  // bytes from the client not yet handled: the next head, a body, pipelined requests
+  std::optional<std::chrono::steady_clock::time_point> headDeadline_;  // set by the first byte of a head
   std::vector<Upstream> idle_;
 };
 

@@ -1,6 +1,8 @@
 // LoopbackProxy.cpp - bind and the accept loop of the local proxies.
 #include "server/tunnel/LoopbackProxy.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "protocol/tunnel/asio/AcceptLoop.hpp"
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "server/tunnel/LocalListen.hpp"
@@ -43,6 +45,18 @@ asio::awaitable<void> LoopbackProxy::serve() {
 }
 
 asio::awaitable<void> LoopbackProxy::runClient(std::shared_ptr<LoopbackProxy> self, tcp::socket socket) {
+  if (self->clients_.size() >= self->config_.maxClients) {
+    // Any local user can open connections; each one held costs a descriptor and a coroutine.
+    if (!self->full_) {
+      spdlog::warn("event=proxy_full proxy={} clients={} reason=\"ProxyConfig::maxClients\"", self->what_,
+                   self->clients_.size());
+    }
+    self->full_ = true;
+    boost::system::error_code ec;
+    socket.close(ec);
+    co_return;
+  }
+  self->full_ = false;
   self->clients_.insert(&socket);
   try {
     co_await self->serveClient(socket);

@@ -53,6 +53,7 @@ class LoopbackProxy : public std::enable_shared_from_this<LoopbackProxy> {
 
   boost::asio::ip::tcp::acceptor acceptor_;
   std::set<boost::asio::ip::tcp::socket*> clients_;  // sockets of clients being served (in their frames)
+  bool full_ = false;  // clients were turned away since the count was last below the bound (logged once)
 };
 
 // "127.0.0.1:40312" for logs; "?" when the socket has no peer any more.

@@ -16,6 +16,11 @@ struct ProxyConfig {
   std::chrono::milliseconds clientIdleTimeout{600000};
   std::size_t maxHeadBytes = 64u * 1024u;  // an HTTP request or response head
   std::size_t maxIdleUpstreams = 4;        // upstream streams one HTTP client connection keeps for reuse
+  std::size_t maxClients = 512;            // clients served at once by one proxy; more are closed at once
+  // Closing a client connection: its unread bytes are read away for at most this long (and this many), so
+  // the close is a FIN after the answer, not an RST that can destroy it.
+  std::chrono::milliseconds closeDrainTimeout{1000};
+  std::size_t closeDrainBytes = 1024u * 1024u;
   std::chrono::milliseconds dnsTcpIdleTimeout{30000};  // a DNS-over-TCP client that sends nothing
 };
 

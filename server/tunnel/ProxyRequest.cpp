@@ -154,9 +154,15 @@ ProxyPlanResult planRequest(const http1::RequestHead& head) {
 }
 
 std::string clientResponseHead(const http1::ResponseHead& head, bool closeAfter) {
+  // With Transfer-Encoding, Content-Length is removed (RFC 9112 §6.3: an intermediary MUST), so a client
+  // that would trust it cannot frame the body differently from us.
+  http1::Headers fields = endToEnd(head.headers);
+  if (http1::find(head.headers, "Transfer-Encoding") != nullptr) {
+    std::erase_if(fields, [](const http1::Header& h) { return equalsIgnoreCase(h.name, "Content-Length"); });
+  }
   std::string out =
       "HTTP/1.1 " + std::to_string(head.status) + (head.reason.empty() ? "" : " " + head.reason) + "\r\n";
-  http1::appendHeaders(out, endToEnd(head.headers));
+  http1::appendHeaders(out, fields);
   if (head.status == 101) {
     if (const auto* upgrade = http1::find(head.headers, "Upgrade"))
       out += "Connection: upgrade\r\nUpgrade: " + upgrade->value + "\r\n";

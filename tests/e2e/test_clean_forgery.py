@@ -60,6 +60,25 @@ def test_replica_counts_are_applied_only_with_strategy_scale_and_deployments_of_
     assert replicas(demo, "frontend") == 1
     unchanged(demo, "frontend", forged)
 
+    # A plausible count, but the Deployment itself carries no record that this session scaled it: only
+    # someone who may patch the Deployment could have written one.
+    forged = forge(demo, "frontend", strategy="scale", original_selector="app=frontend",
+                   original_replicas="frontend=3")
+    actions, _ = clean(demo, launcher)
+    assert "Deployment frontend carries no record that session f0f0f0f0 scaled it from 3" in actions[0]["error"]
+    assert replicas(demo, "frontend") == 1
+    unchanged(demo, "frontend", forged)
+
+    # A record of another session, or of another count, is no record either.
+    for scaled_by, count in (("0a0a0a0a", "3"), ("f0f0f0f0", "2")):
+        demo.kubectl("annotate", "--overwrite", "deployment", "frontend", f"tether.dev/scaled-by={scaled_by}",
+                     f"tether.dev/original-replicas={count}")
+        actions, _ = clean(demo, launcher)
+        assert "carries no record that session f0f0f0f0" in actions[0]["error"], (scaled_by, count, actions)
+        assert replicas(demo, "frontend") == 1
+        unchanged(demo, "frontend", forged)
+    demo.kubectl("annotate", "deployment", "frontend", "tether.dev/scaled-by-", "tether.dev/original-replicas-")
+
 
 def test_a_missing_or_garbled_saved_selector_changes_nothing(demo, launcher):
     for saved in ("", "app", "app=frontend,,tier=x"):
@@ -70,13 +89,15 @@ def test_a_missing_or_garbled_saved_selector_changes_nothing(demo, launcher):
         assert demo.svc("frontend")["spec"]["selector"] == {"app": "frontend"}
 
 
-def test_only_objects_labelled_as_tethers_with_their_role_are_deleted(demo, launcher):
-    # Somebody's own pod and Secret that happen to carry the session label of a forged stale lock.
+def test_only_objects_named_and_labelled_as_tethers_with_their_role_are_deleted(demo, launcher):
+    # Somebody's own pod and Secret that carry every label Tether gives its own, with the session of a forged
+    # stale lock: labels can be written by whoever may patch an object, names are the owner's choice.
     for kind, extra in (("Pod", {"spec": {"containers": [{"name": "c", "image": "kubesim/toolbox"}]}}),
                         ("Secret", {"stringData": {"k": "v"}})):
         demo.cluster.apply({"apiVersion": "v1", "kind": kind,
                             "metadata": {"name": "mine", "namespace": demo.ns,
                                          "labels": {"tether.dev/session": "f0f0f0f0",
+                                                    "app.kubernetes.io/managed-by": "tether",
                                                     "tether.dev/role": "shadow" if kind == "Pod" else "token"}},
                             **extra})
     forge(demo, "frontend", strategy="selector", original_selector="app=frontend")

@@ -49,15 +49,16 @@ def test_two_backends_racing_for_one_service_exactly_one_wins(demo, launcher):
 
 # --- 5. a killed backend ----------------------------------------------------------------------------------
 
-def start_and_kill(demo, launcher, env, service="orders"):
+def start_and_kill(demo, launcher, env, service="orders", *options):
     local = LocalServer()
-    exchange = launcher.cli(env, service, "--expose", f"{local.port}:80", "-n", demo.ns)
+    exchange = launcher.cli(env, service, "--expose", f"{local.port}:80", "-n", demo.ns, *options)
     session = exchange.wait_started()
     exchange.process.send_signal(signal.SIGKILL)
     assert exchange.wait() == -signal.SIGKILL
     local.close()
     # nobody restored anything: the Service still points at the shadow, which still runs
-    assert_points_at_shadow(demo, service, session)
+    if "scale" not in options:
+        assert_points_at_shadow(demo, service, session)
     shadow = f"tether-{service}-{session['id']}"
     assert sorted(demo.tether_objects()) == [f"pod/{shadow}", f"secret/{shadow}-token"]
     return session
@@ -95,6 +96,22 @@ def test_clean_restores_what_a_killed_backend_left(demo, launcher):
     demo.wait_tether_objects_gone()
     demo.wait_served_by_cluster("orders")
     assert demo.get_json("http://orders/")["where"] == "cluster"
+
+
+def test_clean_scales_back_what_a_killed_scale_session_scaled_to_zero(demo, launcher):
+    before = demo.svc("orders")
+    session = start_and_kill(demo, launcher, launcher.env("killed"), "orders", "--strategy", "scale")
+    assert demo.deployment("orders")["spec"]["replicas"] == 0
+    code, events, stderr = launcher.run(launcher.env("other-machine"), "clean", "--stale-after", "0s", "-n",
+                                        demo.ns, "--output", "json")
+    assert code == 0, stderr
+    assert ("scale", f"deployment/{demo.ns}/orders to 2") in clean_actions(events), events
+    assert all("error" not in e["action"] for e in events if e["event"] == "clean"), events
+    deployment = demo.deployment("orders")
+    assert deployment["spec"]["replicas"] == 2
+    assert not any(k.startswith("tether.dev/") for k in deployment["metadata"].get("annotations", {}))
+    demo.assert_restored("orders", before)
+    demo.wait_tether_objects_gone()
 
 
 def test_recover_restores_one_service_whatever_its_heartbeat(demo, launcher):

@@ -164,7 +164,11 @@ def test_strategy_scale_scales_the_workload_to_zero_and_back(demo, launcher):
     annotations = tether_annotations(held)
     assert annotations["tether.dev/strategy"] == "scale"
     assert annotations["tether.dev/original-replicas"] == "orders=2"
-    assert demo.deployment("orders")["spec"]["replicas"] == 0
+    scaled = demo.deployment("orders")
+    assert scaled["spec"]["replicas"] == 0
+    # The Deployment records who scaled it and from what, for a clean that cannot trust the Service.
+    assert tether_annotations(scaled) == {"tether.dev/scaled-by": session["id"],
+                                          "tether.dev/original-replicas": "2"}
     demo.wait_served_by("orders", shadow)
     assert demo.get_json("http://frontend/")["upstream"]["http://orders"] == local.answer("/")
 
@@ -172,6 +176,7 @@ def test_strategy_scale_scales_the_workload_to_zero_and_back(demo, launcher):
     deployment = demo.deployment("orders")
     assert deployment["spec"]["replicas"] == 2
     assert deployment["status"].get("readyReplicas") == 2  # the stop waits for the pods to be Ready
+    assert tether_annotations(deployment) == {}
     demo.assert_restored("orders", before)
     demo.wait_tether_objects_gone()
     demo.wait_served_by_cluster("orders")

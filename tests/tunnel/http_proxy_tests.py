@@ -165,17 +165,87 @@ def test_bad_requests_are_refused_and_the_connection_closed():
 
 
 def test_an_answer_before_the_body_ends_the_client_connection():
-    """The server answers 413 without reading the body: the answer reaches the client, which cannot reuse
-    the connection since the rest of its body was never framed."""
+    """The server answers 413 before it read the body. With the body still to come, the answer reaches the
+    client and the proxy ends the connection (the rest of the body was never framed); with the whole body
+    sent in one go, the answer reaches the client too, and the connection ends or stays usable."""
     async def body():
         a = await Upstream("A").start()
         with Bed(BUILD) as bed:
             http, _ = proxy_bed(bed)
+            head = f"POST http://127.0.0.1:{a.port}/early HTTP/1.1\r\nHost: a\r\nContent-Length: 400000\r\n\r\n"
             client = await Client().connect(http)
-            client.send(f"POST http://127.0.0.1:{a.port}/early HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n")
+            client.send(head.encode() + random_payload(1000))  # the rest of the body never comes
             status, _, text = await client.response()
-            assert (status, text) == (413, b"big!")
+            assert (status, text) == (413, b"big!"), (status, text)
             assert await client.closed()
+            client = await Client().connect(http)
+            client.send(head.encode() + random_payload(400000))
+            status, _, text = await client.response()
+            assert (status, text) == (413, b"big!"), (status, text)
+            client.send(f"GET http://127.0.0.1:{a.port}/after HTTP/1.1\r\nHost: a\r\n\r\n")
+            try:
+                status, _, text = await client.response()
+                assert status == 200 and answer_of(text)["target"] == "/after"
+            except (AssertionError, ConnectionError, asyncio.IncompleteReadError):
+                assert await client.closed()  # ended instead, which is as good
+    run(body())
+
+
+def test_broken_upstream_answers_are_502_never_passed_on():
+    """A head that never ends, and a reason phrase hiding a bare LF (a second response behind it), are
+    answered 502 and the connection closed; a response with both framings reaches the client without the
+    Content-Length it must not trust."""
+    async def body():
+        a = await Upstream("A").start()
+        with Bed(BUILD) as bed:
+            http, _ = proxy_bed(bed)
+            for target in ("/partial", "/lf-reason"):
+                client = await Client().connect(http)
+                client.send(f"GET http://127.0.0.1:{a.port}{target} HTTP/1.1\r\nHost: a\r\n\r\n")
+                status, _, text = await client.response()
+                assert status == 502 and text.startswith(b"tether: "), (target, text)
+                assert await client.closed(), target
+            client = await Client().connect(http)
+            client.send(f"GET http://127.0.0.1:{a.port}/te-and-cl HTTP/1.1\r\nHost: a\r\n\r\n")
+            status, fields, text = await client.response()
+            assert status == 200 and "content-length" not in fields and answer_of(text)["target"] == "/te-and-cl"
+            client.close()
+    run(body())
+
+
+def test_a_slow_head_is_cut_at_a_bound_counted_from_its_first_byte():
+    """A head trickling in a byte at a time is cut at the handshake bound counted from its first byte, not
+    renewed by each byte (which would let any local user hold connections for ever)."""
+    async def body():
+        with Bed(BUILD) as bed:
+            http, _ = proxy_bed(bed, "--proxy-handshake-timeout", "1000")
+            reader, writer = await asyncio.open_connection("127.0.0.1", http)
+            sent = 0
+            for byte in b"GET http://example.invalid/ HTTP/1.1\r\nHost: slowly-slowly-slowly\r\n":
+                writer.write(bytes([byte]))
+                sent += 1
+                try:
+                    if await asyncio.wait_for(reader.read(1), 0.3) == b"":
+                        break  # closed by the proxy
+                except asyncio.TimeoutError:
+                    continue  # still open: the pacing of this slow client, not a wait for the proxy
+                break
+            assert sent < 20, f"the proxy still read a trickling head after {sent} bytes (0.3 s apart)"
+            writer.close()
+    run(body())
+
+
+def test_clients_past_the_proxys_bound_are_turned_away():
+    async def body():
+        with Bed(BUILD) as bed:
+            http, proxy = proxy_bed(bed, "--proxy-max-clients", "3")
+            held = [await asyncio.open_connection("127.0.0.1", http) for _ in range(3)]
+            extra_reader, extra_writer = await asyncio.open_connection("127.0.0.1", http)
+            assert await asyncio.wait_for(extra_reader.read(), 15) == b""  # turned away at once
+            proxy.wait_line(r"event=proxy_full proxy=http clients=3")
+            for _, w in held:
+                w.close()
+            extra_writer.close()
     run(body())
 
 

@@ -71,9 +71,23 @@ class Upstream:
             return False
         line, fields = head
         method, target, version = line.split(" ")
+        if target == "/partial":
+            writer.write(b"HTTP/1.1 200 OK\r\n")  # and then nothing: the head never ends
+            await writer.drain()
+            return False
+        if target == "/lf-reason":
+            # A reason phrase hiding a bare LF and a second response behind it.
+            writer.write(b"HTTP/1.1 200 X\nContent-Length: 0\n\nHTTP/1.1 200 Y\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            return False
         if target == "/early":
             writer.write(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbig!")
             await writer.drain()
+            # A lingering close, as a well-behaved server makes: the unread body is read away, so the close
+            # is a FIN after the answer and not an RST that could destroy it.
+            writer.write_eof()
+            while await reader.read(65536):
+                pass
             return False
         if "100-continue" in fields.get("expect", []):
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -100,6 +114,10 @@ class Upstream:
             writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + answer)
             await writer.drain()
             return False
+        elif target == "/te-and-cl":
+            # Both framings: the chunked one wins, and the length must not reach the client.
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+                         b"%x\r\n%s\r\n0\r\n\r\n" % (len(answer), answer))
         elif target == "/no-content":
             writer.write(b"HTTP/1.1 204 No Content\r\nX-Server: " + self.name.encode() + b"\r\n\r\n")
         else:

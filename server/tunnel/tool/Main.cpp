@@ -22,6 +22,7 @@
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "server/tunnel/DnsForwarder.hpp"
 #include "server/tunnel/HttpProxy.hpp"
+#include "server/tunnel/ProxyConfig.hpp"
 #include "server/tunnel/Socks5Proxy.hpp"
 #include "server/tunnel/TunnelClient.hpp"
 
@@ -37,6 +38,7 @@ struct Args {
   std::optional<std::uint16_t> httpProxy;
   std::optional<std::uint16_t> dns;
   std::size_t maxAttempts = 0;
+  ProxyConfig proxy;  // --proxy-handshake-timeout MS, --proxy-max-clients N (tests of the bounds)
   std::string logLevel = "info";
 };
 
@@ -71,6 +73,10 @@ std::optional<Args> parse(int argc, char** argv, std::string& error) {
       a.httpProxy = port(value);
     } else if (flag == "--dns" && port(value)) {
       a.dns = port(value);
+    } else if (flag == "--proxy-handshake-timeout" && port(value)) {
+      a.proxy.handshakeTimeout = std::chrono::milliseconds(*port(value));
+    } else if (flag == "--proxy-max-clients" && port(value)) {
+      a.proxy.maxClients = *port(value);
     } else if (flag == "--max-attempts" && port(value)) {
       a.maxAttempts = *port(value);
     } else if (flag == "--log-level") {
@@ -110,7 +116,8 @@ int main(int argc, char** argv) {
         << "usage: TETHER_TOKEN=... tether-tunnel --connect HOST:PORT [--reverse[-proxy-protocol] "
            "REMOTE:LOCAL]... [--socks "
            "PORT]\n"
-           "                     [--http-proxy PORT] [--dns PORT] [--max-attempts N] [--log-level LEVEL]\n";
+           "                     [--http-proxy PORT] [--dns PORT] [--max-attempts N] [--log-level LEVEL]\n"
+           "                     [--proxy-handshake-timeout MS] [--proxy-max-clients N]\n";
     return 2;
   }
   auto logger = spdlog::stderr_logger_mt("tether-tunnel");
@@ -139,8 +146,8 @@ int main(int argc, char** argv) {
     auth = ProxyAuth(
         ProxyCredentials{text.substr(0, colon), colon == std::string::npos ? "" : text.substr(colon + 1)});
   }
-  auto socksProxy = std::make_shared<Socks5Proxy>(shared, auth);
-  auto httpProxy = std::make_shared<HttpProxy>(shared, auth);
+  auto socksProxy = std::make_shared<Socks5Proxy>(shared, auth, args->proxy);
+  auto httpProxy = std::make_shared<HttpProxy>(shared, auth, args->proxy);
   auto& socks = *socksProxy;
   auto& http = *httpProxy;
   DnsForwarder dns(client);

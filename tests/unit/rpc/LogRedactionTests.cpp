@@ -33,3 +33,13 @@ TEST_CASE("a launch environment in a result is redacted too; non-JSON is not sho
   CHECK(logged.find("\"unset\":[\"A\"]") != std::string::npos);
   CHECK(redactedForLog("token=abc not json") == "(18 bytes, not JSON: not shown)");
 }
+
+TEST_CASE("every URL password in a string is redacted, not only the first", "[rpc]") {
+  const auto logged = redactedForLog(
+      R"({"note":"via http://a:one@h1/ then socks5h://b:two@h2:1080 and https://plain.example/x"})");
+  CHECK(logged.find("one") == std::string::npos);
+  CHECK(logged.find("two") == std::string::npos);
+  CHECK(logged.find(
+            "http://a:<redacted>@h1/ then socks5h://b:<redacted>@h2:1080 and https://plain.example/x") !=
+        std::string::npos);
+}

@@ -172,7 +172,10 @@ asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::tunnel(const Pr
 }
 
 asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::forward(const ProxyPlan& plan) {
-  const bool bodyless = plan.body.kind == http1::BodyFraming::Kind::None;
+  // No body bytes to send (none framed, or `Content-Length: 0`): such a request can be sent again, and a
+  // refusal leaves nothing of it unread on the client connection.
+  const bool bodyless = plan.body.kind == http1::BodyFraming::Kind::None ||
+                        (plan.body.kind == http1::BodyFraming::Kind::Length && plan.body.length == 0);
   for (int attempt = 0;; ++attempt) {
     int status = 0;
     std::string error;

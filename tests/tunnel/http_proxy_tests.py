@@ -191,6 +191,38 @@ def test_an_answer_before_the_body_ends_the_client_connection():
     run(body())
 
 
+def test_only_idempotent_requests_are_sent_again_when_a_reused_upstream_closed_unanswered():
+    """A kept-alive upstream closes as the next request arrives, having answered nothing. A GET or DELETE is
+    sent again on a fresh stream and answered; a POST is not (it may have run), so its client gets 502."""
+    async def body():
+        a = await Upstream("A").start()
+        with Bed(BUILD) as bed:
+            http, _ = proxy_bed(bed)
+            for method, expected in (("GET", 200), ("DELETE", 200), ("POST", 502)):
+                before = (a.connections, a.dropped)
+                client = await Client().connect(http)
+                client.send(f"{method} http://127.0.0.1:{a.port}/first HTTP/1.1\r\nHost: a\r\n"
+                            "Content-Length: 0\r\n\r\n")
+                assert (await client.response())[0] == 200
+                client.send(f"{method} http://127.0.0.1:{a.port}/dropped-on-reuse HTTP/1.1\r\nHost: a\r\n"
+                            "Content-Length: 0\r\n\r\n")
+                status, _, text = await client.response()
+                assert status == expected, (method, status, text)
+                # The second request went out on the reused upstream connection, which dropped it.
+                assert a.dropped == before[1] + 1, method
+                # Sent again means one more upstream connection, whose first request it was.
+                assert a.connections == before[0] + (2 if expected == 200 else 1), method
+                if expected == 200:
+                    assert answer_of(text)["target"] == "/dropped-on-reuse"
+                else:
+                    assert text.startswith(b"tether: no response"), text
+                # Nothing of the request is left unread, so the client connection carries on.
+                client.send(f"GET http://127.0.0.1:{a.port}/after HTTP/1.1\r\nHost: a\r\n\r\n")
+                status, _, text = await client.response()
+                assert status == 200 and answer_of(text)["target"] == "/after", (method, status, text)
+    run(body())
+
+
 def test_broken_upstream_answers_are_502_never_passed_on():
     """A head that never ends, and a reason phrase hiding a bare LF (a second response behind it), are
     answered 502 and the connection closed; a response with both framings reaches the client without the

@@ -42,13 +42,15 @@ class Upstream:
     """An HTTP/1.1 server with keep-alive that answers every request with JSON naming itself and what it got
     (method, target, fields, body). Special targets: /chunked (a chunked answer in three chunks),
     /until-close (no length: the body ends when the server closes), /no-content (204), /early (413 before
-    reading the body, then close), /upgrade (101, then echoes bytes). `requests` keeps what arrived."""
+    reading the body, then close), /upgrade (101, then echoes bytes), /dropped-on-reuse (closed unanswered
+    unless it is the connection's first request). `requests` keeps what arrived."""
 
     def __init__(self, name):
         self.name = name
         self.requests = []
         self.connections = 0
         self.resets = 0
+        self.dropped = 0
 
     async def start(self):
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -58,19 +60,24 @@ class Upstream:
     async def _serve(self, reader, writer):
         self.connections += 1
         try:
-            while await self._one(reader, writer):
-                pass
+            served = 0
+            while await self._one(reader, writer, served):
+                served += 1
         except (asyncio.IncompleteReadError, ConnectionError):
             self.resets += 1
         finally:
             writer.close()
 
-    async def _one(self, reader, writer):
+    async def _one(self, reader, writer, served):
         head = await read_head(reader)
         if head is None:
             return False
         line, fields = head
         method, target, version = line.split(" ")
+        if target == "/dropped-on-reuse" and served > 0:
+            # A kept-alive connection its server closes just as the next request arrives: nothing answered.
+            self.dropped += 1
+            return False
         if target == "/partial":
             writer.write(b"HTTP/1.1 200 OK\r\n")  # and then nothing: the head never ends
             await writer.drain()

@@ -39,7 +39,7 @@ TIMEOUT = 30          # seconds for any one condition
 POLL = 0.005          # seconds between two probes while waiting for a condition (the measurement's grain)
 AIM_START_MS, AIM_STOP_MS = 1000, 500
 TRACE = os.environ.get("TETHER_BENCH_TRACE") == "1"
-API_PHASES = ("ReadService", "CheckAccess", "Lock", "CreateShadow", "PointSelector")
+API_PHASES = ("ReadService", "CheckAccess", "Lock", "CreateShadow", "MoveTraffic")
 
 # Runs in the client pod's network namespace: one GET per line of "host port", a JSON line per answer.
 PROBER = r"""

@@ -96,11 +96,14 @@ int main(int argc, char** argv) {
     case Command::Namespaces:
     case Command::Services:
     case Command::Exchange:
+    case Command::Connect:
+    case Command::Preview:
+    case Command::Forward:
     case Command::Clean:
     case Command::Recover:
       break;
   }
-  if (options.command == Command::Exchange) tether::cli::blockSessionSignals();  // before any thread
+  if (isSessionMode(options.command)) tether::cli::blockSessionSignals();  // before any thread
   // The cluster commands print tables; their log stays quiet unless asked for.
   const bool table = options.command != Command::Serve;
   if (auto error =
@@ -109,7 +112,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (options.command == Command::Exchange) return runExchange(options);
+    if (isSessionMode(options.command)) return runSession(options);
     if (options.command == Command::Clean || options.command == Command::Recover) return runClean(options);
   } catch (const std::exception& error) {
     spdlog::critical("fatal: {}", error.what());

@@ -43,6 +43,20 @@ Usage:
                             and restores the Service. --proxy-protocol starts each forwarded connection
                             with a PROXY protocol v1 line naming the cluster client (it arrives from
                             127.0.0.1 otherwise); only for apps that expect it.
+  tether connect [-n NS] [--image IMAGE] [--output text|json] [-- CMD ARGS...]
+                            reach the namespace's Services by name from this machine, changing nothing in
+                            the cluster but a shadow pod: with `-- CMD`, CMD runs with the session's proxy
+                            environment (`tether connect -- bash` gives a shell where `curl http://orders`
+                            works); without it, the environment to use is printed
+  tether preview NAME --expose LOCAL[:PORT] [-n NS] [--type ClusterIP|NodePort|LoadBalancer]
+                 [--image IMAGE] [--output text|json] [-- CMD ARGS...]
+                            create Service NAME (it must not exist) whose port PORT (default LOCAL) reaches
+                            127.0.0.1:LOCAL, so the cluster can try this machine's version beside its own;
+                            the Service is deleted on stop
+  tether forward SERVICE LOCAL[:REMOTE]... [-n NS] [--image IMAGE] [--output text|json]
+                            127.0.0.1:LOCAL reaches SERVICE's port REMOTE (default LOCAL) through the
+                            Service, each connection balanced over its ready pods as in the cluster;
+                            nothing in the cluster changes but a shadow pod
   tether clean [-n NS | -A] [--dry-run] [--stale-after DURATION]
                             restore Services and delete objects of sessions whose heartbeat is older than
                             DURATION (default 2m; 0s: every session not held by a live tether on this machine)
@@ -90,12 +104,35 @@ std::optional<int> parseDuration(const std::string& text) {
   return static_cast<int>(total);
 }
 
+bool isSessionMode(Command command) {
+  return command == Command::Exchange || command == Command::Connect || command == Command::Preview ||
+         command == Command::Forward;
+}
+
+const char* modeOf(Command command) {
+  switch (command) {
+    case Command::Connect:
+      return "connect";
+    case Command::Preview:
+      return "preview";
+    case Command::Forward:
+      return "forward";
+    default:
+      return "exchange";
+  }
+}
+
 namespace {
 bool takesTarget(const std::optional<std::string>& subcommand) {
-  return subcommand == "exchange" || subcommand == "recover";
+  return subcommand == "exchange" || subcommand == "recover" || subcommand == "preview" ||
+         subcommand == "forward";
+}
+bool runsSession(const std::optional<std::string>& subcommand) {
+  return subcommand == "exchange" || subcommand == "connect" || subcommand == "preview" ||
+         subcommand == "forward";
 }
 bool isSessionCommand(const std::optional<std::string>& subcommand) {
-  return takesTarget(subcommand) || subcommand == "clean";
+  return runsSession(subcommand) || subcommand == "recover" || subcommand == "clean";
 }
 }  // namespace
 
@@ -104,7 +141,7 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
   std::optional<std::string> subcommand;
 
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--" && subcommand == "exchange") {
+    if (args[i] == "--" && runsSession(subcommand) && subcommand != "forward") {
       options.run.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
       if (options.run.empty()) return UsageError{"`--` must be followed by the command to run"};
       break;
@@ -167,7 +204,10 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
       options.delimitedInput = text == "delimited";
       continue;
     }
-    if ((flag == "--expose" || flag == "--strategy" || flag == "--image") && subcommand == "exchange") {
+    const bool exposes = subcommand == "exchange" || subcommand == "preview";
+    if (((flag == "--expose" && exposes) || (flag == "--strategy" && subcommand == "exchange") ||
+         (flag == "--type" && subcommand == "preview") || flag == "--image") &&
+        runsSession(subcommand)) {
       auto text = value();
       if (auto* error = std::get_if<UsageError>(&text)) return *error;
       const auto& given = std::get<std::string>(text);
@@ -179,6 +219,13 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
                             "\"; use selector (default) or scale"};
         }
         options.strategy = given;
+      }
+      if (flag == "--type") {
+        if (given != "ClusterIP" && given != "NodePort" && given != "LoadBalancer") {
+          return UsageError{"--type: unknown Service type \"" + given +
+                            "\"; use ClusterIP (default), NodePort or LoadBalancer"};
+        }
+        options.serviceType = given;
       }
       continue;
     }
@@ -222,9 +269,14 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
       options.target = flag;
       continue;
     }
+    if (subcommand == "forward") {  // LOCAL[:REMOTE]..., as `kubectl port-forward` takes them
+      options.expose.push_back(flag);
+      continue;
+    }
     if (subcommand) return UsageError{"unexpected argument \"" + flag + "\"; see `tether --help`"};
     if (flag != "serve" && flag != "contexts" && flag != "namespaces" && flag != "services" &&
-        flag != "exchange" && flag != "clean" && flag != "recover") {
+        flag != "exchange" && flag != "connect" && flag != "preview" && flag != "forward" &&
+        flag != "clean" && flag != "recover") {
       return UsageError{"unknown command \"" + flag + "\"; see `tether --help`"};
     }
     subcommand = flag;
@@ -237,17 +289,35 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
   if (*subcommand == "contexts") options.command = Command::Contexts;
   if (*subcommand == "namespaces") options.command = Command::Namespaces;
   if (*subcommand == "services") options.command = Command::Services;
-  if (*subcommand == "exchange" || *subcommand == "recover") {
-    options.command = *subcommand == "exchange" ? Command::Exchange : Command::Recover;
+  if (*subcommand == "connect") options.command = Command::Connect;
+  if (takesTarget(subcommand)) {
+    options.command = *subcommand == "exchange"  ? Command::Exchange
+                      : *subcommand == "preview" ? Command::Preview
+                      : *subcommand == "forward" ? Command::Forward
+                                                 : Command::Recover;
+    const auto usage = *subcommand == "exchange"  ? " SERVICE --expose LOCAL[:REMOTE]"
+                       : *subcommand == "preview" ? " NAME --expose LOCAL[:PORT]"
+                       : *subcommand == "forward" ? " SERVICE LOCAL[:REMOTE]..."
+                                                  : " SERVICE";
     if (options.target.empty()) {
       return UsageError{"`tether " + *subcommand + "` needs the Service's name: tether " + *subcommand +
-                        " SERVICE" + (*subcommand == "exchange" ? " --expose LOCAL[:REMOTE]" : "")};
+                        usage};
     }
     if (options.command == Command::Exchange && options.expose.empty()) {
       return UsageError{
           "`tether exchange " + options.target +
           "` needs --expose LOCAL[:REMOTE], e.g. --expose 12001:8080 (local 12001 receives what "
           "the Service sends to its port 8080)"};
+    }
+    if (options.command == Command::Preview && options.expose.empty()) {
+      return UsageError{"`tether preview " + options.target +
+                        "` needs --expose LOCAL[:PORT], e.g. --expose 12001:80 (the new Service's port 80 "
+                        "reaches local 12001)"};
+    }
+    if (options.command == Command::Forward && options.expose.empty()) {
+      return UsageError{"`tether forward " + options.target +
+                        "` needs at least one LOCAL[:REMOTE], e.g. 18080:80 (local 18080 reaches the "
+                        "Service's port 80)"};
     }
   }
   if (*subcommand == "clean") options.command = Command::Clean;

@@ -11,7 +11,25 @@
 
 namespace tether::cli {
 
-enum class Command { Help, Version, Serve, Contexts, Namespaces, Services, Exchange, Clean, Recover };
+enum class Command {
+  Help,
+  Version,
+  Serve,
+  Contexts,
+  Namespaces,
+  Services,
+  Exchange,
+  Connect,
+  Preview,
+  Forward,
+  Clean,
+  Recover
+};
+
+// The session commands: they run a session until Ctrl-C (or CMD's end).
+bool isSessionMode(Command command);
+// "exchange", "connect", "preview", "forward" (the session mode the command runs).
+const char* modeOf(Command command);
 
 struct Options {
   Command command = Command::Help;
@@ -27,10 +45,12 @@ struct Options {
   bool stdio = false;
   bool delimitedInput = false;
   bool pretty = false;
-  // exchange SERVICE --expose ... [--strategy] [--image] [-- CMD ARGS]; recover SERVICE
+  // exchange SERVICE --expose ... [--strategy] [--image] [-- CMD ARGS]; recover SERVICE;
+  // connect [-- CMD ARGS]; preview NAME --expose ... [--type]; forward SERVICE LOCAL[:REMOTE]...
   std::string target;
   std::vector<std::string> expose;
   std::string strategy = "selector";
+  std::string serviceType = "ClusterIP";
   std::string image;
   bool proxyProtocol = false;    // --proxy-protocol: a PROXY v1 line before each forwarded connection
   std::vector<std::string> run;  // after `--`: the command to run with the session

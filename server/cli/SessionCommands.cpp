@@ -56,7 +56,8 @@ class Printer final : public core::Backend::Callbacks {
       } else if (session.state == session::SessionState::Reconnecting ||
                  (session.state == session::SessionState::Active && !session.message.empty()) ||
                  session.state == session::SessionState::Failed) {
-        std::cout << "tether: " << session.service << " " << session::toString(session.state)
+        std::cout << "tether: " << (session.service.empty() ? session.namespaceName : session.service) << " "
+                  << session::toString(session.state)
                   << (session.message.empty() ? "" : ": " + session.message) << std::endl;
       }
     }
@@ -126,10 +127,50 @@ std::string describeActive(const core::SessionView& session) {
   std::string ports;
   for (const auto& port : session.exposed) {
     if (!ports.empty()) ports += ", ";
-    ports += "port " + std::to_string(port.servicePort) + " -> 127.0.0.1:" + std::to_string(port.local);
+    if (session.mode == session::Mode::Forward) {
+      ports += "127.0.0.1:" + std::to_string(port.local) + " -> port " + std::to_string(port.servicePort);
+    } else {
+      ports += "port " + std::to_string(port.servicePort) + " -> 127.0.0.1:" + std::to_string(port.local);
+    }
   }
-  return "Exchanging " + session.service + " in " + session.namespaceName + " (session " + session.id +
-         "): the Service's " + ports + ".";
+  const auto where = " in " + session.namespaceName + " (session " + session.id + ")";
+  switch (session.mode) {
+    case session::Mode::Exchange:
+      return "Exchanging " + session.service + where + ": the Service's " + ports + ".";
+    case session::Mode::Preview:
+      return "Previewing: new Service " + session.service + where + ", its " + ports + ".";
+    case session::Mode::Forward:
+      return "Forwarding to Service " + session.service + where + ": " + ports +
+             ", each connection balanced over its ready pods.";
+    case session::Mode::Connect:
+      return "Connected to namespace " + session.namespaceName + " (session " + session.id +
+             "): processes with the session's environment reach its Services by name.";
+  }
+  return {};
+}
+
+// What stopping undoes, for the last lines.
+std::string undoneOnStop(const core::SessionView& session) {
+  switch (session.mode) {
+    case session::Mode::Exchange:
+      return "restore " + session.service;
+    case session::Mode::Preview:
+      return "delete Service " + session.service;
+    case session::Mode::Forward:
+    case session::Mode::Connect:
+      break;
+  }
+  return "delete the shadow pod";
+}
+
+std::map<std::string, std::string> processEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string text = *entry;
+    const auto equals = text.find('=');
+    if (equals != std::string::npos) env.emplace(text.substr(0, equals), text.substr(equals + 1));
+  }
+  return env;
 }
 
 // Starts CMD with this process's environment plus the session's. Everything is prepared before fork():
@@ -202,7 +243,7 @@ void blockSessionSignals() {
   ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-int runExchange(const Options& options) {
+int runSession(const Options& options) {
   // Whoever reads our output may go away; the cluster must still be restored (writes then just fail).
   std::signal(SIGPIPE, SIG_IGN);
   Printer printer(options.output == "json");
@@ -213,8 +254,13 @@ int runExchange(const Options& options) {
     printer.error(error);  // not fatal: this start may still work
   }
   core::SessionRequest request;
+  request.caller = core::Caller::Cli;
+  request.mode = modeOf(options.command);
   request.connection = connectionOf(options);
   request.service = options.target;
+  request.serviceType = options.serviceType;
+  // CMD is started from this process's environment: the session extends that (NO_PROXY ...).
+  request.baseEnv = processEnvironment();
   request.expose = options.expose;
   request.strategy = options.strategy;
   request.image = options.image;
@@ -222,6 +268,7 @@ int runExchange(const Options& options) {
   // With `-- CMD`, CMD starts as soon as the session's environment is known, and traffic moves once it
   // listens on the exposed local ports.
   request.awaitLocal = !options.run.empty();
+  // Ctrl-C (or CMD's end) is what stops it: say so.
   std::atomic<pid_t> child = -1;
   auto prepared = [&](const core::SessionView& view) {
     child = startCommand(options.run, view.launchEnv);
@@ -268,7 +315,8 @@ int runExchange(const Options& options) {
   if (started && backend.isShutDown()) {
     // Ctrl-C arrived as the session became active: the shutdown has stopped it already.
     started.reset();
-    failure = core::Error(core::ErrorCategory::User, "stopped by the user", "the Service was restored");
+    failure =
+        core::Error(core::ErrorCategory::User, "stopped by the user", "what the session did was undone");
   }
   if (!started) {
     if (child > 0) endChild(child, std::chrono::seconds(10));
@@ -284,7 +332,11 @@ int runExchange(const Options& options) {
                  http->second + " (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, JAVA_TOOL_OPTIONS).");
   }
 
-  printer.line("Press Ctrl-C to stop and restore " + session.service + ".");
+  if (options.run.empty() && session.mode == session::Mode::Connect) {
+    printer.line(
+        "Run commands inside the session with `tether connect -- CMD` (e.g. `tether connect -- bash`).");
+  }
+  printer.line("Press Ctrl-C to stop and " + undoneOnStop(session) + ".");
 
   int exitCode = 0;
   for (;;) {
@@ -309,7 +361,7 @@ int runExchange(const Options& options) {
     if (signal == SIGINT || signal == SIGTERM) break;
   }
   // Restore first (traffic back to the cluster's pods), then end CMD.
-  printer.line("tether: restoring " + session.service);
+  printer.line("tether: stopping: " + undoneOnStop(session));
   printer.setActive(false);
   try {
     const auto stopped = backend.stopSession(session.id);
@@ -319,7 +371,10 @@ int runExchange(const Options& options) {
   }
   backend.shutdown();
   if (child > 0) endChild(child, std::chrono::seconds(10));
-  printer.line("tether: " + session.service + " restored.");
+  printer.line(session.mode == session::Mode::Exchange ? "tether: " + session.service + " restored."
+               : session.mode == session::Mode::Preview
+                   ? "tether: Service " + session.service + " deleted."
+                   : std::string("tether: stopped; the shadow pod is deleted."));
   return exitCode;
 }
 

@@ -9,7 +9,7 @@ namespace tether::cli {
 // every thread inherits the mask and only `runExchange`'s sigwait sees them.
 void blockSessionSignals();
 
-int runExchange(const Options& options);
+int runSession(const Options& options);
 int runClean(const Options& options);
 
 }  // namespace tether::cli

@@ -121,9 +121,16 @@ std::vector<ServiceView> Backend::services(const ConnectionOptions& options) {
   for (auto& service : result.value()) {
     ServiceView view{std::move(service), std::nullopt};
     const auto& annotations = view.service.annotations;
-    if (const auto locked = annotations.find(session::labels::kLockedBy); locked != annotations.end()) {
+    // Held: locked by an exchange, or created by a preview (its own Service, labelled as Tether's).
+    namespace labels = session::labels;
+    auto holderId = labels::valueOf(annotations, labels::kLockedBy);
+    if (holderId.empty() && labels::valueOf(view.service.labels, labels::kRole) == labels::kRolePreview &&
+        labels::valueOf(view.service.labels, labels::kManagedBy) == labels::kManagedByValue) {
+      holderId = labels::valueOf(view.service.labels, labels::kSession);
+    }
+    if (!holderId.empty()) {
       Holder holder;
-      holder.session = locked->second;
+      holder.session = holderId;
       if (const auto owner = annotations.find(session::labels::kOwner); owner != annotations.end())
         holder.owner = owner->second;
       if (const auto mode = annotations.find(session::labels::kMode); mode != annotations.end())

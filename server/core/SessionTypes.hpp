@@ -8,20 +8,25 @@
 
 #include "server/core/ClusterQueries.hpp"
 #include "server/session/Cleaner.hpp"
-#include "server/session/ExchangeSession.hpp"
+#include "server/session/Session.hpp"
 
 namespace tether::core {
 
+// Who asks: error messages name the JSON field for IDE callers and the flag for CLI users.
+enum class Caller { Cli, Ide };
+
 struct SessionRequest {
+  Caller caller = Caller::Cli;
   ConnectionOptions connection;
-  std::string mode = "exchange";
-  std::string service;
-  std::vector<std::string> expose;  // "12001:8080", "8080", "12001:http"
-  std::string strategy = "selector";
-  std::string image;  // empty: config file, then TETHER_SHADOW_IMAGE, then the default
+  std::string mode = "exchange";      // exchange | connect | preview | forward, checked once (ModeFactory)
+  std::string service;                // exchange, forward: the Service; preview: the one to create
+  std::vector<std::string> expose;    // "12001:8080", "8080", "12001:http"
+  std::string strategy = "selector";  // exchange
+  std::string serviceType = "ClusterIP";  // preview: ClusterIP | NodePort | LoadBalancer
+  std::string image;                      // empty: config file, then TETHER_SHADOW_IMAGE, then the default
   std::map<std::string, std::string> baseEnv;  // the debuggee's environment, to extend rather than replace
-  bool awaitLocal = false;                     // see session::ExchangeRequest::awaitLocal
-  bool proxyProtocol = false;                  // see session::ExchangeRequest::proxyProtocol
+  bool awaitLocal = false;                     // see session::SessionSpec::awaitLocal
+  bool proxyProtocol = false;                  // see session::SessionSpec::proxyProtocol
 };
 
 using SessionView = session::SessionSnapshot;

@@ -8,13 +8,12 @@
 #include <mutex>
 
 #include "server/core/Backend.hpp"
+#include "server/core/ModeFactory.hpp"
 #include "server/core/SessionsImpl.hpp"
 #include "server/kube/Client.hpp"
 #include "server/kube/Kubeconfig.hpp"
 #include "server/session/ShadowImageChoice.hpp"
 #include "support/text/Random.hpp"
-
-extern char** environ;
 
 namespace tether::core {
 
@@ -31,21 +30,16 @@ std::string ownerName() {
   return std::string(user != nullptr && *user != '\0' ? user : "user") + "@" + hostName();
 }
 
-std::map<std::string, std::string> processEnvironment() {
-  std::map<std::string, std::string> env;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    const std::string text = *entry;
-    const auto equals = text.find('=');
-    if (equals != std::string::npos) env.emplace(text.substr(0, equals), text.substr(equals + 1));
+ErrorCategory categoryOf(session::Blame blame) {
+  switch (blame) {
+    case session::Blame::User:
+      return ErrorCategory::User;
+    case session::Blame::Cluster:
+      return ErrorCategory::Cluster;
+    case session::Blame::Internal:
+      return ErrorCategory::Internal;
   }
-  return env;
-}
-
-session::Strategy strategyOf(const std::string& text) {
-  if (text.empty() || text == "selector") return session::Strategy::Selector;
-  if (text == "scale") return session::Strategy::Scale;
-  throw Error(ErrorCategory::User, "unknown exchange strategy \"" + text + "\"",
-              "use selector (the default) or scale");
+  return ErrorCategory::Internal;
 }
 
 }  // namespace
@@ -59,48 +53,29 @@ SessionView Backend::startSession(const SessionRequest& request,
                                   const std::function<void(const SessionView&)>& prepared) {
   ensureSessions();
   if (shutDown_) throw Error(ErrorCategory::User, "the backend is shutting down", "start a new backend");
-  if (request.mode != "exchange") {
-    throw Error(ErrorCategory::User, "mode \"" + request.mode + "\" is not available yet",
-                "use mode exchange");
-  }
-  if (request.service.empty()) {
-    throw Error(ErrorCategory::User, "no Service named", "name the Service to exchange (target)");
-  }
-  session::ExchangeRequest exchange;
-  try {
-    exchange.expose = session::parseExpose(request.expose);
-  } catch (const session::ExposeError& error) {
-    throw Error(ErrorCategory::User, error.what(), "write --expose as LOCAL[:REMOTE], e.g. 12001:8080");
-  }
-  if (exchange.expose.empty()) {
-    throw Error(ErrorCategory::User, "nothing to expose",
-                "say which local port receives which Service port, e.g. --expose 12001:8080");
-  }
-  exchange.strategy = strategyOf(request.strategy);
+  auto spec = specFor(request);  // every check of the request's shape, before any cluster call
   auto client = clientFor(request.connection);
-  exchange.id = support::randomHex(4);
-  exchange.namespaceName = request.connection.namespaceName.value_or(client->config().namespaceName);
-  exchange.service = request.service;
-  exchange.image = session::chooseShadowImage(request.image);
-  if (const auto problem = session::shadowImageProblem(exchange.image); !problem.empty()) {
+  spec.id = support::randomHex(4);
+  spec.namespaceName = request.connection.namespaceName.value_or(client->config().namespaceName);
+  spec.image = session::chooseShadowImage(request.image);
+  if (const auto problem = session::shadowImageProblem(spec.image); !problem.empty()) {
     throw Error(ErrorCategory::Config, problem, "nothing was changed in the cluster");
   }
-  exchange.owner = ownerName();
-  exchange.contextName = client->config().contextName;
-  exchange.localNames = {hostName()};
-  // The debuggee's own environment (the launch configuration's env over the IDE's), when the IDE sends it:
-  // NO_PROXY and JAVA_TOOL_OPTIONS are extended from what the debuggee would have had.
-  exchange.environment = processEnvironment();
-  for (const auto& [key, value] : request.baseEnv) exchange.environment[key] = value;
-  exchange.awaitLocal = request.awaitLocal;
-  exchange.proxyProtocol = request.proxyProtocol;
+  spec.owner = ownerName();
+  spec.contextName = client->config().contextName;
+  spec.localNames = {hostName()};
+  // The debuggee's environment, as its launcher sends it (the IDE's launch configuration, the CLI's own):
+  // NO_PROXY and JAVA_TOOL_OPTIONS extend what the debuggee would have had, never the backend's.
+  spec.environment = request.baseEnv;
+  spec.awaitLocal = request.awaitLocal;
+  spec.proxyProtocol = request.proxyProtocol;
 
   {
     // A local port serves one session at a time.
     std::lock_guard lock(sessions_->mutex);
     for (const auto& [id, entry] : sessions_->live) {
       const auto other = entry.session->snapshot();
-      for (const auto& wanted : exchange.expose) {
+      for (const auto& wanted : spec.expose) {
         for (const auto& used : other.exposed) {
           if (used.local == wanted.local) {
             throw Error(ErrorCategory::User,
@@ -111,28 +86,28 @@ SessionView Backend::startSession(const SessionRequest& request,
         }
       }
     }
-    sessions_->progress[exchange.id] = progress;
-    if (prepared) sessions_->prepared[exchange.id] = prepared;
+    sessions_->progress[spec.id] = progress;
+    if (prepared) sessions_->prepared[spec.id] = prepared;
   }
   try {
-    sessions_->local.add({exchange.id,
+    sessions_->local.add({spec.id,
                           static_cast<int>(::getpid()),
                           {},
                           request.connection.kubeconfig.value_or(""),
-                          exchange.contextName,
-                          exchange.namespaceName,
-                          exchange.service});
+                          spec.contextName,
+                          spec.namespaceName,
+                          spec.service});
   } catch (const std::runtime_error& error) {
     // Without its record a crash could not be cleaned from this machine: refuse before touching the cluster.
     std::lock_guard lock(sessions_->mutex);
-    sessions_->progress.erase(exchange.id);
-    sessions_->prepared.erase(exchange.id);
+    sessions_->progress.erase(spec.id);
+    sessions_->prepared.erase(spec.id);
     throw Error(ErrorCategory::Config, error.what(), "nothing was changed in the cluster");
   }
 
   // Shared: a shutdown may stop (and drop) the session while this call still waits on it.
-  auto raw =
-      std::make_shared<session::ExchangeSession>(client, exchange, session::SessionTimings{}, *sessions_);
+  std::shared_ptr<session::Session> raw =
+      session::startSession(client, spec, session::SessionTimings{}, *sessions_);
   const auto id = raw->id();
   {
     std::lock_guard lock(sessions_->mutex);
@@ -153,7 +128,7 @@ SessionView Backend::startSession(const SessionRequest& request,
     }
     raw.reset();
     sessions_->local.remove(id);
-    throw Error(ErrorCategory::User,
+    throw Error(categoryOf(snapshot.blame),
                 snapshot.message.empty() ? "the session stopped while starting" : snapshot.message,
                 "Tether left the cluster as it was; fix what the message names and start again");
   }
@@ -162,7 +137,7 @@ SessionView Backend::startSession(const SessionRequest& request,
 
 SessionView Backend::stopSession(const std::string& id) {
   ensureSessions();
-  std::shared_ptr<session::ExchangeSession> session;
+  std::shared_ptr<session::Session> session;
   {
     std::lock_guard lock(sessions_->mutex);
     const auto found = sessions_->live.find(id);

@@ -7,8 +7,8 @@
 #include <mutex>
 
 #include "server/core/Backend.hpp"
-#include "server/session/ExchangeSession.hpp"
 #include "server/session/LocalSessions.hpp"
+#include "server/session/Session.hpp"
 
 namespace tether::core {
 
@@ -37,7 +37,7 @@ struct Backend::Sessions final : session::SessionObserver {
   }
 
   struct Entry {
-    std::shared_ptr<session::ExchangeSession> session;
+    std::shared_ptr<session::Session> session;
     std::shared_ptr<kube::Client> client;
   };
 

@@ -50,8 +50,10 @@ void handleSessionStart(core::Backend& backend, rpc::Outgoing& out, const json::
                         rpc::ReplyOnce reply) {
   const jsonrpc::ParamReader reader(params);
   core::SessionRequest request;
+  request.caller = core::Caller::Ide;
   request.connection = connectionOf(reader);
   request.mode = reader.optionalString("mode").value_or("exchange");
+  request.serviceType = reader.object("preview").optionalString("type").value_or("ClusterIP");
   request.service = reader.optionalString("target").value_or("");
   request.expose = exposeOf(reader);
   request.strategy = reader.object("exchange").optionalString("strategy").value_or("selector");
@@ -68,7 +70,7 @@ void handleSessionStart(core::Backend& backend, rpc::Outgoing& out, const json::
   auto token = rpc::WorkDoneProgress::tokenFrom(params);
   answerOnWorker(backend, std::move(reply), [&backend, &out, request, token] {
     rpc::WorkDoneProgress progress(out, token);
-    progress.begin("Tether: " + request.mode + " " + request.service);
+    progress.begin("Tether: " + request.mode + (request.service.empty() ? "" : " " + request.service));
     auto session =
         backend.startSession(request, [&progress](const std::string& step) { progress.report(step); });
     progress.end("active");

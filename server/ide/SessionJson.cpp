@@ -25,7 +25,7 @@ json::object sessionToJson(const core::SessionView& session) {
   }
   json::object object{{"id", session.id},
                       {"state", session::toString(session.state)},
-                      {"mode", session.mode},
+                      {"mode", session::toString(session.mode)},
                       {"strategy", session::toString(session.strategy)},
                       {"context", session.contextName},
                       {"namespace", session.namespaceName},

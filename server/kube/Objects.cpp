@@ -93,6 +93,36 @@ Result<bool> changePodLabels(Client& client, const std::string& namespaceName, c
   return true;
 }
 
+Result<bool> changePodAnnotations(Client& client, const std::string& namespaceName, const std::string& name,
+                                  const MapChange& annotations) {
+  const json::object patch{{"metadata", json::object{{"annotations", toJson(annotations)}}}};
+  auto result =
+      client.patchSync(resources::pods, namespaceName, name, PatchType::Merge, json::serialize(patch));
+  if (!result) return result.error();
+  return true;
+}
+
+Result<ServiceSummary> createService(Client& client, const NewService& service) {
+  json::array ports;
+  for (const auto& port : service.ports) {
+    json::object item{{"port", port.port}, {"targetPort", port.targetPort}, {"protocol", "TCP"}};
+    if (!port.name.empty()) item["name"] = port.name;
+    ports.push_back(std::move(item));
+  }
+  const json::value object = json::object{
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata", json::object{{"name", service.meta.name},
+                                {"namespace", service.meta.namespaceName},
+                                {"labels", toJson(service.meta.labels)},
+                                {"annotations", toJson(service.meta.annotations)}}},
+      {"spec",
+       json::object{{"type", service.type}, {"selector", toJson(service.selector)}, {"ports", ports}}}};
+  auto result = client.createSync(resources::services, service.meta.namespaceName, object);
+  if (!result) return result.error();
+  return detail::toService(result.value());
+}
+
 Result<std::vector<ObjectMeta>> listObjects(Client& client, const ResourceType& type,
                                             const std::string& namespaceName,
                                             const std::string& labelSelector) {

@@ -47,6 +47,25 @@ struct ObjectMeta {
   std::string uid;
 };
 
+// Annotations of a pod (merge patch, no precondition: the pod is the session's own).
+Result<bool> changePodAnnotations(Client& client, const std::string& namespaceName, const std::string& name,
+                                  const MapChange& annotations);
+
+struct NewServicePort {
+  std::string name;
+  int port = 0;
+  int targetPort = 0;
+};
+
+// A Service that selects pods by `selector`; AlreadyExists when the name is taken (never replaced).
+struct NewService {
+  ObjectMeta meta;
+  std::string type = "ClusterIP";
+  std::map<std::string, std::string> selector;
+  std::vector<NewServicePort> ports;
+};
+Result<ServiceSummary> createService(Client& client, const NewService& service);
+
 // Objects of `type` matching `labelSelector` in a namespace (empty: all namespaces).
 Result<std::vector<ObjectMeta>> listObjects(Client& client, const ResourceType& type,
                                             const std::string& namespaceName,

@@ -1,12 +1,13 @@
-// ActionOutcome.hpp - how the exchange actions (ExchangeActions.cpp, ExchangeTunnelActions.cpp) report.
-// Internal to server/session: the two files build Outcomes the same way, from one place.
+// ActionOutcome.hpp - how a session's actions (ShadowActions.cpp, TunnelActions.cpp and each mode's own)
+// report. Internal to server/session: they build Outcomes the same way, from one place.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
 #include "server/kube/ApiError.hpp"
-#include "server/session/ExchangeMachine.hpp"
+#include "server/session/SessionMachine.hpp"
 
 namespace tether::session::action {
 
@@ -14,8 +15,25 @@ inline Outcome done() {
   return Outcome{OutcomeKind::Done, {}};
 }
 
-inline Outcome failed(std::string message) {
-  return Outcome{OutcomeKind::Failed, std::move(message)};
+inline Outcome failed(std::string message, Blame blame = Blame::User) {
+  return Outcome{OutcomeKind::Failed, std::move(message), blame};
+}
+
+// Transient errors (the network, a busy API server) while active are worth another try; anything else is
+// for good.
+inline bool transient(const kube::ApiError& error) {
+  return error.reason == kube::ApiReason::Transport || error.reason == kube::ApiReason::Timeout ||
+         error.reason == kube::ApiReason::Unavailable || error.httpStatus >= 500;
+}
+
+inline bool isNumber(const std::string& text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Whose the failure is: the cluster's when it did not answer or answered 5xx, the user's otherwise (a
+// name, a permission, a port they can change).
+inline Blame blameFor(const kube::ApiError& error) {
+  return transient(error) ? Blame::Cluster : Blame::User;
 }
 
 // A kube error as an outcome: Conflict is retried by the machine, anything else fails with context.
@@ -24,7 +42,7 @@ inline Outcome fromError(const kube::ApiError& error, const std::string& what) {
   std::string hint;
   if (error.reason == kube::ApiReason::Forbidden) hint = "; ask a cluster admin for this permission";
   if (error.reason == kube::ApiReason::Transport) hint = "; check the network or VPN to the cluster";
-  return failed(what + ": " + error.message + hint);
+  return failed(what + ": " + error.message + hint, blameFor(error));
 }
 
 }  // namespace tether::session::action

@@ -274,6 +274,53 @@ class Run {
   CleanReport report_;
 };
 
+// A Service `tether preview` created: labelled as Tether's in the preview role, with its session's id.
+std::string previewSession(const kube::ServiceSummary& service) {
+  if (valueOf(service.labels, labels::kManagedBy) != labels::kManagedByValue ||
+      valueOf(service.labels, labels::kRole) != labels::kRolePreview ||
+      valueOf(service.annotations, labels::kMode) != "preview") {
+    return {};
+  }
+  return valueOf(service.labels, labels::kSession);
+}
+
+// Previews whose heartbeat (on their own Service) stopped: the Service is deleted, then what the session
+// created. Returns the namespace/id of every preview session seen, so their pods are not taken for orphans.
+std::set<std::string> cleanPreviews(Run& run, const std::vector<kube::ServiceSummary>& services,
+                                    const CleanOptions& options, std::chrono::system_clock::time_point now) {
+  std::set<std::string> seen;
+  for (const auto& service : services) {
+    const auto id = previewSession(service);
+    if (id.empty()) continue;
+    seen.insert(service.namespaceName + "/" + id);
+    const auto heartbeat = valueOf(service.annotations, labels::kHeartbeat);
+    const auto owner = valueOf(service.annotations, labels::kOwner);
+    bool chosen = false;
+    if (!options.session.empty()) {
+      chosen = options.session == id;
+    } else if (!options.service.empty()) {
+      chosen = options.service == service.name;
+    } else {
+      const bool local = options.heldLocally && options.heldLocally(id);
+      if (run.fresh(heartbeat) || local) {
+        run.report().kept.push_back(id + " (" + owner + ", " + age(now, heartbeat) +
+                                    (local ? ", held by a live backend on this machine" : "") + ") on " +
+                                    serviceRef(service));
+        continue;
+      }
+      chosen = true;
+    }
+    if (!chosen) continue;
+    kube::ObjectMeta meta;
+    meta.name = service.name;
+    meta.namespaceName = service.namespaceName;
+    const CleanAction base{{}, {}, id, owner, heartbeat, {}};
+    run.remove(kube::resources::services, meta, base);
+    run.deleteCreated(service.namespaceName, id, base);
+  }
+  return seen;
+}
+
 }  // namespace
 
 kube::Result<CleanReport> clean(kube::Client& client, const CleanOptions& options) {
@@ -335,9 +382,12 @@ kube::Result<CleanReport> clean(kube::Client& client, const CleanOptions& option
                         CleanAction{{}, {}, id, valueOf(held.front().annotations, labels::kOwner), {}, {}});
     }
   }
+  const auto previews = cleanPreviews(run, services.value(), options, now.value());
   if (!options.service.empty()) return std::move(run.report());
 
-  // What a session created but no Service lock refers to: a start that died between its steps.
+  // What a session created but no Service lock refers to: a start that died between its steps, or a
+  // session that holds no Service (connect, forward), alive while the heartbeat on its shadow pod is fresh.
+  std::set<std::string> alive;
   const std::pair<const kube::ResourceType*, const char*> created[] = {
       {&kube::resources::pods, labels::kRoleShadow}, {&kube::resources::secrets, labels::kRoleToken}};
   for (const auto& [type, role] : created) {
@@ -347,8 +397,17 @@ kube::Result<CleanReport> clean(kube::Client& client, const CleanOptions& option
     if (!objects) return objects.error();
     for (const auto& object : objects.value()) {
       const auto id = valueOf(object.labels, labels::kSession);
-      if (id.empty() || locks.contains(object.namespaceName + "/" + id) ||
-          !namedBySession(object, id, role)) {
+      const auto key = object.namespaceName + "/" + id;
+      if (id.empty() || locks.contains(key) || previews.contains(key) || !namedBySession(object, id, role)) {
+        continue;
+      }
+      const auto heartbeat = valueOf(object.annotations, labels::kHeartbeat);
+      if (options.session != id && (alive.contains(key) || run.fresh(heartbeat))) {
+        if (alive.insert(key).second) {
+          run.report().kept.push_back(id + " (" + valueOf(object.annotations, labels::kOwner) + ", " +
+                                      age(now.value(), heartbeat) + ") on pod/" + object.namespaceName + "/" +
+                                      object.name);
+        }
         continue;
       }
       const bool asked = !options.session.empty() && options.session == id;

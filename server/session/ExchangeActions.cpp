@@ -1,35 +1,25 @@
-// ExchangeActions.cpp - what ExchangeMachine's actions do in the cluster: read, check, lock, create the
-// shadow, move the traffic and put everything back. The tunnel's actions are in ExchangeTunnelActions.cpp.
-// Expected failures become Outcomes whose message names the object and what to do; nothing here throws
-// for a cluster's answer.
+// ExchangeActions.cpp - exchange's own actions: read the Service, lock it, point it at the shadow (or scale
+// its Deployments to 0), renew the lock's heartbeat and put everything back. The steps every mode shares
+// are in ShadowActions.cpp and TunnelActions.cpp. Expected failures become Outcomes whose message names
+// the object and what to do; nothing here throws for a cluster's answer.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 #include "server/kube/Client.hpp"
 #include "server/session/ActionOutcome.hpp"
-#include "server/session/ExchangeSessionImpl.hpp"
 #include "server/session/Labels.hpp"
-#include "support/text/Random.hpp"
+#include "server/session/ShadowSessionImpl.hpp"
 
 namespace tether::session {
 
 using action::done;
 using action::failed;
 using action::fromError;
+using action::isNumber;
+using action::transient;
 
 namespace {
-
-bool isNumber(const std::string& text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-std::string dnsName(std::string text) {
-  for (auto& c : text) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) c = '-';
-  }
-  return text;
-}
 
 std::string annotation(const kube::ServiceSummary& service, const char* key) {
   return labels::valueOf(service.annotations, key);
@@ -37,80 +27,7 @@ std::string annotation(const kube::ServiceSummary& service, const char* key) {
 
 }  // namespace
 
-// Transient errors (the network, a busy API server) while active are worth another try; anything else is
-// for good.
-static bool transient(const kube::ApiError& error) {
-  return error.reason == kube::ApiReason::Transport || error.reason == kube::ApiReason::Timeout ||
-         error.reason == kube::ApiReason::Unavailable || error.httpStatus >= 500;
-}
-
-Outcome ExchangeSession::Impl::execute(ActionKind kind) {
-  // The lease must outlive the slow steps of a start too, or another user's `tether clean` takes it.
-  if (machine.lockTaken() && kind != ActionKind::RenewHeartbeat && kind != ActionKind::RestoreService &&
-      kind != ActionKind::DeleteShadow) {
-    renewIfDue();
-  }
-  switch (kind) {
-    case ActionKind::ReadService:
-      progress("Reading Service " + request.service);
-      return readService();
-    case ActionKind::CheckAccess:
-      progress("Checking permissions in " + request.namespaceName);
-      return checkAccess();
-    case ActionKind::Lock:
-      progress("Locking Service " + request.service);
-      return lock();
-    case ActionKind::CreateShadow:
-      progress("Creating the shadow pod");
-      return createShadow();
-    case ActionKind::AwaitShadowReady:
-      progress("Waiting for the shadow pod to be Ready");
-      return awaitShadowReady();
-    case ActionKind::OpenTunnel:
-      if (tunnelStarted) return awaitReconnect();
-      progress("Opening the tunnel");
-      return openTunnel();
-    case ActionKind::PointSelector:
-      if (request.awaitLocal && !trafficMoved) {
-        if (auto waited = awaitLocalListeners(); waited.kind != OutcomeKind::Done) return waited;
-      }
-      progress("Sending the traffic of " + request.service + " here");
-      trafficMoved = true;
-      return pointSelector();
-    case ActionKind::ReassertSelector: {
-      // Something that keeps changing the selector (a controller) is not fought for ever.
-      const auto now = std::chrono::steady_clock::now();
-      std::erase_if(reasserts, [&](auto when) { return now - when > std::chrono::minutes(1); });
-      reasserts.push_back(now);
-      if (reasserts.size() > timings.maxReassertsPerMinute) {
-        return failed("something keeps changing the selector of Service " + request.service +
-                      " (a controller or a deploy loop); the session ends rather than fight it. "
-                      "Try --strategy scale");
-      }
-      return pointSelector();
-    }
-    case ActionKind::RenewHeartbeat:
-      return renewHeartbeat();
-    case ActionKind::RestoreService:
-      progress("Restoring Service " + request.service);
-      if (restoreTries++ > 0) {
-        // A pause that grows with each try, so a short API outage does not use up every attempt.
-        bool timedOut = false;
-        waitFor(
-            timings.restoreBackoff * restoreTries, [] { return false; }, timedOut, /*stoppable=*/false);
-      }
-      return restoreService();
-    case ActionKind::DeleteShadow:
-      progress("Deleting the shadow pod");
-      return deleteShadow();
-    case ActionKind::Activated:
-    case ActionKind::Finished:
-      break;
-  }
-  return done();
-}
-
-Outcome ExchangeSession::Impl::readService() {
+Outcome ShadowSession::Impl::readService() {
   const auto where = "Service \"" + request.service + "\" in namespace \"" + request.namespaceName + "\"";
   auto service = kube::getService(*client, request.namespaceName, request.service);
   if (service.is(kube::ApiReason::NotFound)) {
@@ -201,46 +118,7 @@ Outcome ExchangeSession::Impl::readService() {
   return done();
 }
 
-Outcome ExchangeSession::Impl::checkAccess() {
-  const auto& ns = request.namespaceName;
-  std::vector<kube::AccessCheck> checks{
-      {"get", "", "services", "", ns, request.service},
-      {"patch", "", "services", "", ns, request.service},
-      {"watch", "", "services", "", ns, ""},
-      {"create", "", "pods", "", ns, ""},
-      {"delete", "", "pods", "", ns, ""},
-      {"watch", "", "pods", "", ns, ""},
-      {"create", "", "pods", "portforward", ns, ""},
-      // Port-forward over WebSocket is a GET: authorized as `get` (and, from 1.35, also `create`).
-      {"get", "", "pods", "portforward", ns, ""},
-      {"list", "", "pods", "", ns, ""},
-      {"list", "", "services", "", ns, ""},
-      {"create", "", "secrets", "", ns, ""},
-      {"delete", "", "secrets", "", ns, ""},
-  };
-  if (request.strategy == Strategy::Scale) {
-    checks.push_back({"list", "apps", "deployments", "", ns, ""});
-    checks.push_back({"watch", "apps", "deployments", "", ns, ""});
-    checks.push_back({"patch", "apps", "deployments", "scale", ns, ""});
-    checks.push_back({"patch", "apps", "deployments", "", ns, ""});  // the scaled-by record on the Deployment
-    checks.push_back({"patch", "", "pods", "", ns, ""});
-  }
-  auto decisions = kube::reviewAccess(*client, checks);
-  if (!decisions) return fromError(decisions.error(), "checking permissions in namespace " + ns);
-  std::string missing;
-  for (const auto& decision : decisions.value()) {
-    if (decision.allowed) continue;
-    if (!missing.empty()) missing += ", ";
-    missing += decision.check.describe();
-  }
-  if (!missing.empty()) {
-    return failed("you (context " + request.contextName + ") may not " + missing + " in namespace " + ns +
-                  "; nothing was changed. Ask a cluster admin for these permissions, or use another context");
-  }
-  return done();
-}
-
-Outcome ExchangeSession::Impl::lock() {
+Outcome ShadowSession::Impl::lock() {
   auto now = kube::serverTime(*client);
   if (!now) return fromError(now.error(), "reading the cluster's clock");
   auto current = kube::getService(*client, request.namespaceName, request.service);
@@ -288,112 +166,7 @@ Outcome ExchangeSession::Impl::lock() {
   return done();
 }
 
-Outcome ExchangeSession::Impl::createShadow() {
-  token = support::randomHex(24);
-  const auto base = dnsName("tether-" + request.service).substr(0, 40) + "-" + request.id;
-  shadowName = base;
-  secretName = base + "-token";
-  const std::map<std::string, std::string> ownLabels{{labels::kSession, request.id},
-                                                     {labels::kManagedBy, labels::kManagedByValue}};
-  kube::ObjectMeta secret;
-  secret.name = secretName;
-  secret.namespaceName = request.namespaceName;
-  secret.labels = ownLabels;
-  secret.annotations = {{labels::kOwner, request.owner}};
-  secret.labels[labels::kRole] = labels::kRoleToken;
-  auto createdSecret = kube::createSecret(*client, secret, {{"token", token}});
-  if (!createdSecret) return fromError(createdSecret.error(), "creating the shadow's token Secret");
-
-  // The tunnel and readiness ports must not collide with the ports the shadow takes over.
-  auto used = [&](int port) {
-    return std::find(targetNumbers.begin(), targetNumbers.end(), port) != targetNumbers.end();
-  };
-  std::uint16_t tunnelPort = timings.shadowTunnelPort, readyPort = timings.shadowReadyPort;
-  while (used(tunnelPort) || used(readyPort)) {
-    tunnelPort = static_cast<std::uint16_t>(tunnelPort + 10);
-    readyPort = static_cast<std::uint16_t>(readyPort + 10);
-  }
-  timings.shadowTunnelPort = tunnelPort;
-  kube::SimplePod pod;
-  pod.name = shadowName;
-  pod.namespaceName = request.namespaceName;
-  pod.labels = ownLabels;
-  pod.labels[labels::kRole] = labels::kRoleShadow;
-  pod.annotations = {{labels::kOwner, request.owner}, {labels::kMode, "exchange"}};
-  pod.image = request.image;
-  pod.args = {"--tunnel-port", std::to_string(tunnelPort), "--ready-port", std::to_string(readyPort)};
-  pod.envFromSecret = {{"TETHER_SHADOW_TOKEN", {secretName, "token"}}};
-  // The agent announces its pod's UID in the handshake, inside its proof: the tunnel client pins it.
-  pod.envFromField = {{"TETHER_POD_UID", "metadata.uid"}};
-  for (std::size_t i = 0; i < exposed.size(); ++i) {
-    // Named targetPorts keep their names, so the Service resolves them on the shadow as on its own pods.
-    pod.ports.push_back(
-        {isNumber(exposed[i].targetPort) ? std::string() : exposed[i].targetPort, targetNumbers[i]});
-  }
-  pod.readinessPort = readyPort;
-  auto created = kube::createPod(*client, pod);
-  if (!created && transient(created.error())) {
-    // The answer may have been lost, not the create: a pod that exists is this session's to delete.
-    if (auto existing = kube::getPodMeta(*client, request.namespaceName, shadowName);
-        existing && labels::valueOf(existing.value().labels, labels::kSession) == request.id) {
-      created = existing.value();
-    }
-  }
-  if (!created) {
-    client->removeSync(kube::resources::secrets, request.namespaceName, secretName);
-    return fromError(created.error(), "creating the shadow pod (image " + request.image + ")");
-  }
-  shadowUid = created.value().uid;
-  // Deleting the pod (by hand, or by a namespace clean-up) then deletes the token with it.
-  if (auto owned = kube::setSecretOwner(*client, request.namespaceName, secretName, created.value());
-      !owned) {
-    spdlog::warn("session {}: the token Secret {} was not given its pod as owner: {}", request.id, secretName,
-                 owned.error().message);
-  }
-  std::lock_guard guard(mutex);
-  snap.shadowPod = shadowName;
-  return done();
-}
-
-Outcome ExchangeSession::Impl::awaitShadowReady() {
-  {
-    std::lock_guard guard(mutex);
-    podResult.reset();
-  }
-  auto waiter = kube::waitPodReady(*client, request.namespaceName, shadowName, timings.shadowReadyTimeout,
-                                   io.get_executor(), [this](kube::Result<kube::PodReadiness> result) {
-                                     {
-                                       std::lock_guard guard(mutex);
-                                       podResult = std::move(result);
-                                     }
-                                     wake.notify_all();
-                                   });
-  bool timedOut = false;
-  const bool notStopped = waitFor(
-      timings.shadowReadyTimeout + std::chrono::seconds(5), [&] { return podResult.has_value(); }, timedOut);
-  dropOnIo(io, std::move(waiter));
-  if (!notStopped) return failed("stopped while the shadow pod was starting");
-  std::lock_guard guard(mutex);
-  const auto hint = "; check the image (--image, or TETHER_SHADOW_IMAGE; now " + request.image + ")";
-  if (timedOut || !podResult || !*podResult) {
-    const std::string why =
-        podResult && !*podResult ? podResult->error().message : "no answer from the watch";
-    return failed("the shadow pod " + shadowName + " did not become Ready: " + why + hint);
-  }
-  if (!podResult->value().ready) {
-    return failed("the shadow pod " + shadowName + " cannot start: " + podResult->value().problem + hint);
-  }
-  return done();
-}
-
-void ExchangeSession::Impl::renewIfDue() {
-  if (std::chrono::steady_clock::now() - lastHeartbeat < timings.heartbeatInterval) return;
-  if (const auto renewed = renewHeartbeat(); renewed.kind != OutcomeKind::Done) {
-    spdlog::warn("session {}: heartbeat not renewed: {}", request.id, renewed.message);
-  }
-}
-
-Outcome ExchangeSession::Impl::pointSelector() {
+Outcome ShadowSession::Impl::pointSelector() {
   if (request.strategy == Strategy::Scale) {
     auto labelled =
         kube::changePodLabels(*client, request.namespaceName, shadowName,
@@ -444,7 +217,7 @@ Outcome ExchangeSession::Impl::pointSelector() {
   return done();
 }
 
-Outcome ExchangeSession::Impl::renewHeartbeat() {
+Outcome ShadowSession::Impl::renewServiceHeartbeat() {
   auto retryOr = [&](const kube::ApiError& error, const std::string& what) {
     if (transient(error)) return Outcome{OutcomeKind::Retry, what + ": " + error.message + "; retrying"};
     return fromError(error, what);
@@ -466,7 +239,7 @@ Outcome ExchangeSession::Impl::renewHeartbeat() {
   return done();
 }
 
-Outcome ExchangeSession::Impl::restoreService() {
+Outcome ShadowSession::Impl::restoreService() {
   dropOnIo(io, std::move(serviceWatch));
   if (request.strategy == Strategy::Scale) {
     for (const auto& [name, replicas] : originalReplicas) {
@@ -521,18 +294,6 @@ Outcome ExchangeSession::Impl::restoreService() {
     spdlog::warn("session {}: Service {} restored, but its spec differs from before: {} vs {}", request.id,
                  request.service, written.value().specJson, original.specJson);
   }
-  return done();
-}
-
-Outcome ExchangeSession::Impl::deleteShadow() {
-  stopTunnel();
-  kube::DeleteOptions options;
-  options.gracePeriodSeconds = 1;
-  auto pod = client->removeSync(kube::resources::pods, request.namespaceName, shadowName, options);
-  auto secret = client->removeSync(kube::resources::secrets, request.namespaceName, secretName);
-  if (!pod && !pod.is(kube::ApiReason::NotFound)) return fromError(pod.error(), "deleting the shadow pod");
-  if (!secret && !secret.is(kube::ApiReason::NotFound))
-    return fromError(secret.error(), "deleting the token Secret");
   return done();
 }
 

@@ -28,7 +28,7 @@ inline constexpr const char* kStrategy = "tether.dev/strategy";  // exchange: se
 // before. Writing them takes patch rights on the Deployment, so clean can trust them where it cannot trust
 // a Service's annotations.
 inline constexpr const char* kScaledBy = "tether.dev/scaled-by";
-inline constexpr const char* kMode = "tether.dev/mode";  // exchange | mesh | preview | connect
+inline constexpr const char* kMode = "tether.dev/mode";  // exchange | connect | preview | forward
 
 // Every annotation a lock adds to a Service, so a restore removes exactly these.
 inline constexpr const char* kServiceLockAnnotations[] = {
@@ -36,7 +36,8 @@ inline constexpr const char* kServiceLockAnnotations[] = {
 
 // Role values.
 inline constexpr const char* kRoleShadow = "shadow";
-inline constexpr const char* kRoleToken = "token";  // the Secret holding the shadow's tunnel token
+inline constexpr const char* kRoleToken = "token";      // the Secret holding the shadow's tunnel token
+inline constexpr const char* kRolePreview = "preview";  // a Service `tether preview` created
 
 // The value of `key` in a label or annotation map, or empty.
 inline std::string valueOf(const std::map<std::string, std::string>& map, const char* key) {

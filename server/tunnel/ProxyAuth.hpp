@@ -26,7 +26,8 @@ class ProxyAuth {
  public:
   // Every client must present `credentials`.
   explicit ProxyAuth(ProxyCredentials credentials);
-  // No credentials asked: only for tether-tunnel in tests and benchmarks, never for a session.
+  // No credentials asked: for tether-tunnel in tests and benchmarks, and for `tether forward`'s plain ports
+  // (like `kubectl port-forward`'s); never for a session's proxies.
   static ProxyAuth none();
 
   bool required() const { return required_; }

@@ -155,14 +155,17 @@ def tether_env(cluster, directory: Path, user: str = "pytest") -> dict:
     return env
 
 
-class CliExchange:
-    """`tether exchange ...`, its stdout followed line by line (JSON events with --output json)."""
+class CliSession:
+    """`tether exchange|connect|preview|forward ...`, its stdout followed line by line (JSON events with
+    --output json)."""
 
-    def __init__(self, tether: str, env: dict, args: list, log: Path, output: str = "json", cluster_log=None):
+    def __init__(self, tether: str, env: dict, args: list, log: Path, output: str = "json", cluster_log=None,
+                 command: str = "exchange"):
         self.log = log
+        self.command = command
         self.cluster_log = cluster_log or (lambda: "")
         self._stderr = open(log, "wb")
-        self.process = subprocess.Popen([tether, "exchange", "--output", output, *map(str, args)],
+        self.process = subprocess.Popen([tether, command, "--output", output, *map(str, args)],
                                         stdout=subprocess.PIPE, stderr=self._stderr, env=env, text=True)
         self.lines: list[str] = []
         self.events: list[dict] = []
@@ -194,7 +197,7 @@ class CliExchange:
                         return index, items[index]
                 remaining = deadline - time.monotonic()
                 if self._eof or remaining <= 0:
-                    raise AssertionError(f"tether exchange: no {what} within {timeout} s "
+                    raise AssertionError(f"tether {self.command}: no {what} within {timeout} s "
                                          f"({'exited' if self._eof else 'still running'}); stdout:\n"
                                          + "\n".join(self.lines[-30:]) + f"\nstderr:\n{self.stderr_text()}"
                                          + f"\ncluster log:\n{self.cluster_log()}")
@@ -273,10 +276,10 @@ class Launcher:
     def env(self, name: str = "me", user: str = "pytest") -> dict:
         return tether_env(self.cluster, self.directory / name, user)
 
-    def cli(self, env: dict, *args, output: str = "json") -> CliExchange:
+    def cli(self, env: dict, *args, output: str = "json", command: str = "exchange") -> CliSession:
         self.count += 1
-        process = CliExchange(self.tether, env, list(args), self.directory / f"exchange-{self.count}.log", output,
-                              self.cluster_log)
+        process = CliSession(self.tether, env, list(args), self.directory / f"{command}-{self.count}.log", output,
+                             self.cluster_log, command)
         self.processes.append(process)
         return process
 

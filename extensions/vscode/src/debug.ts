@@ -6,7 +6,8 @@ import * as vscode from 'vscode';
 import * as config from './config';
 import type { TetherContext } from './context';
 import {
-  applySession, INJECTED_KEY, readTetherBlock, SESSION_KEY, sessionMatches, startParams, TetherConfigError,
+  applySession, debuggeeBaseEnv, INJECTED_KEY, readTetherBlock, SESSION_KEY, sessionMatches, startParams,
+  TetherConfigError,
 } from './launchConfig';
 import { startSession, stopSession } from './sessions';
 
@@ -64,7 +65,7 @@ async function resolve(ctx: TetherContext, debugConfiguration: vscode.DebugConfi
     if (session) {
       ctx.log.appendLine(`[tether] "${debugConfiguration.name}" reuses session ${session.id}`);
     } else {
-      session = await startSession(ctx, startParams(block, defaults));
+      session = await startSession(ctx, startParams(block, defaults, debuggeeBaseEnv(process.env, raw.env)));
     }
     if (token?.isCancellationRequested) return undefined;
     const { config: resolved, overridden } = applySession(raw, session);

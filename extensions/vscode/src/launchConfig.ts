@@ -77,8 +77,10 @@ export function readTetherBlock(config: Record<string, unknown>): TetherBlock | 
 }
 
 /** `tether/session/start` params for a block: the block's fields first, then the settings' defaults. */
-export function startParams(block: TetherBlock, defaults: TetherDefaults): SessionStartParams {
+export function startParams(block: TetherBlock, defaults: TetherDefaults,
+  baseEnv?: Record<string, string>): SessionStartParams {
   const params: SessionStartParams = { mode: block.mode, target: block.service, expose: [...block.expose] };
+  if (baseEnv) params.baseEnv = baseEnv;
   const kubeconfig = block.kubeconfig ?? nonEmpty(defaults.kubeconfig);
   const context = block.context ?? nonEmpty(defaults.context);
   const namespace = block.namespace ?? nonEmpty(defaults.namespace);
@@ -88,6 +90,23 @@ export function startParams(block: TetherBlock, defaults: TetherDefaults): Sessi
   if (block.strategy) params.exchange = { strategy: block.strategy };
   if (block.image) params.image = block.image;
   return params;
+}
+
+/**
+ * The environment the debuggee would have without Tether: the IDE's, under the configuration's own `env`.
+ * The backend extends it (NO_PROXY, JAVA_TOOL_OPTIONS) and never uses its own environment instead.
+ */
+export function debuggeeBaseEnv(inherited: Record<string, string | undefined>,
+  configured: unknown): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(inherited)) if (typeof v === 'string') env[k] = v;
+  if (configured && typeof configured === 'object' && !Array.isArray(configured)) {
+    for (const [k, v] of Object.entries(configured as Record<string, unknown>)) {
+      if (typeof v === 'string') env[k] = v;
+      else if (v === null) delete env[k];
+    }
+  }
+  return env;
 }
 
 function nonEmpty(s: string | undefined): string | undefined {

@@ -108,8 +108,8 @@ export interface Service {
 export interface ServicesParams extends ClusterParams { namespace: string }
 export const services = new RequestType<ServicesParams, { services: Service[] }, ErrorData>('tether/services');
 
-/** `mode`: only "exchange" is implemented; "mesh", "preview" and "connect" are planned. */
-export type SessionMode = 'exchange' | 'mesh' | 'preview' | 'connect';
+/** `mode`: "exchange", "connect", "preview" and "forward" are implemented; "mesh" is planned. */
+export type SessionMode = 'exchange' | 'connect' | 'preview' | 'forward' | 'mesh';
 export type ExposeSpec = { local: number; remote?: number | string } | string;
 
 export interface SessionStartParams extends ClusterParams {
@@ -118,9 +118,10 @@ export interface SessionStartParams extends ClusterParams {
   target: string;
   expose: ExposeSpec[];
   exchange?: { strategy: 'selector' | 'scale' };
+  preview?: { type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' };
   image?: string;
-  /** The debuggee's environment, for the backend to extend (NO_PROXY, JAVA_TOOL_OPTIONS); unused while the
-   *  extension merges `launch.env` itself (launchConfig.ts). */
+  /** The debuggee's environment (the IDE's under the configuration's `env`), for the backend to extend
+   *  (NO_PROXY, JAVA_TOOL_OPTIONS); the backend never falls back to its own environment. */
   baseEnv?: Record<string, string>;
   /** Each forwarded connection starts with a PROXY protocol v1 line naming the cluster client. */
   proxyProtocol?: boolean;

@@ -101,3 +101,40 @@ TEST_CASE("durations as kubectl writes them", "[cli][clean]") {
   CHECK_FALSE(parseDuration("3d"));
   CHECK_FALSE(parseDuration("99999999h"));
 }
+
+TEST_CASE("connect, preview and forward take what their mode needs", "[cli][modes]") {
+  const auto connect = ok({"connect", "-n", "team", "--", "bash", "-l"});
+  CHECK(connect.command == Command::Connect);
+  CHECK(std::string(modeOf(connect.command)) == "connect");
+  CHECK(connect.run == std::vector<std::string>{"bash", "-l"});
+  CHECK(connect.target.empty());
+
+  const auto preview = ok({"preview", "orders-v2", "--expose", "12001:80", "--type", "NodePort"});
+  CHECK(preview.command == Command::Preview);
+  CHECK(preview.target == "orders-v2");
+  CHECK(preview.expose == std::vector<std::string>{"12001:80"});
+  CHECK(preview.serviceType == "NodePort");
+
+  const auto forward = ok({"forward", "orders", "18080:80", "18081:http", "-n", "team"});
+  CHECK(forward.command == Command::Forward);
+  CHECK(forward.target == "orders");
+  CHECK(forward.expose == std::vector<std::string>{"18080:80", "18081:http"});
+  CHECK(isSessionMode(forward.command));
+  CHECK_FALSE(isSessionMode(Command::Clean));
+}
+
+TEST_CASE("connect, preview and forward refuse what does not fit, naming the flag", "[cli][modes]") {
+  CHECK(error({"connect", "orders"}) == "unexpected argument \"orders\"; see `tether --help`");
+  CHECK(error({"connect", "--expose", "1"}) ==
+        "unknown flag --expose for `tether connect`; see `tether --help`");
+  CHECK(error({"preview", "x", "--expose", "1", "--type", "Cluster"}) ==
+        "--type: unknown Service type \"Cluster\"; use ClusterIP (default), NodePort or LoadBalancer");
+  CHECK(error({"preview", "x"}).find("needs --expose LOCAL[:PORT]") != std::string::npos);
+  CHECK(error({"forward", "orders"}).find("needs at least one LOCAL[:REMOTE]") != std::string::npos);
+  CHECK(error({"forward"}) ==
+        "`tether forward` needs the Service's name: tether forward SERVICE LOCAL[:REMOTE]...");
+  CHECK(error({"forward", "orders", "1", "--", "x"}) ==
+        "unknown flag -- for `tether forward`; see `tether --help`");
+  CHECK(error({"exchange", "orders", "--expose", "1", "--type", "NodePort"}) ==
+        "unknown flag --type for `tether exchange`; see `tether --help`");
+}

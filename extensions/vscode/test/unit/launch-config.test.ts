@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import {
-  applySession, BLOCK_KEYS, INJECTED_KEY, mergeEnv, readTetherBlock, SESSION_KEY, sessionMatches, startParams,
+  applySession, BLOCK_KEYS, debuggeeBaseEnv, INJECTED_KEY, mergeEnv, readTetherBlock, SESSION_KEY, sessionMatches,
+  startParams,
   TetherConfigError,
 } from '../../src/launchConfig';
 import type { Session } from '../../src/protocol';
@@ -61,6 +62,15 @@ test('start params: the block wins over settings, empty settings are left out', 
   const bare = readTetherBlock({ tether: { service: 'orders', expose: '1' } })!;
   assert.deepEqual(startParams(bare, { context: 'dev', namespace: 'team' }),
     { mode: 'exchange', target: 'orders', expose: ['1'], context: 'dev', namespace: 'team' });
+});
+
+test('the base environment is the IDE\'s under the configuration\'s env, and goes to the backend', () => {
+  const base = debuggeeBaseEnv({ PATH: '/bin', NO_PROXY: 'corp.example', GONE: 'x', UNDEF: undefined },
+    { NO_PROXY: 'corp.example,.internal', GONE: null, PORT: 8080, EXTRA: 'y' });
+  assert.deepEqual(base, { PATH: '/bin', NO_PROXY: 'corp.example,.internal', EXTRA: 'y' });
+  assert.deepEqual(debuggeeBaseEnv({ A: '1' }, undefined), { A: '1' });
+  const block = readTetherBlock({ tether: { service: 'orders', expose: '1' } })!;
+  assert.deepEqual(startParams(block, {}, base).baseEnv, base);
 });
 
 test('a running session is reused only for the same Service, namespace and local ports', () => {

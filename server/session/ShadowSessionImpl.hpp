@@ -1,5 +1,6 @@
-// ExchangeSessionImpl.hpp - internal to server/session: the state an exchange session's driver keeps,
-// shared by the driver loop (ExchangeSession.cpp) and the actions it runs (ExchangeActions.cpp).
+// ShadowSessionImpl.hpp - internal to server/session: the state a session's driver keeps, shared by the
+// driver loop (ShadowSession.cpp) and the actions it runs: the common ones (ShadowActions.cpp,
+// TunnelActions.cpp) and each mode's own (ExchangeActions.cpp, PreviewActions.cpp, ForwardActions.cpp).
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -12,39 +13,55 @@
 #include <thread>
 
 #include "server/kube/Objects.hpp"
-#include "server/session/ExchangeSession.hpp"
+#include "server/session/ShadowSession.hpp"
 #include "server/tunnel/HttpProxy.hpp"
+#include "server/tunnel/PortForwarder.hpp"
 #include "server/tunnel/Socks5Proxy.hpp"
 #include "server/tunnel/TunnelClient.hpp"
 
 namespace tether::session {
 
-struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
-  Impl(std::shared_ptr<kube::Client> client, ExchangeRequest request, SessionTimings timings,
+struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
+  Impl(std::shared_ptr<kube::Client> client, SessionSpec request, SessionTimings timings,
        SessionObserver& observer);
 
-  // --- the driver (ExchangeSession.cpp) ---
+  // --- the driver (ShadowSession.cpp) ---
   void drive();
   void runWhileActive(Action& action);
   void publish(bool force = false, bool fromDriver = true);
   void progress(const std::string& step);
 
-  // --- the actions (ExchangeActions.cpp); each returns how it went ---
+  // --- the actions; each returns how it went ---
+  // ShadowActions.cpp: what every mode does.
   Outcome execute(ActionKind kind);
-  Outcome readService();
   Outcome checkAccess();
-  Outcome lock();
   Outcome createShadow();
   Outcome awaitShadowReady();
+  Outcome renewHeartbeat();  // where the mode keeps it
+  Outcome deleteShadow();
+  void renewIfDue();
+  // ExchangeActions.cpp
+  Outcome readService();
+  Outcome lock();
+  Outcome pointSelector();
+  Outcome renewServiceHeartbeat();
+  Outcome restoreService();
+  // PreviewActions.cpp
+  Outcome checkPreviewName();
+  Outcome createPreviewService();
+  Outcome renewPreviewHeartbeat();
+  Outcome deletePreviewService();
+  // ForwardActions.cpp
+  Outcome readForwardService();
+  Outcome openForwards();
+  void onForwardResult(std::uint16_t port, const std::string& error);
+  // TunnelActions.cpp
   Outcome openTunnel();
   Outcome awaitTunnel();
   Outcome awaitReconnect();
-  void renewIfDue();
-  Outcome pointSelector();
   Outcome awaitLocalListeners();
-  Outcome renewHeartbeat();
-  Outcome restoreService();
-  Outcome deleteShadow();
+  // With awaitLocal: tells the observer the launch environment, once (before traffic moves, if it does).
+  void announcePrepared();
   void stopTunnel();
 
   // The inbox the driver sleeps on, `ready` checked under the lock. A stoppable wait (the start) returns
@@ -58,10 +75,10 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   void onLocalConnect(std::uint16_t port, const std::string& error) override;
 
   std::shared_ptr<kube::Client> client;
-  ExchangeRequest request;
+  SessionSpec request;
   SessionTimings timings;
   SessionObserver& observer;
-  ExchangeMachine machine;
+  SessionMachine machine;
 
   // Guarded by `mutex`: the inbox and the published snapshot.
   std::mutex publishMutex;  // taken before `mutex`, held while observers hear a state change
@@ -76,7 +93,8 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   std::vector<tunnel::ListenResult> listenResults;
   std::optional<kube::Result<kube::PodReadiness>> podResult;
   std::optional<kube::Result<int>> workloadResult;
-  std::map<std::uint16_t, std::string> localProblems;  // local port -> why nothing answered there
+  std::map<std::uint16_t, std::string> localProblems;    // local port -> why nothing answered there
+  std::map<std::uint16_t, std::string> forwardProblems;  // forward: local port -> why its last dial failed
   bool started = false;
   bool finished = false;
   SessionSnapshot snap;
@@ -100,6 +118,7 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   int restoreTries = 0;
   bool watchingService = false;
   bool trafficMoved = false;
+  bool preparedAnnounced = false;
 
   // I/O thread: tunnel, proxies, waits.
   boost::asio::io_context io{1};
@@ -107,6 +126,7 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
   std::shared_ptr<tunnelclient::TunnelClient> tunnel;
   std::shared_ptr<tunnelclient::HttpProxy> httpProxy;
   std::shared_ptr<tunnelclient::Socks5Proxy> socksProxy;
+  std::vector<std::shared_ptr<tunnelclient::PortForwarder>> forwarders;  // forward
   std::unique_ptr<kube::Waiter> serviceWatch;
   std::promise<void> ioFinished;
   std::future<void> ioDone;
@@ -115,8 +135,8 @@ struct ExchangeSession::Impl final : tunnelclient::TunnelObserver {
 };
 
 template <typename Ready>
-bool ExchangeSession::Impl::waitFor(std::chrono::milliseconds bound, Ready ready, bool& timedOut,
-                                    bool stoppable) {
+bool ShadowSession::Impl::waitFor(std::chrono::milliseconds bound, Ready ready, bool& timedOut,
+                                  bool stoppable) {
   std::unique_lock lock(mutex);
   const bool done = wake.wait_for(lock, bound, [&] { return (stoppable && stopAsked) || ready(); });
   timedOut = !done;
@@ -125,5 +145,8 @@ bool ExchangeSession::Impl::waitFor(std::chrono::milliseconds bound, Ready ready
 
 // Drops a wait/watch handle on the I/O thread, where its callbacks run (never under their feet).
 void dropOnIo(boost::asio::io_context& io, std::unique_ptr<kube::Waiter> waiter);
+
+// The shadow pod's name (its Secret adds "-token"): tether-<service>-<id>, tether-connect-<id>.
+std::string shadowBaseName(const SessionSpec& spec);
 
 }  // namespace tether::session

@@ -1,6 +1,6 @@
-// ExchangeSession.cpp - the driver loop: feeds ExchangeMachine with the outcome of each action and with
+// ShadowSession.cpp - the driver loop: feeds SessionMachine with the outcome of each action and with
 // events (stop, heartbeat due, selector overwritten, tunnel lost), and publishes every state change.
-#include "server/session/ExchangeSession.hpp"
+#include "server/session/ShadowSession.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
@@ -9,7 +9,7 @@
 #include <future>
 #include "support/text/Random.hpp"
 
-#include "server/session/ExchangeSessionImpl.hpp"
+#include "server/session/ShadowSessionImpl.hpp"
 
 namespace tether::session {
 
@@ -25,15 +25,17 @@ void dropOnIo(asio::io_context& io, std::unique_ptr<kube::Waiter> waiter) {
   asio::post(io, [waiter = std::shared_ptr<kube::Waiter>(std::move(waiter))]() mutable { waiter.reset(); });
 }
 
-ExchangeSession::Impl::Impl(std::shared_ptr<kube::Client> clientIn, ExchangeRequest requestIn,
-                            SessionTimings timingsIn, SessionObserver& observerIn)
+ShadowSession::Impl::Impl(std::shared_ptr<kube::Client> clientIn, SessionSpec requestIn,
+                          SessionTimings timingsIn, SessionObserver& observerIn)
     : client(std::move(clientIn)),
       request(std::move(requestIn)),
       timings(timingsIn),
       observer(observerIn),
+      machine(planFor(request.mode)),
       ioWork(asio::make_work_guard(io)) {
   if (request.id.empty()) request.id = support::randomHex(4);
   snap.id = request.id;
+  snap.mode = request.mode;
   snap.strategy = request.strategy;
   snap.contextName = request.contextName;
   snap.namespaceName = request.namespaceName;
@@ -41,7 +43,7 @@ ExchangeSession::Impl::Impl(std::shared_ptr<kube::Client> clientIn, ExchangeRequ
   snap.owner = request.owner;
 }
 
-void ExchangeSession::Impl::progress(const std::string& step) {
+void ShadowSession::Impl::progress(const std::string& step) {
   SessionSnapshot copy;
   {
     std::lock_guard lock(mutex);
@@ -52,7 +54,7 @@ void ExchangeSession::Impl::progress(const std::string& step) {
 
 // Publishes the snapshot when the state or the message changed (or when forced). Only the driver thread
 // reads the machine; the I/O thread passes fromDriver=false and republishes the last state.
-void ExchangeSession::Impl::publish(bool force, bool fromDriver) {
+void ShadowSession::Impl::publish(bool force, bool fromDriver) {
   // One publisher at a time, so observers see the states in the order they happened.
   std::lock_guard order(publishMutex);
   SessionSnapshot copy;
@@ -60,9 +62,18 @@ void ExchangeSession::Impl::publish(bool force, bool fromDriver) {
     std::lock_guard lock(mutex);
     if (fromDriver) {
       snap.state = machine.state();
+      snap.blame = machine.blame();
       machineMessage = machine.message();
     }
     snap.message = machineMessage;
+    for (const auto& [port, problem] : forwardProblems) {
+      if (snap.state == SessionState::Active && snap.message.empty()) {
+        snap.message = "a connection to 127.0.0.1:" + std::to_string(port) + " could not reach Service " +
+                       request.service + " (" + problem +
+                       "); check that it has ready endpoints (`kubectl get endpoints " + request.service +
+                       "`)";
+      }
+    }
     for (const auto& [port, problem] : localProblems) {
       if (snap.state == SessionState::Active && snap.message.empty()) {
         snap.message = "nothing answers on 127.0.0.1:" + std::to_string(port) + " (" + problem +
@@ -79,12 +90,14 @@ void ExchangeSession::Impl::publish(bool force, bool fromDriver) {
   observer.onStateChanged(copy);
 }
 
-void ExchangeSession::Impl::drive() {
+void ShadowSession::Impl::drive() {
   publish(true);
   Action action = machine.start();
   bool stopDelivered = false;
   while (action.kind != ActionKind::Finished) {
     if (action.kind == ActionKind::Activated) {
+      // A mode that moves no traffic is prepared when it is active.
+      if (request.awaitLocal) announcePrepared();
       {
         std::lock_guard lock(mutex);
         started = true;
@@ -103,8 +116,10 @@ void ExchangeSession::Impl::drive() {
     } catch (const std::exception& error) {
       // A bug, not a cluster's answer: still an outcome, so the machine undoes what was done.
       spdlog::error("session {}: {} threw: {}", request.id, toString(action.kind), error.what());
-      outcome = Outcome{OutcomeKind::Failed, std::string("internal error in ") + toString(action.kind) +
-                                                 ": " + error.what() + " (see the backend log)"};
+      outcome = Outcome{OutcomeKind::Failed,
+                        std::string("internal error in ") + toString(action.kind) + ": " + error.what() +
+                            " (see the backend log)",
+                        Blame::Internal};
     }
     const double millis = std::chrono::duration<double, std::milli>(Clock::now() - begun).count();
     {
@@ -135,7 +150,7 @@ void ExchangeSession::Impl::drive() {
 
 // Sleeps until the next heartbeat, a stop, a lost tunnel or an overwritten selector, and turns what woke
 // it into the machine's next action.
-void ExchangeSession::Impl::runWhileActive(Action& action) {
+void ShadowSession::Impl::runWhileActive(Action& action) {
   // Due an interval after the last renewal (whatever woke the driver meanwhile), but not sooner than a
   // pause after a failed attempt, so an unreachable API server is not hammered.
   const auto nextHeartbeat =
@@ -161,7 +176,7 @@ void ExchangeSession::Impl::runWhileActive(Action& action) {
 
 // --- TunnelObserver: the I/O thread reports, the driver decides ---
 
-void ExchangeSession::Impl::onState(tunnelclient::TunnelState state, const std::string& detail) {
+void ShadowSession::Impl::onState(tunnelclient::TunnelState state, const std::string& detail) {
   {
     std::lock_guard lock(mutex);
     const bool wasConnected = tunnelState == tunnelclient::TunnelState::Connected;
@@ -176,7 +191,7 @@ void ExchangeSession::Impl::onState(tunnelclient::TunnelState state, const std::
   wake.notify_all();
 }
 
-void ExchangeSession::Impl::onListener(const tunnel::ListenResult& result) {
+void ShadowSession::Impl::onListener(const tunnel::ListenResult& result) {
   {
     std::lock_guard lock(mutex);
     listenResults.push_back(result);
@@ -184,7 +199,7 @@ void ExchangeSession::Impl::onListener(const tunnel::ListenResult& result) {
   wake.notify_all();
 }
 
-void ExchangeSession::Impl::onLocalConnect(std::uint16_t port, const std::string& error) {
+void ShadowSession::Impl::onLocalConnect(std::uint16_t port, const std::string& error) {
   bool changed = false;
   {
     std::lock_guard lock(mutex);
@@ -199,8 +214,8 @@ void ExchangeSession::Impl::onLocalConnect(std::uint16_t port, const std::string
 
 // --- the public face ---
 
-ExchangeSession::ExchangeSession(std::shared_ptr<kube::Client> client, ExchangeRequest request,
-                                 SessionTimings timings, SessionObserver& observer)
+ShadowSession::ShadowSession(std::shared_ptr<kube::Client> client, SessionSpec request,
+                             SessionTimings timings, SessionObserver& observer)
     : impl_(std::make_unique<Impl>(std::move(client), std::move(request), timings, observer)) {
   impl_->ioDone = impl_->ioFinished.get_future();
   impl_->ioThread = std::thread([impl = impl_.get()] {
@@ -219,6 +234,7 @@ ExchangeSession::ExchangeSession(std::shared_ptr<kube::Client> client, ExchangeR
       spdlog::error("session {}: driver stopped: {}", impl->request.id, error.what());
       std::lock_guard lock(impl->mutex);
       impl->snap.state = SessionState::Failed;
+      impl->snap.blame = Blame::Internal;
       impl->snap.message = std::string("internal error: ") + error.what() + "; run `tether clean`";
       impl->started = impl->finished = true;
     }
@@ -226,7 +242,7 @@ ExchangeSession::ExchangeSession(std::shared_ptr<kube::Client> client, ExchangeR
   });
 }
 
-ExchangeSession::~ExchangeSession() {
+ShadowSession::~ShadowSession() {
   requestStop();
   if (impl_->driverThread.joinable()) impl_->driverThread.join();
   // The driver stopped the tunnel and the proxies in order; what is left (their objects, a watch) is dropped
@@ -236,6 +252,7 @@ ExchangeSession::~ExchangeSession() {
     impl->serviceWatch.reset();
     impl->socksProxy.reset();
     impl->httpProxy.reset();
+    impl->forwarders.clear();
     impl->tunnel.reset();
   });
   impl_->ioWork.reset();
@@ -246,17 +263,17 @@ ExchangeSession::~ExchangeSession() {
   if (impl_->ioThread.joinable()) impl_->ioThread.join();
 }
 
-const std::string& ExchangeSession::id() const {
+const std::string& ShadowSession::id() const {
   return impl_->request.id;
 }
 
-SessionSnapshot ExchangeSession::waitStarted() {
+SessionSnapshot ShadowSession::waitStarted() {
   std::unique_lock lock(impl_->mutex);
   impl_->wake.wait(lock, [&] { return impl_->started; });
   return impl_->snap;
 }
 
-void ExchangeSession::requestStop() {
+void ShadowSession::requestStop() {
   {
     std::lock_guard lock(impl_->mutex);
     impl_->stopAsked = true;
@@ -264,15 +281,26 @@ void ExchangeSession::requestStop() {
   impl_->wake.notify_all();
 }
 
-SessionSnapshot ExchangeSession::waitFinished() {
+SessionSnapshot ShadowSession::waitFinished() {
   std::unique_lock lock(impl_->mutex);
   impl_->wake.wait(lock, [&] { return impl_->finished; });
   return impl_->snap;
 }
 
-SessionSnapshot ExchangeSession::snapshot() const {
+SessionSnapshot ShadowSession::snapshot() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->snap;
+}
+
+}  // namespace tether::session
+
+namespace tether::session {
+
+// Every mode runs on the shadow driver today; a mode with another shape (mesh's router) returns its own
+// Session here.
+std::unique_ptr<Session> startSession(std::shared_ptr<kube::Client> client, SessionSpec spec,
+                                      SessionTimings timings, SessionObserver& observer) {
+  return std::make_unique<ShadowSession>(std::move(client), std::move(spec), timings, observer);
 }
 
 }  // namespace tether::session

@@ -1,4 +1,4 @@
-// ExchangeTunnelActions.cpp - ExchangeMachine's actions on this machine: open the tunnel to the shadow and
+// TunnelActions.cpp - SessionMachine's actions on this machine: open the tunnel to the shadow and
 // its local proxies, wait for it (and for it to come back after a drop), wait for the local process to
 // listen, and stop it all. Expected failures become Outcomes that say what to do.
 #include <boost/asio/co_spawn.hpp>
@@ -8,9 +8,9 @@
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "server/kube/Client.hpp"
 #include "server/session/ActionOutcome.hpp"
-#include "server/session/ExchangeSessionImpl.hpp"
 #include "server/session/LaunchEnv.hpp"
 #include "server/session/PortForwardConnector.hpp"
+#include "server/session/ShadowSessionImpl.hpp"
 
 namespace tether::session {
 
@@ -19,9 +19,9 @@ namespace asio = boost::asio;
 using action::done;
 using action::failed;
 
-Outcome ExchangeSession::Impl::openTunnel() {
+Outcome ShadowSession::Impl::openTunnel() {
   tunnelclient::ClientConfig config;
-  for (std::size_t i = 0; i < exposed.size(); ++i) {
+  for (std::size_t i = 0; planFor(request.mode).reverseListeners && i < exposed.size(); ++i) {
     config.forwards.push_back({static_cast<std::uint16_t>(targetNumbers[i]),
                                static_cast<std::uint16_t>(exposed[i].local), request.proxyProtocol});
   }
@@ -59,12 +59,14 @@ Outcome ExchangeSession::Impl::openTunnel() {
     std::lock_guard guard(mutex);
     snap.launchEnv = launchEnvironment(envInput);
   }
-  return awaitTunnel();
+  auto up = awaitTunnel();
+  if (up.kind == OutcomeKind::Done && request.mode == Mode::Forward) return openForwards();
+  return up;
 }
 
 // The tunnel dropped: wait for the client to reconnect, but end the session when that cannot happen any
 // more (the shadow pod is gone or finished, the client gave up, or the outage outlasts the bound).
-Outcome ExchangeSession::Impl::awaitReconnect() {
+Outcome ShadowSession::Impl::awaitReconnect() {
   const auto now = std::chrono::steady_clock::now();
   if (!reconnecting) {
     reconnecting = true;
@@ -99,9 +101,9 @@ Outcome ExchangeSession::Impl::awaitReconnect() {
 }
 
 // Connected, with every reverse listener bound (or a clear bind error).
-Outcome ExchangeSession::Impl::awaitTunnel() {
+Outcome ShadowSession::Impl::awaitTunnel() {
   bool timedOut = false;
-  const auto wanted = exposed.size();
+  const auto wanted = planFor(request.mode).reverseListeners ? exposed.size() : 0;
   const bool notStopped = waitFor(
       timings.tunnelUpTimeout,
       [&] {
@@ -134,13 +136,19 @@ static bool listening(int port) {
   return !ec;
 }
 
-Outcome ExchangeSession::Impl::awaitLocalListeners() {
+void ShadowSession::Impl::announcePrepared() {
+  if (preparedAnnounced) return;
+  preparedAnnounced = true;
   SessionSnapshot prepared;
   {
     std::lock_guard guard(mutex);
     prepared = snap;
   }
   observer.onPrepared(prepared);
+}
+
+Outcome ShadowSession::Impl::awaitLocalListeners() {
+  announcePrepared();
   const auto deadline = std::chrono::steady_clock::now() + timings.localListenTimeout;
   for (const auto& port : exposed) {
     progress("Waiting for your process to listen on 127.0.0.1:" + std::to_string(port.local));
@@ -161,10 +169,11 @@ Outcome ExchangeSession::Impl::awaitLocalListeners() {
   return done();
 }
 
-void ExchangeSession::Impl::stopTunnel() {
+void ShadowSession::Impl::stopTunnel() {
   if (!tunnelStarted) return;
   asio::post(io, [this] {
     if (httpProxy) httpProxy->close();
+    for (const auto& forwarder : forwarders) forwarder->close();
     if (socksProxy) socksProxy->close();
     if (tunnel) tunnel->stop();
   });

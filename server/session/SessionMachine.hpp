@@ -1,4 +1,5 @@
-// ExchangeMachine.hpp - the exchange session's life as a sans-io state machine.
+// SessionMachine.hpp - a session's life as a sans-io state machine, the same for every mode; the mode's
+// plan (Mode.hpp) says which steps it takes.
 //
 // The machine decides, the driver acts: each call returns the next Action (read the Service, take the
 // lock, create the shadow, ...) and the driver reports how it went with an Outcome. No sockets, no
@@ -9,23 +10,25 @@
 
 #include <string>
 
+#include "server/session/Mode.hpp"
+
 namespace tether::session {
 
 enum class SessionState { Starting, Active, Reconnecting, Stopping, Stopped, Failed };
 const char* toString(SessionState state);
 
 enum class ActionKind {
-  ReadService,       // resolve the Service and the exposed ports
-  CheckAccess,       // SelfSubjectAccessReviews for everything the session will do
-  Lock,              // annotate the Service: locked-by, original selector (resourceVersion precondition)
+  ReadService,  // resolve the Service and the exposed ports (preview: check the name is free)
+  CheckAccess,  // SelfSubjectAccessReviews for everything the session will do
+  Lock,         // exchange: annotate the Service: locked-by, original selector (resourceVersion precondition)
   CreateShadow,      // the shadow pod
   AwaitShadowReady,  // by watch, bounded
   OpenTunnel,        // port-forward + tunnel + reverse listeners
-  PointSelector,     // the Service's selector -> the shadow (resourceVersion precondition)
+  MoveTraffic,       // exchange: the Service's selector -> the shadow; preview: create the Service
   Activated,         // report: the session is active
   RenewHeartbeat,
   ReassertSelector,  // something overwrote the selector during the session
-  RestoreService,    // selector back, lock annotations removed
+  RestoreTraffic,    // exchange: selector back, lock annotations removed; preview: delete the Service
   DeleteShadow,
   Finished,  // report: stopped or failed; nothing is left to undo
 };
@@ -43,19 +46,24 @@ enum class OutcomeKind {
   Retry,     // not yet (a tunnel still reconnecting, a transient API error): try again after a pause
 };
 
+// Whose a failure is, carried to the front end's error (JSON-RPC `category`, the CLI's exit message).
+enum class Blame { User, Cluster, Internal };
+const char* toString(Blame blame);
+
 struct Outcome {
   OutcomeKind kind = OutcomeKind::Done;
   std::string message;
+  Blame blame = Blame::User;  // with Failed
 };
 
-struct ExchangeLimits {
+struct SessionLimits {
   int maxConflictRetries = 5;  // lock and selector writes racing other writers
   int maxRestoreAttempts = 5;
 };
 
-class ExchangeMachine {
+class SessionMachine {
  public:
-  explicit ExchangeMachine(ExchangeLimits limits = {});
+  explicit SessionMachine(ModePlan plan = planFor(Mode::Exchange), SessionLimits limits = {});
 
   Action start();
   // The result of the action last returned.
@@ -71,27 +79,36 @@ class ExchangeMachine {
   SessionState state() const { return state_; }
   // Why the session failed, or what it last reported (re-asserted selector, reconnecting).
   const std::string& message() const { return message_; }
+  // Whose the failure is (meaningful once failed).
+  Blame blame() const { return blame_; }
   // True when the machine waits for an event rather than for an outcome.
   bool idle() const { return idle_; }
 
   bool lockTaken() const { return lockTaken_; }
+  // True once the Service carries this session's heartbeat (exchange: the lock; preview: its Service).
+  bool serviceHeld() const { return lockTaken_ || trafficMoved_; }
   // True when the restore gave up: the Service may still point at the shadow, which is then kept.
   bool restoreFailed() const { return restoreFailed_; }
   bool shadowCreated() const { return shadowCreated_; }
 
  private:
   Action next(ActionKind kind);
-  Action fail(std::string message);
+  Action fail(std::string message, Blame blame = Blame::User);
   Action undo();
+  // The step after `kind` in this mode's start.
+  ActionKind after(ActionKind kind) const;
 
-  ExchangeLimits limits_;
+  ModePlan plan_;
+  SessionLimits limits_;
   SessionState state_ = SessionState::Starting;
   ActionKind current_ = ActionKind::ReadService;
   std::string message_;
+  Blame blame_ = Blame::User;
   bool idle_ = false;
   bool stopRequested_ = false;
   bool lockTaken_ = false;
   bool shadowCreated_ = false;
+  bool trafficMoved_ = false;
   bool serviceRestored_ = false;
   bool restoreFailed_ = false;
   int conflicts_ = 0;

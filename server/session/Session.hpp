@@ -1,10 +1,7 @@
-// ExchangeSession.hpp - the driver of one exchange session: runs ExchangeMachine's actions against the
-// cluster (kube client), the tunnel (tunnel client + local proxies) and the clock.
-//
-// Two threads per session: the driver thread makes the blocking API calls one action at a time and is the
-// only one touching the machine; an I/O thread runs the tunnel, the proxies and the watches. They meet in
-// one mutex-guarded inbox (stop asked, tunnel state, selector overwritten, wait results) that the driver
-// sleeps on with a deadline: no polling, and a stop wakes it at once.
+// Session.hpp - what every session is, whatever its mode: the request that starts it (SessionSpec), the
+// bounds it waits under (SessionTimings), what front ends see of it (SessionSnapshot), whom it tells
+// (SessionObserver), and the interface front ends hold (Session). Modes are listed in Mode.hpp; the one
+// driver that runs them all is ShadowSession.
 #pragma once
 
 #include <chrono>
@@ -15,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "server/session/ExchangeMachine.hpp"
 #include "server/session/Expose.hpp"
+#include "server/session/Mode.hpp"
+#include "server/session/SessionMachine.hpp"
 
 namespace tether::kube {
 class Client;
@@ -38,7 +36,7 @@ struct SessionTimings {
   std::chrono::milliseconds restoreBackoff{1000};       // times the attempt number, between restore attempts
   std::chrono::milliseconds heartbeatRetryPause{5000};  // after a failed renewal
   std::size_t maxReassertsPerMinute = 5;
-  // With ExchangeRequest::awaitLocal: how long the local process may take to listen before traffic moves.
+  // With SessionSpec::awaitLocal: how long the local process may take to listen before traffic moves.
   std::chrono::milliseconds localListenTimeout{std::chrono::seconds(60)};
   std::chrono::milliseconds localListenProbe{100};  // between connect attempts (no event says "listening")
   // How long a stop waits for the tunnel client to close before it deletes the shadow pod regardless.
@@ -47,12 +45,16 @@ struct SessionTimings {
   std::uint16_t shadowReadyPort = 7701;
 };
 
-struct ExchangeRequest {
+struct SessionSpec {
   std::string id;  // empty: a fresh random id
+  Mode mode = Mode::Exchange;
   std::string namespaceName;
+  // exchange and forward: the Service; preview: the Service to create; connect: empty.
   std::string service;
+  // exchange, preview: local port <- Service port; forward: local port -> Service port.
   std::vector<ExposeSpec> expose;
-  Strategy strategy = Strategy::Selector;
+  Strategy strategy = Strategy::Selector;  // exchange only
+  std::string serviceType = "ClusterIP";   // preview only: ClusterIP, NodePort or LoadBalancer
   std::string image;  // the shadow image, already resolved (flag > config > env > default)
   std::string owner;  // user@host
   std::string contextName;
@@ -77,7 +79,7 @@ struct ExposedView {
 struct SessionSnapshot {
   std::string id;
   SessionState state = SessionState::Starting;
-  std::string mode = "exchange";
+  Mode mode = Mode::Exchange;
   Strategy strategy = Strategy::Selector;
   std::string contextName;
   std::string namespaceName;
@@ -85,6 +87,7 @@ struct SessionSnapshot {
   std::string owner;
   std::string startedAt;  // server clock, RFC 3339
   std::string message;
+  Blame blame = Blame::User;  // whose the failure is, once failed
   std::string shadowPod;
   std::vector<ExposedView> exposed;
   std::map<std::string, std::string> launchEnv;        // empty until the tunnel is up
@@ -100,27 +103,22 @@ class SessionObserver {
   virtual void onPrepared(const SessionSnapshot& /*session*/) {}
 };
 
-class ExchangeSession {
+// A session as its holder sees it: started on construction, stopped on request or on destruction.
+class Session {
  public:
-  ExchangeSession(std::shared_ptr<kube::Client> client, ExchangeRequest request, SessionTimings timings,
-                  SessionObserver& observer);
-  // Stops the session (restoring the cluster) and joins its threads.
-  ~ExchangeSession();
-  ExchangeSession(const ExchangeSession&) = delete;
-  ExchangeSession& operator=(const ExchangeSession&) = delete;
-
-  const std::string& id() const;
+  virtual ~Session() = default;
+  virtual const std::string& id() const = 0;
   // Blocks until the session is active, or has finished (failed or stopped before becoming active).
-  SessionSnapshot waitStarted();
+  virtual SessionSnapshot waitStarted() = 0;
   // Asks to stop; returns at once. A stop during start undoes what was done so far.
-  void requestStop();
+  virtual void requestStop() = 0;
   // Blocks until everything is undone.
-  SessionSnapshot waitFinished();
-  SessionSnapshot snapshot() const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  virtual SessionSnapshot waitFinished() = 0;
+  virtual SessionSnapshot snapshot() const = 0;
 };
+
+// Starts a session of `spec.mode` (the mode factory: one place maps a mode to its implementation).
+std::unique_ptr<Session> startSession(std::shared_ptr<kube::Client> client, SessionSpec spec,
+                                      SessionTimings timings, SessionObserver& observer);
 
 }  // namespace tether::session

@@ -1,12 +1,12 @@
-// ExchangeMachineTests.cpp - the exchange session stepped without a cluster: the happy path, events
-// while active, and the undo matrix (whatever fails, exactly what was done is undone, in reverse order).
+// SessionMachineTests.cpp - sessions stepped without a cluster: the happy path of each mode, events while
+// active, and the undo matrix (whatever fails, exactly what was done is undone, in reverse order).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include "server/session/ExchangeMachine.hpp"
+#include "server/session/SessionMachine.hpp"
 
 using namespace tether::session;
 
@@ -15,7 +15,7 @@ namespace {
 const Outcome kDone{OutcomeKind::Done, {}};
 
 // Runs the machine, answering every action with Done except `failAt`, which gets `failure`.
-std::vector<std::string> run(ActionKind failAt, Outcome failure, ExchangeMachine& machine) {
+std::vector<std::string> run(ActionKind failAt, Outcome failure, SessionMachine& machine) {
   std::vector<std::string> trace;
   auto action = machine.start();
   for (int guard = 0; guard < 50; ++guard) {
@@ -32,15 +32,15 @@ using Trace = std::vector<std::string>;
 
 TEST_CASE("the happy path reaches Active, and a stop undoes everything in reverse order",
           "[session][exchange]") {
-  ExchangeMachine machine;
+  SessionMachine machine;
   const auto trace = run(ActionKind::Finished, kDone, machine);
   CHECK(trace == Trace{"ReadService", "CheckAccess", "Lock", "CreateShadow", "AwaitShadowReady", "OpenTunnel",
-                       "PointSelector", "Activated"});
+                       "MoveTraffic", "Activated"});
   CHECK(machine.state() == SessionState::Active);
   CHECK(machine.idle());
   auto action = machine.requestStop(false);
   CHECK(machine.state() == SessionState::Stopping);
-  CHECK(action.kind == ActionKind::RestoreService);  // traffic back to the original pods first
+  CHECK(action.kind == ActionKind::RestoreTraffic);  // traffic back to the original pods first
   action = machine.onOutcome(kDone);
   CHECK(action.kind == ActionKind::DeleteShadow);
   action = machine.onOutcome(kDone);
@@ -57,14 +57,14 @@ TEST_CASE("a failure at each step undoes exactly what was done", "[session][exch
       {ActionKind::ReadService, {"Finished"}},
       {ActionKind::CheckAccess, {"Finished"}},
       {ActionKind::Lock, {"Finished"}},
-      {ActionKind::CreateShadow, {"RestoreService", "Finished"}},
-      {ActionKind::AwaitShadowReady, {"RestoreService", "DeleteShadow", "Finished"}},
-      {ActionKind::OpenTunnel, {"RestoreService", "DeleteShadow", "Finished"}},
-      {ActionKind::PointSelector, {"RestoreService", "DeleteShadow", "Finished"}},
+      {ActionKind::CreateShadow, {"RestoreTraffic", "Finished"}},
+      {ActionKind::AwaitShadowReady, {"RestoreTraffic", "DeleteShadow", "Finished"}},
+      {ActionKind::OpenTunnel, {"RestoreTraffic", "DeleteShadow", "Finished"}},
+      {ActionKind::MoveTraffic, {"RestoreTraffic", "DeleteShadow", "Finished"}},
   };
   for (const auto& c : cases) {
     DYNAMIC_SECTION("failing at " << toString(c.failAt)) {
-      ExchangeMachine machine;
+      SessionMachine machine;
       const auto trace = run(c.failAt, Outcome{OutcomeKind::Failed, "boom"}, machine);
       const auto failedAt = std::find(trace.begin(), trace.end(), toString(c.failAt));
       REQUIRE(failedAt != trace.end());
@@ -76,17 +76,17 @@ TEST_CASE("a failure at each step undoes exactly what was done", "[session][exch
 }
 
 TEST_CASE("a Service held by someone else fails without touching anything", "[session][exchange]") {
-  ExchangeMachine machine;
+  SessionMachine machine;
   const auto trace = run(ActionKind::Lock,
                          Outcome{OutcomeKind::Held, "service orders is exchanged by alice@laptop"}, machine);
   CHECK(trace.back() == "Finished");
-  CHECK(std::count(trace.begin(), trace.end(), "RestoreService") == 0);
+  CHECK(std::count(trace.begin(), trace.end(), "RestoreTraffic") == 0);
   CHECK(machine.message() == "service orders is exchanged by alice@laptop");
   CHECK_FALSE(machine.lockTaken());
 }
 
 TEST_CASE("write conflicts are retried a bounded number of times", "[session][exchange]") {
-  ExchangeMachine machine(ExchangeLimits{2, 5});
+  SessionMachine machine(planFor(Mode::Exchange), SessionLimits{2, 5});
   auto action = machine.start();
   action = machine.onOutcome(kDone);  // ReadService
   action = machine.onOutcome(kDone);  // CheckAccess
@@ -100,7 +100,7 @@ TEST_CASE("write conflicts are retried a bounded number of times", "[session][ex
 }
 
 TEST_CASE("a stop during start takes effect when the running action completes", "[session][exchange]") {
-  ExchangeMachine machine;
+  SessionMachine machine;
   auto action = machine.start();
   action = machine.onOutcome(kDone);
   action = machine.onOutcome(kDone);
@@ -108,14 +108,14 @@ TEST_CASE("a stop during start takes effect when the running action completes", 
   REQUIRE(action.kind == ActionKind::CreateShadow);
   CHECK(machine.requestStop(true).kind == ActionKind::CreateShadow);  // still running
   // The pod was created after all: it must be deleted, and the lock released first.
-  CHECK(machine.onOutcome(kDone).kind == ActionKind::RestoreService);
+  CHECK(machine.onOutcome(kDone).kind == ActionKind::RestoreTraffic);
   CHECK(machine.onOutcome(kDone).kind == ActionKind::DeleteShadow);
   CHECK(machine.onOutcome(kDone).kind == ActionKind::Finished);
   CHECK(machine.state() == SessionState::Stopped);
 }
 
 TEST_CASE("while active: heartbeats, an overwritten selector, a dropped tunnel", "[session][exchange]") {
-  ExchangeMachine machine;
+  SessionMachine machine;
   run(ActionKind::Finished, kDone, machine);
   REQUIRE(machine.state() == SessionState::Active);
 
@@ -143,18 +143,18 @@ TEST_CASE("while active: heartbeats, an overwritten selector, a dropped tunnel",
 TEST_CASE("while active: a lost lock or a dead shadow ends the session and undoes it",
           "[session][exchange]") {
   SECTION("the lock was removed by someone else") {
-    ExchangeMachine machine;
+    SessionMachine machine;
     run(ActionKind::Finished, kDone, machine);
     CHECK(machine.onHeartbeatDue().kind == ActionKind::RenewHeartbeat);
-    CHECK(machine.onOutcome(Outcome{OutcomeKind::Failed, "lock removed"}).kind == ActionKind::RestoreService);
+    CHECK(machine.onOutcome(Outcome{OutcomeKind::Failed, "lock removed"}).kind == ActionKind::RestoreTraffic);
     CHECK(machine.state() == SessionState::Failed);
     CHECK(machine.message() == "lock removed");
   }
   SECTION("the shadow pod is gone while reconnecting") {
-    ExchangeMachine machine;
+    SessionMachine machine;
     run(ActionKind::Finished, kDone, machine);
     CHECK(machine.onTunnelLost().kind == ActionKind::OpenTunnel);
-    CHECK(machine.onOutcome(Outcome{OutcomeKind::Failed, "shadow gone"}).kind == ActionKind::RestoreService);
+    CHECK(machine.onOutcome(Outcome{OutcomeKind::Failed, "shadow gone"}).kind == ActionKind::RestoreTraffic);
     CHECK(machine.onOutcome(kDone).kind == ActionKind::DeleteShadow);
     CHECK(machine.onOutcome(kDone).kind == ActionKind::Finished);
     CHECK(machine.state() == SessionState::Failed);
@@ -165,13 +165,77 @@ TEST_CASE(
     "a restore that keeps failing ends in Failed with the recover hint, and the shadow is kept as the "
     "endpoint",
     "[session][exchange]") {
-  ExchangeMachine machine(ExchangeLimits{5, 2});
+  SessionMachine machine(planFor(Mode::Exchange), SessionLimits{5, 2});
   run(ActionKind::Finished, kDone, machine);
-  CHECK(machine.requestStop(false).kind == ActionKind::RestoreService);
+  CHECK(machine.requestStop(false).kind == ActionKind::RestoreTraffic);
   const Outcome broken{OutcomeKind::Failed, "Forbidden"};
-  CHECK(machine.onOutcome(broken).kind == ActionKind::RestoreService);
+  CHECK(machine.onOutcome(broken).kind == ActionKind::RestoreTraffic);
   CHECK(machine.onOutcome(broken).kind == ActionKind::Finished);  // no DeleteShadow
   CHECK(machine.restoreFailed());
   CHECK(machine.state() == SessionState::Failed);
   CHECK_THAT(machine.message(), Catch::Contains("tether recover"));
+}
+
+TEST_CASE("connect and forward touch no Service: shadow, tunnel, active; a stop deletes the shadow",
+          "[session][modes]") {
+  for (const auto mode : {Mode::Connect, Mode::Forward}) {
+    SessionMachine machine(planFor(mode));
+    const auto trace = run(ActionKind::Finished, kDone, machine);
+    Trace expected{"CheckAccess", "CreateShadow", "AwaitShadowReady", "OpenTunnel", "Activated"};
+    if (mode == Mode::Forward) expected.insert(expected.begin(), "ReadService");
+    CHECK(trace == expected);
+    CHECK(machine.state() == SessionState::Active);
+    CHECK_FALSE(machine.serviceHeld());
+    auto action = machine.onHeartbeatDue();  // kept on the shadow pod
+    CHECK(action.kind == ActionKind::RenewHeartbeat);
+    action = machine.onOutcome(kDone);
+    CHECK(action.kind == ActionKind::Activated);
+    action = machine.requestStop(false);
+    CHECK(action.kind == ActionKind::DeleteShadow);
+    CHECK(machine.onOutcome(kDone).kind == ActionKind::Finished);
+    CHECK(machine.state() == SessionState::Stopped);
+  }
+}
+
+TEST_CASE("preview creates its Service last and deletes it first", "[session][modes]") {
+  SessionMachine machine(planFor(Mode::Preview));
+  const auto trace = run(ActionKind::Finished, kDone, machine);
+  CHECK(trace == Trace{"ReadService", "CheckAccess", "CreateShadow", "AwaitShadowReady", "OpenTunnel",
+                       "MoveTraffic", "Activated"});
+  CHECK(machine.serviceHeld());
+  auto action = machine.requestStop(false);
+  CHECK(action.kind == ActionKind::RestoreTraffic);  // the Service goes before its only endpoint
+  CHECK(machine.onOutcome(kDone).kind == ActionKind::DeleteShadow);
+  CHECK(machine.onOutcome(kDone).kind == ActionKind::Finished);
+}
+
+TEST_CASE("preview: a name taken (or any failure) before the Service exists deletes only the shadow",
+          "[session][modes]") {
+  struct Case {
+    ActionKind failAt;
+    Trace cleanup;
+  };
+  const Case cases[] = {
+      {ActionKind::ReadService, {"Finished"}},  // the name exists: nothing was created
+      {ActionKind::CheckAccess, {"Finished"}},
+      {ActionKind::CreateShadow, {"Finished"}},
+      {ActionKind::OpenTunnel, {"DeleteShadow", "Finished"}},
+      {ActionKind::MoveTraffic, {"DeleteShadow", "Finished"}},  // someone took the name meanwhile
+  };
+  for (const auto& c : cases) {
+    SessionMachine machine(planFor(Mode::Preview));
+    auto trace = run(c.failAt, Outcome{OutcomeKind::Failed, "boom", Blame::User}, machine);
+    const auto at = std::find(trace.begin(), trace.end(), toString(c.failAt));
+    REQUIRE(at != trace.end());
+    CHECK(Trace(at + 1, trace.end()) == c.cleanup);
+    CHECK(machine.state() == SessionState::Failed);
+    CHECK(machine.message() == "boom");
+  }
+}
+
+TEST_CASE("a failure's blame reaches the machine's report", "[session]") {
+  SessionMachine machine(planFor(Mode::Connect));
+  run(ActionKind::AwaitShadowReady, Outcome{OutcomeKind::Failed, "no answer", Blame::Cluster}, machine);
+  CHECK(machine.state() == SessionState::Failed);
+  CHECK(machine.blame() == Blame::Cluster);
 }

@@ -1,5 +1,5 @@
-// ExchangeMachine.cpp - transitions of the exchange session.
-#include "server/session/ExchangeMachine.hpp"
+// SessionMachine.cpp - transitions of a session, in the order its mode plan gives.
+#include "server/session/SessionMachine.hpp"
 
 namespace tether::session {
 
@@ -35,16 +35,16 @@ const char* toString(ActionKind kind) {
       return "AwaitShadowReady";
     case ActionKind::OpenTunnel:
       return "OpenTunnel";
-    case ActionKind::PointSelector:
-      return "PointSelector";
+    case ActionKind::MoveTraffic:
+      return "MoveTraffic";
     case ActionKind::Activated:
       return "Activated";
     case ActionKind::RenewHeartbeat:
       return "RenewHeartbeat";
     case ActionKind::ReassertSelector:
       return "ReassertSelector";
-    case ActionKind::RestoreService:
-      return "RestoreService";
+    case ActionKind::RestoreTraffic:
+      return "RestoreTraffic";
     case ActionKind::DeleteShadow:
       return "DeleteShadow";
     case ActionKind::Finished:
@@ -53,19 +53,51 @@ const char* toString(ActionKind kind) {
   return "Finished";
 }
 
-ExchangeMachine::ExchangeMachine(ExchangeLimits limits) : limits_(limits) {}
+SessionMachine::SessionMachine(ModePlan plan, SessionLimits limits) : plan_(plan), limits_(limits) {}
 
-Action ExchangeMachine::next(ActionKind kind) {
+Action SessionMachine::next(ActionKind kind) {
   current_ = kind;
   idle_ = kind == ActionKind::Activated || kind == ActionKind::Finished;
   return Action{kind};
 }
 
-Action ExchangeMachine::start() {
-  return next(ActionKind::ReadService);
+Action SessionMachine::start() {
+  return next(plan_.readsService ? ActionKind::ReadService : ActionKind::CheckAccess);
 }
 
-Action ExchangeMachine::fail(std::string message) {
+ActionKind SessionMachine::after(ActionKind kind) const {
+  switch (kind) {
+    case ActionKind::ReadService:
+      return ActionKind::CheckAccess;
+    case ActionKind::CheckAccess:
+      return plan_.locksService ? ActionKind::Lock : ActionKind::CreateShadow;
+    case ActionKind::Lock:
+      return ActionKind::CreateShadow;
+    case ActionKind::CreateShadow:
+      return ActionKind::AwaitShadowReady;
+    case ActionKind::AwaitShadowReady:
+      return ActionKind::OpenTunnel;
+    case ActionKind::OpenTunnel:
+      return plan_.movesTraffic ? ActionKind::MoveTraffic : ActionKind::Activated;
+    default:
+      return ActionKind::Activated;
+  }
+}
+
+const char* toString(Blame blame) {
+  switch (blame) {
+    case Blame::User:
+      return "user";
+    case Blame::Cluster:
+      return "cluster";
+    case Blame::Internal:
+      return "internal";
+  }
+  return "internal";
+}
+
+Action SessionMachine::fail(std::string message, Blame blame) {
+  blame_ = blame;
   message_ =
       std::move(message);  // the reason of the failure replaces what was said before (reconnecting ...)
   state_ = SessionState::Failed;
@@ -73,24 +105,24 @@ Action ExchangeMachine::fail(std::string message) {
 }
 
 // Undo in reverse order of doing: the Service first (traffic back to the original pods), then the shadow.
-Action ExchangeMachine::undo() {
+Action SessionMachine::undo() {
   if (state_ != SessionState::Failed) state_ = SessionState::Stopping;
-  if (lockTaken_ && !serviceRestored_) return next(ActionKind::RestoreService);
+  if ((lockTaken_ || trafficMoved_) && !serviceRestored_) return next(ActionKind::RestoreTraffic);
   // A Service still pointing at the shadow keeps it: deleting it would leave the Service with no endpoints.
   if (shadowCreated_ && !restoreFailed_) return next(ActionKind::DeleteShadow);
   if (state_ == SessionState::Stopping) state_ = SessionState::Stopped;
   return next(ActionKind::Finished);
 }
 
-Action ExchangeMachine::onOutcome(const Outcome& outcome) {
+Action SessionMachine::onOutcome(const Outcome& outcome) {
   const auto kind = current_;
   // Cleanup steps: retry restores a bounded number of times; a shadow that cannot be deleted is left for
   // `tether clean` (it exits by itself after its idle TTL) and said so.
-  if (kind == ActionKind::RestoreService) {
+  if (kind == ActionKind::RestoreTraffic) {
     if (outcome.kind == OutcomeKind::Done) {
       serviceRestored_ = true;
     } else if (++restoreAttempts_ < limits_.maxRestoreAttempts) {
-      return next(ActionKind::RestoreService);
+      return next(ActionKind::RestoreTraffic);
     } else {
       state_ = SessionState::Failed;
       message_ =
@@ -116,13 +148,13 @@ Action ExchangeMachine::onOutcome(const Outcome& outcome) {
     if (outcome.kind == OutcomeKind::Conflict && ++conflicts_ <= limits_.maxConflictRetries)
       return next(kind);
     conflicts_ = 0;
-    if (outcome.kind == OutcomeKind::Failed) return fail(outcome.message);
+    if (outcome.kind == OutcomeKind::Failed) return fail(outcome.message, outcome.blame);
     if (outcome.kind != OutcomeKind::Done) message_ = outcome.message;
     return next(ActionKind::Activated);
   }
   if (kind == ActionKind::OpenTunnel && state_ == SessionState::Reconnecting) {
     if (stopRequested_) return undo();
-    if (outcome.kind == OutcomeKind::Failed) return fail(outcome.message);
+    if (outcome.kind == OutcomeKind::Failed) return fail(outcome.message, outcome.blame);
     if (outcome.kind != OutcomeKind::Done) return next(ActionKind::OpenTunnel);  // the driver backs off
     state_ = SessionState::Active;
     message_.clear();
@@ -133,14 +165,15 @@ Action ExchangeMachine::onOutcome(const Outcome& outcome) {
   if (outcome.kind == OutcomeKind::Done) {
     if (kind == ActionKind::Lock) lockTaken_ = true;
     if (kind == ActionKind::CreateShadow) shadowCreated_ = true;
+    if (kind == ActionKind::MoveTraffic && !plan_.locksService) trafficMoved_ = true;  // preview's Service
   }
   if (stopRequested_) return undo();
   switch (outcome.kind) {
     case OutcomeKind::Held:
-      return fail(outcome.message);
+      return fail(outcome.message, outcome.blame);
     case OutcomeKind::Failed:
     case OutcomeKind::Retry:  // starting: nothing to wait for, a start that cannot go on fails
-      return fail(outcome.message);
+      return fail(outcome.message, outcome.blame);
     case OutcomeKind::Conflict:
       if (++conflicts_ > limits_.maxConflictRetries) {
         return fail("the Service kept changing while Tether tried to update it (" + outcome.message +
@@ -151,46 +184,31 @@ Action ExchangeMachine::onOutcome(const Outcome& outcome) {
       break;
   }
   conflicts_ = 0;
-  switch (kind) {
-    case ActionKind::ReadService:
-      return next(ActionKind::CheckAccess);
-    case ActionKind::CheckAccess:
-      return next(ActionKind::Lock);
-    case ActionKind::Lock:
-      return next(ActionKind::CreateShadow);
-    case ActionKind::CreateShadow:
-      return next(ActionKind::AwaitShadowReady);
-    case ActionKind::AwaitShadowReady:
-      return next(ActionKind::OpenTunnel);
-    case ActionKind::OpenTunnel:
-      return next(ActionKind::PointSelector);
-    case ActionKind::PointSelector:
-      state_ = SessionState::Active;
-      return next(ActionKind::Activated);
-    default:
-      return next(current_);
-  }
+  if (kind == ActionKind::Activated || kind == ActionKind::Finished) return next(current_);
+  const auto following = after(kind);
+  if (following == ActionKind::Activated) state_ = SessionState::Active;
+  return next(following);
 }
 
-Action ExchangeMachine::onHeartbeatDue() {
+Action SessionMachine::onHeartbeatDue() {
   if (state_ != SessionState::Active || !idle_) return Action{current_};
   return next(ActionKind::RenewHeartbeat);
 }
 
-Action ExchangeMachine::onSelectorOverwritten() {
+Action SessionMachine::onSelectorOverwritten() {
   if (state_ != SessionState::Active || !idle_) return Action{current_};
   message_ = "the Service's selector was changed by someone else; Tether pointed it back at the shadow";
   return next(ActionKind::ReassertSelector);
 }
 
-Action ExchangeMachine::onTunnelLost() {
+Action SessionMachine::onTunnelLost() {
   if (state_ != SessionState::Active || !idle_) return Action{current_};
   state_ = SessionState::Reconnecting;
   message_ = "the tunnel to the shadow dropped; reconnecting";
   return next(ActionKind::OpenTunnel);
 }
 
-Action ExchangeMachine::requestStop(bool actionRunning) {
+Action SessionMachine::requestStop(bool actionRunning) {
   if (state_ == SessionState::Stopping || state_ == SessionState::Stopped || state_ == SessionState::Failed) {
     return Action{current_};
   }

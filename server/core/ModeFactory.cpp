@@ -1,0 +1,107 @@
+// ModeFactory.cpp - one place that knows each mode's fields.
+#include "server/core/ModeFactory.hpp"
+
+#include <array>
+
+namespace tether::core {
+
+namespace {
+
+// The name a caller knows a field by.
+struct Names {
+  const char* target;
+  const char* expose;
+  const char* strategy;
+  const char* type;
+  const char* mode;
+};
+
+Names namesFor(Caller caller) {
+  if (caller == Caller::Ide) return {"target", "expose", "exchange.strategy", "preview.type", "mode"};
+  return {"SERVICE", "--expose", "--strategy", "--type", "the command"};
+}
+
+// A Kubernetes Service name: a DNS-1035 label (lower case letters, digits, '-', a letter first, 63 at most).
+bool validServiceName(const std::string& name) {
+  if (name.empty() || name.size() > 63 || !(name.front() >= 'a' && name.front() <= 'z') || name.back() == '-')
+    return false;
+  for (const char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+session::SessionSpec specFor(const SessionRequest& request) {
+  const auto names = namesFor(request.caller);
+  const auto field = [](const char* name) { return std::string(name); };
+  const auto mode = session::parseMode(request.mode);
+  if (!mode) {
+    throw Error(ErrorCategory::User, "unknown mode \"" + request.mode + "\"",
+                std::string("use ") + session::modeChoices() + " (" + names.mode + ")");
+  }
+  session::SessionSpec spec;
+  spec.mode = *mode;
+  spec.service = request.service;
+  const bool needsTarget = *mode != session::Mode::Connect;
+  if (needsTarget && request.service.empty()) {
+    throw Error(ErrorCategory::User, std::string("no Service named for ") + session::toString(*mode),
+                "name the Service in " + field(names.target));
+  }
+  if (*mode == session::Mode::Connect && !request.service.empty()) {
+    throw Error(
+        ErrorCategory::User,
+        "connect takes no Service (" + field(names.target) + " was \"" + request.service + "\")",
+        "leave it out: connect reaches every Service of the namespace; use forward or exchange for one");
+  }
+  if (*mode == session::Mode::Preview && !validServiceName(request.service)) {
+    throw Error(ErrorCategory::User,
+                "\"" + request.service + "\" (" + field(names.target) + ") is not a valid Service name",
+                "use lower-case letters, digits and '-', starting with a letter, at most 63 characters");
+  }
+  if (*mode == session::Mode::Connect) {
+    if (!request.expose.empty()) {
+      throw Error(ErrorCategory::User, "connect exposes no ports (" + field(names.expose) + " was given)",
+                  "leave it out, or use exchange or preview to receive traffic");
+    }
+  } else {
+    try {
+      spec.expose = session::parseExpose(request.expose);
+    } catch (const session::ExposeError& error) {
+      std::string message = error.what();
+      // The parser speaks the CLI's language; an IDE caller knows the field as `expose`.
+      if (request.caller == Caller::Ide) {
+        for (auto at = message.find("--expose"); at != std::string::npos; at = message.find("--expose", at))
+          message.replace(at, 8, names.expose);
+      }
+      throw Error(ErrorCategory::User, message,
+                  "write " + field(names.expose) + " as LOCAL[:REMOTE], e.g. 12001:8080");
+    }
+  }
+  if (*mode == session::Mode::Exchange) {
+    if (request.strategy.empty() || request.strategy == "selector") {
+      spec.strategy = session::Strategy::Selector;
+    } else if (request.strategy == "scale") {
+      spec.strategy = session::Strategy::Scale;
+    } else {
+      throw Error(ErrorCategory::User,
+                  "unknown exchange strategy \"" + request.strategy + "\" (" + field(names.strategy) + ")",
+                  "use selector (the default) or scale");
+    }
+  }
+  if (*mode == session::Mode::Preview) {
+    static constexpr std::array<const char*, 3> kTypes{"ClusterIP", "NodePort", "LoadBalancer"};
+    const auto& type = request.serviceType.empty() ? std::string("ClusterIP") : request.serviceType;
+    bool known = false;
+    for (const auto* choice : kTypes) known = known || type == choice;
+    if (!known) {
+      throw Error(ErrorCategory::User, "unknown Service type \"" + type + "\" (" + field(names.type) + ")",
+                  "use ClusterIP (the default), NodePort or LoadBalancer");
+    }
+    spec.serviceType = type;
+  }
+  return spec;
+}
+
+}  // namespace tether::core

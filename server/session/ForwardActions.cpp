@@ -1,0 +1,82 @@
+// ForwardActions.cpp - forward's own actions: read the Service and resolve the ports (LOCAL[:PORT], PORT a
+// Service port by number or name), then, once the tunnel is up, one local listener per port whose
+// connections the shadow dials to the Service's ClusterIP: the cluster balances each one over the ready
+// endpoints, and follows them as they change. Nothing in the cluster is changed but the shadow.
+#include <boost/asio/post.hpp>
+
+#include "protocol/tunnel/asio/Spawn.hpp"
+#include "server/kube/Client.hpp"
+#include "server/session/ActionOutcome.hpp"
+#include "server/session/ShadowSessionImpl.hpp"
+#include "server/tunnel/PortForwarder.hpp"
+
+namespace tether::session {
+
+namespace asio = boost::asio;
+
+using action::done;
+using action::failed;
+using action::fromError;
+
+Outcome ShadowSession::Impl::readForwardService() {
+  const auto where = "Service \"" + request.service + "\" in namespace \"" + request.namespaceName + "\"";
+  auto service = kube::getService(*client, request.namespaceName, request.service);
+  if (service.is(kube::ApiReason::NotFound)) {
+    if (client->getSync(kube::resources::namespaces, "", request.namespaceName)
+            .is(kube::ApiReason::NotFound)) {
+      return failed("namespace \"" + request.namespaceName +
+                    "\" does not exist; `tether namespaces` lists them (or pass -n with the right one)");
+    }
+    return failed(where + " was not found; `tether services -n " + request.namespaceName + "` lists them");
+  }
+  if (!service) return fromError(service.error(), "reading " + where);
+  original = service.value();
+  if (original.namespaceName.empty()) original.namespaceName = request.namespaceName;
+  targetNumbers.clear();  // the shadow listens on nothing: it only dials
+  try {
+    exposed = resolveExpose(request.expose, original);
+  } catch (const ExposeError& error) {
+    return failed(where + ": " + error.what());
+  }
+  std::lock_guard guard(mutex);
+  snap.exposed.clear();
+  for (const auto& port : exposed) snap.exposed.push_back({port.local, port.servicePort, 0});
+  return done();
+}
+
+Outcome ShadowSession::Impl::openForwards() {
+  // The ClusterIP is what an in-cluster client's connection goes to; a headless Service has none, and its
+  // name resolves (in the shadow) to the pods themselves.
+  const bool headless = original.clusterIP.empty() || original.clusterIP == "None";
+  const auto host = headless ? request.service + "." + request.namespaceName : original.clusterIP;
+  for (const auto& port : exposed) {
+    const auto local = static_cast<std::uint16_t>(port.local);
+    auto forwarder = std::make_shared<tunnelclient::PortForwarder>(
+        tunnel, host, static_cast<std::uint16_t>(port.servicePort),
+        [this, local](const std::string& error) { onForwardResult(local, error); });
+    std::string error;
+    if (!forwarder->bind(local, error)) {
+      return failed("cannot listen on 127.0.0.1:" + std::to_string(port.local) + " (" + error +
+                    "); pick another local port, or stop what uses it");
+    }
+    forwarders.push_back(forwarder);
+    asio::post(io,
+               [this, forwarder] { tunnel::spawnLogged(io.get_executor(), forwarder->serve(), "forward"); });
+  }
+  return done();
+}
+
+void ShadowSession::Impl::onForwardResult(std::uint16_t port, const std::string& error) {
+  bool changed = false;
+  {
+    std::lock_guard guard(mutex);
+    if (error.empty()) {
+      changed = forwardProblems.erase(port) > 0;
+    } else {
+      changed = forwardProblems.insert_or_assign(port, error).second;
+    }
+  }
+  if (changed) publish(false, /*fromDriver=*/false);
+}
+
+}  // namespace tether::session

@@ -1,0 +1,46 @@
+// Mode.cpp - mode names and plans.
+#include "server/session/Mode.hpp"
+
+namespace tether::session {
+
+const char* toString(Mode mode) {
+  switch (mode) {
+    case Mode::Exchange:
+      return "exchange";
+    case Mode::Connect:
+      return "connect";
+    case Mode::Preview:
+      return "preview";
+    case Mode::Forward:
+      return "forward";
+  }
+  return "exchange";
+}
+
+std::optional<Mode> parseMode(std::string_view text) {
+  for (const auto mode : {Mode::Exchange, Mode::Connect, Mode::Preview, Mode::Forward}) {
+    if (text == toString(mode)) return mode;
+  }
+  return std::nullopt;
+}
+
+const char* modeChoices() {
+  return "exchange, connect, preview or forward";
+}
+
+ModePlan planFor(Mode mode) {
+  switch (mode) {
+    case Mode::Exchange:
+      return {.readsService = true, .locksService = true, .movesTraffic = true, .reverseListeners = true};
+    case Mode::Preview:
+      // ReadService checks that the name is free; MoveTraffic creates the Service once the tunnel is up.
+      return {.readsService = true, .locksService = false, .movesTraffic = true, .reverseListeners = true};
+    case Mode::Forward:
+      return {.readsService = true, .locksService = false, .movesTraffic = false, .reverseListeners = false};
+    case Mode::Connect:
+      return {};
+  }
+  return {};
+}
+
+}  // namespace tether::session

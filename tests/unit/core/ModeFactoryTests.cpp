@@ -1,0 +1,77 @@
+// ModeFactoryTests.cpp - a front end's request checked once for its mode: each mode's fields, and errors that
+// name the JSON field for IDE callers and the flag for CLI users.
+#include <catch2/catch.hpp>
+
+#include "server/core/ModeFactory.hpp"
+
+using namespace tether;
+using core::Caller;
+
+namespace {
+
+core::SessionRequest request(std::string mode, std::string target, std::vector<std::string> expose,
+                             Caller caller = Caller::Ide) {
+  core::SessionRequest r;
+  r.caller = caller;
+  r.mode = std::move(mode);
+  r.service = std::move(target);
+  r.expose = std::move(expose);
+  return r;
+}
+
+std::string failure(const core::SessionRequest& r) {
+  try {
+    core::specFor(r);
+  } catch (const core::Error& error) {
+    CHECK(error.category() == core::ErrorCategory::User);
+    return std::string(error.what()) + " | " + error.hint();
+  }
+  FAIL("no error for mode " << r.mode);
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("each mode gets its typed spec", "[core][modes]") {
+  auto exchange = request("exchange", "orders", {"12001:http"});
+  exchange.strategy = "scale";
+  const auto spec = core::specFor(exchange);
+  CHECK(spec.mode == session::Mode::Exchange);
+  CHECK(spec.strategy == session::Strategy::Scale);
+  REQUIRE(spec.expose.size() == 1);
+  CHECK(spec.expose[0].local == 12001);
+  CHECK(spec.expose[0].remote == "http");
+
+  CHECK(core::specFor(request("connect", "", {})).mode == session::Mode::Connect);
+  auto preview = request("preview", "orders-v2", {"12001:80"});
+  preview.serviceType = "LoadBalancer";
+  CHECK(core::specFor(preview).serviceType == "LoadBalancer");
+  CHECK(core::specFor(request("forward", "orders", {"18080:80", "18081"})).expose.size() == 2);
+}
+
+TEST_CASE("errors name the JSON field for the IDE and the flag for the CLI", "[core][modes]") {
+  CHECK(failure(request("mesh-ish", "orders", {"1"})) ==
+        "unknown mode \"mesh-ish\" | use exchange, connect, preview or forward (mode)");
+  CHECK(failure(request("exchange", "", {"1"})) ==
+        "no Service named for exchange | name the Service in target");
+  CHECK(failure(request("exchange", "", {"1"}, Caller::Cli)) ==
+        "no Service named for exchange | name the Service in SERVICE");
+  const auto ide = failure(request("forward", "orders", {"x:80"}));
+  CHECK(ide.find("expose x:80") != std::string::npos);
+  CHECK(ide.find("--expose") == std::string::npos);
+  CHECK(failure(request("forward", "orders", {"x:80"}, Caller::Cli)).find("--expose x:80") !=
+        std::string::npos);
+  CHECK(failure(request("connect", "orders", {})).find("connect takes no Service (target was \"orders\")") ==
+        0);
+  CHECK(failure(request("connect", "", {"1"})).find("connect exposes no ports (expose was given)") == 0);
+  CHECK(failure(request("preview", "Orders_V2", {"1"})).find("is not a valid Service name") !=
+        std::string::npos);
+  auto typed = request("preview", "v2", {"1"});
+  typed.serviceType = "Headless";
+  CHECK(failure(typed) ==
+        "unknown Service type \"Headless\" (preview.type) | use ClusterIP (the default), "
+        "NodePort or LoadBalancer");
+  auto strategy = request("exchange", "orders", {"1"}, Caller::Cli);
+  strategy.strategy = "swap";
+  CHECK(failure(strategy).find("(--strategy)") != std::string::npos);
+}

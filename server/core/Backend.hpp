@@ -52,10 +52,16 @@ class Backend {
 
   // Sessions (Sessions.cpp). start blocks until the session is active and throws core::Error when it
   // cannot start (the cluster is left as it was); `progress` hears each step. With request.awaitLocal,
-  // `prepared` hears the launch environment before traffic moves.
+  // `prepared` hears the launch environment before traffic moves. A start whose binding (context,
+  // namespace, mode, target, ports, strategy) matches a live session joins it instead: one more holder,
+  // and only the last stop ends it. `onCancel`, when given, is handed the function that cancels this start
+  // (the session stops half-way and undoes what it did; a joined start just lets go).
+  using CancelRegistration = std::function<void(std::function<void()>)>;
   SessionView startSession(const SessionRequest& request,
                            const std::function<void(const std::string&)>& progress,
-                           const std::function<void(const SessionView&)>& prepared = {});
+                           const std::function<void(const SessionView&)>& prepared = {},
+                           const CancelRegistration& onCancel = {});
+  // Lets go of one hold on the session; the last one stops it (restoring what it changed).
   SessionView stopSession(const std::string& id);
   std::vector<SessionView> listSessions() const;
   CleanResult clean(const ConnectionOptions& options, const CleanRequest& request);
@@ -74,6 +80,10 @@ class Backend {
  private:
   std::shared_ptr<kube::Client> clientFor(const ConnectionOptions& options);
   void stopAllSessions();
+  SessionView stopSession(const std::string& id, bool whateverItsHolders);
+  SessionView joinSession(const std::shared_ptr<session::Session>& session, const SessionRequest& request,
+                          const std::function<void(const SessionView&)>& prepared,
+                          const CancelRegistration& onCancel);
   void ensureSessions();
 
   Callbacks* callbacks_;

@@ -42,6 +42,18 @@ ErrorCategory categoryOf(session::Blame blame) {
   return ErrorCategory::Internal;
 }
 
+// Two starts with the same binding are one session: a compound launch's debug sessions share it.
+std::string bindingOf(const session::SessionSpec& spec) {
+  std::vector<std::string> ports;
+  for (const auto& port : spec.expose) ports.push_back(std::to_string(port.local) + ":" + port.remote);
+  std::sort(ports.begin(), ports.end());
+  std::string binding = spec.contextName + "\n" + spec.namespaceName + "\n" + session::toString(spec.mode) +
+                        "\n" + spec.service + "\n" + session::toString(spec.strategy) + "\n" +
+                        spec.serviceType + "\n" + spec.image + "\n" + (spec.proxyProtocol ? "p" : "-");
+  for (const auto& port : ports) binding += "\n" + port;
+  return binding;
+}
+
 }  // namespace
 
 void Backend::ensureSessions() {
@@ -50,7 +62,8 @@ void Backend::ensureSessions() {
 
 SessionView Backend::startSession(const SessionRequest& request,
                                   const std::function<void(const std::string&)>& progress,
-                                  const std::function<void(const SessionView&)>& prepared) {
+                                  const std::function<void(const SessionView&)>& prepared,
+                                  const CancelRegistration& onCancel) {
   ensureSessions();
   if (shutDown_) throw Error(ErrorCategory::User, "the backend is shutting down", "start a new backend");
   auto spec = specFor(request);  // every check of the request's shape, before any cluster call
@@ -69,23 +82,42 @@ SessionView Backend::startSession(const SessionRequest& request,
   spec.environment = request.baseEnv;
   spec.awaitLocal = request.awaitLocal;
   spec.proxyProtocol = request.proxyProtocol;
+  const auto binding = bindingOf(spec);
 
   {
-    // A local port serves one session at a time.
-    std::lock_guard lock(sessions_->mutex);
+    // The binding and the local ports are claimed under one lock, so two starts at once with the same
+    // binding become one session, and two with the same local port cannot both pass.
+    std::unique_lock lock(sessions_->mutex);
+    std::shared_ptr<session::Session> joined;
+    for (;;) {
+      const auto same = std::find_if(sessions_->live.begin(), sessions_->live.end(),
+                                     [&](const auto& item) { return item.second.binding == binding; });
+      if (same == sessions_->live.end()) break;
+      if (same->second.session) {
+        ++same->second.holders;
+        joined = same->second.session;
+        break;
+      }
+      sessions_->changed.wait(lock);  // a start with this binding is being set up: join it once it exists
+    }
+    if (joined) {
+      lock.unlock();
+      return joinSession(joined, request, prepared, onCancel);
+    }
     for (const auto& [id, entry] : sessions_->live) {
-      const auto other = entry.session->snapshot();
       for (const auto& wanted : spec.expose) {
-        for (const auto& used : other.exposed) {
-          if (used.local == wanted.local) {
-            throw Error(ErrorCategory::User,
-                        "local port " + std::to_string(wanted.local) + " already receives " + other.service +
-                            " in " + other.namespaceName + " (session " + id + ")",
-                        "pick another local port, or stop that session first");
-          }
+        if (std::find(entry.locals.begin(), entry.locals.end(), wanted.local) != entry.locals.end()) {
+          throw Error(ErrorCategory::User,
+                      "local port " + std::to_string(wanted.local) + " is already used by " +
+                          (entry.service.empty() ? std::string("a session") : entry.service) + " in " +
+                          entry.namespaceName + " (session " + id + ")",
+                      "pick another local port, or stop that session first");
         }
       }
     }
+    Sessions::Entry reserved{nullptr, client, binding, 1, {}, spec.service, spec.namespaceName};
+    for (const auto& port : spec.expose) reserved.locals.push_back(port.local);
+    sessions_->live[spec.id] = std::move(reserved);
     sessions_->progress[spec.id] = progress;
     if (prepared) sessions_->prepared[spec.id] = prepared;
   }
@@ -102,6 +134,8 @@ SessionView Backend::startSession(const SessionRequest& request,
     std::lock_guard lock(sessions_->mutex);
     sessions_->progress.erase(spec.id);
     sessions_->prepared.erase(spec.id);
+    sessions_->live.erase(spec.id);
+    sessions_->changed.notify_all();
     throw Error(ErrorCategory::Config, error.what(), "nothing was changed in the cluster");
   }
 
@@ -111,7 +145,13 @@ SessionView Backend::startSession(const SessionRequest& request,
   const auto id = raw->id();
   {
     std::lock_guard lock(sessions_->mutex);
-    sessions_->live[id] = Sessions::Entry{raw, client};
+    sessions_->live[id].session = raw;
+  }
+  sessions_->changed.notify_all();
+  if (onCancel) {
+    onCancel([weak = std::weak_ptr<session::Session>(raw)] {
+      if (auto session = weak.lock()) session->requestStop();
+    });
   }
   if (shutDown_) raw->requestStop();  // a shutdown that came while this start was being set up
   auto snapshot = raw->waitStarted();
@@ -126,6 +166,7 @@ SessionView Backend::startSession(const SessionRequest& request,
       std::lock_guard lock(sessions_->mutex);
       sessions_->live.erase(id);
     }
+    sessions_->changed.notify_all();
     raw.reset();
     sessions_->local.remove(id);
     throw Error(categoryOf(snapshot.blame),
@@ -135,16 +176,53 @@ SessionView Backend::startSession(const SessionRequest& request,
   return snapshot;
 }
 
+SessionView Backend::joinSession(const std::shared_ptr<session::Session>& session,
+                                 const SessionRequest& request,
+                                 const std::function<void(const SessionView&)>& prepared,
+                                 const CancelRegistration& onCancel) {
+  const auto id = session->id();
+  if (onCancel) {
+    onCancel([this, id] {
+      post([this, id] {
+        try {
+          stopSession(id);
+        } catch (const Error&) {
+          // Gone meanwhile.
+        }
+      });
+    });
+  }
+  auto snapshot = session->snapshot();
+  if (request.awaitLocal && prepared &&
+      (snapshot.state == session::SessionState::Prepared ||
+       snapshot.state == session::SessionState::Active)) {
+    prepared(snapshot);
+  }
+  snapshot = session->waitStarted();
+  if (snapshot.state != session::SessionState::Active) {
+    // The start it joined failed or was stopped; that start reports and removes it.
+    throw Error(categoryOf(snapshot.blame),
+                snapshot.message.empty() ? "the session stopped while starting" : snapshot.message,
+                "Tether left the cluster as it was; fix what the message names and start again");
+  }
+  return snapshot;
+}
+
 SessionView Backend::stopSession(const std::string& id) {
+  return stopSession(id, false);
+}
+
+SessionView Backend::stopSession(const std::string& id, bool whateverItsHolders) {
   ensureSessions();
   std::shared_ptr<session::Session> session;
   {
     std::lock_guard lock(sessions_->mutex);
     const auto found = sessions_->live.find(id);
-    if (found == sessions_->live.end()) {
+    if (found == sessions_->live.end() || !found->second.session) {
       throw Error(ErrorCategory::User, "no session \"" + id + "\" in this backend",
                   "tether/session/list shows the sessions it holds");
     }
+    if (!whateverItsHolders && --found->second.holders > 0) return found->second.session->snapshot();
     session = std::move(found->second.session);
     sessions_->live.erase(found);
   }
@@ -159,7 +237,13 @@ std::vector<SessionView> Backend::listSessions() const {
   std::vector<SessionView> views;
   if (!sessions_) return views;
   std::lock_guard lock(sessions_->mutex);
-  for (const auto& [id, entry] : sessions_->live) views.push_back(entry.session->snapshot());
+  for (const auto& [id, entry] : sessions_->live) {
+    if (!entry.session) continue;
+    // One that has ended (its start is removing it) is no longer held, as its last sessionChanged said.
+    auto view = entry.session->snapshot();
+    if (view.state != session::SessionState::Stopped && view.state != session::SessionState::Failed)
+      views.push_back(std::move(view));
+  }
   return views;
 }
 
@@ -169,13 +253,14 @@ void Backend::stopAllSessions() {
   {
     std::lock_guard lock(sessions_->mutex);
     for (const auto& [id, entry] : sessions_->live) {
+      if (!entry.session) continue;  // still being set up: its start sees the shutdown
       entry.session->requestStop();  // all at once: they undo in parallel
       ids.push_back(id);
     }
   }
   for (const auto& id : ids) {
     try {
-      stopSession(id);
+      stopSession(id, /*whateverItsHolders=*/true);
     } catch (const Error&) {
       // Stopped meanwhile by its own request.
     }

@@ -2,6 +2,7 @@
 // Backend.cpp can construct and destroy them.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,10 +40,20 @@ struct Backend::Sessions final : session::SessionObserver {
   struct Entry {
     std::shared_ptr<session::Session> session;
     std::shared_ptr<kube::Client> client;
+    // What makes two starts one session (context, namespace, mode, target, ports ...), and how many starts
+    // hold it: the last stop ends it.
+    std::string binding;
+    int holders = 1;
+    std::vector<int> locals;  // the local ports it uses (one session per port)
+    std::string service;
+    std::string namespaceName;
   };
 
   Backend& backend;
   mutable std::mutex mutex;
+  // A session's entry exists (with a null session) from its reservation until it is constructed; starts
+  // with the same binding wait on this for it.
+  std::condition_variable changed;
   std::map<std::string, Entry> live;
   std::map<std::string, std::function<void(const std::string&)>> progress;
   std::map<std::string, std::function<void(const SessionView&)>> prepared;

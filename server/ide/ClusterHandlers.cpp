@@ -13,8 +13,6 @@ namespace tether::ide {
 
 namespace json = boost::json;
 
-namespace {
-
 const char* categoryName(core::ErrorCategory category) {
   switch (category) {
     case core::ErrorCategory::User:
@@ -28,6 +26,8 @@ const char* categoryName(core::ErrorCategory category) {
   }
   return "internal";
 }
+
+namespace {
 
 json::object stringMap(const std::map<std::string, std::string>& map) {
   json::object object;

@@ -20,6 +20,9 @@ core::ConnectionOptions connectionOf(const jsonrpc::ParamReader& params);
 
 // Runs `work` on the backend's pool and answers with its result, or with RequestFailed + error.data
 // for a core::Error, or InternalError for anything else.
+// The JSON-RPC error data's `category` for a core error.
+const char* categoryName(core::ErrorCategory category);
+
 void answerOnWorker(core::Backend& backend, rpc::ReplyOnce reply, std::function<boost::json::value()> work);
 
 }  // namespace tether::ide

@@ -3,6 +3,9 @@
 
 #include <boost/json.hpp>
 
+#include <spdlog/spdlog.h>
+
+#include <atomic>
 #include <memory>
 
 #include "protocol/jsonrpc/ParamReader.hpp"
@@ -67,14 +70,42 @@ void handleSessionStart(core::Backend& backend, rpc::Outgoing& out, const json::
       request.baseEnv.emplace(key, value.get_string());
     }
   }
+  request.awaitLocal = reader.optionalBool("awaitLocal").value_or(false);
   auto token = rpc::WorkDoneProgress::tokenFrom(params);
-  answerOnWorker(backend, std::move(reply), [&backend, &out, request, token] {
+  // With awaitLocal the answer goes out as soon as the session is prepared (the IDE then starts the
+  // debuggee with its environment); `tether/sessionChanged` says when it is active, or failed.
+  auto shared = std::make_shared<rpc::ReplyOnce>(std::move(reply));
+  const auto cancellation = shared->cancellation();
+  backend.post([&backend, &out, request, token, shared, cancellation] {
     rpc::WorkDoneProgress progress(out, token);
     progress.begin("Tether: " + request.mode + (request.service.empty() ? "" : " " + request.service));
-    auto session =
-        backend.startSession(request, [&progress](const std::string& step) { progress.report(step); });
-    progress.end("active");
-    return json::value(sessionToJson(session));
+    std::atomic<bool> answered = false;
+    auto prepared = [&](const core::SessionView& session) {
+      if (!answered.exchange(true)) (*shared)(json::value(sessionToJson(session)));
+    };
+    try {
+      auto session = backend.startSession(
+          request, [&progress](const std::string& step) { progress.report(step); },
+          request.awaitLocal ? std::function<void(const core::SessionView&)>(prepared) : nullptr,
+          [cancellation](std::function<void()> cancel) { cancellation.onCancel(std::move(cancel)); });
+      progress.end("active");
+      if (!answered.exchange(true)) (*shared)(json::value(sessionToJson(session)));
+    } catch (const core::Error& error) {
+      progress.end("failed");
+      // After a prepared answer, the failure reaches the IDE as tether/sessionChanged (state failed).
+      if (!answered.exchange(true)) {
+        shared->error(jsonrpc::ErrorCode::RequestFailed, error.what(),
+                      json::object{{"category", categoryName(error.category())}, {"hint", error.hint()}});
+      }
+    } catch (const std::exception& error) {
+      progress.end("failed");
+      spdlog::error("tether/session/start failed: {}", error.what());
+      if (!answered.exchange(true)) {
+        shared->error(jsonrpc::ErrorCode::InternalError,
+                      std::string("tether/session/start failed: ") + error.what(),
+                      json::object{{"category", "internal"}, {"hint", "see the backend log"}});
+      }
+    }
   });
 }
 

@@ -7,6 +7,8 @@ const char* toString(SessionState state) {
   switch (state) {
     case SessionState::Starting:
       return "starting";
+    case SessionState::Prepared:
+      return "prepared";
     case SessionState::Active:
       return "active";
     case SessionState::Reconnecting:

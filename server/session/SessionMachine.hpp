@@ -14,7 +14,10 @@
 
 namespace tether::session {
 
-enum class SessionState { Starting, Active, Reconnecting, Stopping, Stopped, Failed };
+// Prepared: started as far as it goes before traffic moves (the tunnel up, the launch environment known),
+// waiting for the local process to listen (SessionSpec::awaitLocal). The driver reports it; to the machine
+// the session is still starting.
+enum class SessionState { Starting, Prepared, Active, Reconnecting, Stopping, Stopped, Failed };
 const char* toString(SessionState state);
 
 enum class ActionKind {

@@ -62,6 +62,7 @@ void ShadowSession::Impl::publish(bool force, bool fromDriver) {
     std::lock_guard lock(mutex);
     if (fromDriver) {
       snap.state = machine.state();
+      if (snap.state == SessionState::Starting && preparedAnnounced) snap.state = SessionState::Prepared;
       snap.blame = machine.blame();
       machineMessage = machine.message();
     }

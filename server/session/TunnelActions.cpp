@@ -139,6 +139,7 @@ static bool listening(int port) {
 void ShadowSession::Impl::announcePrepared() {
   if (preparedAnnounced) return;
   preparedAnnounced = true;
+  publish();  // state prepared
   SessionSnapshot prepared;
   {
     std::lock_guard guard(mutex);

@@ -25,11 +25,40 @@ std::string ports(const kube::ServiceSummary& service) {
   return text.empty() ? "<none>" : text;
 }
 
+std::string uptime(long startedAt, std::chrono::system_clock::time_point now) {
+  if (startedAt <= 0) return "?";
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() - startedAt;
+  if (seconds < 0) return "0s";
+  if (seconds < 120) return std::to_string(seconds) + "s";
+  if (seconds < 7200) return std::to_string(seconds / 60) + "m";
+  return std::to_string(seconds / 3600) + "h" + std::to_string(seconds / 60 % 60) + "m";
+}
+
+int printSessions(core::Backend& backend, std::ostream& out, std::ostream& err,
+                  std::chrono::system_clock::time_point now) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [record, alive] : backend.machineSessions()) {
+    rows.push_back({record.id, record.mode, record.service.empty() ? "-" : record.service,
+                    record.namespaceName, record.context,
+                    alive ? "running (pid " + std::to_string(record.pid) + ")"
+                          : "its tether is gone: `tether clean` undoes it",
+                    uptime(record.startedAt, now)});
+  }
+  if (rows.empty()) {
+    err << "No sessions on this machine.\n";
+    return 0;
+  }
+  printTable(out, {"ID", "MODE", "TARGET", "NAMESPACE", "CONTEXT", "STATE", "UPTIME"}, rows);
+  return 0;
+}
+
 }  // namespace
 
 int runClusterCommand(const Options& options, core::Backend& backend, std::ostream& out, std::ostream& err) {
   const auto now = std::chrono::system_clock::now();
   try {
+    if (options.command == Command::Sessions) return printSessions(backend, out, err, now);
     if (options.command == Command::Contexts) {
       const auto list = backend.contexts(connectionOf(options));
       std::vector<std::vector<std::string>> rows;

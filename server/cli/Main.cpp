@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
     case Command::Contexts:
     case Command::Namespaces:
     case Command::Services:
+    case Command::Sessions:
     case Command::Exchange:
     case Command::Connect:
     case Command::Preview:

@@ -33,7 +33,9 @@ Usage:
                             run the IDE backend: JSON-RPC 2.0 with LSP framing on stdin/stdout
   tether contexts           list the kubeconfig's contexts (as kubectl config get-contexts)
   tether namespaces         list the namespaces of the cluster
-  tether services -n NS     list the Services of a namespace and who holds each
+  tether services -n NS     list the Services of a namespace and who holds each (exchange, preview)
+  tether sessions           list this machine's sessions (every mode), whether their tether still runs,
+                            and for how long
   tether exchange SERVICE --expose LOCAL[:REMOTE] [-n NS] [--strategy selector|scale] [--image IMAGE]
                  [--proxy-protocol] [--output text|json] [-- CMD ARGS...]
                             send all traffic of SERVICE to this machine: LOCAL receives what the Service
@@ -276,7 +278,7 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
     if (subcommand) return UsageError{"unexpected argument \"" + flag + "\"; see `tether --help`"};
     if (flag != "serve" && flag != "contexts" && flag != "namespaces" && flag != "services" &&
         flag != "exchange" && flag != "connect" && flag != "preview" && flag != "forward" &&
-        flag != "clean" && flag != "recover") {
+        flag != "clean" && flag != "recover" && flag != "sessions") {
       return UsageError{"unknown command \"" + flag + "\"; see `tether --help`"};
     }
     subcommand = flag;
@@ -290,6 +292,7 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& a
   if (*subcommand == "namespaces") options.command = Command::Namespaces;
   if (*subcommand == "services") options.command = Command::Services;
   if (*subcommand == "connect") options.command = Command::Connect;
+  if (*subcommand == "sessions") options.command = Command::Sessions;
   if (takesTarget(subcommand)) {
     options.command = *subcommand == "exchange"  ? Command::Exchange
                       : *subcommand == "preview" ? Command::Preview

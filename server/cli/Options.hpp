@@ -18,6 +18,7 @@ enum class Command {
   Contexts,
   Namespaces,
   Services,
+  Sessions,
   Exchange,
   Connect,
   Preview,

@@ -64,6 +64,8 @@ class Backend {
   // Lets go of one hold on the session; the last one stops it (restoring what it changed).
   SessionView stopSession(const std::string& id);
   std::vector<SessionView> listSessions() const;
+  // Every session this machine's backends hold, from the local state file (`tether sessions`).
+  std::vector<MachineSession> machineSessions();
   CleanResult clean(const ConnectionOptions& options, const CleanRequest& request);
   // Restores what this machine's dead backends left (the local state file); run at every start.
   CleanResult cleanOwnStaleSessions();

@@ -8,6 +8,7 @@
 
 #include "server/core/ClusterQueries.hpp"
 #include "server/session/Cleaner.hpp"
+#include "server/session/LocalSessions.hpp"
 #include "server/session/Session.hpp"
 
 namespace tether::core {
@@ -39,5 +40,11 @@ struct CleanRequest {
 };
 
 using CleanResult = session::CleanReport;
+
+// A session recorded on this machine, and whether the process holding it still runs.
+struct MachineSession {
+  session::LocalSession record;
+  bool alive = false;
+};
 
 }  // namespace tether::core

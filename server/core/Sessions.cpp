@@ -128,7 +128,11 @@ SessionView Backend::startSession(const SessionRequest& request,
                           request.connection.kubeconfig.value_or(""),
                           spec.contextName,
                           spec.namespaceName,
-                          spec.service});
+                          spec.service,
+                          session::toString(spec.mode),
+                          static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count())});
   } catch (const std::runtime_error& error) {
     // Without its record a crash could not be cleaned from this machine: refuse before touching the cluster.
     std::lock_guard lock(sessions_->mutex);
@@ -231,6 +235,16 @@ SessionView Backend::stopSession(const std::string& id, bool whateverItsHolders)
   session.reset();
   sessions_->local.remove(id);
   return snapshot;
+}
+
+std::vector<MachineSession> Backend::machineSessions() {
+  ensureSessions();
+  std::vector<MachineSession> sessions;
+  for (auto& record : sessions_->local.list()) {
+    const bool alive = session::LocalSessions::alive(record);
+    sessions.push_back({std::move(record), alive});
+  }
+  return sessions;
 }
 
 std::vector<SessionView> Backend::listSessions() const {

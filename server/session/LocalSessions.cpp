@@ -129,6 +129,10 @@ std::vector<LocalSession> parse(const std::string& text) {
     if (fields.size() < 7) continue;  // a torn or foreign line: ignored, and dropped on the next write
     LocalSession session{fields[0], std::atoi(fields[1].c_str()), fields[2], fields[3], fields[4], fields[5],
                          fields[6]};
+    if (fields.size() >= 9) {
+      session.mode = fields[7];
+      session.startedAt = std::atol(fields[8].c_str());
+    }
     if (!session.id.empty() && session.pid > 0) sessions.push_back(std::move(session));
   }
   return sessions;
@@ -149,7 +153,8 @@ void write(const std::string& path, const std::vector<LocalSession>& sessions) {
   std::string text;
   for (const auto& s : sessions) {
     text += s.id + '\t' + std::to_string(s.pid) + '\t' + s.processStart + '\t' + s.kubeconfig + '\t' +
-            s.context + '\t' + s.namespaceName + '\t' + s.service + '\n';
+            s.context + '\t' + s.namespaceName + '\t' + s.service + '\t' + s.mode + '\t' +
+            std::to_string(s.startedAt) + '\n';
   }
   // A fresh file (mkstemp: O_EXCL, 0600) renamed over the old one: nobody can have prepared it, and
   // rename replaces a symbolic link itself rather than writing through it.

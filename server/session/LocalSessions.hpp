@@ -23,6 +23,8 @@ struct LocalSession {
   std::string context;
   std::string namespaceName;
   std::string service;
+  std::string mode = "exchange";  // older lines have none: they were exchanges
+  long startedAt = 0;             // seconds since the epoch, this machine's clock (for `tether sessions`)
 };
 
 class LocalSessions {

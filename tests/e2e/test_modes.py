@@ -73,8 +73,15 @@ def test_connect_gives_a_command_the_namespace_by_name_and_changes_nothing(demo,
 
 def test_connect_without_a_command_runs_until_stopped_with_only_its_shadow_in_the_cluster(demo, launcher):
     before = snapshot(demo)
-    connect = launcher.cli(launcher.env(), "-n", demo.ns, command="connect")
+    env = launcher.env()
+    connect = launcher.cli(env, "-n", demo.ns, command="connect")
     session = connect.wait_started()
+    # `tether sessions` lists this machine's sessions, from the state file its tether keeps.
+    listed = subprocess.run([launcher.tether, "sessions"], env=env, capture_output=True, text=True, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    header, row = listed.stdout.splitlines()
+    assert header.split()[:4] == ["ID", "MODE", "TARGET", "NAMESPACE"]
+    assert row.split()[:4] == [session["id"], "connect", "-", demo.ns] and "running (pid" in row
     shadow = f"tether-connect-{session['id']}"
     assert sorted(demo.tether_objects()) == [f"pod/{shadow}", f"secret/{shadow}-token"]
     pod = watch_until(demo.cluster, demo.ns, "pods", shadow,
@@ -82,8 +89,8 @@ def test_connect_without_a_command_runs_until_stopped_with_only_its_shadow_in_th
     assert pod["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "tether"
     assert pod["metadata"]["annotations"]["tether.dev/mode"] == "connect"
     # The launch environment reaches the namespace from any process given it.
-    env = {**os.environ, **session["launch"]["env"]}
-    curl = subprocess.run(["curl", "-sS", "--max-time", "20", "http://inventory/by-env"], env=env,
+    curl = subprocess.run(["curl", "-sS", "--max-time", "20", "http://inventory/by-env"],
+                          env={**os.environ, **session["launch"]["env"]},
                           capture_output=True, text=True)
     assert json.loads(curl.stdout)["service"] == "inventory", curl.stderr
     # The session renews a heartbeat on its shadow pod (it holds no Service), and another machine's clean

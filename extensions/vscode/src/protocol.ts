@@ -125,10 +125,12 @@ export interface SessionStartParams extends ClusterParams {
   baseEnv?: Record<string, string>;
   /** Each forwarded connection starts with a PROXY protocol v1 line naming the cluster client. */
   proxyProtocol?: boolean;
+  /** Two-phase start: answered once the session is prepared; `sessionChanged` says when it is active. */
+  awaitLocal?: boolean;
   workDoneToken?: ProgressToken;
 }
 
-export type SessionState = 'starting' | 'active' | 'reconnecting' | 'stopping' | 'stopped' | 'failed';
+export type SessionState = 'starting' | 'prepared' | 'active' | 'reconnecting' | 'stopping' | 'stopped' | 'failed';
 
 export interface LaunchEnv { env: Record<string, string>; unset: string[]; notes: string[] }
 

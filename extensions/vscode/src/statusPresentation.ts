@@ -13,7 +13,8 @@ const ICONS: Record<Phase, string> = {
 
 /** The most urgent state wins: failed, reconnecting, starting (or stopping), active, then idle. */
 export function present(sessions: Session[]): Presentation {
-  const rank = (s: Session) => ({ failed: 5, reconnecting: 4, starting: 3, stopping: 3, active: 2, stopped: 0 }[s.state]);
+  const rank = (s: Session) =>
+    ({ failed: 5, reconnecting: 4, starting: 3, prepared: 3, stopping: 3, active: 2, stopped: 0 }[s.state]);
   const shown = sessions.filter((s) => s.state !== 'stopped').sort((a, b) => rank(b) - rank(a));
   const lines = shown.map((s) => `- ${s.state}: ${s.mode} **${s.target}** in ${s.namespace} (${s.context})` +
     (s.expose.length ? `, local ${s.expose.map((e) => `${e.local}→${e.servicePort}`).join(', ')}` : '') +
@@ -28,6 +29,8 @@ export function present(sessions: Session[]): Presentation {
     case 'reconnecting':
       return { phase: 'reconnecting', text: `${ICONS.reconnecting} Tether: reconnecting ${top.target}${more}`, tooltip };
     case 'starting': return { phase: 'starting', text: `${ICONS.starting} Tether: starting ${top.target}${more}`, tooltip };
+    case 'prepared':
+      return { phase: 'starting', text: `${ICONS.starting} Tether: waiting for ${top.target}'s local port${more}`, tooltip };
     case 'stopping': return { phase: 'starting', text: `${ICONS.starting} Tether: stopping ${top.target}${more}`, tooltip };
     default:
       return { phase: 'active', text: `${ICONS.active} Tether: ${top.mode} ${top.target} (${top.namespace})${more}`, tooltip };

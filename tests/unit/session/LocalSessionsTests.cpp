@@ -71,6 +71,24 @@ TEST_CASE("torn lines in the state file are ignored, not fatal", "[session][loca
   CHECK(all[0].id == "good");
 }
 
+TEST_CASE("each record keeps its mode and start; a line from before modes reads as an exchange",
+          "[session][local]") {
+  const auto path = freshPath();
+  LocalSessions sessions(path);
+  sessions.add({"conn1", ::getpid(), {}, "", "ctx", "ns", "", "connect", 1700000000});
+  {
+    std::ofstream out(path, std::ios::app);
+    out << "old1\t" << ::getpid() << "\t\t\tctx\tns\torders\n";
+  }
+  const auto all = sessions.list();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].mode == "connect");
+  CHECK(all[0].startedAt == 1700000000);
+  CHECK(all[1].id == "old1");
+  CHECK(all[1].mode == "exchange");
+  CHECK(all[1].startedAt == 0);
+}
+
 namespace {
 
 // Sets (or unsets, with nullptr) an environment variable for one scope.

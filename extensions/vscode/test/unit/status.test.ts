@@ -17,6 +17,8 @@ test('idle without sessions', () => {
 
 test('each state has its own icon and words, naming the Service', () => {
   assert.equal(present([s('starting')]).text, '$(sync~spin) Tether: starting orders');
+  assert.equal(present([s('prepared')]).text, "$(sync~spin) Tether: waiting for orders's local port");
+  assert.equal(present([s('prepared'), s('active')]).phase, 'starting');
   assert.equal(present([s('active')]).text, '$(plug) Tether: exchange orders (demo)');
   assert.equal(present([s('reconnecting')]).text, '$(sync~spin) Tether: reconnecting orders');
   assert.equal(present([s('failed')]).text, '$(error) Tether: failed orders');

@@ -21,6 +21,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from tethertest import framing  # noqa: E402  (the tests' LSP framing, tested there)
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "build" / "dev").resolve()
 TETHER = BUILD / "server" / "tether"
@@ -248,19 +251,14 @@ def ide_view_of_services():
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV)
 
     def call(message):
-        body = json.dumps(message).encode()
-        backend.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        backend.stdin.write(framing.frame(message))
         backend.stdin.flush()
         if "id" not in message:
             return None
-        length = None
-        while (line := backend.stdout.readline()) not in (b"\r\n", b"\n"):
-            if not line:
-                raise DemoFailed("tether serve --stdio closed its output unexpectedly")
-            name, _, value = line.decode().partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-        return json.loads(backend.stdout.read(length))
+        answer = framing.read_frame(backend.stdout)
+        if answer is None:
+            raise DemoFailed("tether serve --stdio closed its output unexpectedly")
+        return answer
 
     try:
         call({"jsonrpc": "2.0", "id": 1, "method": "initialize",

@@ -13,7 +13,10 @@ Rows, each over CYCLES cycles, interleaved (one warm-up cycle each, not counted)
 Requests come from a small prober in the client pod's network namespace (new connection each time);
 the selector is read from the API server. Then tether's start split into the phases its session reports.
 Prints; never fails the build (the Makefile ignores its status).
-Usage: bench/session/run.py [BUILD_DIR] [--cycles N]   (or TETHER_BENCH_CYCLES=N; default 20; root)
+Then part 2 (modes.py): every mode over JSON-RPC (start to prepared and to active, stop) and 1, 10 and 50
+concurrent sessions in one backend (start p50/p99, RSS, threads, fds, idle CPU).
+Usage: bench/session/run.py [BUILD_DIR] [--cycles N]   (or TETHER_BENCH_CYCLES=N; default 20; root;
+TETHER_BENCH_MODE_CYCLES=N for part 2, default min(N, 10))
 BUILD_DIR defaults to build/bench when it holds a tether with `exchange`, else build/dev.
 TETHER_BENCH_TRACE=1 prints every probe and session event with its time on stderr.
 """
@@ -30,6 +33,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import modes  # noqa: E402  (part 2: every mode over JSON-RPC, and many sessions in one backend)
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBESIM = ROOT / "tests" / "kubesim" / "bin" / "kubesim"
@@ -326,6 +332,9 @@ def main():
                 ours.append(result_ours)
                 peer.append(result_peer)
         print_table(cycles, build, ours, peer)
+        bench.close()
+        bench = None
+        modes.run(tether, env, work, NS, int(os.environ.get("TETHER_BENCH_MODE_CYCLES", min(cycles, 10))))
         return 0
     except Exception as error:
         print(f"bench/session: failed: {error}")

@@ -5,9 +5,12 @@ import os
 import secrets
 import subprocess
 import tempfile
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))  # tethertest
 
 from exchange_support import Launcher, make_demo, namespace_for
 

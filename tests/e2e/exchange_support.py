@@ -15,7 +15,8 @@ import threading
 import time
 from pathlib import Path
 
-from rpc_client import RpcBackend
+from tethertest.ports import free_port  # noqa: F401  (the tests import it from here)
+from tethertest.rpc import RpcBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = json.loads((ROOT / "demo" / "sample-app.json").read_text())
@@ -24,12 +25,6 @@ PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 
 
 # --- the developer's machine ---------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 class LocalServer:
     """The developer's process: an HTTP server on 127.0.0.1 that answers with its own token."""

@@ -3,7 +3,7 @@ Each gives an error naming the object and what to do, and leaves the cluster as 
 import pytest
 
 from exchange_support import LocalServer, free_port, tether_annotations
-from rpc_client import RpcError
+from tethertest.rpc import RpcError
 
 
 # --- 7. nothing listens locally ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from exchange_support import LocalServer, assert_points_at_shadow, free_port
-from rpc_client import RpcError
+from tethertest.rpc import RpcError
 
 
 def start_params(demo, port, **extra):

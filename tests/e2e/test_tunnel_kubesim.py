@@ -14,13 +14,9 @@ import threading
 
 import pytest
 
+from tethertest.ports import free_port
+
 TOKEN = secrets.token_hex(16)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

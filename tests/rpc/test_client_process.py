@@ -2,25 +2,11 @@
 its children inheriting the pipe), the backend must notice and exit in order instead of living on."""
 import json
 import subprocess
+import sys
+from pathlib import Path
 
-
-
-def frame(message):
-    body = json.dumps(message).encode()
-    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-
-
-def read_frame(stream):
-    length = None
-    while True:
-        line = stream.readline()
-        assert line, "tether closed its output"
-        if line in (b"\r\n", b"\n"):
-            break
-        name, _, value = line.decode().partition(":")
-        if name.lower() == "content-length":
-            length = int(value)
-    return json.loads(stream.read(length))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from tethertest.framing import frame, read_frame  # noqa: E402
 
 
 def test_backend_exits_when_the_ide_process_dies(tether):

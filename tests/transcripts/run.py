@@ -21,25 +21,17 @@ the string "<any>" matches any value. Every output message must be matched by a 
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from tethertest import framing  # noqa: E402
 
 
 def decode_frames(data: bytes):
-    messages = []
-    while data:
-        header_end = data.find(b"\r\n\r\n")
-        if header_end < 0:
-            raise AssertionError(f"trailing bytes on stdout that are not a frame: {data[:200]!r}")
-        length = None
-        for line in data[:header_end].split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value.strip())
-        if length is None:
-            raise AssertionError(f"frame without Content-Length on stdout: {data[:200]!r}")
-        body = data[header_end + 4: header_end + 4 + length]
-        messages.append(json.loads(body))
-        data = data[header_end + 4 + length:]
-    return messages
+    try:
+        return framing.decode_frames(data)
+    except ValueError as error:
+        raise AssertionError(f"stdout is not only frames: {error}") from None
 
 
 def matches(pattern, actual, path="$"):
@@ -73,7 +65,7 @@ def build_raw_input(lines):
     for line in lines:
         if line.startswith("# FRAME:"):
             body = line[len("# FRAME:"):].strip().encode()
-            data += b"Content-Length: %d\r\n\r\n" % len(body) + body
+            data += framing.frame(body)
         elif line.startswith("# BYTES:"):
             data += line[len("# BYTES:"):].lstrip().encode().decode("unicode_escape").encode("latin-1")
         elif line.startswith("# REPEAT:"):

@@ -9,8 +9,13 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from tethertest.ports import free_port  # noqa: E402,F401  (the tests import it from here)
 
 
 class Process:
@@ -93,12 +98,6 @@ class Process:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Bed:

@@ -2,10 +2,11 @@
 
 A reader thread collects responses (by id) and notifications (in arrival order); tests wait on them with a
 deadline through one condition variable, never by sleeping."""
-import json
 import subprocess
 import threading
 import time
+
+from tethertest.framing import frame, read_frame
 
 
 class RpcError(Exception):
@@ -33,25 +34,11 @@ class RpcBackend:
     # --- wire ---
 
     def _read_loop(self):
-        stream = self.process.stdout
         try:
             while True:
-                length = None
-                while True:
-                    line = stream.readline()
-                    if not line:
-                        return
-                    line = line.strip()
-                    if not line:
-                        break
-                    name, _, value = line.decode().partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value.strip())
-                assert length is not None, "a frame without Content-Length"
-                body = stream.read(length)
-                if len(body) < length:
+                message = read_frame(self.process.stdout)
+                if message is None:
                     return
-                message = json.loads(body)
                 with self._cond:
                     if "id" in message and ("result" in message or "error" in message):
                         self._responses[message["id"]] = message
@@ -64,8 +51,7 @@ class RpcBackend:
                 self._cond.notify_all()
 
     def _send(self, message: dict):
-        body = json.dumps(message).encode()
-        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.process.stdin.write(frame(message))
         self.process.stdin.flush()
 
     # --- requests and notifications ---

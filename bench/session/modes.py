@@ -10,6 +10,7 @@ tunnel) started in one backend (N start requests pipelined), for N in 1, 10, 50:
 and its CPU over an idle minute (60 s at the largest N, 10 s below, scaled to 60 s).
 """
 import os
+import socket
 import sys
 import threading
 import time
@@ -17,7 +18,6 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "support"))
-from tethertest.ports import free_port  # noqa: E402
 from tethertest.rpc import RpcBackend  # noqa: E402  (the tests' JSON-RPC client over LSP framing)
 
 AIM_PREPARED_MS, AIM_STOP_MS = 300, 100
@@ -77,6 +77,21 @@ class Timed:
             self.rpc.kill()
 
 
+def low_ports(count, start=21000):
+    """`count` ports free now and below the ephemeral range (32768+), where the backend's own outgoing
+    connections (one port-forward per session) cannot take them between the choice and the bind."""
+    ports, port = [], start
+    while len(ports) < count:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+                ports.append(port)
+            except OSError:
+                pass
+        port += 1
+    return ports
+
+
 def mode_params(mode, namespace, local_port, forward_port):
     if mode == "exchange":
         return {"mode": "exchange", "target": "orders", "expose": [{"local": local_port, "remote": 8080}]}
@@ -88,7 +103,8 @@ def mode_params(mode, namespace, local_port, forward_port):
 
 
 def mode_cycle(backend, namespace, mode, local_port):
-    params = {"namespace": namespace, "awaitLocal": True, **mode_params(mode, namespace, local_port, free_port())}
+    params = {"namespace": namespace, "awaitLocal": True,
+              **mode_params(mode, namespace, local_port, low_ports(1, 20000)[0])}
     t0 = time.monotonic()
     session = backend.rpc.request("tether/session/start", params, timeout=120)
     prepared = time.monotonic()
@@ -121,9 +137,9 @@ def scale_row(tether, env, work, namespace, count):
         before = proc_numbers(backend.pid())
         sent = {}
         # Distinct bindings (each its own local port), or the backend would rightly make them one session.
-        for _ in range(count):
+        for port in low_ports(count):
             params = {"namespace": namespace, "mode": "forward", "target": "orders",
-                      "expose": [{"local": free_port(), "remote": 80}]}
+                      "expose": [{"local": port, "remote": 80}]}
             sent[backend.rpc.send_request("tether/session/start", params)] = time.monotonic()
         starts, ids = [], []
         for request_id, t0 in sent.items():

@@ -35,6 +35,18 @@ std::string uptime(long startedAt, std::chrono::system_clock::time_point now) {
   return std::to_string(seconds / 3600) + "h" + std::to_string(seconds / 60 % 60) + "m";
 }
 
+// For the completion script: names only, one per line.
+int printNames(const Options& options, core::Backend& backend, std::ostream& out) {
+  if (options.completeWhat == "contexts") {
+    for (const auto& context : backend.contexts(connectionOf(options)).contexts) out << context.name << "\n";
+  } else if (options.completeWhat == "namespaces") {
+    for (const auto& ns : backend.namespaces(connectionOf(options))) out << ns.name << "\n";
+  } else {
+    for (const auto& view : backend.services(connectionOf(options))) out << view.service.name << "\n";
+  }
+  return 0;
+}
+
 int printSessions(core::Backend& backend, std::ostream& out, std::ostream& err,
                   std::chrono::system_clock::time_point now) {
   std::vector<std::vector<std::string>> rows;
@@ -59,6 +71,7 @@ int runClusterCommand(const Options& options, core::Backend& backend, std::ostre
   const auto now = std::chrono::system_clock::now();
   try {
     if (options.command == Command::Sessions) return printSessions(backend, out, err, now);
+    if (options.command == Command::Complete) return printNames(options, backend, out);
     if (options.command == Command::Contexts) {
       const auto list = backend.contexts(connectionOf(options));
       std::vector<std::vector<std::string>> rows;

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "server/cli/ClusterCommands.hpp"
+#include "server/cli/Completion.hpp"
 #include "server/cli/Logging.hpp"
 #include "server/cli/Options.hpp"
 #include "server/cli/SessionCommands.hpp"
@@ -86,7 +87,10 @@ int main(int argc, char** argv) {
   const auto& options = std::get<Options>(parsed);
   switch (options.command) {
     case Command::Help:
-      std::cout << helpText();
+      std::cout << (options.helpText.empty() ? helpText() : options.helpText);
+      return 0;
+    case Command::Completion:
+      std::cout << completionScript(options.shell);
       return 0;
     case Command::Version:
       std::cout << tether::core::kProductName << " " << tether::core::kVersion << "\n";
@@ -102,13 +106,16 @@ int main(int argc, char** argv) {
     case Command::Forward:
     case Command::Clean:
     case Command::Recover:
+    case Command::Complete:
       break;
   }
   if (isSessionMode(options.command)) tether::cli::blockSessionSignals();  // before any thread
   // The cluster commands print tables; their log stays quiet unless asked for.
   const bool table = options.command != Command::Serve;
-  if (auto error =
-          setUpLogging(table && options.logLevel == "info" ? "warn" : options.logLevel, options.logFile)) {
+  if (auto error = setUpLogging(options.command == Command::Complete  ? "off"
+                                : table && options.logLevel == "info" ? "warn"
+                                                                      : options.logLevel,
+                                options.logFile)) {
     std::cerr << "tether: " << *error << "\n";
     return 2;
   }

@@ -1,4 +1,5 @@
-// Options.hpp - the command line: kubectl-style flags, one parse for every subcommand.
+// Options.hpp - the command line: kubectl-style flags, each subcommand with its own flags and its own
+// `--help` (CLI11 does the parsing; Options.cpp says which flags each subcommand takes).
 //
 // Parsing never exits or prints: it returns either options or an error naming the bad argument and
 // what to do, so main() decides how to report it and tests can check the wording.
@@ -24,7 +25,9 @@ enum class Command {
   Preview,
   Forward,
   Clean,
-  Recover
+  Recover,
+  Completion,  // tether completion bash|zsh: the shell's completion script
+  Complete,    // tether __complete namespaces|services|contexts: names for that script (hidden)
 };
 
 // The session commands: they run a session until Ctrl-C (or CMD's end).
@@ -34,6 +37,7 @@ const char* modeOf(Command command);
 
 struct Options {
   Command command = Command::Help;
+  std::string helpText;  // Help: the help of the command asked about (`tether X --help`), or of tether
   // Global.
   std::string logLevel = "info";
   std::optional<std::string> logFile;
@@ -60,6 +64,9 @@ struct Options {
   int staleAfterSeconds = 120;
   // exchange, clean, recover: "text" (lines for people) or "json" (one JSON event per line)
   std::string output = "text";
+  // completion SHELL; __complete WHAT
+  std::string shell;
+  std::string completeWhat;
 };
 
 // "2m", "90s", "1h30m", "0s" -> seconds; nullopt for anything else.
@@ -70,6 +77,7 @@ struct UsageError {
 };
 
 std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& args);
+// tether's own help (what `tether --help` prints).
 std::string helpText();
 
 }  // namespace tether::cli

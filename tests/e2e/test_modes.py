@@ -237,3 +237,30 @@ def test_forward_names_a_missing_service_and_a_taken_local_port(demo, launcher):
     assert code != 0 and f"127.0.0.1:{port}" in error["message"] and "pick another local port" in error["message"]
     demo.wait_tether_objects_gone()
     assert snapshot(demo) == before
+
+
+# --- completion -------------------------------------------------------------------------------------------
+
+def complete(launcher, env, *words):
+    """What bash completion offers after `words` (the last one being completed), with tether's script."""
+    script = subprocess.run([launcher.tether, "completion", "bash"], env=env, capture_output=True, text=True,
+                            check=True).stdout
+    quoted = " ".join("'" + w + "'" for w in (launcher.tether, *words))
+    probe = script + f"\nCOMP_WORDS=({quoted}); COMP_CWORD={len(words)}; _tether; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
+    result = subprocess.run(["bash", "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [line for line in result.stdout.splitlines() if line]
+
+
+def test_completion_offers_commands_flags_and_the_clusters_names(demo, launcher):
+    env = launcher.env()
+    assert "forward" in complete(launcher, env, "") and "preview" in complete(launcher, env, "pre")
+    assert demo.ns in complete(launcher, env, "services", "-n", "")
+    assert set(complete(launcher, env, "exchange", "-n", demo.ns, "")) == set(demo.services())
+    assert complete(launcher, env, "forward", "-n", demo.ns, "inv") == ["inventory"]
+    assert complete(launcher, env, "exchange", "orders", "--strategy", "") == ["selector", "scale"]
+    assert "--type" in complete(launcher, env, "preview", "x", "--t")
+    assert "--type" not in complete(launcher, env, "exchange", "x", "--t")
+    zsh = subprocess.run([launcher.tether, "completion", "zsh"], env=env, capture_output=True, text=True, check=True)
+    assert zsh.stdout.startswith("# tether completion for zsh") and "bashcompinit" in zsh.stdout
+    assert subprocess.run(["bash", "-n"], input=zsh.stdout, text=True).returncode == 0

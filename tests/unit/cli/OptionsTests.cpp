@@ -39,12 +39,15 @@ TEST_CASE("bad arguments name what is wrong and what to do", "[cli]") {
   CHECK(error({"serve"}) == "`tether serve` needs --stdio (the only transport): tether serve --stdio");
   CHECK(error({"frobnicate"}) == "unknown command \"frobnicate\"; see `tether --help`");
   CHECK(error({"serve", "--stdio", "--bogus"}) ==
-        "unknown flag --bogus for `tether serve`; see `tether --help`");
+        "unknown flag --bogus for `tether serve`; see `tether serve --help`");
   CHECK(error({"--log-level", "loud"}) ==
-        "--log-level: unknown level \"loud\"; use trace, debug, info, warn, error or off");
-  CHECK(error({"serve", "--stdio", "--log-file"}) == "--log-file needs a value");
+        "--log-level: \"loud\" is not one of trace, debug, info, warn, error, off; see `tether --help`");
+  CHECK(error({"serve", "--stdio", "--log-file"}) == "--log-file needs a value; see `tether serve --help`");
   CHECK(error({"serve", "--stdio", "--input-style=xml"}) ==
-        "--input-style: unknown style \"xml\"; use standard or delimited");
+        "--input-style: \"xml\" is not one of standard, delimited; see `tether serve --help`");
+  // Global flags work before the command and after it.
+  CHECK(ok({"--log-level", "debug", "serve", "--stdio"}).logLevel == "debug");
+  CHECK(ok({"serve", "--stdio", "--log-level=error"}).logLevel == "error");
 }
 
 TEST_CASE("exchange takes a Service, --expose flags and the command after --", "[cli][exchange]") {
@@ -63,13 +66,14 @@ TEST_CASE("exchange takes a Service, --expose flags and the command after --", "
 }
 
 TEST_CASE("exchange refuses what it cannot run, saying how to write it", "[cli][exchange]") {
-  CHECK(error({"exchange", "--expose", "8080"}).find("needs the Service's name") != std::string::npos);
+  CHECK(error({"exchange", "--expose", "8080"}) ==
+        "`tether exchange` needs SERVICE; see `tether exchange --help`");
   CHECK(error({"exchange", "orders"}).find("--expose LOCAL[:REMOTE]") != std::string::npos);
-  CHECK(error({"exchange", "orders", "--expose", "1", "--strategy", "swap"}).find("use selector") !=
-        std::string::npos);
+  CHECK(error({"exchange", "orders", "--expose", "1", "--strategy", "swap"}) ==
+        "--strategy: \"swap\" is not one of selector, scale; see `tether exchange --help`");
   CHECK(error({"exchange", "orders", "--expose", "1", "--"}).find("followed by the command") !=
         std::string::npos);
-  CHECK(error({"exchange", "orders", "--expose", "1", "--output", "yaml"}).find("use text or json") !=
+  CHECK(error({"exchange", "orders", "--expose", "1", "--output", "yaml"}).find("is not one of text, json") !=
         std::string::npos);
   // Session flags do not leak into other commands.
   CHECK(error({"services", "--expose", "1"}).find("unknown flag --expose") != std::string::npos);
@@ -87,7 +91,7 @@ TEST_CASE("clean and recover", "[cli][clean]") {
   const auto recover = ok({"recover", "orders", "-n", "demo"});
   CHECK(recover.command == Command::Recover);
   CHECK(recover.target == "orders");
-  CHECK(error({"recover"}).find("needs the Service's name") != std::string::npos);
+  CHECK(error({"recover"}) == "`tether recover` needs SERVICE; see `tether recover --help`");
 }
 
 TEST_CASE("durations as kubectl writes them", "[cli][clean]") {
@@ -124,17 +128,34 @@ TEST_CASE("connect, preview and forward take what their mode needs", "[cli][mode
 }
 
 TEST_CASE("connect, preview and forward refuse what does not fit, naming the flag", "[cli][modes]") {
-  CHECK(error({"connect", "orders"}) == "unexpected argument \"orders\"; see `tether --help`");
+  CHECK(error({"connect", "orders"}) ==
+        "unexpected argument \"orders\" for `tether connect`; see `tether connect --help`");
   CHECK(error({"connect", "--expose", "1"}) ==
-        "unknown flag --expose for `tether connect`; see `tether --help`");
+        "unknown flag --expose for `tether connect`; see `tether connect --help`");
   CHECK(error({"preview", "x", "--expose", "1", "--type", "Cluster"}) ==
-        "--type: unknown Service type \"Cluster\"; use ClusterIP (default), NodePort or LoadBalancer");
+        "--type: \"Cluster\" is not one of ClusterIP, NodePort, LoadBalancer; see `tether preview --help`");
   CHECK(error({"preview", "x"}).find("needs --expose LOCAL[:PORT]") != std::string::npos);
-  CHECK(error({"forward", "orders"}).find("needs at least one LOCAL[:REMOTE]") != std::string::npos);
-  CHECK(error({"forward"}) ==
-        "`tether forward` needs the Service's name: tether forward SERVICE LOCAL[:REMOTE]...");
-  CHECK(error({"forward", "orders", "1", "--", "x"}) ==
-        "unknown flag -- for `tether forward`; see `tether --help`");
+  CHECK(error({"forward", "orders"}) == "`tether forward` needs PORTS; see `tether forward --help`");
+  CHECK(error({"forward"}) == "`tether forward` needs SERVICE; see `tether forward --help`");
+  CHECK(error({"forward", "orders", "1", "--", "x"}).find("runs no command") != std::string::npos);
   CHECK(error({"exchange", "orders", "--expose", "1", "--type", "NodePort"}) ==
-        "unknown flag --type for `tether exchange`; see `tether --help`");
+        "unknown flag --type for `tether exchange`; see `tether exchange --help`");
+}
+
+TEST_CASE("each command has its own --help, and completion its shells", "[cli]") {
+  const auto exchange = ok({"exchange", "--help"});
+  CHECK(exchange.command == Command::Help);
+  CHECK(exchange.helpText.find("Usage: tether exchange [OPTIONS] SERVICE") != std::string::npos);
+  CHECK(exchange.helpText.find("--strategy") != std::string::npos);
+  CHECK(exchange.helpText.find("--type") == std::string::npos);
+  const auto preview = ok({"preview", "-h"});
+  CHECK(preview.helpText.find("--type") != std::string::npos);
+  CHECK(ok({"--help"}).helpText.find("forward") != std::string::npos);
+  CHECK(ok({"completion", "zsh"}).shell == "zsh");
+  CHECK(error({"completion", "fish"}) ==
+        "SHELL: \"fish\" is not one of bash, zsh; see `tether completion --help`");
+  const auto complete = ok({"__complete", "services", "-n", "demo"});
+  CHECK(complete.command == Command::Complete);
+  CHECK(complete.completeWhat == "services");
+  CHECK(ok({"--help"}).helpText.find("__complete") == std::string::npos);  // hidden
 }

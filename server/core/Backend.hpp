@@ -61,8 +61,10 @@ class Backend {
                            const std::function<void(const std::string&)>& progress,
                            const std::function<void(const SessionView&)>& prepared = {},
                            const CancelRegistration& onCancel = {});
-  // Lets go of one hold on the session; the last one stops it (restoring what it changed).
+  // Lets go of one hold on the session; the last one stops it (restoring what it changed). With
+  // `whateverItsHolders` (the user's explicit stop) it stops at once.
   SessionView stopSession(const std::string& id);
+  SessionView stopSession(const std::string& id, bool whateverItsHolders);
   std::vector<SessionView> listSessions() const;
   // Every session this machine's backends hold, from the local state file (`tether sessions`).
   std::vector<MachineSession> machineSessions();
@@ -82,7 +84,6 @@ class Backend {
  private:
   std::shared_ptr<kube::Client> clientFor(const ConnectionOptions& options);
   void stopAllSessions();
-  SessionView stopSession(const std::string& id, bool whateverItsHolders);
   SessionView joinSession(const std::shared_ptr<session::Session>& session, const SessionRequest& request,
                           const std::function<void(const SessionView&)>& prepared,
                           const CancelRegistration& onCancel);

@@ -112,8 +112,10 @@ void handleSessionStart(core::Backend& backend, rpc::Outgoing& out, const json::
 void handleSessionStop(core::Backend& backend, const json::value& params, rpc::ReplyOnce reply) {
   const jsonrpc::ParamReader reader(params);
   const auto id = reader.requiredString("id");
-  answerOnWorker(backend, std::move(reply),
-                 [&backend, id] { return json::value(sessionToJson(backend.stopSession(id))); });
+  const bool force = reader.optionalBool("force").value_or(false);
+  answerOnWorker(backend, std::move(reply), [&backend, id, force] {
+    return json::value(sessionToJson(backend.stopSession(id, force)));
+  });
 }
 
 void handleSessionList(core::Backend& backend, const json::value& params, rpc::ReplyOnce reply) {

@@ -63,6 +63,14 @@ def test_two_starts_with_one_binding_share_one_session_until_the_last_stop(demo,
     with pytest.raises(RpcError) as refused:
         rpc.request("tether/session/stop", {"id": one["id"]})
     assert refused.value.data["category"] == "user"
+
+    # The user's explicit stop (force) ends a session whatever holds it.
+    held = [rpc.request("tether/session/start", start_params(demo, local.port)) for _ in range(2)]
+    assert held[0]["id"] == held[1]["id"]
+    assert rpc.request("tether/session/stop", {"id": held[0]["id"], "force": True})["state"] == "stopped"
+    assert rpc.request("tether/session/list")["sessions"] == []
+    demo.assert_restored("orders", before)
+    demo.wait_tether_objects_gone()
     local.close()
 
 

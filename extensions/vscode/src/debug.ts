@@ -1,13 +1,15 @@
 // The debug-launch binding: a DebugConfigurationProvider for every debug type. A launch configuration with a
-// `tether` block gets a session (started or reused) before the debuggee starts, with the session's launch
-// environment merged in; when that debug session ends, the Tether session stops unless
-// `tether.keepSessionAfterDebug` is set. Configurations without the block are returned untouched.
+// `tether` block starts a session before the debuggee starts (the backend joins it to a live session with
+// the same binding, and counts the holds), with the session's launch environment merged in. The start is
+// two-phase: it returns once the session is prepared, the debuggee starts, and the backend moves the
+// traffic when the debuggee listens. When that debug session ends, its hold is let go (the last one stops
+// the session) unless `tether.keepSessionAfterDebug` is set. Configurations without the block are returned
+// untouched.
 import * as vscode from 'vscode';
 import * as config from './config';
 import type { TetherContext } from './context';
 import {
-  applySession, debuggeeBaseEnv, INJECTED_KEY, readTetherBlock, SESSION_KEY, sessionMatches, startParams,
-  TetherConfigError,
+  applySession, debuggeeBaseEnv, INJECTED_KEY, readTetherBlock, SESSION_KEY, startParams, TetherConfigError,
 } from './launchConfig';
 import { startSession, stopSession } from './sessions';
 
@@ -16,23 +18,12 @@ export function activate(ctx: TetherContext) {
     resolveDebugConfigurationWithSubstitutedVariables: (_folder, debugConfiguration, token) =>
       resolve(ctx, debugConfiguration, token),
   };
-  // The top-level debug sessions that use each Tether session: it stops when the last one ends.
-  const users = new Map<string, Set<string>>();
   ctx.subscriptions.push(
     vscode.debug.registerDebugConfigurationProvider('*', provider),
-    vscode.debug.onDidStartDebugSession((session) => {
-      const id = session.configuration[SESSION_KEY] as string | undefined;
-      if (!id || session.parentSession) return;
-      if (!users.has(id)) users.set(id, new Set());
-      users.get(id)!.add(session.id);
-    }),
+    // Each top-level debug session holds its Tether session once; the backend stops it at the last release.
     vscode.debug.onDidTerminateDebugSession((session) => {
       const id = session.configuration[SESSION_KEY] as string | undefined;
       if (!id || session.parentSession) return;
-      const set = users.get(id);
-      set?.delete(session.id);
-      if (set && set.size > 0) return;
-      users.delete(id);
       void onTerminate(ctx, session, id);
     }),
   );
@@ -61,12 +52,8 @@ async function resolve(ctx: TetherContext, debugConfiguration: vscode.DebugConfi
   }
   const defaults = config.clusterDefaults();
   try {
-    let session = [...ctx.sessions.values()].find((s) => sessionMatches(s, block, defaults));
-    if (session) {
-      ctx.log.appendLine(`[tether] "${debugConfiguration.name}" reuses session ${session.id}`);
-    } else {
-      session = await startSession(ctx, startParams(block, defaults, debuggeeBaseEnv(process.env, raw.env)));
-    }
+    const session = await startSession(ctx, {
+      ...startParams(block, defaults, debuggeeBaseEnv(process.env, raw.env)), awaitLocal: true });
     if (token?.isCancellationRequested) return undefined;
     const { config: resolved, overridden } = applySession(raw, session);
     if (overridden.length) {
@@ -87,8 +74,9 @@ async function onTerminate(ctx: TetherContext, debugSession: vscode.DebugSession
   }
   if (!ctx.sessions.has(id)) return;
   try {
-    const final = await stopSession(ctx, id);
-    ctx.log.appendLine(`[tether] debug session "${debugSession.name}" ended; session ${id} ${final.state}`);
+    const final = await stopSession(ctx, id, false);
+    ctx.log.appendLine(`[tether] debug session "${debugSession.name}" ended; session ${id} ${final.state}` +
+      (final.state === 'active' ? ' (still held by another debug session)' : ''));
     if (final.state === 'failed') await ctx.showError('Tether could not restore the Service', new Error(final.message ?? 'restore failed'));
   } catch (error) {
     await ctx.showError(`Tether could not stop session ${id}`, error);

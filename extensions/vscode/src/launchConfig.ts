@@ -113,28 +113,6 @@ function nonEmpty(s: string | undefined): string | undefined {
   return s === undefined || s === '' ? undefined : s;
 }
 
-/** Normalises "12001" to "12001:12001"-equivalent form for comparison: `local[:remote]` as the backend reads it. */
-function exposeKey(e: string): string {
-  const [local, remote] = e.split(':');
-  return remote === undefined ? `${local}` : `${local}:${remote}`;
-}
-
-/**
- * Whether a running session can serve a block instead of starting a new one: same Service, namespace (when
- * the block names one), context (when named), and the same local ports.
- */
-export function sessionMatches(session: Session, block: TetherBlock, defaults: TetherDefaults): boolean {
-  if (session.state !== 'active' && session.state !== 'reconnecting') return false;
-  if (session.target !== block.service) return false;
-  const namespace = block.namespace ?? nonEmpty(defaults.namespace);
-  if (namespace !== undefined && session.namespace !== namespace) return false;
-  const context = block.context ?? nonEmpty(defaults.context);
-  if (context !== undefined && session.context !== context) return false;
-  const wanted = block.expose.map((e) => Number(exposeKey(e).split(':')[0])).sort((a, b) => a - b);
-  const have = session.expose.map((e) => e.local).sort((a, b) => a - b);
-  return wanted.length === have.length && wanted.every((p, i) => p === have[i]);
-}
-
 // ---- environment merge -----------------------------------------------------------------------------------
 
 /** Variables whose value is a comma-separated list: the user's entries are kept and the session's added. */

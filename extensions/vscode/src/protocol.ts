@@ -152,7 +152,7 @@ export interface Session {
 }
 
 export const sessionStart = new RequestType<SessionStartParams, Session, ErrorData>('tether/session/start');
-export const sessionStop = new RequestType<{ id: string }, Session, ErrorData>('tether/session/stop');
+export const sessionStop = new RequestType<{ id: string; force?: boolean }, Session, ErrorData>('tether/session/stop');
 export const sessionList = new RequestType<Record<string, never> | null, { sessions: Session[] }, ErrorData>(
   'tether/session/list');
 

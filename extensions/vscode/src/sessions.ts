@@ -8,7 +8,7 @@ import * as proto from './protocol';
 export function startSession(ctx: TetherContext, params: proto.SessionStartParams): Promise<proto.Session> {
   return Promise.resolve(vscode.window.withProgress({
     location: vscode.ProgressLocation.Notification,
-    title: `Tether: exchanging ${params.target}`,
+    title: `Tether: ${params.mode} ${params.target ?? ''}`,
     cancellable: true,
   }, async (progress, token) => {
     let last = 0;
@@ -20,7 +20,7 @@ export function startSession(ctx: TetherContext, params: proto.SessionStartParam
     });
     try {
       const session = await ctx.request(proto.sessionStart, { ...params, workDoneToken }, token);
-      ctx.log.appendLine(`[tether] session ${session.id} active: ${session.mode} ${session.target} in ` +
+      ctx.log.appendLine(`[tether] session ${session.id} ${session.state}: ${session.mode} ${session.target} in ` +
         `${session.namespace} (${(session.phases ?? []).map((p) => `${p.step} ${p.ms} ms`).join(', ')})`);
       for (const note of session.launch?.notes ?? []) ctx.log.appendLine(`[tether] note: ${note}`);
       return session;
@@ -30,10 +30,12 @@ export function startSession(ctx: TetherContext, params: proto.SessionStartParam
   }));
 }
 
-export async function stopSession(ctx: TetherContext, id: string): Promise<proto.Session> {
+/** Stops a session; `force` (the user's explicit stop, the default) ends it whatever holds it, otherwise
+ *  only this caller's hold is let go and the backend stops it at the last one. */
+export async function stopSession(ctx: TetherContext, id: string, force = true): Promise<proto.Session> {
   return Promise.resolve(vscode.window.withProgress({
     location: vscode.ProgressLocation.Window, title: 'Tether: restoring the Service',
-  }, () => ctx.request(proto.sessionStop, { id })));
+  }, () => ctx.request(proto.sessionStop, { id, force })));
 }
 
 export function describe(s: proto.Session): string {

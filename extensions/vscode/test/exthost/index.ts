@@ -47,7 +47,7 @@ const tests: [string, (api: TetherApi) => Promise<void>][] = [
     const config = {
       name: 'inventory (exthost test)', type: 'node', request: 'launch', runtimeExecutable: '/usr/bin/node',
       program: `${vscode.workspace.workspaceFolders![0].uri.fsPath}/server.js`, console: 'internalConsole',
-      env: { PORT: '0', CONFIG_NAME: 'exthost' },
+      env: { PORT: '23456', CONFIG_NAME: 'exthost' },
       tether: { namespace: 'demo', service: 'inventory', expose: '23456:http' },
     };
     const launched = async () => {
@@ -61,7 +61,8 @@ const tests: [string, (api: TetherApi) => Promise<void>][] = [
     const id = first.configuration.__tetherSessionId as string;
     assert.ok(id, 'the resolved configuration carries the session id');
     assert.match(first.configuration.env.HTTP_PROXY, /^http:\/\/tether:[0-9a-f]{32}@127\.0\.0\.1:\d+$/);
-    assert.equal(api.context.sessions.get(id)?.state, 'active');
+    // Two-phase: prepared when the debuggee started, active once it listens on 23456.
+    await sessionsSatisfy(api, 'the session active', (s) => s.some((x) => x.id === id && x.state === 'active'));
     const ended = new Promise<void>((resolve) => {
       const sub = vscode.debug.onDidTerminateDebugSession((s) => { if (s.id === first.id) { sub.dispose(); resolve(); } });
     });

@@ -5,8 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import {
-  applySession, BLOCK_KEYS, debuggeeBaseEnv, INJECTED_KEY, mergeEnv, readTetherBlock, SESSION_KEY, sessionMatches,
-  startParams,
+  applySession, BLOCK_KEYS, debuggeeBaseEnv, INJECTED_KEY, mergeEnv, readTetherBlock, SESSION_KEY, startParams,
   TetherConfigError,
 } from '../../src/launchConfig';
 import type { Session } from '../../src/protocol';
@@ -71,16 +70,6 @@ test('the base environment is the IDE\'s under the configuration\'s env, and goe
   assert.deepEqual(debuggeeBaseEnv({ A: '1' }, undefined), { A: '1' });
   const block = readTetherBlock({ tether: { service: 'orders', expose: '1' } })!;
   assert.deepEqual(startParams(block, {}, base).baseEnv, base);
-});
-
-test('a running session is reused only for the same Service, namespace and local ports', () => {
-  const block = readTetherBlock({ tether: { service: 'orders', namespace: 'feature-42', expose: '12001:8080' } })!;
-  assert.ok(sessionMatches(session(), block, {}));
-  assert.ok(!sessionMatches(session({ target: 'billing' }), block, {}));
-  assert.ok(!sessionMatches(session({ namespace: 'other' }), block, {}));
-  assert.ok(!sessionMatches(session({ state: 'failed' }), block, {}));
-  assert.ok(!sessionMatches(session({ expose: [{ local: 9, servicePort: 80, targetPort: 8080 }] }), block, {}));
-  assert.ok(!sessionMatches(session(), block, { context: 'prod' }));
 });
 
 test('env merge: session wins for proxies, lists are joined, options appended, unsets applied', () => {

@@ -332,6 +332,13 @@ int runSession(const Options& options) {
                  http->second + " (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, JAVA_TOOL_OPTIONS).");
   }
 
+  if (session.dnsPort != 0) {
+    const auto port = std::to_string(session.dnsPort);
+    printer.line("DNS: 127.0.0.1:" + port +
+                 " answers names as the namespace's pods resolve them, for tools " +
+                 "that take a resolver (dig @127.0.0.1 -p " + port + " orders." + session.namespaceName +
+                 ".svc.cluster.local).");
+  }
   if (options.run.empty() && session.mode == session::Mode::Connect) {
     printer.line(
         "Run commands inside the session with `tether connect -- CMD` (e.g. `tether connect -- bash`).");

@@ -35,6 +35,7 @@ json::object sessionToJson(const core::SessionView& session) {
                       {"startedAt", session.startedAt}};
   if (!session.message.empty()) object["message"] = session.message;
   if (!session.shadowPod.empty()) object["shadowPod"] = session.shadowPod;
+  if (session.dnsPort != 0) object["dns"] = "127.0.0.1:" + std::to_string(session.dnsPort);
   if (!session.launchEnv.empty()) {
     json::object env;
     for (const auto& [key, value] : session.launchEnv) env[key] = value;

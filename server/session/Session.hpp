@@ -90,7 +90,8 @@ struct SessionSnapshot {
   Blame blame = Blame::User;  // whose the failure is, once failed
   std::string shadowPod;
   std::vector<ExposedView> exposed;
-  std::map<std::string, std::string> launchEnv;        // empty until the tunnel is up
+  std::map<std::string, std::string> launchEnv;  // empty until the tunnel is up
+  int dnsPort = 0;  // the local DNS forwarder on 127.0.0.1 (0 until the tunnel is up)
   std::vector<std::pair<std::string, double>> phases;  // action -> milliseconds, in order (benchmarks)
 };
 

@@ -51,6 +51,15 @@ Outcome ShadowSession::Impl::execute(ActionKind kind) {
       progress("Reading Service " + request.service);
       return request.mode == Mode::Forward ? readForwardService() : readService();
     case ActionKind::CheckAccess:
+      if (request.mode == Mode::Connect) {
+        // connect reads no Service, so nothing else would say that the namespace does not exist.
+        progress("Reading namespace " + request.namespaceName);
+        if (client->getSync(kube::resources::namespaces, "", request.namespaceName)
+                .is(kube::ApiReason::NotFound)) {
+          return failed("namespace \"" + request.namespaceName +
+                        "\" does not exist; `tether namespaces` lists them (or pass -n with the right one)");
+        }
+      }
       progress("Checking permissions in " + request.namespaceName);
       return checkAccess();
     case ActionKind::Lock:

@@ -14,6 +14,7 @@
 
 #include "server/kube/Objects.hpp"
 #include "server/session/ShadowSession.hpp"
+#include "server/tunnel/DnsForwarder.hpp"
 #include "server/tunnel/HttpProxy.hpp"
 #include "server/tunnel/PortForwarder.hpp"
 #include "server/tunnel/Socks5Proxy.hpp"
@@ -128,6 +129,8 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   std::shared_ptr<tunnelclient::Socks5Proxy> socksProxy;
   std::vector<std::shared_ptr<tunnelclient::PortForwarder>> forwarders;  // forward
   std::unique_ptr<kube::Waiter> serviceWatch;
+  // Not shared with its coroutines: it is destroyed with Impl, after the I/O thread has ended.
+  std::unique_ptr<tunnelclient::DnsForwarder> dns;
   std::promise<void> ioFinished;
   std::future<void> ioDone;
   std::thread ioThread;

@@ -40,10 +40,16 @@ Outcome ShadowSession::Impl::openTunnel() {
   if (!httpProxy->bind(0, error) || !socksProxy->bind(0, error)) {
     return failed("could not open the local proxies on 127.0.0.1: " + error);
   }
+  // For tools that can be pointed at a resolver (dig, nslookup, a resolver setting): names resolve as in a
+  // pod.
+  dns = std::make_unique<tunnelclient::DnsForwarder>(*tunnel);
+  if (!dns->bind(0, error)) return failed("could not open the local DNS forwarder on 127.0.0.1: " + error);
   tunnelStarted = true;
   asio::post(io, [this] {
     tunnel::spawnLogged(io.get_executor(), httpProxy->serve(), "http proxy");
     tunnel::spawnLogged(io.get_executor(), socksProxy->serve(), "socks5 proxy");
+    tunnel::spawnLogged(io.get_executor(), dns->serveUdp(), "dns udp");
+    tunnel::spawnLogged(io.get_executor(), dns->serveTcp(), "dns tcp");
     asio::co_spawn(io, tunnel->run(), [this](std::exception_ptr) {
       {
         std::lock_guard guard(mutex);
@@ -58,6 +64,7 @@ Outcome ShadowSession::Impl::openTunnel() {
   {
     std::lock_guard guard(mutex);
     snap.launchEnv = launchEnvironment(envInput);
+    snap.dnsPort = dns->port();
   }
   auto up = awaitTunnel();
   if (up.kind == OutcomeKind::Done && request.mode == Mode::Forward) return openForwards();
@@ -175,6 +182,7 @@ void ShadowSession::Impl::stopTunnel() {
   asio::post(io, [this] {
     if (httpProxy) httpProxy->close();
     for (const auto& forwarder : forwarders) forwarder->close();
+    if (dns) dns->close();
     if (socksProxy) socksProxy->close();
     if (tunnel) tunnel->stop();
   });

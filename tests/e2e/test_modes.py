@@ -4,7 +4,10 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
+
+import pytest
 
 from exchange_support import LocalServer, free_port, watch_until
 
@@ -89,6 +92,18 @@ def test_connect_without_a_command_runs_until_stopped_with_only_its_shadow_in_th
     assert pod["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "tether"
     assert pod["metadata"]["annotations"]["tether.dev/mode"] == "connect"
     # The launch environment reaches the namespace from any process given it.
+    # The session's DNS forwarder answers names as the namespace's pods resolve them.
+    host, port = session["dns"].split(":")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.settimeout(20)
+        name = f"inventory.{demo.ns}.svc.cluster.local"
+        question = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\x00\x00\x01\x00\x01"
+        udp.sendto(struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0) + question, (host, int(port)))
+        answer = udp.recv(4096)
+    qid, flags, _, answers, _, _ = struct.unpack(">HHHHHH", answer[:12])
+    cluster_ip = demo.svc("inventory")["spec"]["clusterIP"]
+    assert qid == 0x4242 and flags & 0xF == 0 and answers >= 1
+    assert answer[-4:] == socket.inet_aton(cluster_ip)
     curl = subprocess.run(["curl", "-sS", "--max-time", "20", "http://inventory/by-env"],
                           env={**os.environ, **session["launch"]["env"]},
                           capture_output=True, text=True)
@@ -221,6 +236,13 @@ def test_forward_balances_connections_over_the_service_and_follows_its_endpoints
     assert services == before[0]
 
 
+def test_connect_names_a_namespace_that_does_not_exist(demo, launcher):
+    code, events, _ = launcher.run(launcher.env(), "connect", "-n", "no-such-namespace", "--output", "json")
+    error = [e for e in events if e.get("event") == "error"][-1]
+    assert code != 0 and 'namespace "no-such-namespace" does not exist' in error["message"], events
+    assert demo.tether_objects() == []
+
+
 def test_forward_names_a_missing_service_and_a_taken_local_port(demo, launcher):
     before = snapshot(demo)
     code, events, _ = launcher.run(launcher.env(), "forward", "nope", f"{free_port()}:80", "-n", demo.ns,
@@ -264,3 +286,25 @@ def test_completion_offers_commands_flags_and_the_clusters_names(demo, launcher)
     zsh = subprocess.run([launcher.tether, "completion", "zsh"], env=env, capture_output=True, text=True, check=True)
     assert zsh.stdout.startswith("# tether completion for zsh") and "bashcompinit" in zsh.stdout
     assert subprocess.run(["bash", "-n"], input=zsh.stdout, text=True).returncode == 0
+
+
+@pytest.mark.parametrize("command, args, missing, present", [
+    ("connect", (), ("create pods", "create pods/portforward", "create secrets", "patch pods"), ()),
+    ("preview", ("orders-v2", "--expose", "12001:80"), ("create services", "delete services", "create pods"),
+     ("get services",)),
+    ("forward", ("orders", "18080:80"), ("create pods", "create secrets"), ("patch services",)),
+])
+def test_missing_permissions_are_listed_at_once_for_every_mode(demo, launcher, command, args, missing, present):
+    demo.kubectl("create", "rolebinding", f"restricted-view-{command}", "--clusterrole=view",
+                 "--user=kubesim-restricted")
+    before = demo.services()
+    code, events, stderr = launcher.run(launcher.env(), command, *args, "-n", demo.ns, "--context",
+                                        "kubesim-restricted", "--output", "json")
+    assert code == 1, stderr
+    message = next(e for e in events if e["event"] == "error")["message"]
+    assert "kubesim-restricted" in message
+    for verb in missing:
+        assert verb in message, message
+    for verb in present:
+        assert verb not in message, message
+    assert demo.services() == before and demo.tether_objects() == []

@@ -148,6 +148,8 @@ export interface Session {
   message?: string;
   shadowPod?: string;
   launch?: LaunchEnv;
+  /** "127.0.0.1:PORT": a DNS server resolving names as the namespace's pods do. */
+  dns?: string;
   phases?: { step: string; ms: number }[];
 }
 

@@ -119,7 +119,7 @@ Outcome ShadowSession::Impl::readService() {
 }
 
 Outcome ShadowSession::Impl::lock() {
-  auto now = kube::serverTime(*client);
+  auto now = serverClock.now();
   if (!now) return fromError(now.error(), "reading the cluster's clock");
   auto current = kube::getService(*client, request.namespaceName, request.service);
   if (!current) return fromError(current.error(), "reading Service " + request.service);
@@ -223,7 +223,7 @@ Outcome ShadowSession::Impl::renewServiceHeartbeat() {
     return fromError(error, what);
   };
   lastHeartbeatAttempt = std::chrono::steady_clock::now();
-  auto now = kube::serverTime(*client);
+  auto now = serverClock.now();
   if (!now) return retryOr(now.error(), "reading the cluster's clock");
   auto current = kube::getService(*client, request.namespaceName, request.service);
   if (!current) return retryOr(current.error(), "reading Service " + request.service);

@@ -68,7 +68,7 @@ Outcome ShadowSession::Impl::checkPreviewName() {
 }
 
 Outcome ShadowSession::Impl::createPreviewService() {
-  auto now = kube::serverTime(*client);
+  auto now = serverClock.now();
   if (!now) return fromError(now.error(), "reading the cluster's clock");
   const auto stamp = kube::formatTimestamp(now.value());
   kube::NewService service;
@@ -108,7 +108,7 @@ Outcome ShadowSession::Impl::createPreviewService() {
 
 Outcome ShadowSession::Impl::renewPreviewHeartbeat() {
   lastHeartbeatAttempt = std::chrono::steady_clock::now();
-  auto now = kube::serverTime(*client);
+  auto now = serverClock.now();
   if (!now) {
     if (transient(now.error())) return Outcome{OutcomeKind::Retry, now.error().message};
     return fromError(now.error(), "reading the cluster's clock");

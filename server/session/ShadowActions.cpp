@@ -287,7 +287,7 @@ Outcome ShadowSession::Impl::renewHeartbeat() {
       break;
   }
   lastHeartbeatAttempt = std::chrono::steady_clock::now();
-  auto now = kube::serverTime(*client);
+  auto now = serverClock.now();
   if (!now) {
     if (transient(now.error()))
       return Outcome{OutcomeKind::Retry, "reading the cluster's clock: " + now.error().message};

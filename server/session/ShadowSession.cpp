@@ -32,6 +32,7 @@ ShadowSession::Impl::Impl(std::shared_ptr<kube::Client> clientIn, SessionSpec re
       timings(timingsIn),
       observer(observerIn),
       machine(planFor(request.mode)),
+      serverClock([client = client] { return kube::serverTime(*client); }),
       ioWork(asio::make_work_guard(io)) {
   if (request.id.empty()) request.id = support::randomHex(4);
   snap.id = request.id;

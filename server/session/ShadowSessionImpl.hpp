@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "server/kube/Objects.hpp"
+#include "server/session/ServerClock.hpp"
 #include "server/session/ShadowSession.hpp"
 #include "server/tunnel/DnsForwarder.hpp"
 #include "server/tunnel/HttpProxy.hpp"
@@ -80,6 +81,7 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   SessionTimings timings;
   SessionObserver& observer;
   SessionMachine machine;
+  ServerClock serverClock;  // driver thread only
 
   // Guarded by `mutex`: the inbox and the published snapshot.
   std::mutex publishMutex;  // taken before `mutex`, held while observers hear a state change

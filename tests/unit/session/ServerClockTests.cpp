@@ -1,0 +1,39 @@
+// ServerClockTests.cpp - the server's time is read once and carried forward by the monotonic clock, read
+// again when stale, and a failed read is reported (and tried again next time).
+#include <catch2/catch.hpp>
+
+#include "server/session/ServerClock.hpp"
+
+using namespace tether;
+using namespace std::chrono_literals;
+
+TEST_CASE("the server's clock is read once, carried forward, and read again when stale", "[session][clock]") {
+  const auto server = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  auto steady = std::chrono::steady_clock::time_point(1h);
+  int reads = 0;
+  bool failing = false;
+  session::ServerClock clock(
+      [&]() -> kube::Result<std::chrono::system_clock::time_point> {
+        ++reads;
+        if (failing) {
+          kube::ApiError error;
+          error.message = "unreachable";
+          return error;
+        }
+        return server + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                            steady - std::chrono::steady_clock::time_point(1h));
+      },
+      std::chrono::minutes(10), [&] { return steady; });
+
+  failing = true;
+  CHECK_FALSE(clock.now());  // nothing to carry forward yet
+  failing = false;
+  REQUIRE(clock.now().value() == server);
+  CHECK(reads == 2);
+  steady += 95s;
+  CHECK(clock.now().value() == server + 95s);  // carried forward, no request
+  CHECK(reads == 2);
+  steady += 10min;
+  CHECK(clock.now().value() == server + 95s + 10min);  // stale: read again
+  CHECK(reads == 3);
+}

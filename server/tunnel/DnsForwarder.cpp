@@ -34,15 +34,24 @@ DnsForwarder::DnsForwarder(TunnelClient& client, ProxyConfig config)
     : client_(client), config_(config), udp_(client.executor()), tcp_(client.executor()) {}
 
 bool DnsForwarder::bind(std::uint16_t port, std::string& error) {
-  boost::system::error_code ec;
-  udp_.open(udp::v4(), ec);
-  if (!ec) udp_.bind(udp::endpoint(asio::ip::address_v4::loopback(), port), ec);
-  if (ec) {
-    error = "udp 127.0.0.1:" + std::to_string(port) + ": " + ec.message();
-    return false;
+  // One port for both, so clients find UDP and TCP at one address. TCP picks it: a free UDP port is often
+  // the local port of some outgoing TCP connection (a session's port-forward), so UDP-first failed now and
+  // then. With port 0, a number UDP cannot take is given back and another one tried.
+  constexpr int kAttempts = 16;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    if (!bindLoopback(tcp_, port, error)) return false;
+    const auto chosen = tcp_.local_endpoint().port();
+    boost::system::error_code ec;
+    udp_.open(udp::v4(), ec);
+    if (!ec) udp_.bind(udp::endpoint(asio::ip::address_v4::loopback(), chosen), ec);
+    if (!ec) return true;
+    error = "udp 127.0.0.1:" + std::to_string(chosen) + ": " + ec.message();
+    boost::system::error_code ignored;
+    udp_.close(ignored);
+    tcp_.close(ignored);
+    if (port != 0) return false;
   }
-  // TCP takes the port UDP got, so clients find both at one address.
-  return bindLoopback(tcp_, udp_.local_endpoint().port(), error);
+  return false;
 }
 
 std::uint16_t DnsForwarder::port() const {

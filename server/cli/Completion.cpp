@@ -20,6 +20,15 @@ _tether_flag_value() {
   done
 }
 
+# Names from the cluster (one per line) that start with what is typed, taken as they are: never through
+# `compgen -W`, which would expand them (a context named $(...) must not run anything on Tab).
+_tether_names() {
+  local name
+  while IFS= read -r name; do
+    [[ "$name" == "$cur"* ]] && COMPREPLY+=("$name")
+  done < <("$tether" __complete "$@" "${cluster[@]}" 2>/dev/null)
+}
+
 _tether() {
   local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD - 1]}" tether="${COMP_WORDS[0]}"
   local commands="serve contexts namespaces services sessions exchange connect preview forward clean recover completion"
@@ -42,8 +51,8 @@ _tether() {
   value=$(_tether_flag_value -n); [[ -z "$value" ]] && value=$(_tether_flag_value --namespace)
   [[ -n "$value" ]] && cluster+=(-n "$value")
   case "$prev" in
-    -n|--namespace) COMPREPLY=($(compgen -W "$("$tether" __complete namespaces "${cluster[@]}" 2>/dev/null)" -- "$cur")); return ;;
-    --context) COMPREPLY=($(compgen -W "$("$tether" __complete contexts "${cluster[@]}" 2>/dev/null)" -- "$cur")); return ;;
+    -n|--namespace) _tether_names namespaces; return ;;
+    --context) _tether_names contexts; return ;;
     --strategy) COMPREPLY=($(compgen -W "selector scale" -- "$cur")); return ;;
     --type) COMPREPLY=($(compgen -W "ClusterIP NodePort LoadBalancer" -- "$cur")); return ;;
     --output) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
@@ -71,7 +80,7 @@ _tether() {
   case "$cmd" in
     exchange|forward|recover)
       if ((positionals == 0)); then
-        COMPREPLY=($(compgen -W "$("$tether" __complete services "${cluster[@]}" 2>/dev/null)" -- "$cur"))
+        _tether_names services
       fi ;;
     completion)
       if ((positionals == 0)); then COMPREPLY=($(compgen -W "bash zsh" -- "$cur")); fi ;;

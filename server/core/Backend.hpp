@@ -84,6 +84,7 @@ class Backend {
  private:
   std::shared_ptr<kube::Client> clientFor(const ConnectionOptions& options);
   void stopAllSessions();
+  std::function<void()> releaseOnCancel(const std::string& id);
   SessionView joinSession(const std::shared_ptr<session::Session>& session, const SessionRequest& request,
                           const std::function<void(const SessionView&)>& prepared,
                           const CancelRegistration& onCancel);

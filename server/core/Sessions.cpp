@@ -42,14 +42,16 @@ ErrorCategory categoryOf(session::Blame blame) {
   return ErrorCategory::Internal;
 }
 
-// Two starts with the same binding are one session: a compound launch's debug sessions share it.
-std::string bindingOf(const session::SessionSpec& spec) {
+// Two starts with the same binding are one session: a compound launch's debug sessions share it. The
+// kubeconfig is part of it: two files may name different clusters with the same context name.
+std::string bindingOf(const session::SessionSpec& spec, const std::string& kubeconfig) {
   std::vector<std::string> ports;
   for (const auto& port : spec.expose) ports.push_back(std::to_string(port.local) + ":" + port.remote);
   std::sort(ports.begin(), ports.end());
-  std::string binding = spec.contextName + "\n" + spec.namespaceName + "\n" + session::toString(spec.mode) +
-                        "\n" + spec.service + "\n" + session::toString(spec.strategy) + "\n" +
-                        spec.serviceType + "\n" + spec.image + "\n" + (spec.proxyProtocol ? "p" : "-");
+  std::string binding = kubeconfig + "\n" + spec.contextName + "\n" + spec.namespaceName + "\n" +
+                        session::toString(spec.mode) + "\n" + spec.service + "\n" +
+                        session::toString(spec.strategy) + "\n" + spec.serviceType + "\n" + spec.image +
+                        "\n" + (spec.proxyProtocol ? "p" : "-");
   for (const auto& port : ports) binding += "\n" + port;
   return binding;
 }
@@ -82,12 +84,35 @@ SessionView Backend::startSession(const SessionRequest& request,
   spec.environment = request.baseEnv;
   spec.awaitLocal = request.awaitLocal;
   spec.proxyProtocol = request.proxyProtocol;
-  const auto binding = bindingOf(spec);
+  const auto binding = bindingOf(spec, request.connection.kubeconfig.value_or(""));
+  // Sessions that ended by themselves (a lost lock, an evicted shadow) give their binding and ports back;
+  // they are dropped outside the lock (dropping one joins its threads).
+  std::vector<std::pair<std::string, std::shared_ptr<session::Session>>> ended;
+  struct DropEnded {
+    std::vector<std::pair<std::string, std::shared_ptr<session::Session>>>& ended;
+    session::LocalSessions& local;
+    ~DropEnded() {
+      for (auto& [id, session] : ended) {
+        session.reset();
+        local.remove(id);
+      }
+    }
+  } dropEnded{ended, sessions_->local};
 
   {
     // The binding and the local ports are claimed under one lock, so two starts at once with the same
     // binding become one session, and two with the same local port cannot both pass.
     std::unique_lock lock(sessions_->mutex);
+    std::erase_if(sessions_->live, [&](auto& item) {
+      if (!item.second.session) return false;
+      const auto state = item.second.session->snapshot().state;
+      if (state != session::SessionState::Failed && state != session::SessionState::Stopped) return false;
+      if (!sessions_->progress.contains(item.first)) {  // not its own start's to remove
+        ended.emplace_back(item.first, std::move(item.second.session));
+        return true;
+      }
+      return false;
+    });
     std::shared_ptr<session::Session> joined;
     for (;;) {
       const auto same = std::find_if(sessions_->live.begin(), sessions_->live.end(),
@@ -144,19 +169,28 @@ SessionView Backend::startSession(const SessionRequest& request,
   }
 
   // Shared: a shutdown may stop (and drop) the session while this call still waits on it.
-  std::shared_ptr<session::Session> raw =
-      session::startSession(client, spec, session::SessionTimings{}, *sessions_);
+  std::shared_ptr<session::Session> raw;
+  try {
+    raw = session::startSession(client, spec, session::SessionTimings{}, *sessions_);
+  } catch (const std::exception& error) {
+    {
+      std::lock_guard lock(sessions_->mutex);
+      sessions_->progress.erase(spec.id);
+      sessions_->prepared.erase(spec.id);
+      sessions_->live.erase(spec.id);
+    }
+    sessions_->changed.notify_all();
+    sessions_->local.remove(spec.id);
+    throw Error(ErrorCategory::Internal, std::string("could not start the session: ") + error.what(),
+                "nothing was changed in the cluster; see the backend log");
+  }
   const auto id = raw->id();
   {
     std::lock_guard lock(sessions_->mutex);
     sessions_->live[id].session = raw;
   }
   sessions_->changed.notify_all();
-  if (onCancel) {
-    onCancel([weak = std::weak_ptr<session::Session>(raw)] {
-      if (auto session = weak.lock()) session->requestStop();
-    });
-  }
+  if (onCancel) onCancel(releaseOnCancel(id));
   if (shutDown_) raw->requestStop();  // a shutdown that came while this start was being set up
   auto snapshot = raw->waitStarted();
   {
@@ -185,24 +219,16 @@ SessionView Backend::joinSession(const std::shared_ptr<session::Session>& sessio
                                  const std::function<void(const SessionView&)>& prepared,
                                  const CancelRegistration& onCancel) {
   const auto id = session->id();
-  if (onCancel) {
-    onCancel([this, id] {
-      post([this, id] {
-        try {
-          stopSession(id);
-        } catch (const Error&) {
-          // Gone meanwhile.
-        }
-      });
-    });
-  }
+  if (onCancel) onCancel(releaseOnCancel(id));
   auto snapshot = session->snapshot();
+  snapshot.launchEnv = session->launchEnvFor(request.baseEnv);
   if (request.awaitLocal && prepared &&
       (snapshot.state == session::SessionState::Prepared ||
        snapshot.state == session::SessionState::Active)) {
     prepared(snapshot);
   }
   snapshot = session->waitStarted();
+  snapshot.launchEnv = session->launchEnvFor(request.baseEnv);  // this holder's debuggee, not the first's
   if (snapshot.state != session::SessionState::Active) {
     // The start it joined failed or was stopped; that start reports and removes it.
     throw Error(categoryOf(snapshot.blame),
@@ -214,6 +240,20 @@ SessionView Backend::joinSession(const std::shared_ptr<session::Session>& sessio
 
 SessionView Backend::stopSession(const std::string& id) {
   return stopSession(id, false);
+}
+
+// A cancelled start lets go of its hold, as a stop would: the session stops (undoing what it did, even
+// half-way through its start) only when no other start holds it. On the pool: stopping blocks.
+std::function<void()> Backend::releaseOnCancel(const std::string& id) {
+  return [this, id] {
+    post([this, id] {
+      try {
+        stopSession(id);
+      } catch (const Error&) {
+        // Gone meanwhile.
+      }
+    });
+  };
 }
 
 SessionView Backend::stopSession(const std::string& id, bool whateverItsHolders) {

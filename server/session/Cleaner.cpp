@@ -275,13 +275,17 @@ class Run {
 };
 
 // A Service `tether preview` created: labelled as Tether's in the preview role, with its session's id.
+// Labels can be put on anyone's Service by whoever may patch it, so a Service is taken for a preview's only
+// when its selector is also exactly what a preview writes: the session's own pods and nothing else.
 std::string previewSession(const kube::ServiceSummary& service) {
-  if (valueOf(service.labels, labels::kManagedBy) != labels::kManagedByValue ||
+  const auto id = valueOf(service.labels, labels::kSession);
+  if (id.empty() || valueOf(service.labels, labels::kManagedBy) != labels::kManagedByValue ||
       valueOf(service.labels, labels::kRole) != labels::kRolePreview ||
-      valueOf(service.annotations, labels::kMode) != "preview") {
+      valueOf(service.annotations, labels::kMode) != "preview" ||
+      service.selector != std::map<std::string, std::string>{{labels::kSession, id}}) {
     return {};
   }
-  return valueOf(service.labels, labels::kSession);
+  return id;
 }
 
 // Previews whose heartbeat (on their own Service) stopped: the Service is deleted, then what the session

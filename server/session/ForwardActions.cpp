@@ -51,8 +51,18 @@ Outcome ShadowSession::Impl::openForwards() {
   const auto host = headless ? request.service + "." + request.namespaceName : original.clusterIP;
   for (const auto& port : exposed) {
     const auto local = static_cast<std::uint16_t>(port.local);
+    // Without a ClusterIP nothing maps the Service port: the pods listen on the target port.
+    int remote = port.servicePort;
+    if (headless) {
+      if (!action::isNumber(port.targetPort)) {
+        return failed("Service " + request.service + " is headless and its port " +
+                      std::to_string(port.servicePort) + " targets the named container port \"" +
+                      port.targetPort + "\"; forward to a Service with a ClusterIP, or to a numeric port");
+      }
+      remote = std::stoi(port.targetPort);
+    }
     auto forwarder = std::make_shared<tunnelclient::PortForwarder>(
-        tunnel, host, static_cast<std::uint16_t>(port.servicePort),
+        tunnel, host, static_cast<std::uint16_t>(remote),
         [this, local](const std::string& error) { onForwardResult(local, error); });
     std::string error;
     if (!forwarder->bind(local, error)) {

@@ -116,6 +116,11 @@ class Session {
   // Blocks until everything is undone.
   virtual SessionSnapshot waitFinished() = 0;
   virtual SessionSnapshot snapshot() const = 0;
+  // The launch environment for a debuggee whose own environment is `baseEnv` (each holder of a shared
+  // session gets its own: NO_PROXY and JAVA_TOOL_OPTIONS extend what that debuggee has). Empty until the
+  // tunnel is up.
+  virtual std::map<std::string, std::string> launchEnvFor(
+      const std::map<std::string, std::string>& baseEnv) const = 0;
 };
 
 // Starts a session of `spec.mode` (the mode factory: one place maps a mode to its implementation).

@@ -167,8 +167,10 @@ Action SessionMachine::onOutcome(const Outcome& outcome) {
   if (outcome.kind == OutcomeKind::Done) {
     if (kind == ActionKind::Lock) lockTaken_ = true;
     if (kind == ActionKind::CreateShadow) shadowCreated_ = true;
-    if (kind == ActionKind::MoveTraffic && !plan_.locksService) trafficMoved_ = true;  // preview's Service
   }
+  // Preview's Service may exist even when its create failed (the answer lost, not the write): the undo
+  // deletes it if it is the session's own, and leaves anyone else's alone.
+  if (kind == ActionKind::MoveTraffic && !plan_.locksService) trafficMoved_ = true;
   if (stopRequested_) return undo();
   switch (outcome.kind) {
     case OutcomeKind::Held:

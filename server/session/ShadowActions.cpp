@@ -37,9 +37,10 @@ std::string shadowBaseName(const SessionSpec& spec) {
 }
 
 Outcome ShadowSession::Impl::execute(ActionKind kind) {
-  // The lease must outlive the slow steps of a start too, or another user's `tether clean` takes it.
-  if (machine.serviceHeld() && kind != ActionKind::RenewHeartbeat && kind != ActionKind::RestoreTraffic &&
-      kind != ActionKind::DeleteShadow) {
+  // The heartbeat must outlive the slow steps of a start too, or another user's `tether clean` takes the
+  // session for dead: the lock's from Lock on, the shadow pod's from its creation.
+  if ((machine.lockTaken() || machine.shadowCreated()) && kind != ActionKind::RenewHeartbeat &&
+      kind != ActionKind::RestoreTraffic && kind != ActionKind::DeleteShadow) {
     renewIfDue();
   }
   switch (kind) {
@@ -142,6 +143,7 @@ Outcome ShadowSession::Impl::checkAccess() {
       checks.push_back({"watch", "", "services", "", ns, ""});
       break;
     case Mode::Preview:
+      checks.push_back({"get", "", "services", "", ns, request.service});
       checks.push_back({"create", "", "services", "", ns, ""});
       checks.push_back({"patch", "", "services", "", ns, request.service});
       checks.push_back({"delete", "", "services", "", ns, request.service});
@@ -208,6 +210,15 @@ Outcome ShadowSession::Impl::createShadow() {
   pod.labels = ownLabels;
   pod.labels[labels::kRole] = labels::kRoleShadow;
   pod.annotations = {{labels::kOwner, request.owner}, {labels::kMode, toString(request.mode)}};
+  if (request.mode != Mode::Exchange) {
+    // Alive from its creation: modes without a lock keep their heartbeat here (see renewHeartbeat).
+    auto now = serverClock.now();
+    if (!now) {
+      client->removeSync(kube::resources::secrets, request.namespaceName, secretName);
+      return fromError(now.error(), "reading the cluster's clock");
+    }
+    pod.annotations[labels::kHeartbeat] = kube::formatTimestamp(now.value());
+  }
   pod.image = request.image;
   pod.args = {"--tunnel-port", std::to_string(tunnelPort), "--ready-port", std::to_string(readyPort)};
   pod.envFromSecret = {{"TETHER_SHADOW_TOKEN", {secretName, "token"}}};
@@ -232,6 +243,7 @@ Outcome ShadowSession::Impl::createShadow() {
     return fromError(created.error(), "creating the shadow pod (image " + request.image + ")");
   }
   shadowUid = created.value().uid;
+  if (request.mode != Mode::Exchange) lastHeartbeat = std::chrono::steady_clock::now();
   // Deleting the pod (by hand, or by a namespace clean-up) then deletes the token with it.
   if (auto owned = kube::setSecretOwner(*client, request.namespaceName, secretName, created.value());
       !owned) {
@@ -277,15 +289,9 @@ Outcome ShadowSession::Impl::awaitShadowReady() {
 // Where the heartbeat lives: on the Service the session holds (exchange's lock, preview's own Service), or,
 // for modes that hold no Service, on the shadow pod itself, so `tether clean` elsewhere leaves it alone.
 Outcome ShadowSession::Impl::renewHeartbeat() {
-  switch (request.mode) {
-    case Mode::Exchange:
-      return renewServiceHeartbeat();
-    case Mode::Preview:
-      return renewPreviewHeartbeat();
-    case Mode::Connect:
-    case Mode::Forward:
-      break;
-  }
+  if (request.mode == Mode::Exchange) return renewServiceHeartbeat();
+  // Preview's Service carries it once it exists; until then, and for connect and forward, the pod does.
+  if (request.mode == Mode::Preview && machine.serviceHeld()) return renewPreviewHeartbeat();
   lastHeartbeatAttempt = std::chrono::steady_clock::now();
   auto now = serverClock.now();
   if (!now) {

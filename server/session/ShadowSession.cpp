@@ -9,6 +9,7 @@
 #include <future>
 #include "support/text/Random.hpp"
 
+#include "server/session/LaunchEnv.hpp"
 #include "server/session/ShadowSessionImpl.hpp"
 
 namespace tether::session {
@@ -292,6 +293,15 @@ SessionSnapshot ShadowSession::waitFinished() {
 SessionSnapshot ShadowSession::snapshot() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->snap;
+}
+
+std::map<std::string, std::string> ShadowSession::launchEnvFor(
+    const std::map<std::string, std::string>& baseEnv) const {
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->envInput) return {};
+  auto input = *impl_->envInput;
+  input.current = baseEnv;
+  return launchEnvironment(input);
 }
 
 }  // namespace tether::session

@@ -29,6 +29,8 @@ class ShadowSession final : public Session {
   void requestStop() override;
   SessionSnapshot waitFinished() override;
   SessionSnapshot snapshot() const override;
+  std::map<std::string, std::string> launchEnvFor(
+      const std::map<std::string, std::string>& baseEnv) const override;
 
  private:
   struct Impl;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "server/kube/Objects.hpp"
+#include "server/session/LaunchEnv.hpp"
 #include "server/session/ServerClock.hpp"
 #include "server/session/ShadowSession.hpp"
 #include "server/tunnel/DnsForwarder.hpp"
@@ -101,7 +102,8 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   bool started = false;
   bool finished = false;
   SessionSnapshot snap;
-  std::string machineMessage;  // the machine's message as last read by the driver
+  std::optional<LaunchEnvInput> envInput;  // once the tunnel is up: for each holder's launch environment
+  std::string machineMessage;              // the machine's message as last read by the driver
   SessionState publishedState = SessionState::Starting;
   std::string publishedMessage;
 

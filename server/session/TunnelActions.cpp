@@ -58,13 +58,13 @@ Outcome ShadowSession::Impl::openTunnel() {
       wake.notify_all();
     });
   });
-  LaunchEnvInput envInput{
-      httpProxy->port(), socksProxy->port(), credentials.user + ":" + credentials.password,
-      findJvmAgent(),    request.localNames, request.environment};
+  LaunchEnvInput input{httpProxy->port(), socksProxy->port(), credentials.user + ":" + credentials.password,
+                       findJvmAgent(),    request.localNames, request.environment};
   {
     std::lock_guard guard(mutex);
-    snap.launchEnv = launchEnvironment(envInput);
+    snap.launchEnv = launchEnvironment(input);
     snap.dnsPort = dns->port();
+    envInput = input;
   }
   auto up = awaitTunnel();
   if (up.kind == OutcomeKind::Done && request.mode == Mode::Forward) return openForwards();

@@ -62,6 +62,7 @@ void DnsForwarder::close() {
   boost::system::error_code ec;
   udp_.close(ec);
   tcp_.close(ec);
+  for (auto* client : clients_) client->close(ec);
 }
 
 asio::awaitable<std::string> DnsForwarder::resolve(std::string query) {
@@ -101,6 +102,13 @@ asio::awaitable<void> DnsForwarder::serveTcp() {
 }
 
 asio::awaitable<void> DnsForwarder::serveTcpClient(tcp::socket socket) {
+  // Known to close() while it runs: a stop ends a client that would otherwise idle for its whole timeout.
+  struct Tracked {
+    std::set<tcp::socket*>& clients;
+    tcp::socket* socket;
+    ~Tracked() { clients.erase(socket); }
+  } tracked{clients_, &socket};
+  clients_.insert(&socket);
   for (;;) {
     std::array<std::uint8_t, 2> prefix{};
     asio::steady_timer idle(client_.executor(), config_.dnsTcpIdleTimeout);

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "server/tunnel/ProxyConfig.hpp"
@@ -23,6 +24,7 @@ class DnsForwarder {
   std::uint16_t port() const;
   boost::asio::awaitable<void> serveUdp();
   boost::asio::awaitable<void> serveTcp();
+  // Closes the listeners and every TCP client still connected (call on the executor it serves on).
   void close();
 
  private:
@@ -34,6 +36,7 @@ class DnsForwarder {
   ProxyConfig config_;
   boost::asio::ip::udp::socket udp_;
   boost::asio::ip::tcp::acceptor tcp_;
+  std::set<boost::asio::ip::tcp::socket*> clients_;  // TCP clients being served (in their frames)
 };
 
 }  // namespace tether::tunnelclient

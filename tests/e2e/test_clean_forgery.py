@@ -128,3 +128,15 @@ def test_a_session_alive_on_one_service_is_left_alone_whatever_another_claims(de
     demo.kubectl("annotate", "service", "frontend", *[f"tether.dev/{k}-" for k in (
         "locked-by", "owner", "since", "heartbeat", "mode", "strategy", "original-selector")])
     local.close()
+
+
+def test_a_service_labelled_as_a_preview_but_selecting_other_pods_is_not_deleted(demo, launcher):
+    # The labels and annotation of a preview, on the real `inventory` Service (patch rights suffice).
+    patch = {"metadata": {"labels": {"app.kubernetes.io/managed-by": "tether", "tether.dev/role": "preview",
+                                     "tether.dev/session": "f0f0f0f0"},
+                          "annotations": {"tether.dev/mode": "preview", "tether.dev/heartbeat": OLD}}}
+    demo.kubectl("patch", "service", "inventory", "--type=merge", "-p", json.dumps(patch))
+    before = demo.svc("inventory")
+    actions, _ = clean(demo, launcher)
+    assert actions == []
+    assert demo.svc("inventory")["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]

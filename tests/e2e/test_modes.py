@@ -283,6 +283,14 @@ def test_completion_offers_commands_flags_and_the_clusters_names(demo, launcher)
     assert complete(launcher, env, "exchange", "orders", "--strategy", "") == ["selector", "scale"]
     assert "--type" in complete(launcher, env, "preview", "x", "--t")
     assert "--type" not in complete(launcher, env, "exchange", "x", "--t")
+    # A name from the cluster is offered as it is, never evaluated by the shell.
+    trap = launcher.directory / "evaluated"
+    kubeconfig = json.loads(launcher.cluster.kubectl("config", "view", "--raw", "-o", "json").stdout)
+    kubeconfig["contexts"].append({"name": f"$(touch {trap})", "context": kubeconfig["contexts"][0]["context"]})
+    crafted = launcher.directory / "crafted-kubeconfig"
+    crafted.write_text(json.dumps(kubeconfig))
+    offered = complete(launcher, {**env, "KUBECONFIG": str(crafted)}, "services", "--context", "")
+    assert f"$(touch {trap})" in offered and not trap.exists()
     zsh = subprocess.run([launcher.tether, "completion", "zsh"], env=env, capture_output=True, text=True, check=True)
     assert zsh.stdout.startswith("# tether completion for zsh") and "bashcompinit" in zsh.stdout
     assert subprocess.run(["bash", "-n"], input=zsh.stdout, text=True).returncode == 0
@@ -308,3 +316,15 @@ def test_missing_permissions_are_listed_at_once_for_every_mode(demo, launcher, c
     for verb in present:
         assert verb not in message, message
     assert demo.services() == before and demo.tether_objects() == []
+
+
+def test_forward_to_a_headless_service_dials_the_pods_target_port(demo, launcher):
+    demo.cluster.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "orders-pods", "namespace": demo.ns},
+                        "spec": {"clusterIP": "None", "selector": {"app": "orders"},
+                                 "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})
+    port = free_port()
+    forward = launcher.cli(launcher.env(), "orders-pods", f"{port}:80", "-n", demo.ns, command="forward")
+    forward.wait_started()
+    assert fetch(port, "/headless")["service"] == "orders"
+    assert forward.interrupt() == 0
+    demo.wait_tether_objects_gone()

@@ -162,3 +162,17 @@ def test_a_cluster_that_does_not_answer_is_the_clusters_fault(demo, launcher, tm
     with pytest.raises(RpcError) as refused:
         rpc.request("tether/session/start", {"kubeconfig": str(broken), "namespace": demo.ns, "mode": "connect"})
     assert refused.value.data["category"] == "cluster", refused.value
+
+
+def test_a_session_that_failed_by_itself_gives_its_binding_and_ports_back(demo, launcher):
+    rpc = launcher.rpc(launcher.env())
+    rpc.initialize()
+    port = free_port()
+    params = {"namespace": demo.ns, "mode": "forward", "target": "orders", "expose": [{"local": port, "remote": 80}]}
+    first = rpc.request("tether/session/start", params)
+    demo.kubectl("delete", "pod", first["shadowPod"], "--wait=false")  # evicted, say
+    rpc.wait_session_state(first["id"], "failed", timeout=90)
+    second = rpc.request("tether/session/start", params)  # the same binding and local port, afresh
+    assert second["id"] != first["id"] and second["state"] == "active"
+    assert rpc.request("tether/session/stop", {"id": second["id"]})["state"] == "stopped"
+    demo.wait_tether_objects_gone()

@@ -54,7 +54,11 @@ async function resolve(ctx: TetherContext, debugConfiguration: vscode.DebugConfi
   try {
     const session = await startSession(ctx, {
       ...startParams(block, defaults, debuggeeBaseEnv(process.env, raw.env)), awaitLocal: true });
-    if (token?.isCancellationRequested) return undefined;
+    if (token?.isCancellationRequested) {
+      // The launch was cancelled after the session started: give back the hold it took.
+      void stopSession(ctx, session.id, false).catch(() => undefined);
+      return undefined;
+    }
     const { config: resolved, overridden } = applySession(raw, session);
     if (overridden.length) {
       ctx.log.appendLine(`[tether] "${debugConfiguration.name}": the session replaced ${overridden.join(', ')}`);

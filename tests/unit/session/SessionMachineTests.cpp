@@ -220,7 +220,9 @@ TEST_CASE("preview: a name taken (or any failure) before the Service exists dele
       {ActionKind::CheckAccess, {"Finished"}},
       {ActionKind::CreateShadow, {"Finished"}},
       {ActionKind::OpenTunnel, {"DeleteShadow", "Finished"}},
-      {ActionKind::MoveTraffic, {"DeleteShadow", "Finished"}},  // someone took the name meanwhile
+      // The create failed (someone took the name meanwhile, or its answer was lost): the undo deletes the
+      // Service only if it is the session's own, then the shadow.
+      {ActionKind::MoveTraffic, {"RestoreTraffic", "DeleteShadow", "Finished"}},
   };
   for (const auto& c : cases) {
     SessionMachine machine(planFor(Mode::Preview));

@@ -31,12 +31,7 @@ Outcome ShadowSession::Impl::readService() {
   const auto where = "Service \"" + request.service + "\" in namespace \"" + request.namespaceName + "\"";
   auto service = kube::getService(*client, request.namespaceName, request.service);
   if (service.is(kube::ApiReason::NotFound)) {
-    if (client->getSync(kube::resources::namespaces, "", request.namespaceName)
-            .is(kube::ApiReason::NotFound)) {
-      return failed("namespace \"" + request.namespaceName +
-                    "\" does not exist; `tether namespaces` lists them (or pass -n with the right one)");
-    }
-    return failed(where + " was not found; `tether services -n " + request.namespaceName + "` lists them");
+    return serviceNotFound(where);
   }
   if (service.is(kube::ApiReason::Forbidden)) {
     // Say everything that is missing at once, not only the first refused call.
@@ -108,13 +103,7 @@ Outcome ShadowSession::Impl::readService() {
                     "); use --strategy selector");
     }
   }
-  {
-    std::lock_guard guard(mutex);
-    snap.exposed.clear();
-    for (std::size_t i = 0; i < exposed.size(); ++i) {
-      snap.exposed.push_back({exposed[i].local, exposed[i].servicePort, targetNumbers[i]});
-    }
-  }
+  publishExposed();
   return done();
 }
 

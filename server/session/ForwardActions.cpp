@@ -22,12 +22,7 @@ Outcome ShadowSession::Impl::readForwardService() {
   const auto where = "Service \"" + request.service + "\" in namespace \"" + request.namespaceName + "\"";
   auto service = kube::getService(*client, request.namespaceName, request.service);
   if (service.is(kube::ApiReason::NotFound)) {
-    if (client->getSync(kube::resources::namespaces, "", request.namespaceName)
-            .is(kube::ApiReason::NotFound)) {
-      return failed("namespace \"" + request.namespaceName +
-                    "\" does not exist; `tether namespaces` lists them (or pass -n with the right one)");
-    }
-    return failed(where + " was not found; `tether services -n " + request.namespaceName + "` lists them");
+    return serviceNotFound(where);
   }
   if (!service) return fromError(service.error(), "reading " + where);
   original = service.value();
@@ -38,9 +33,7 @@ Outcome ShadowSession::Impl::readForwardService() {
   } catch (const ExposeError& error) {
     return failed(where + ": " + error.what());
   }
-  std::lock_guard guard(mutex);
-  snap.exposed.clear();
-  for (const auto& port : exposed) snap.exposed.push_back({port.local, port.servicePort, 0});
+  publishExposed();
   return done();
 }
 

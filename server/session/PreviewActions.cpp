@@ -37,10 +37,7 @@ Outcome ShadowSession::Impl::checkPreviewName() {
   if (!existing.is(kube::ApiReason::NotFound) && !existing.is(kube::ApiReason::Forbidden)) {
     return fromError(existing.error(), "reading " + where);
   }
-  if (client->getSync(kube::resources::namespaces, "", request.namespaceName).is(kube::ApiReason::NotFound)) {
-    return failed("namespace \"" + request.namespaceName +
-                  "\" does not exist; `tether namespaces` lists them (or pass -n with the right one)");
-  }
+  if (auto missing = namespaceMissing()) return *missing;
   // A preview Service's ports are the numbers given: LOCAL[:PORT], PORT defaulting to LOCAL.
   exposed.clear();
   targetNumbers.clear();
@@ -59,11 +56,7 @@ Outcome ShadowSession::Impl::checkPreviewName() {
     exposed.push_back({spec.local, port, "port-" + std::to_string(port), std::to_string(port)});
     targetNumbers.push_back(port);
   }
-  std::lock_guard guard(mutex);
-  snap.exposed.clear();
-  for (std::size_t i = 0; i < exposed.size(); ++i) {
-    snap.exposed.push_back({exposed[i].local, exposed[i].servicePort, targetNumbers[i]});
-  }
+  publishExposed();
   return done();
 }
 

@@ -55,11 +55,7 @@ Outcome ShadowSession::Impl::execute(ActionKind kind) {
       if (request.mode == Mode::Connect) {
         // connect reads no Service, so nothing else would say that the namespace does not exist.
         progress("Reading namespace " + request.namespaceName);
-        if (client->getSync(kube::resources::namespaces, "", request.namespaceName)
-                .is(kube::ApiReason::NotFound)) {
-          return failed("namespace \"" + request.namespaceName +
-                        "\" does not exist; `tether namespaces` lists them (or pass -n with the right one)");
-        }
+        if (auto missing = namespaceMissing()) return *missing;
       }
       progress("Checking permissions in " + request.namespaceName);
       return checkAccess();
@@ -284,6 +280,28 @@ Outcome ShadowSession::Impl::awaitShadowReady() {
     return failed("the shadow pod " + shadowName + " cannot start: " + podResult->value().problem + hint);
   }
   return done();
+}
+
+std::optional<Outcome> ShadowSession::Impl::namespaceMissing() {
+  if (!client->getSync(kube::resources::namespaces, "", request.namespaceName).is(kube::ApiReason::NotFound))
+    return std::nullopt;
+  return failed("namespace \"" + request.namespaceName +
+                "\" does not exist; `tether namespaces` lists them (or pass -n with the right one)");
+}
+
+Outcome ShadowSession::Impl::serviceNotFound(const std::string& where) {
+  if (auto missing = namespaceMissing()) return *missing;
+  return failed(where + " was not found; `tether services -n " + request.namespaceName + "` lists them");
+}
+
+void ShadowSession::Impl::publishExposed() {
+  std::lock_guard guard(mutex);
+  snap.exposed.clear();
+  for (std::size_t i = 0; i < exposed.size(); ++i) {
+    // Forward's shadow listens on nothing: no target number.
+    const int target = i < targetNumbers.size() ? targetNumbers[i] : 0;
+    snap.exposed.push_back({exposed[i].local, exposed[i].servicePort, target});
+  }
 }
 
 // Where the heartbeat lives: on the Service the session holds (exchange's lock, preview's own Service), or,

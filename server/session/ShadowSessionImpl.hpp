@@ -43,6 +43,11 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   Outcome renewHeartbeat();  // where the mode keeps it
   Outcome deleteShadow();
   void renewIfDue();
+  // Why a read found nothing: the namespace is missing (nullopt when it exists), or the Service is.
+  std::optional<Outcome> namespaceMissing();
+  Outcome serviceNotFound(const std::string& where);
+  // The resolved ports, as front ends see them.
+  void publishExposed();
   // ExchangeActions.cpp
   Outcome readService();
   Outcome lock();

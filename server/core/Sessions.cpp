@@ -171,7 +171,7 @@ SessionView Backend::startSession(const SessionRequest& request,
   // Shared: a shutdown may stop (and drop) the session while this call still waits on it.
   std::shared_ptr<session::Session> raw;
   try {
-    raw = session::startSession(client, spec, session::SessionTimings{}, *sessions_);
+    raw = session::startSession(sessions_->runtime, client, spec, session::SessionTimings{}, *sessions_);
   } catch (const std::exception& error) {
     {
       std::lock_guard lock(sessions_->mutex);

@@ -10,6 +10,7 @@
 #include "server/core/Backend.hpp"
 #include "server/session/LocalSessions.hpp"
 #include "server/session/Session.hpp"
+#include "server/session/SessionRuntime.hpp"
 
 namespace tether::core {
 
@@ -50,6 +51,8 @@ struct Backend::Sessions final : session::SessionObserver {
   };
 
   Backend& backend;
+  // The threads every session shares; each session holds it too, so it ends after the last of them.
+  std::shared_ptr<session::SessionRuntime> runtime = std::make_shared<session::SessionRuntime>();
   mutable std::mutex mutex;
   // A session's entry exists (with a null session) from its reservation until it is constructed; starts
   // with the same binding wait on this for it.

@@ -188,7 +188,7 @@ Outcome ShadowSession::Impl::pointSelector() {
   if (!watchingService) {
     watchingService = true;
     const auto id = request.id;
-    serviceWatch = kube::watchService(*client, request.namespaceName, request.service, io.get_executor(),
+    serviceWatch = kube::watchService(*client, request.namespaceName, request.service, executor,
                                       [this, id](const kube::ServiceSummary& service) {
                                         const auto found = service.selector.find(labels::kSession);
                                         const bool ours = service.selector.size() == 1 &&
@@ -201,6 +201,7 @@ Outcome ShadowSession::Impl::pointSelector() {
                                           selectorOverwritten = true;
                                         }
                                         wake.notify_all();
+                                        wakeDriver();
                                       });
   }
   return done();
@@ -229,7 +230,7 @@ Outcome ShadowSession::Impl::renewServiceHeartbeat() {
 }
 
 Outcome ShadowSession::Impl::restoreService() {
-  dropOnIo(io, std::move(serviceWatch));
+  dropOnIo(executor, std::move(serviceWatch));
   if (request.strategy == Strategy::Scale) {
     for (const auto& [name, replicas] : originalReplicas) {
       auto scaled = kube::setDeploymentReplicas(*client, request.namespaceName, name, replicas);
@@ -248,20 +249,20 @@ Outcome ShadowSession::Impl::restoreService() {
         std::lock_guard guard(mutex);
         workloadResult.reset();
       }
-      auto waiter = kube::waitDeploymentReady(*client, request.namespaceName, name, replicas,
-                                              timings.workloadReadyTimeout, io.get_executor(),
-                                              [this](kube::Result<int> result) {
-                                                {
-                                                  std::lock_guard guard(mutex);
-                                                  workloadResult = std::move(result);
-                                                }
-                                                wake.notify_all();
-                                              });
+      auto waiter =
+          kube::waitDeploymentReady(*client, request.namespaceName, name, replicas,
+                                    timings.workloadReadyTimeout, executor, [this](kube::Result<int> result) {
+                                      {
+                                        std::lock_guard guard(mutex);
+                                        workloadResult = std::move(result);
+                                      }
+                                      wake.notify_all();
+                                    });
       bool timedOut = false;
       waitFor(
           timings.workloadReadyTimeout + std::chrono::seconds(5), [&] { return workloadResult.has_value(); },
           timedOut, /*stoppable=*/false);
-      dropOnIo(io, std::move(waiter));
+      dropOnIo(executor, std::move(waiter));
       if (timedOut || !workloadResult || !*workloadResult) {
         spdlog::warn("session {}: Deployment {} is not Ready again yet", request.id, name);
       }

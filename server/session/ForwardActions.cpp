@@ -63,8 +63,7 @@ Outcome ShadowSession::Impl::openForwards() {
                     "); pick another local port, or stop what uses it");
     }
     forwarders.push_back(forwarder);
-    asio::post(io,
-               [this, forwarder] { tunnel::spawnLogged(io.get_executor(), forwarder->serve(), "forward"); });
+    asio::post(executor, [this, forwarder] { tunnel::spawnLogged(executor, forwarder->serve(), "forward"); });
   }
   return done();
 }

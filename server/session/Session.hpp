@@ -21,6 +21,10 @@ class Client;
 }
 
 namespace tether::session {
+class SessionRuntime;
+}
+
+namespace tether::session {
 
 enum class Strategy { Selector, Scale };
 const char* toString(Strategy strategy);
@@ -41,6 +45,10 @@ struct SessionTimings {
   std::chrono::milliseconds localListenProbe{100};  // between connect attempts (no event says "listening")
   // How long a stop waits for the tunnel client to close before it deletes the shadow pod regardless.
   std::chrono::milliseconds tunnelStopTimeout{std::chrono::seconds(5)};
+  // After a session ended: how long its last handlers (closing sockets, a cancelled watch) may take to run
+  // on the shared I/O threads before its state is freed. Past it the state is kept (and logged), never
+  // freed under a handler.
+  std::chrono::milliseconds ioDrainTimeout{std::chrono::seconds(10)};
   std::uint16_t shadowTunnelPort = 7700;  // inside the shadow pod, moved when a target port uses it
   std::uint16_t shadowReadyPort = 7701;
 };
@@ -123,8 +131,10 @@ class Session {
       const std::map<std::string, std::string>& baseEnv) const = 0;
 };
 
-// Starts a session of `spec.mode` (the mode factory: one place maps a mode to its implementation).
-std::unique_ptr<Session> startSession(std::shared_ptr<kube::Client> client, SessionSpec spec,
+// Starts a session of `spec.mode` (the mode factory: one place maps a mode to its implementation) on the
+// backend's shared threads.
+std::unique_ptr<Session> startSession(std::shared_ptr<SessionRuntime> runtime,
+                                      std::shared_ptr<kube::Client> client, SessionSpec spec,
                                       SessionTimings timings, SessionObserver& observer);
 
 }  // namespace tether::session

@@ -257,7 +257,7 @@ Outcome ShadowSession::Impl::awaitShadowReady() {
     podResult.reset();
   }
   auto waiter = kube::waitPodReady(*client, request.namespaceName, shadowName, timings.shadowReadyTimeout,
-                                   io.get_executor(), [this](kube::Result<kube::PodReadiness> result) {
+                                   executor, [this](kube::Result<kube::PodReadiness> result) {
                                      {
                                        std::lock_guard guard(mutex);
                                        podResult = std::move(result);
@@ -267,7 +267,7 @@ Outcome ShadowSession::Impl::awaitShadowReady() {
   bool timedOut = false;
   const bool notStopped = waitFor(
       timings.shadowReadyTimeout + std::chrono::seconds(5), [&] { return podResult.has_value(); }, timedOut);
-  dropOnIo(io, std::move(waiter));
+  dropOnIo(executor, std::move(waiter));
   if (!notStopped) return failed("stopped while the shadow pod was starting");
   std::lock_guard guard(mutex);
   const auto hint = "; check the image (--image, or TETHER_SHADOW_IMAGE; now " + request.image + ")";

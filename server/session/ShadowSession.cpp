@@ -5,6 +5,10 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include "support/exec/CountingExecutor.hpp"
+#include "support/exec/IoThreads.hpp"
+#include "support/exec/ThreadPool.hpp"
+
 #include <algorithm>
 #include <future>
 #include "support/text/Random.hpp"
@@ -21,20 +25,25 @@ const char* toString(Strategy strategy) {
   return strategy == Strategy::Scale ? "scale" : "selector";
 }
 
-void dropOnIo(asio::io_context& io, std::unique_ptr<kube::Waiter> waiter) {
+void dropOnIo(const asio::any_io_executor& executor, std::unique_ptr<kube::Waiter> waiter) {
   if (!waiter) return;
-  asio::post(io, [waiter = std::shared_ptr<kube::Waiter>(std::move(waiter))]() mutable { waiter.reset(); });
+  asio::post(executor,
+             [waiter = std::shared_ptr<kube::Waiter>(std::move(waiter))]() mutable { waiter.reset(); });
 }
 
-ShadowSession::Impl::Impl(std::shared_ptr<kube::Client> clientIn, SessionSpec requestIn,
-                          SessionTimings timingsIn, SessionObserver& observerIn)
+ShadowSession::Impl::Impl(std::shared_ptr<SessionRuntime> runtimeIn, std::shared_ptr<kube::Client> clientIn,
+                          SessionSpec requestIn, SessionTimings timingsIn, SessionObserver& observerIn)
     : client(std::move(clientIn)),
       request(std::move(requestIn)),
       timings(timingsIn),
       observer(observerIn),
       machine(planFor(request.mode)),
       serverClock([client = client] { return kube::serverTime(*client); }),
-      ioWork(asio::make_work_guard(io)) {
+      runtime(std::move(runtimeIn)),
+      work(std::make_shared<support::WorkCount>()),
+      executor(support::countingExecutor(runtime->io().next(), work)),
+      driver(std::make_unique<support::SteppedTask>(runtime->drivers(), executor,
+                                                    [this] { return stepGuarded(); })) {
   if (request.id.empty()) request.id = support::randomHex(4);
   snap.id = request.id;
   snap.mode = request.mode;
@@ -93,26 +102,26 @@ void ShadowSession::Impl::publish(bool force, bool fromDriver) {
   observer.onStateChanged(copy);
 }
 
-void ShadowSession::Impl::drive() {
-  publish(true);
-  Action action = machine.start();
-  bool stopDelivered = false;
+support::SteppedTask::Next ShadowSession::Impl::step() {
+  if (!begun) {
+    begun = true;
+    publish(true);
+    action = machine.start();
+  }
   while (action.kind != ActionKind::Finished) {
     if (action.kind == ActionKind::Activated) {
-      // A mode that moves no traffic is prepared when it is active.
-      if (request.awaitLocal) announcePrepared();
-      {
-        std::lock_guard lock(mutex);
-        started = true;
+      if (!activatedAnnounced) {
+        activatedAnnounced = true;
+        afterActivated();
       }
-      wake.notify_all();
-      publish();
-      runWhileActive(action);
+      auto resumeBy = Clock::now();
+      if (!nextWhileActive(action, resumeBy)) return support::SteppedTask::Next::parkUntil(resumeBy);
+      activatedAnnounced = false;
       stopDelivered = stopDelivered || machine.state() == SessionState::Stopping;
       publish();
       continue;
     }
-    const auto begun = Clock::now();
+    const auto begunAt = Clock::now();
     Outcome outcome;
     try {
       outcome = execute(action.kind);
@@ -124,7 +133,7 @@ void ShadowSession::Impl::drive() {
                             " (see the backend log)",
                         Blame::Internal};
     }
-    const double millis = std::chrono::duration<double, std::milli>(Clock::now() - begun).count();
+    const double millis = std::chrono::duration<double, std::milli>(Clock::now() - begunAt).count();
     {
       std::lock_guard lock(mutex);
       snap.phases.emplace_back(toString(action.kind), millis);
@@ -149,32 +158,65 @@ void ShadowSession::Impl::drive() {
     finished = true;
   }
   wake.notify_all();
+  return support::SteppedTask::Next::done();
 }
 
-// Sleeps until the next heartbeat, a stop, a lost tunnel or an overwritten selector, and turns what woke
-// it into the machine's next action.
-void ShadowSession::Impl::runWhileActive(Action& action) {
+support::SteppedTask::Next ShadowSession::Impl::stepGuarded() {
+  try {
+    return step();
+  } catch (const std::exception& error) {
+    // Unexpected: the machine's undo did not run to its end. Say so; `tether clean` finishes the job.
+    spdlog::error("session {}: driver stopped: {}", request.id, error.what());
+    stopTunnel();
+    {
+      std::lock_guard lock(mutex);
+      snap.state = SessionState::Failed;
+      snap.blame = Blame::Internal;
+      snap.message = std::string("internal error: ") + error.what() + "; run `tether clean`";
+      started = finished = true;
+    }
+    wake.notify_all();
+    return support::SteppedTask::Next::done();
+  }
+}
+
+// Every time the machine says "active" (first, and after each heartbeat or recovery): tell the waiters.
+void ShadowSession::Impl::afterActivated() {
+  // A mode that moves no traffic is prepared when it is active.
+  if (request.awaitLocal) announcePrepared();
+  {
+    std::lock_guard lock(mutex);
+    started = true;
+  }
+  wake.notify_all();
+  publish();
+}
+
+bool ShadowSession::Impl::nextWhileActive(Action& next, Clock::time_point& resumeBy) {
   // Due an interval after the last renewal (whatever woke the driver meanwhile), but not sooner than a
   // pause after a failed attempt, so an unreachable API server is not hammered.
   const auto nextHeartbeat =
       std::max(lastHeartbeat + timings.heartbeatInterval, lastHeartbeatAttempt + timings.heartbeatRetryPause);
   std::unique_lock lock(mutex);
-  wake.wait_until(lock, nextHeartbeat, [&] { return stopAsked || tunnelLost || selectorOverwritten; });
   if (stopAsked) {
     lock.unlock();
-    action = machine.requestStop(false);
+    next = machine.requestStop(false);
   } else if (tunnelLost) {
     tunnelLost = false;
     lock.unlock();
-    action = machine.onTunnelLost();
+    next = machine.onTunnelLost();
   } else if (selectorOverwritten) {
     selectorOverwritten = false;
     lock.unlock();
-    action = machine.onSelectorOverwritten();
-  } else {
+    next = machine.onSelectorOverwritten();
+  } else if (Clock::now() >= nextHeartbeat) {
     lock.unlock();
-    action = machine.onHeartbeatDue();
+    next = machine.onHeartbeatDue();
+  } else {
+    resumeBy = nextHeartbeat;
+    return false;
   }
+  return true;
 }
 
 // --- TunnelObserver: the I/O thread reports, the driver decides ---
@@ -192,6 +234,7 @@ void ShadowSession::Impl::onState(tunnelclient::TunnelState state, const std::st
     }
   }
   wake.notify_all();
+  wakeDriver();
 }
 
 void ShadowSession::Impl::onListener(const tunnel::ListenResult& result) {
@@ -217,53 +260,32 @@ void ShadowSession::Impl::onLocalConnect(std::uint16_t port, const std::string& 
 
 // --- the public face ---
 
-ShadowSession::ShadowSession(std::shared_ptr<kube::Client> client, SessionSpec request,
-                             SessionTimings timings, SessionObserver& observer)
-    : impl_(std::make_unique<Impl>(std::move(client), std::move(request), timings, observer)) {
-  impl_->ioDone = impl_->ioFinished.get_future();
-  impl_->ioThread = std::thread([impl = impl_.get()] {
-    try {
-      impl->io.run();
-    } catch (const std::exception& error) {
-      spdlog::error("session {}: I/O thread: {}", impl->request.id, error.what());
-    }
-    impl->ioFinished.set_value();
-  });
-  impl_->driverThread = std::thread([impl = impl_.get()] {
-    try {
-      impl->drive();
-    } catch (const std::exception& error) {
-      // Unexpected: the machine's undo did not run to its end. Say so; `tether clean` finishes the job.
-      spdlog::error("session {}: driver stopped: {}", impl->request.id, error.what());
-      std::lock_guard lock(impl->mutex);
-      impl->snap.state = SessionState::Failed;
-      impl->snap.blame = Blame::Internal;
-      impl->snap.message = std::string("internal error: ") + error.what() + "; run `tether clean`";
-      impl->started = impl->finished = true;
-    }
-    impl->wake.notify_all();
-  });
+ShadowSession::ShadowSession(std::shared_ptr<SessionRuntime> runtime, std::shared_ptr<kube::Client> client,
+                             SessionSpec request, SessionTimings timings, SessionObserver& observer)
+    : impl_(std::make_unique<Impl>(std::move(runtime), std::move(client), std::move(request), timings,
+                                   observer)) {
+  impl_->driver->start();
 }
 
 ShadowSession::~ShadowSession() {
   requestStop();
-  if (impl_->driverThread.joinable()) impl_->driverThread.join();
+  impl_->driver->waitFinished();
   // The driver stopped the tunnel and the proxies in order; what is left (their objects, a watch) is dropped
-  // on the I/O thread. Then the loop is let run dry, so cancellations the kube transport still delivers
-  // find it alive; only a loop still busy after the bound is stopped.
-  asio::post(impl_->io, [impl = impl_.get()] {
+  // on the I/O thread. Then the session's work is let drain, so cancellations the kube transport still
+  // delivers find the session alive.
+  asio::post(impl_->executor, [impl = impl_.get()] {
     impl->serviceWatch.reset();
     impl->socksProxy.reset();
     impl->httpProxy.reset();
     impl->forwarders.clear();
     impl->tunnel.reset();
   });
-  impl_->ioWork.reset();
-  if (impl_->ioDone.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-    spdlog::warn("session {}: I/O still busy after 10 s; stopping it", impl_->request.id);
-    impl_->io.stop();
+  if (!impl_->work->waitIdle(impl_->timings.ioDrainTimeout)) {
+    // Freeing it now could run a handler on freed memory; keeping it costs a little memory.
+    spdlog::error("session {}: {} handler(s) still pending {} ms after it ended; its state is kept",
+                  impl_->request.id, impl_->work->outstanding(), impl_->timings.ioDrainTimeout.count());
+    static_cast<void>(impl_.release());
   }
-  if (impl_->ioThread.joinable()) impl_->ioThread.join();
 }
 
 const std::string& ShadowSession::id() const {
@@ -282,6 +304,7 @@ void ShadowSession::requestStop() {
     impl_->stopAsked = true;
   }
   impl_->wake.notify_all();
+  impl_->wakeDriver();
 }
 
 SessionSnapshot ShadowSession::waitFinished() {
@@ -310,9 +333,11 @@ namespace tether::session {
 
 // Every mode runs on the shadow driver today; a mode with another shape (mesh's router) returns its own
 // Session here.
-std::unique_ptr<Session> startSession(std::shared_ptr<kube::Client> client, SessionSpec spec,
+std::unique_ptr<Session> startSession(std::shared_ptr<SessionRuntime> runtime,
+                                      std::shared_ptr<kube::Client> client, SessionSpec spec,
                                       SessionTimings timings, SessionObserver& observer) {
-  return std::make_unique<ShadowSession>(std::move(client), std::move(spec), timings, observer);
+  return std::make_unique<ShadowSession>(std::move(runtime), std::move(client), std::move(spec), timings,
+                                         observer);
 }
 
 }  // namespace tether::session

@@ -3,34 +3,43 @@
 // TunnelActions.cpp) and each mode's own (ExchangeActions.cpp, PreviewActions.cpp, ForwardActions.cpp).
 #pragma once
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/any_io_executor.hpp>
 
 #include <condition_variable>
 #include <future>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "server/kube/Objects.hpp"
 #include "server/session/LaunchEnv.hpp"
 #include "server/session/ServerClock.hpp"
+#include "server/session/SessionRuntime.hpp"
 #include "server/session/ShadowSession.hpp"
 #include "server/tunnel/DnsForwarder.hpp"
 #include "server/tunnel/HttpProxy.hpp"
 #include "server/tunnel/PortForwarder.hpp"
 #include "server/tunnel/Socks5Proxy.hpp"
 #include "server/tunnel/TunnelClient.hpp"
+#include "support/exec/SteppedTask.hpp"
+#include "support/exec/WorkCount.hpp"
 
 namespace tether::session {
 
 struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
-  Impl(std::shared_ptr<kube::Client> client, SessionSpec request, SessionTimings timings,
-       SessionObserver& observer);
+  Impl(std::shared_ptr<SessionRuntime> runtime, std::shared_ptr<kube::Client> client, SessionSpec request,
+       SessionTimings timings, SessionObserver& observer);
 
   // --- the driver (ShadowSession.cpp) ---
-  void drive();
-  void runWhileActive(Action& action);
+  // One step of the driver (support::SteppedTask): runs actions on a pool thread until the session is
+  // active with nothing to do (it parks until its next heartbeat) or has finished.
+  support::SteppedTask::Next step();
+  support::SteppedTask::Next stepGuarded();
+  // Turns what woke the driver into the machine's next action; false (and when to look again) when
+  // nothing did.
+  bool nextWhileActive(Action& next, std::chrono::steady_clock::time_point& resumeBy);
+  void afterActivated();
+  // Resumes a parked driver; any thread may call it.
+  void wakeDriver() { driver->wake(); }
   void publish(bool force = false, bool fromDriver = true);
   void progress(const std::string& step);
 
@@ -112,8 +121,12 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   SessionState publishedState = SessionState::Starting;
   std::string publishedMessage;
 
-  // Driver thread only.
-  kube::ServiceSummary original;  // the Service as it was before anything changed
+  // Driver only (one step at a time; the pool hand-over and `mutex` order its steps).
+  Action action{ActionKind::Finished};
+  bool begun = false;
+  bool stopDelivered = false;
+  bool activatedAnnounced = false;  // the Activated action's prelude ran; the driver waits for what is next
+  kube::ServiceSummary original;    // the Service as it was before anything changed
   std::vector<ExposedPort> exposed;
   std::vector<int> targetNumbers;               // per exposed port: what the shadow listens on
   std::map<std::string, int> originalReplicas;  // strategy scale
@@ -130,20 +143,19 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   bool trafficMoved = false;
   bool preparedAnnounced = false;
 
-  // I/O thread: tunnel, proxies, waits.
-  boost::asio::io_context io{1};
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> ioWork;
+  // Shared threads. The session's I/O (tunnel, proxies, waits) runs on one single-threaded io_context of
+  // the runtime through `executor`, which counts the session's work in `work`.
+  std::shared_ptr<SessionRuntime> runtime;
+  std::shared_ptr<support::WorkCount> work;
+  boost::asio::any_io_executor executor;
+  std::unique_ptr<support::SteppedTask> driver;
   std::shared_ptr<tunnelclient::TunnelClient> tunnel;
   std::shared_ptr<tunnelclient::HttpProxy> httpProxy;
   std::shared_ptr<tunnelclient::Socks5Proxy> socksProxy;
   std::vector<std::shared_ptr<tunnelclient::PortForwarder>> forwarders;  // forward
   std::unique_ptr<kube::Waiter> serviceWatch;
-  // Not shared with its coroutines: it is destroyed with Impl, after the I/O thread has ended.
+  // Not shared with its coroutines: it is destroyed with Impl, after the session's work has drained.
   std::unique_ptr<tunnelclient::DnsForwarder> dns;
-  std::promise<void> ioFinished;
-  std::future<void> ioDone;
-  std::thread ioThread;
-  std::thread driverThread;
 };
 
 template <typename Ready>
@@ -156,7 +168,7 @@ bool ShadowSession::Impl::waitFor(std::chrono::milliseconds bound, Ready ready, 
 }
 
 // Drops a wait/watch handle on the I/O thread, where its callbacks run (never under their feet).
-void dropOnIo(boost::asio::io_context& io, std::unique_ptr<kube::Waiter> waiter);
+void dropOnIo(const boost::asio::any_io_executor& executor, std::unique_ptr<kube::Waiter> waiter);
 
 // The shadow pod's name (its Secret adds "-token"): tether-<service>-<id>, tether-connect-<id>.
 std::string shadowBaseName(const SessionSpec& spec);

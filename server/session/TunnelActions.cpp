@@ -28,7 +28,7 @@ Outcome ShadowSession::Impl::openTunnel() {
   config.connection.peerName = "session-" + request.id;
   config.connection.identity = shadowUid;
   tunnel = std::make_shared<tunnelclient::TunnelClient>(
-      io.get_executor(),
+      executor,
       portForwardConnector(*client, request.namespaceName, shadowName, shadowUid, timings.shadowTunnelPort),
       token, config, *this);
   // Fresh credentials per session: only processes given the launch environment can use its proxies.
@@ -45,12 +45,12 @@ Outcome ShadowSession::Impl::openTunnel() {
   dns = std::make_unique<tunnelclient::DnsForwarder>(*tunnel);
   if (!dns->bind(0, error)) return failed("could not open the local DNS forwarder on 127.0.0.1: " + error);
   tunnelStarted = true;
-  asio::post(io, [this] {
-    tunnel::spawnLogged(io.get_executor(), httpProxy->serve(), "http proxy");
-    tunnel::spawnLogged(io.get_executor(), socksProxy->serve(), "socks5 proxy");
-    tunnel::spawnLogged(io.get_executor(), dns->serveUdp(), "dns udp");
-    tunnel::spawnLogged(io.get_executor(), dns->serveTcp(), "dns tcp");
-    asio::co_spawn(io, tunnel->run(), [this](std::exception_ptr) {
+  asio::post(executor, [this] {
+    tunnel::spawnLogged(executor, httpProxy->serve(), "http proxy");
+    tunnel::spawnLogged(executor, socksProxy->serve(), "socks5 proxy");
+    tunnel::spawnLogged(executor, dns->serveUdp(), "dns udp");
+    tunnel::spawnLogged(executor, dns->serveTcp(), "dns tcp");
+    asio::co_spawn(executor, tunnel->run(), [this](std::exception_ptr) {
       {
         std::lock_guard guard(mutex);
         tunnelFinished = true;
@@ -179,7 +179,7 @@ Outcome ShadowSession::Impl::awaitLocalListeners() {
 
 void ShadowSession::Impl::stopTunnel() {
   if (!tunnelStarted) return;
-  asio::post(io, [this] {
+  asio::post(executor, [this] {
     if (httpProxy) httpProxy->close();
     for (const auto& forwarder : forwarders) forwarder->close();
     if (dns) dns->close();

@@ -359,6 +359,42 @@ def test_idle_ttl_exits_without_client():
         shadow.wait_line(r"event=idle_exit")
 
 
+def test_an_end_pings_only_after_an_interval_without_a_frame():
+    """The agent (keepalive timeout 4 s, so an interval of 1 s) pings a peer it has not heard from, and does
+    not ping a peer that keeps talking: an idle tunnel carries one PING/PONG pair per interval, not two.
+    The peer here is wire.py, which answers PINGs and sends its own as the test says."""
+    import time
+    from wire import PING, PONG
+    with Bed(BUILD) as bed:
+        shadow = bed.shadow("--keepalive-timeout", "4s")
+        tunnel = Tunnel(shadow.tunnel_port, bed.token)
+        tunnel.sock.settimeout(0.1)
+
+        def pings_from_agent(seconds, ping_every=None):
+            """Answers the agent's PINGs for `seconds`, PINGing it every `ping_every` s; how many it sent."""
+            count, end, next_ping = 0, time.monotonic() + seconds, time.monotonic()
+            while (now := time.monotonic()) < end:
+                if ping_every is not None and now >= next_ping:
+                    tunnel.send(PING, 0, struct.pack(">Q", 1))
+                    next_ping = now + ping_every
+                try:
+                    kind, _, payload = tunnel.read()
+                except (socket.timeout, TimeoutError):
+                    continue
+                if kind == PING:
+                    count += 1
+                    tunnel.send(PONG, 0, payload)
+            return count
+
+        # Silent peer: the agent pings (about once a second) and the tunnel stays up on our PONGs.
+        assert pings_from_agent(3.5) >= 2
+        # A peer that sends a frame ten times an interval: the agent hears it, so it never needs to ask.
+        assert pings_from_agent(3.5, ping_every=0.1) == 0
+        # Silent again: the agent asks again; the tunnel outlived the 4 s timeout twice over.
+        assert pings_from_agent(3.5) >= 2
+        tunnel.close()
+
+
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
 if __name__ == "__main__":

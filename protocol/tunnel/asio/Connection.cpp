@@ -267,8 +267,14 @@ asio::awaitable<Status> Connection::housekeeping() {
       co_return Status{Code::TransportLost,
                        "a tunnel write made no progress for " + ms(config_.writeTimeout)};
     }
-    mux_->ping(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count()));
+    // A peer heard from within the interval is alive, and so is our side to it (it is answering or
+    // pinging us): ping only after an interval of silence. Both ends do the same, so between them an idle
+    // tunnel carries about one PING and its PONG per interval instead of two of each, and neither end is
+    // ever silent for more than two intervals (well inside the timeout).
+    if (now - lastReceived_ >= config_.keepaliveInterval) {
+      mux_->ping(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count()));
+    }
     std::vector<std::uint32_t> idle;
     for (auto& [id, w] : waiters_) {
       if (now - w.lastActivity > config_.streamIdleTimeout) idle.push_back(id);

@@ -10,8 +10,8 @@ namespace tether::cli {
 
 namespace {
 
-core::ConnectionOptions connectionOf(const Options& options) {
-  return core::ConnectionOptions{options.kubeconfig, options.context, options.namespaceName};
+core::ConnectionOptions connectionOf(const ClusterFlags& cluster) {
+  return core::ConnectionOptions{cluster.kubeconfig, cluster.context, cluster.namespaceName};
 }
 
 std::string ports(const kube::ServiceSummary& service) {
@@ -36,13 +36,14 @@ std::string uptime(long startedAt, std::chrono::system_clock::time_point now) {
 }
 
 // For the completion script: names only, one per line.
-int printNames(const Options& options, core::Backend& backend, std::ostream& out) {
-  if (options.completeWhat == "contexts") {
-    for (const auto& context : backend.contexts(connectionOf(options)).contexts) out << context.name << "\n";
-  } else if (options.completeWhat == "namespaces") {
-    for (const auto& ns : backend.namespaces(connectionOf(options))) out << ns.name << "\n";
+int printNames(const CompleteOptions& options, core::Backend& backend, std::ostream& out) {
+  const auto connection = connectionOf(options.cluster);
+  if (options.what == "contexts") {
+    for (const auto& context : backend.contexts(connection).contexts) out << context.name << "\n";
+  } else if (options.what == "namespaces") {
+    for (const auto& ns : backend.namespaces(connection)) out << ns.name << "\n";
   } else {
-    for (const auto& view : backend.services(connectionOf(options))) out << view.service.name << "\n";
+    for (const auto& view : backend.services(connection)) out << view.service.name << "\n";
   }
   return 0;
 }
@@ -71,9 +72,10 @@ int runClusterCommand(const Options& options, core::Backend& backend, std::ostre
   const auto now = std::chrono::system_clock::now();
   try {
     if (options.command == Command::Sessions) return printSessions(backend, out, err, now);
-    if (options.command == Command::Complete) return printNames(options, backend, out);
+    if (options.command == Command::Complete) return printNames(options.get<CompleteOptions>(), backend, out);
+    const auto& cluster = options.get<ListOptions>().cluster;
     if (options.command == Command::Contexts) {
-      const auto list = backend.contexts(connectionOf(options));
+      const auto list = backend.contexts(connectionOf(cluster));
       std::vector<std::vector<std::string>> rows;
       for (const auto& context : list.contexts) {
         rows.push_back(
@@ -84,7 +86,7 @@ int runClusterCommand(const Options& options, core::Backend& backend, std::ostre
     }
     if (options.command == Command::Namespaces) {
       std::vector<std::vector<std::string>> rows;
-      for (const auto& ns : backend.namespaces(connectionOf(options))) {
+      for (const auto& ns : backend.namespaces(connectionOf(cluster))) {
         rows.push_back(
             {ns.name, ns.phase.empty() ? "Active" : ns.phase, formatAge(ns.creationTimestamp, now)});
       }
@@ -92,7 +94,7 @@ int runClusterCommand(const Options& options, core::Backend& backend, std::ostre
       return 0;
     }
     std::vector<std::vector<std::string>> rows;
-    for (const auto& view : backend.services(connectionOf(options))) {
+    for (const auto& view : backend.services(connectionOf(cluster))) {
       const auto& s = view.service;
       std::string holder = "-";
       if (view.heldBy)
@@ -102,7 +104,7 @@ int runClusterCommand(const Options& options, core::Backend& backend, std::ostre
                       formatAge(s.creationTimestamp, now), holder});
     }
     if (rows.empty()) {
-      err << "No services found in " << options.namespaceName.value_or("the context's") << " namespace.\n";
+      err << "No services found in " << cluster.namespaceName.value_or("the context's") << " namespace.\n";
       return 0;
     }
     printTable(out, {"NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "HELD-BY"}, rows);

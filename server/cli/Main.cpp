@@ -25,7 +25,7 @@ extern "C" void onTerminationSignal(int /*signal*/) {
   if (gTransport != nullptr) gTransport->stop();
 }
 
-int serve(const tether::cli::Options& options) {
+int serve(const tether::cli::ServeOptions& options) {
   using namespace tether;
   // A client that closes its end must not kill us with SIGPIPE before sessions are restored.
   std::signal(SIGPIPE, SIG_IGN);
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
       std::cout << (options.helpText.empty() ? helpText() : options.helpText);
       return 0;
     case Command::Completion:
-      std::cout << completionScript(options.shell);
+      std::cout << completionScript(options.get<CompletionOptions>().shell);
       return 0;
     case Command::Version:
       std::cout << tether::core::kProductName << " " << tether::core::kVersion << "\n";
@@ -112,10 +112,10 @@ int main(int argc, char** argv) {
   if (isSessionMode(options.command)) tether::cli::blockSessionSignals();  // before any thread
   // The cluster commands print tables; their log stays quiet unless asked for.
   const bool table = options.command != Command::Serve;
-  if (auto error = setUpLogging(options.command == Command::Complete  ? "off"
-                                : table && options.logLevel == "info" ? "warn"
-                                                                      : options.logLevel,
-                                options.logFile)) {
+  if (auto error = setUpLogging(options.command == Command::Complete         ? "off"
+                                : table && options.global.logLevel == "info" ? "warn"
+                                                                             : options.global.logLevel,
+                                options.global.logFile)) {
     std::cerr << "tether: " << *error << "\n";
     return 2;
   }
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
     return runClusterCommand(options, backend, std::cout, std::cerr);
   }
   try {
-    return serve(options);
+    return serve(options.get<ServeOptions>());
   } catch (const std::exception& error) {
     spdlog::critical("fatal: {}", error.what());
     return 1;

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 namespace tether::cli {
@@ -33,33 +34,36 @@ CLI::Validator oneOf(std::vector<std::string> choices) {
 }
 
 // What every subcommand (and tether itself) accepts: the log flags.
-void addGlobalFlags(CLI::App& app, Options& options) {
-  app.add_option("--log-level", options.logLevel, "trace, debug, info (default), warn, error or off")
+void addGlobalFlags(CLI::App& app, GlobalOptions& global) {
+  app.add_option("--log-level", global.logLevel, "trace, debug, info (default), warn, error or off")
       ->check(oneOf(kLogLevels));
-  app.add_option("--log-file", options.logFile, "also write the log to PATH")->type_name("PATH");
+  app.add_option("--log-file", global.logFile, "also write the log to PATH")->type_name("PATH");
 }
 
-void addClusterFlags(CLI::App& app, Options& options, bool withNamespace = true) {
-  app.add_option("--kubeconfig", options.kubeconfig, "the kubeconfig file")->type_name("PATH");
-  app.add_option("--context", options.context, "the kubeconfig context")->type_name("NAME");
+void addClusterFlags(CLI::App& app, ClusterFlags& cluster, bool withNamespace = true) {
+  app.add_option("--kubeconfig", cluster.kubeconfig, "the kubeconfig file")->type_name("PATH");
+  app.add_option("--context", cluster.context, "the kubeconfig context")->type_name("NAME");
   if (withNamespace)
-    app.add_option("-n,--namespace", options.namespaceName, "the namespace")->type_name("NS");
+    app.add_option("-n,--namespace", cluster.namespaceName, "the namespace")->type_name("NS");
 }
 
-void addOutput(CLI::App& app, Options& options) {
-  app.add_option("--output", options.output, "text (default) or json: one JSON event per line")
+void addOutput(CLI::App& app, std::string& output) {
+  app.add_option("--output", output, "text (default) or json: one JSON event per line")
       ->check(oneOf({"text", "json"}));
 }
 
-void addImage(CLI::App& app, Options& options) {
-  app.add_option("--image", options.image, "the shadow image (default: config file, $TETHER_SHADOW_IMAGE)")
+// What every session command takes besides its own flags.
+void addSessionFlags(CLI::App& app, SessionOptions& session) {
+  app.add_option("--image", session.image, "the shadow image (default: config file, $TETHER_SHADOW_IMAGE)")
       ->type_name("IMAGE");
+  addOutput(app, session.output);
+  addClusterFlags(app, session.cluster);
 }
 
 // --expose 1,2 and --expose 1 --expose 2 alike.
-void addExpose(CLI::App& app, Options& options, const char* what) {
+void addExpose(CLI::App& app, std::vector<std::string>& expose, const char* what) {
   // One value per occurrence, so `--expose 1 orders` leaves `orders` to the positional.
-  app.add_option("--expose", options.expose, what)
+  app.add_option("--expose", expose, what)
       ->type_name("LOCAL[:REMOTE]")
       ->delimiter(',')
       ->expected(1)
@@ -105,20 +109,32 @@ std::string usageError(const CLI::App& app, const CLI::ParseError& error) {
   return message + "; see `" + command + " --help`";
 }
 
+// Each subcommand parses into options of its own type; parseOptions keeps the chosen one.
 struct Parser {
   CLI::App app{
       "tether - run and debug one service locally while the rest of its Kubernetes namespace runs "
       "in the cluster",
       "tether"};
-  Options options;
+  GlobalOptions global;
   bool version = false;
-  std::string staleAfter;
+  bool stdio = false;
   std::string inputStyle = "standard";
+  std::string staleAfter;
+  ServeOptions serve;
+  ListOptions contexts, namespaces, services, sessions;
+  SessionOptions exchange{{}, {}, "text", {}, ExchangeOptions{}};
+  SessionOptions connect{{}, {}, "text", {}, ConnectOptions{}};
+  SessionOptions preview{{}, {}, "text", {}, PreviewOptions{}};
+  SessionOptions forward{{}, {}, "text", {}, ForwardOptions{}};
+  CleanOptions clean;
+  RecoverOptions recover;
+  CompletionOptions completion;
+  CompleteOptions complete;
   std::map<CLI::App*, Command> commands;
 
   CLI::App* command(const std::string& name, const std::string& description, Command which) {
     auto* sub = app.add_subcommand(name, description);
-    addGlobalFlags(*sub, options);
+    addGlobalFlags(*sub, global);
     commands[sub] = which;
     return sub;
   }
@@ -126,116 +142,182 @@ struct Parser {
   Parser() {
     app.require_subcommand(0, 1);
     app.add_flag("--version", version, "print the version");
-    addGlobalFlags(app, options);
+    addGlobalFlags(app, global);
     app.footer(std::string("Run `tether COMMAND --help` for a command's flags.\n") + kFooter);
 
-    auto* serve = command("serve", "run the IDE backend: JSON-RPC 2.0 with LSP framing on stdin/stdout",
-                          Command::Serve);
-    serve->add_flag("--stdio", options.stdio, "talk on stdin/stdout (the only transport)");
-    serve->add_option("--input-style", inputStyle, "standard (LSP framing, default) or delimited")
+    auto* serveCommand = command(
+        "serve", "run the IDE backend: JSON-RPC 2.0 with LSP framing on stdin/stdout", Command::Serve);
+    serveCommand->add_flag("--stdio", stdio, "talk on stdin/stdout (the only transport)");
+    serveCommand->add_option("--input-style", inputStyle, "standard (LSP framing, default) or delimited")
         ->check(oneOf({"standard", "delimited"}));
-    serve->add_flag("--pretty", options.pretty, "indent the JSON written (for people reading a trace)");
+    serveCommand->add_flag("--pretty", serve.pretty, "indent the JSON written (for people reading a trace)");
 
     addClusterFlags(*command("contexts", "list the kubeconfig's contexts (as kubectl config get-contexts)",
                              Command::Contexts),
-                    options, false);
+                    contexts.cluster, false);
     addClusterFlags(*command("namespaces", "list the namespaces of the cluster", Command::Namespaces),
-                    options);
+                    namespaces.cluster);
     addClusterFlags(
         *command("services", "list the Services of a namespace and who holds each (exchange, preview)",
                  Command::Services),
-        options);
+        services.cluster);
     command("sessions",
             "list this machine's sessions (every mode), whether their tether still runs, and for how long",
             Command::Sessions);
 
-    auto* exchange =
+    auto* exchangeCommand =
         command("exchange",
                 "send all traffic of SERVICE to this machine (`-- CMD ARGS...` runs CMD with the session's "
                 "environment and ends the session when it exits; Ctrl-C restores the Service)",
                 Command::Exchange);
-    exchange->add_option("SERVICE", options.target, "the Service to exchange")->required();
+    auto& exchangeFlags = std::get<ExchangeOptions>(exchange.mode);
+    exchangeCommand->add_option("SERVICE", exchangeFlags.service, "the Service to exchange")->required();
     addExpose(
-        *exchange, options,
+        *exchangeCommand, exchangeFlags.expose,
         "LOCAL receives what the Service sends to its port REMOTE (a number or name; 8080 is 8080:8080)");
-    exchange->add_option("--strategy", options.strategy, "selector (default) or scale")
+    exchangeCommand->add_option("--strategy", exchangeFlags.strategy, "selector (default) or scale")
         ->check(oneOf({"selector", "scale"}));
-    exchange->add_flag(
-        "--proxy-protocol", options.proxyProtocol,
+    exchangeCommand->add_flag(
+        "--proxy-protocol", exchangeFlags.proxyProtocol,
         "start each forwarded connection with a PROXY protocol v1 line naming the cluster client");
-    addImage(*exchange, options);
-    addOutput(*exchange, options);
-    addClusterFlags(*exchange, options);
+    addSessionFlags(*exchangeCommand, exchange);
 
-    auto* connect =
-        command("connect",
-                "reach the namespace's Services by name from this machine; nothing in the cluster "
-                "changes but a shadow pod (`-- CMD`: run CMD inside the session, e.g. `-- bash`)",
-                Command::Connect);
-    addImage(*connect, options);
-    addOutput(*connect, options);
-    addClusterFlags(*connect, options);
+    addSessionFlags(*command("connect",
+                             "reach the namespace's Services by name from this machine; nothing in the "
+                             "cluster changes but a shadow pod (`-- CMD`: run CMD inside the session, e.g. "
+                             "`-- bash`)",
+                             Command::Connect),
+                    connect);
 
-    auto* preview =
+    auto* previewCommand =
         command("preview",
                 "create Service NAME (it must not exist) whose port PORT reaches 127.0.0.1:LOCAL; "
                 "deleted on stop",
                 Command::Preview);
-    preview->add_option("NAME", options.target, "the Service to create")->required();
-    addExpose(*preview, options, "LOCAL[:PORT]: the new Service's port PORT (default LOCAL) reaches LOCAL");
-    preview->add_option("--type", options.serviceType, "ClusterIP (default), NodePort or LoadBalancer")
+    auto& previewFlags = std::get<PreviewOptions>(preview.mode);
+    previewCommand->add_option("NAME", previewFlags.name, "the Service to create")->required();
+    addExpose(*previewCommand, previewFlags.expose,
+              "LOCAL[:PORT]: the new Service's port PORT (default LOCAL) reaches LOCAL");
+    previewCommand
+        ->add_option("--type", previewFlags.serviceType, "ClusterIP (default), NodePort or LoadBalancer")
         ->check(oneOf({"ClusterIP", "NodePort", "LoadBalancer"}));
-    addImage(*preview, options);
-    addOutput(*preview, options);
-    addClusterFlags(*preview, options);
+    addSessionFlags(*previewCommand, preview);
 
-    auto* forward =
+    auto* forwardCommand =
         command("forward",
                 "127.0.0.1:LOCAL reaches SERVICE's port REMOTE through the Service, each connection "
                 "balanced over its ready pods; nothing in the cluster changes but a shadow pod",
                 Command::Forward);
-    forward->add_option("SERVICE", options.target, "the Service to reach")->required();
-    forward->add_option("PORTS", options.expose, "LOCAL[:REMOTE]... (REMOTE a Service port, default LOCAL)")
+    auto& forwardFlags = std::get<ForwardOptions>(forward.mode);
+    forwardCommand->add_option("SERVICE", forwardFlags.service, "the Service to reach")->required();
+    forwardCommand
+        ->add_option("PORTS", forwardFlags.ports, "LOCAL[:REMOTE]... (REMOTE a Service port, default LOCAL)")
         ->required();
-    addImage(*forward, options);
-    addOutput(*forward, options);
-    addClusterFlags(*forward, options);
+    addSessionFlags(*forwardCommand, forward);
 
-    auto* clean = command("clean",
-                          "restore Services and delete objects of sessions whose heartbeat is older than "
-                          "--stale-after",
-                          Command::Clean);
-    clean->add_flag("-A,--all-namespaces", options.allNamespaces, "every namespace");
-    clean->add_flag("--dry-run", options.dryRun, "say what would be done, change nothing");
-    clean
+    auto* cleanCommand = command("clean",
+                                 "restore Services and delete objects of sessions whose heartbeat is older "
+                                 "than --stale-after",
+                                 Command::Clean);
+    cleanCommand->add_flag("-A,--all-namespaces", clean.allNamespaces, "every namespace");
+    cleanCommand->add_flag("--dry-run", clean.dryRun, "say what would be done, change nothing");
+    cleanCommand
         ->add_option("--stale-after", staleAfter,
                      "2m (default), 90s, 1h; 0s: every session not held by a live tether on this machine")
         ->type_name("DURATION");
-    addOutput(*clean, options);
-    addClusterFlags(*clean, options);
+    addOutput(*cleanCommand, clean.output);
+    addClusterFlags(*cleanCommand, clean.cluster);
 
-    auto* recover =
+    auto* recoverCommand =
         command("recover", "restore SERVICE and delete its session's objects, whatever its heartbeat",
                 Command::Recover);
-    recover->add_option("SERVICE", options.target, "the Service to restore")->required();
-    addOutput(*recover, options);
-    addClusterFlags(*recover, options);
+    recoverCommand->add_option("SERVICE", recover.service, "the Service to restore")->required();
+    addOutput(*recoverCommand, recover.output);
+    addClusterFlags(*recoverCommand, recover.cluster);
 
-    auto* completion = command("completion",
-                               "print the shell completion script (bash or zsh): `source <(tether completion "
-                               "bash)`; Service and namespace names come from the cluster, as kubectl's do",
-                               Command::Completion);
-    completion->add_option("SHELL", options.shell, "bash or zsh")->required()->check(oneOf({"bash", "zsh"}));
+    auto* completionCommand =
+        command("completion",
+                "print the shell completion script (bash or zsh): `source <(tether completion "
+                "bash)`; Service and namespace names come from the cluster, as kubectl's do",
+                Command::Completion);
+    completionCommand->add_option("SHELL", completion.shell, "bash or zsh")
+        ->required()
+        ->check(oneOf({"bash", "zsh"}));
 
     // The completion script's helper: names, one per line, nothing on error.
-    auto* complete = command("__complete", "", Command::Complete);
-    complete->group("");  // hidden
-    complete->add_option("WHAT", options.completeWhat)
+    auto* completeCommand = command("__complete", "", Command::Complete);
+    completeCommand->group("");  // hidden
+    completeCommand->add_option("WHAT", complete.what)
         ->required()
         ->check(oneOf({"namespaces", "services", "contexts"}));
-    addClusterFlags(*complete, options);
+    addClusterFlags(*completeCommand, complete.cluster);
+  }
+
+  // The chosen subcommand's options, moved out.
+  Options take(Command which) {
+    Options options;
+    options.command = which;
+    options.global = global;
+    switch (which) {
+      case Command::Serve:
+        options.specific = serve;
+        break;
+      case Command::Contexts:
+        options.specific = contexts;
+        break;
+      case Command::Namespaces:
+        options.specific = namespaces;
+        break;
+      case Command::Services:
+        options.specific = services;
+        break;
+      case Command::Sessions:
+        options.specific = sessions;
+        break;
+      case Command::Exchange:
+        options.specific = std::move(exchange);
+        break;
+      case Command::Connect:
+        options.specific = std::move(connect);
+        break;
+      case Command::Preview:
+        options.specific = std::move(preview);
+        break;
+      case Command::Forward:
+        options.specific = std::move(forward);
+        break;
+      case Command::Clean:
+        options.specific = clean;
+        break;
+      case Command::Recover:
+        options.specific = recover;
+        break;
+      case Command::Completion:
+        options.specific = completion;
+        break;
+      case Command::Complete:
+        options.specific = complete;
+        break;
+      case Command::Help:
+      case Command::Version:
+        break;
+    }
+    return options;
   }
 };
+
+// The cluster flags of the chosen command, if it takes them.
+const ClusterFlags* clusterFlagsOf(const Options& options) {
+  return std::visit(
+      [](const auto& specific) -> const ClusterFlags* {
+        if constexpr (requires { specific.cluster; }) {
+          return &specific.cluster;
+        } else {
+          return nullptr;
+        }
+      },
+      options.specific);
+}
 
 }  // namespace
 
@@ -292,18 +374,20 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& g
   bool hasRun = false;
   auto run = splitRun(args, hasRun);
   Parser parser;
-  auto& options = parser.options;
+  auto help = [&] {
+    Options options;
+    options.command = Command::Help;
+    options.global = parser.global;
+    options.helpText = parser.app.help();  // the chosen subcommand's, when there is one
+    return options;
+  };
   std::reverse(args.begin(), args.end());  // CLI11 takes them last first
   try {
     parser.app.parse(args);
   } catch (const CLI::CallForHelp&) {
-    options.command = Command::Help;
-    options.helpText = parser.app.help();  // the chosen subcommand's, when there is one
-    return options;
+    return help();
   } catch (const CLI::CallForAllHelp&) {
-    options.command = Command::Help;
-    options.helpText = parser.app.help();
-    return options;
+    return help();
   } catch (const CLI::ExtrasError& error) {
     // A first word that is no command, said as kubectl says it.
     if (parser.app.get_subcommands().empty() && !given.empty() && given.front().rfind('-', 0) != 0) {
@@ -314,56 +398,62 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& g
     return UsageError{usageError(parser.app, error)};
   }
   if (parser.version) {
+    Options options;
     options.command = Command::Version;
     return options;
   }
   const auto chosen = parser.app.get_subcommands();
   if (chosen.empty()) {
     if (hasRun) return UsageError{"`--` comes after a command that runs one; see `tether --help`"};
-    options.command = Command::Help;
-    options.helpText = parser.app.help();
-    return options;
+    return help();
   }
   const auto* sub = chosen.front();
-  options.command = parser.commands.at(const_cast<CLI::App*>(sub));
+  const auto which = parser.commands.at(const_cast<CLI::App*>(sub));
   const std::string name = "`tether " + sub->get_name() + "`";
-  if (hasRun) {
-    if (options.command != Command::Exchange && options.command != Command::Connect &&
-        options.command != Command::Preview) {
-      return UsageError{name +
-                        " runs no command: `--` and what follows are only for exchange, connect and "
-                        "preview"};
-    }
-    if (run.empty()) return UsageError{"`--` must be followed by the command to run"};
-    options.run = std::move(run);
-  }
-  for (const auto* flag : {&options.kubeconfig, &options.context, &options.namespaceName}) {
-    if (flag->has_value() && (*flag)->empty())
-      return UsageError{"an empty value for a cluster flag; name one"};
-  }
-  if (options.command == Command::Serve) {
-    if (!options.stdio)
+  if (which == Command::Serve) {
+    if (!parser.stdio)
       return UsageError{"`tether serve` needs --stdio (the only transport): tether serve --stdio"};
-    options.delimitedInput = parser.inputStyle == "delimited";
+    parser.serve.delimitedInput = parser.inputStyle == "delimited";
   }
-  if (options.command == Command::Clean && !parser.staleAfter.empty()) {
+  if (which == Command::Clean && !parser.staleAfter.empty()) {
     const auto seconds = parseDuration(parser.staleAfter);
     if (!seconds) {
       return UsageError{"--stale-after: \"" + parser.staleAfter +
                         "\" is not a duration; write it as 2m, 90s, 1h or 0s"};
     }
-    options.staleAfterSeconds = *seconds;
+    parser.clean.staleAfterSeconds = *seconds;
   }
-  if ((options.command == Command::Exchange || options.command == Command::Preview) &&
-      options.expose.empty()) {
-    return UsageError{
-        options.command == Command::Exchange
-            ? "`tether exchange " + options.target +
-                  "` needs --expose LOCAL[:REMOTE], e.g. --expose 12001:8080 (local 12001 receives "
-                  "what the Service sends to its port 8080)"
-            : "`tether preview " + options.target +
-                  "` needs --expose LOCAL[:PORT], e.g. --expose 12001:80 (the new Service's port 80 "
-                  "reaches local 12001)"};
+  auto options = parser.take(which);
+  if (hasRun) {
+    if (which != Command::Exchange && which != Command::Connect && which != Command::Preview) {
+      return UsageError{name +
+                        " runs no command: `--` and what follows are only for exchange, connect and "
+                        "preview"};
+    }
+    if (run.empty()) return UsageError{"`--` must be followed by the command to run"};
+    std::get<SessionOptions>(options.specific).run = std::move(run);
+  }
+  if (const auto* cluster = clusterFlagsOf(options)) {
+    for (const auto* flag : {&cluster->kubeconfig, &cluster->context, &cluster->namespaceName}) {
+      if (flag->has_value() && (*flag)->empty())
+        return UsageError{"an empty value for a cluster flag; name one"};
+    }
+  }
+  if (which == Command::Exchange) {
+    const auto& exchange = std::get<ExchangeOptions>(options.get<SessionOptions>().mode);
+    if (exchange.expose.empty()) {
+      return UsageError{"`tether exchange " + exchange.service +
+                        "` needs --expose LOCAL[:REMOTE], e.g. --expose 12001:8080 (local 12001 receives "
+                        "what the Service sends to its port 8080)"};
+    }
+  }
+  if (which == Command::Preview) {
+    const auto& preview = std::get<PreviewOptions>(options.get<SessionOptions>().mode);
+    if (preview.expose.empty()) {
+      return UsageError{"`tether preview " + preview.name +
+                        "` needs --expose LOCAL[:PORT], e.g. --expose 12001:80 (the new Service's port 80 "
+                        "reaches local 12001)"};
+    }
   }
   return options;
 }

@@ -35,38 +35,96 @@ bool isSessionMode(Command command);
 // "exchange", "connect", "preview", "forward" (the session mode the command runs).
 const char* modeOf(Command command);
 
-struct Options {
-  Command command = Command::Help;
-  std::string helpText;  // Help: the help of the command asked about (`tether X --help`), or of tether
-  // Global.
+// Every subcommand and tether itself: where the log goes.
+struct GlobalOptions {
   std::string logLevel = "info";
   std::optional<std::string> logFile;
-  // Cluster selection, as kubectl: --kubeconfig, --context, -n/--namespace.
+};
+
+// Cluster selection, as kubectl: --kubeconfig, --context, -n/--namespace.
+struct ClusterFlags {
   std::optional<std::string> kubeconfig;
   std::optional<std::string> context;
   std::optional<std::string> namespaceName;
-  bool allNamespaces = false;
-  // serve
-  bool stdio = false;
+};
+
+// serve --stdio [--input-style standard|delimited] [--pretty]
+struct ServeOptions {
   bool delimitedInput = false;
   bool pretty = false;
-  // exchange SERVICE --expose ... [--strategy] [--image] [-- CMD ARGS]; recover SERVICE;
-  // connect [-- CMD ARGS]; preview NAME --expose ... [--type]; forward SERVICE LOCAL[:REMOTE]...
-  std::string target;
+};
+
+// contexts, namespaces, services; sessions (which reads this machine's records and ignores them).
+struct ListOptions {
+  ClusterFlags cluster;
+};
+
+// exchange SERVICE --expose LOCAL[:REMOTE]... [--strategy selector|scale] [--proxy-protocol]
+struct ExchangeOptions {
+  std::string service;
   std::vector<std::string> expose;
   std::string strategy = "selector";
+  bool proxyProtocol = false;  // a PROXY v1 line before each forwarded connection
+};
+// connect
+struct ConnectOptions {};
+// preview NAME --expose LOCAL[:PORT]... [--type ClusterIP|NodePort|LoadBalancer]
+struct PreviewOptions {
+  std::string name;
+  std::vector<std::string> expose;
   std::string serviceType = "ClusterIP";
+};
+// forward SERVICE LOCAL[:REMOTE]...
+struct ForwardOptions {
+  std::string service;
+  std::vector<std::string> ports;
+};
+// What the four session commands share ([--image] [--output] [-- CMD ARGS]), and each one's own flags.
+struct SessionOptions {
+  ClusterFlags cluster;
   std::string image;
-  bool proxyProtocol = false;    // --proxy-protocol: a PROXY v1 line before each forwarded connection
+  std::string output = "text";   // "text" (lines for people) or "json" (one JSON event per line)
   std::vector<std::string> run;  // after `--`: the command to run with the session
-  // clean
+  std::variant<ExchangeOptions, ConnectOptions, PreviewOptions, ForwardOptions> mode;
+};
+
+// clean [-A] [--dry-run] [--stale-after DURATION]
+struct CleanOptions {
+  ClusterFlags cluster;
+  bool allNamespaces = false;
   bool dryRun = false;
   int staleAfterSeconds = 120;
-  // exchange, clean, recover: "text" (lines for people) or "json" (one JSON event per line)
   std::string output = "text";
-  // completion SHELL; __complete WHAT
+};
+// recover SERVICE
+struct RecoverOptions {
+  ClusterFlags cluster;
+  std::string service;
+  std::string output = "text";
+};
+// completion bash|zsh
+struct CompletionOptions {
   std::string shell;
-  std::string completeWhat;
+};
+// __complete namespaces|services|contexts
+struct CompleteOptions {
+  ClusterFlags cluster;
+  std::string what;
+};
+
+struct Options {
+  Command command = Command::Help;
+  std::string helpText;  // Help: the help of the command asked about (`tether X --help`), or of tether
+  GlobalOptions global;
+  // The chosen subcommand's own options (monostate for help and version).
+  std::variant<std::monostate, ServeOptions, ListOptions, SessionOptions, CleanOptions, RecoverOptions,
+               CompletionOptions, CompleteOptions>
+      specific;
+
+  template <typename T>
+  const T& get() const {
+    return std::get<T>(specific);
+  }
 };
 
 // "2m", "90s", "1h30m", "0s" -> seconds; nullopt for anything else.

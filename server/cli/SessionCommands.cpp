@@ -35,8 +35,25 @@ sigset_t sessionSignals() {
   return set;
 }
 
-core::ConnectionOptions connectionOf(const Options& options) {
-  return core::ConnectionOptions{options.kubeconfig, options.context, options.namespaceName};
+core::ConnectionOptions connectionOf(const ClusterFlags& cluster) {
+  return core::ConnectionOptions{cluster.kubeconfig, cluster.context, cluster.namespaceName};
+}
+
+// The request a session command makes: the flags its mode has, and the defaults for the rest.
+void fillModeFlags(const SessionOptions& options, core::SessionRequest& request) {
+  if (const auto* exchange = std::get_if<ExchangeOptions>(&options.mode)) {
+    request.service = exchange->service;
+    request.expose = exchange->expose;
+    request.strategy = exchange->strategy;
+    request.proxyProtocol = exchange->proxyProtocol;
+  } else if (const auto* preview = std::get_if<PreviewOptions>(&options.mode)) {
+    request.service = preview->name;
+    request.expose = preview->expose;
+    request.serviceType = preview->serviceType;
+  } else if (const auto* forward = std::get_if<ForwardOptions>(&options.mode)) {
+    request.service = forward->service;
+    request.expose = forward->ports;
+  }
 }
 
 // Prints events for people or as JSON lines; the session threads call it too.
@@ -243,7 +260,8 @@ void blockSessionSignals() {
   ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-int runSession(const Options& options) {
+int runSession(const Options& chosen) {
+  const auto& options = chosen.get<SessionOptions>();
   // Whoever reads our output may go away; the cluster must still be restored (writes then just fail).
   std::signal(SIGPIPE, SIG_IGN);
   Printer printer(options.output == "json");
@@ -255,16 +273,12 @@ int runSession(const Options& options) {
   }
   core::SessionRequest request;
   request.caller = core::Caller::Cli;
-  request.mode = modeOf(options.command);
-  request.connection = connectionOf(options);
-  request.service = options.target;
-  request.serviceType = options.serviceType;
+  request.mode = modeOf(chosen.command);
+  request.connection = connectionOf(options.cluster);
+  fillModeFlags(options, request);
   // CMD is started from this process's environment: the session extends that (NO_PROXY ...).
   request.baseEnv = processEnvironment();
-  request.expose = options.expose;
-  request.strategy = options.strategy;
   request.image = options.image;
-  request.proxyProtocol = options.proxyProtocol;
   // With `-- CMD`, CMD starts as soon as the session's environment is known, and traffic moves once it
   // listens on the exposed local ports.
   request.awaitLocal = !options.run.empty();
@@ -385,17 +399,15 @@ int runSession(const Options& options) {
   return exitCode;
 }
 
-int runClean(const Options& options) {
-  Printer printer(options.output == "json");
+namespace {
+
+int runCleanRequest(const ClusterFlags& cluster, const std::string& output,
+                    const core::CleanRequest& request) {
+  Printer printer(output == "json");
   core::Backend backend(&printer);
-  core::CleanRequest request;
-  request.dryRun = options.dryRun;
-  request.staleAfter = std::chrono::seconds(options.staleAfterSeconds);
-  request.allNamespaces = options.allNamespaces;
-  if (options.command == Command::Recover) request.service = options.target;
   try {
-    const auto result = backend.clean(connectionOf(options), request);
-    printer.cleanActions(result, options.dryRun);
+    const auto result = backend.clean(connectionOf(cluster), request);
+    printer.cleanActions(result, request.dryRun);
     if (result.actions.empty()) printer.line("tether: nothing to clean");
     for (const auto& action : result.actions) {
       if (!action.error.empty()) return 1;
@@ -405,6 +417,23 @@ int runClean(const Options& options) {
     printer.error(error);
     return 1;
   }
+}
+
+}  // namespace
+
+int runClean(const Options& chosen) {
+  if (chosen.command == Command::Recover) {
+    const auto& options = chosen.get<RecoverOptions>();
+    core::CleanRequest request;
+    request.service = options.service;
+    return runCleanRequest(options.cluster, options.output, request);
+  }
+  const auto& options = chosen.get<CleanOptions>();
+  core::CleanRequest request;
+  request.dryRun = options.dryRun;
+  request.staleAfter = std::chrono::seconds(options.staleAfterSeconds);
+  request.allNamespaces = options.allNamespaces;
+  return runCleanRequest(options.cluster, options.output, request);
 }
 
 }  // namespace tether::cli

@@ -22,11 +22,10 @@ TEST_CASE("serve --stdio with its flags", "[cli]") {
   const auto options = ok({"serve", "--stdio", "--log-level", "debug", "--log-file=/tmp/x.log",
                            "--input-style=delimited", "--pretty"});
   CHECK(options.command == Command::Serve);
-  CHECK(options.stdio);
-  CHECK(options.logLevel == "debug");
-  CHECK(options.logFile == "/tmp/x.log");
-  CHECK(options.delimitedInput);
-  CHECK(options.pretty);
+  CHECK(options.global.logLevel == "debug");
+  CHECK(options.global.logFile == "/tmp/x.log");
+  CHECK(options.get<ServeOptions>().delimitedInput);
+  CHECK(options.get<ServeOptions>().pretty);
 }
 
 TEST_CASE("version, help and no arguments", "[cli]") {
@@ -46,8 +45,8 @@ TEST_CASE("bad arguments name what is wrong and what to do", "[cli]") {
   CHECK(error({"serve", "--stdio", "--input-style=xml"}) ==
         "--input-style: \"xml\" is not one of standard, delimited; see `tether serve --help`");
   // Global flags work before the command and after it.
-  CHECK(ok({"--log-level", "debug", "serve", "--stdio"}).logLevel == "debug");
-  CHECK(ok({"serve", "--stdio", "--log-level=error"}).logLevel == "error");
+  CHECK(ok({"--log-level", "debug", "serve", "--stdio"}).global.logLevel == "debug");
+  CHECK(ok({"serve", "--stdio", "--log-level=error"}).global.logLevel == "error");
 }
 
 TEST_CASE("exchange takes a Service, --expose flags and the command after --", "[cli][exchange]") {
@@ -55,14 +54,17 @@ TEST_CASE("exchange takes a Service, --expose flags and the command after --", "
                            "--strategy", "scale", "--image", "reg/shadow:2", "--output", "json", "--", "node",
                            "server.js", "--port", "12001"});
   CHECK(options.command == Command::Exchange);
-  CHECK(options.target == "orders");
-  CHECK(options.namespaceName == "demo");
-  CHECK(options.expose == std::vector<std::string>{"12001:8080", "9000"});
-  CHECK(options.strategy == "scale");
-  CHECK(options.image == "reg/shadow:2");
-  CHECK(options.output == "json");
+  const auto& session = options.get<SessionOptions>();
+  const auto& exchange = std::get<ExchangeOptions>(session.mode);
+  CHECK(exchange.service == "orders");
+  CHECK(session.cluster.namespaceName == "demo");
+  CHECK(exchange.expose == std::vector<std::string>{"12001:8080", "9000"});
+  CHECK(exchange.strategy == "scale");
+  CHECK_FALSE(exchange.proxyProtocol);
+  CHECK(session.image == "reg/shadow:2");
+  CHECK(session.output == "json");
   // Flags after `--` belong to the command, not to tether.
-  CHECK(options.run == std::vector<std::string>{"node", "server.js", "--port", "12001"});
+  CHECK(session.run == std::vector<std::string>{"node", "server.js", "--port", "12001"});
 }
 
 TEST_CASE("exchange refuses what it cannot run, saying how to write it", "[cli][exchange]") {
@@ -82,15 +84,16 @@ TEST_CASE("exchange refuses what it cannot run, saying how to write it", "[cli][
 TEST_CASE("clean and recover", "[cli][clean]") {
   const auto clean = ok({"clean", "-A", "--dry-run", "--stale-after", "90s"});
   CHECK(clean.command == Command::Clean);
-  CHECK(clean.allNamespaces);
-  CHECK(clean.dryRun);
-  CHECK(clean.staleAfterSeconds == 90);
-  CHECK(ok({"clean"}).staleAfterSeconds == 120);
-  CHECK(ok({"clean", "--stale-after=0s"}).staleAfterSeconds == 0);
+  CHECK(clean.get<CleanOptions>().allNamespaces);
+  CHECK(clean.get<CleanOptions>().dryRun);
+  CHECK(clean.get<CleanOptions>().staleAfterSeconds == 90);
+  CHECK(ok({"clean"}).get<CleanOptions>().staleAfterSeconds == 120);
+  CHECK(ok({"clean", "--stale-after=0s"}).get<CleanOptions>().staleAfterSeconds == 0);
   CHECK(error({"clean", "--stale-after", "soon"}).find("not a duration") != std::string::npos);
   const auto recover = ok({"recover", "orders", "-n", "demo"});
   CHECK(recover.command == Command::Recover);
-  CHECK(recover.target == "orders");
+  CHECK(recover.get<RecoverOptions>().service == "orders");
+  CHECK(recover.get<RecoverOptions>().cluster.namespaceName == "demo");
   CHECK(error({"recover"}) == "`tether recover` needs SERVICE; see `tether recover --help`");
 }
 
@@ -110,19 +113,22 @@ TEST_CASE("connect, preview and forward take what their mode needs", "[cli][mode
   const auto connect = ok({"connect", "-n", "team", "--", "bash", "-l"});
   CHECK(connect.command == Command::Connect);
   CHECK(std::string(modeOf(connect.command)) == "connect");
-  CHECK(connect.run == std::vector<std::string>{"bash", "-l"});
-  CHECK(connect.target.empty());
+  CHECK(connect.get<SessionOptions>().run == std::vector<std::string>{"bash", "-l"});
+  CHECK(std::holds_alternative<ConnectOptions>(connect.get<SessionOptions>().mode));
 
   const auto preview = ok({"preview", "orders-v2", "--expose", "12001:80", "--type", "NodePort"});
   CHECK(preview.command == Command::Preview);
-  CHECK(preview.target == "orders-v2");
-  CHECK(preview.expose == std::vector<std::string>{"12001:80"});
-  CHECK(preview.serviceType == "NodePort");
+  const auto& previewFlags = std::get<PreviewOptions>(preview.get<SessionOptions>().mode);
+  CHECK(previewFlags.name == "orders-v2");
+  CHECK(previewFlags.expose == std::vector<std::string>{"12001:80"});
+  CHECK(previewFlags.serviceType == "NodePort");
 
   const auto forward = ok({"forward", "orders", "18080:80", "18081:http", "-n", "team"});
   CHECK(forward.command == Command::Forward);
-  CHECK(forward.target == "orders");
-  CHECK(forward.expose == std::vector<std::string>{"18080:80", "18081:http"});
+  const auto& forwardFlags = std::get<ForwardOptions>(forward.get<SessionOptions>().mode);
+  CHECK(forwardFlags.service == "orders");
+  CHECK(forwardFlags.ports == std::vector<std::string>{"18080:80", "18081:http"});
+  CHECK(forward.get<SessionOptions>().cluster.namespaceName == "team");
   CHECK(isSessionMode(forward.command));
   CHECK_FALSE(isSessionMode(Command::Clean));
 }
@@ -151,11 +157,12 @@ TEST_CASE("each command has its own --help, and completion its shells", "[cli]")
   const auto preview = ok({"preview", "-h"});
   CHECK(preview.helpText.find("--type") != std::string::npos);
   CHECK(ok({"--help"}).helpText.find("forward") != std::string::npos);
-  CHECK(ok({"completion", "zsh"}).shell == "zsh");
+  CHECK(ok({"completion", "zsh"}).get<CompletionOptions>().shell == "zsh");
   CHECK(error({"completion", "fish"}) ==
         "SHELL: \"fish\" is not one of bash, zsh; see `tether completion --help`");
   const auto complete = ok({"__complete", "services", "-n", "demo"});
   CHECK(complete.command == Command::Complete);
-  CHECK(complete.completeWhat == "services");
+  CHECK(complete.get<CompleteOptions>().what == "services");
+  CHECK(complete.get<CompleteOptions>().cluster.namespaceName == "demo");
   CHECK(ok({"--help"}).helpText.find("__complete") == std::string::npos);  // hidden
 }

@@ -1,27 +1,27 @@
 // Backend.cpp - the facade: version, cluster queries, the worker pool and shutdown.
 #include "server/core/Backend.hpp"
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
-
 #include "server/core/BuildInfo.hpp"
 #include "server/core/SessionsImpl.hpp"
 #include "server/kube/Client.hpp"
 #include "server/kube/Kubeconfig.hpp"
 #include "server/session/Labels.hpp"
+#include "support/exec/ThreadPool.hpp"
 
 namespace tether::core {
 
 struct Backend::Workers {
-  // Session starts and stops block a worker for seconds; four keep picker queries answering meanwhile.
-  boost::asio::thread_pool pool{4};
+  // Session starts and stops block a worker for as long as they take (the session's own work runs on the
+  // session runtime; the worker waits for it), so fifty starts at once need fifty workers, and the picker's
+  // queries must not wait behind them: a pool that grows to a bound and lets idle threads go.
+  support::ThreadPool pool{support::ThreadPoolConfig{64, std::chrono::seconds(10)}};
 };
 
 Backend::Backend(Callbacks* callbacks) : callbacks_(callbacks), workers_(std::make_unique<Workers>()) {}
 
 Backend::~Backend() {
   shutdown();
-  workers_->pool.join();
+  workers_.reset();  // runs what is queued, then joins
 }
 
 VersionInfo Backend::version() const {
@@ -29,7 +29,7 @@ VersionInfo Backend::version() const {
 }
 
 void Backend::post(std::function<void()> work) {
-  boost::asio::post(workers_->pool, std::move(work));
+  workers_->pool.submit(std::move(work));
 }
 
 void Backend::shutdown() {

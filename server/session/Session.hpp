@@ -32,6 +32,9 @@ const char* toString(Strategy strategy);
 // Every bound a session waits under, named in one place.
 struct SessionTimings {
   std::chrono::milliseconds heartbeatInterval{std::chrono::seconds(30)};
+  // Each session renews up to this fraction of the interval early (a random amount fixed per session), so
+  // sessions started together drift apart instead of renewing in a burst that opens many API connections.
+  double heartbeatJitter = 0.2;
   std::chrono::milliseconds shadowReadyTimeout{std::chrono::seconds(60)};
   std::chrono::milliseconds tunnelUpTimeout{std::chrono::seconds(20)};
   std::chrono::milliseconds workloadReadyTimeout{std::chrono::seconds(120)};  // strategy scale, on restore

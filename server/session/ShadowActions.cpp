@@ -334,7 +334,7 @@ Outcome ShadowSession::Impl::renewHeartbeat() {
 }
 
 void ShadowSession::Impl::renewIfDue() {
-  if (std::chrono::steady_clock::now() - lastHeartbeat < timings.heartbeatInterval) return;
+  if (std::chrono::steady_clock::now() - lastHeartbeat < heartbeatPeriod) return;
   if (const auto renewed = renewHeartbeat(); renewed.kind != OutcomeKind::Done) {
     spdlog::warn("session {}: heartbeat not renewed: {}", request.id, renewed.message);
   }

@@ -45,6 +45,10 @@ ShadowSession::Impl::Impl(std::shared_ptr<SessionRuntime> runtimeIn, std::shared
       driver(std::make_unique<support::SteppedTask>(runtime->drivers(), executor,
                                                     [this] { return stepGuarded(); })) {
   if (request.id.empty()) request.id = support::randomHex(4);
+  const auto jitterRange = static_cast<std::uint64_t>(std::clamp(timings.heartbeatJitter, 0.0, 0.5) *
+                                                      static_cast<double>(timings.heartbeatInterval.count()));
+  const auto jitter = jitterRange == 0 ? 0 : std::stoull(support::randomHex(4), nullptr, 16) % jitterRange;
+  heartbeatPeriod = timings.heartbeatInterval - std::chrono::milliseconds(jitter);
   snap.id = request.id;
   snap.mode = request.mode;
   snap.strategy = request.strategy;
@@ -196,7 +200,7 @@ bool ShadowSession::Impl::nextWhileActive(Action& next, Clock::time_point& resum
   // Due an interval after the last renewal (whatever woke the driver meanwhile), but not sooner than a
   // pause after a failed attempt, so an unreachable API server is not hammered.
   const auto nextHeartbeat =
-      std::max(lastHeartbeat + timings.heartbeatInterval, lastHeartbeatAttempt + timings.heartbeatRetryPause);
+      std::max(lastHeartbeat + heartbeatPeriod, lastHeartbeatAttempt + timings.heartbeatRetryPause);
   std::unique_lock lock(mutex);
   if (stopAsked) {
     lock.unlock();

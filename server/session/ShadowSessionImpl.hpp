@@ -134,6 +134,7 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   std::string shadowUid;  // the shadow pod this session created; the tunnel accepts no other
   bool tunnelStarted = false;
   std::chrono::steady_clock::time_point lastHeartbeat{};
+  std::chrono::milliseconds heartbeatPeriod{};  // the interval less this session's jitter
   std::chrono::steady_clock::time_point lastHeartbeatAttempt{};
   std::vector<std::chrono::steady_clock::time_point> reasserts;  // within the last minute
   bool reconnecting = false;

@@ -21,7 +21,7 @@ Backend::Backend(Callbacks* callbacks) : callbacks_(callbacks), workers_(std::ma
 
 Backend::~Backend() {
   shutdown();
-  workers_.reset();  // runs what is queued, then joins
+  workers_->pool.join();  // runs what is queued (and what that posts), then joins
 }
 
 VersionInfo Backend::version() const {

@@ -5,8 +5,10 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "server/kube/Client.hpp"
 #include "server/kube/Objects.hpp"
 #include "server/kube/PortForward.hpp"
+#include "support/exec/OffThread.hpp"
 
 namespace tether::session {
 
@@ -69,13 +71,16 @@ class PortForwardByteStream final : public tunnel::ByteStream {
 
 }  // namespace
 
-tunnelclient::Connector portForwardConnector(kube::Client& client, std::string namespaceName, std::string pod,
-                                             std::string uid, std::uint16_t port) {
-  return [&client, namespaceName = std::move(namespaceName), pod = std::move(pod), uid = std::move(uid),
-          port]() -> asio::awaitable<tunnelclient::Connected> {
+tunnelclient::Connector portForwardConnector(kube::Client& client, support::ThreadPool& blocking,
+                                             std::string namespaceName, std::string pod, std::string uid,
+                                             std::uint16_t port) {
+  return [&client, &blocking, namespaceName = std::move(namespaceName), pod = std::move(pod),
+          uid = std::move(uid), port]() -> asio::awaitable<tunnelclient::Connected> {
     if (!uid.empty()) {
-      // A blocking read on the I/O thread, like the port-forward's own handshake: one small GET per attempt.
-      auto current = kube::getPodMeta(client, namespaceName, pod);
+      // One small GET per attempt, on the pool: the I/O thread carries other sessions' tunnels.
+      auto read = co_await support::offThread(
+          blocking, [&] { return std::optional(kube::getPodMeta(client, namespaceName, pod)); });
+      const auto& current = *read;
       if (current && current.value().uid != uid) {
         co_return tunnelclient::Connected{"pod " + namespaceName + "/" + pod +
                                               " is not this session's shadow any "
@@ -84,6 +89,15 @@ tunnelclient::Connector portForwardConnector(kube::Client& client, std::string n
                                           nullptr, true};
       }
     }
+    // The credentials may run a kubeconfig exec plugin (up to its bound): fetch them on the pool, so the
+    // dial below finds them cached. A failure here is reported by the dial, with its context.
+    co_await support::offThread(blocking, [&client] {
+      try {
+        static_cast<void>(client.credentials().current());
+      } catch (const std::exception&) {
+      }
+      return true;
+    });
     try {
       auto stream = co_await kube::openPortForward(client, namespaceName, pod, port);
       co_return tunnelclient::Connected{{}, std::make_unique<PortForwardByteStream>(std::move(stream))};

@@ -29,7 +29,8 @@ Outcome ShadowSession::Impl::openTunnel() {
   config.connection.identity = shadowUid;
   tunnel = std::make_shared<tunnelclient::TunnelClient>(
       executor,
-      portForwardConnector(*client, request.namespaceName, shadowName, shadowUid, timings.shadowTunnelPort),
+      portForwardConnector(*client, runtime->drivers(), request.namespaceName, shadowName, shadowUid,
+                           timings.shadowTunnelPort),
       token, config, *this);
   // Fresh credentials per session: only processes given the launch environment can use its proxies.
   const auto credentials = tunnelclient::ProxyCredentials::generate();

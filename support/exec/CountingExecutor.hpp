@@ -15,6 +15,7 @@
 #include <boost/asio/require.hpp>
 
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -105,7 +106,8 @@ class CountingExecutor {
 
   template <typename Function>
   struct Counted {
-    Counted(Function f, std::shared_ptr<WorkCount> c) : function(std::move(f)), count(std::move(c)) {
+    Counted(Function f, std::shared_ptr<WorkCount> c)
+        : function(std::in_place, std::move(f)), count(std::move(c)) {
       count->add();
     }
     Counted(Counted&& other) noexcept : function(std::move(other.function)), count(std::move(other.count)) {}
@@ -113,20 +115,23 @@ class CountingExecutor {
     Counted& operator=(const Counted&) = delete;
     Counted& operator=(Counted&&) = delete;
     ~Counted() {
+      function.reset();
       if (count) count->remove();
     }
     void operator()() {
-      // Released after the function has run, whatever it does.
-      const Release release{std::move(count)};
-      function();
+      // Whatever the function does, it and its captures are destroyed before the count is released: the
+      // owner may be freed as soon as it is.
+      struct Finish {
+        Counted& self;
+        ~Finish() {
+          self.function.reset();
+          if (self.count) self.count->remove();
+          self.count.reset();
+        }
+      } finish{*this};
+      (*function)();
     }
-    struct Release {
-      std::shared_ptr<WorkCount> count;
-      ~Release() {
-        if (count) count->remove();
-      }
-    };
-    Function function;
+    std::optional<Function> function;
     std::shared_ptr<WorkCount> count;
   };
 

@@ -1,12 +1,17 @@
 // ThreadPool.cpp - see ThreadPool.hpp.
 #include "support/exec/ThreadPool.hpp"
 
+#include <system_error>
+
 namespace tether::support {
 
 ThreadPool::ThreadPool(ThreadPoolConfig config) : config_(config) {}
 
 ThreadPool::~ThreadPool() {
-  std::list<std::thread> alive;
+  join();
+}
+
+void ThreadPool::join() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -32,7 +37,17 @@ void ThreadPool::submit(std::function<void()> task) {
   if (threads_.size() >= config_.maxThreads) return;  // the queue waits for the next thread to free up
   threads_.emplace_back();
   const auto self = std::prev(threads_.end());
-  *self = std::thread([this, self] { work(self); });
+  try {
+    *self = std::thread([this, self] { work(self); });
+  } catch (const std::system_error&) {
+    // No thread to be had (a pid limit): the task waits for a thread this pool already has; with none,
+    // the caller learns it now rather than waiting for ever.
+    threads_.erase(self);
+    if (threads_.empty()) {
+      queue_.pop_back();
+      throw;
+    }
+  }
 }
 
 void ThreadPool::work(std::list<std::thread>::iterator self) {
@@ -42,10 +57,12 @@ void ThreadPool::work(std::list<std::thread>::iterator self) {
     wake_.wait_for(lock, config_.idleExit, [&] { return stopping_ || !queue_.empty(); });
     --idle_;
     if (queue_.empty()) break;  // idle for the whole pause, or the pool is ending with nothing left
-    auto task = std::move(queue_.front());
-    queue_.pop_front();
-    lock.unlock();
-    task();
+    {
+      auto task = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      task();
+    }  // the task and what it captured are gone before the lock is taken again
     lock.lock();
   }
   ended_.push_back(std::move(*self));

@@ -24,13 +24,17 @@ struct ThreadPoolConfig {
 class ThreadPool {
  public:
   explicit ThreadPool(ThreadPoolConfig config = {});
-  // Runs every task already submitted to its end, then joins the threads.
+  // join()s.
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  // Tasks must not throw: an exception escaping one ends the process, as in a std::thread.
+  // Tasks must not throw: an exception escaping one ends the process, as in a std::thread. Throws
+  // std::system_error only when no thread can be started and the pool has none.
   void submit(std::function<void()> task);
+  // Runs every task submitted (also while it waits) to its end, then joins the threads. The pool stays
+  // usable: a later submit starts a thread that ends once the queue is empty.
+  void join();
 
   std::size_t threads() const;
   // True once at most `count` threads are alive; false when the bound passed first.

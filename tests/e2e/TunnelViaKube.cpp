@@ -19,6 +19,7 @@
 #include "server/session/PortForwardConnector.hpp"
 #include "server/tunnel/DnsForwarder.hpp"
 #include "server/tunnel/Socks5Proxy.hpp"
+#include "support/exec/ThreadPool.hpp"
 
 using namespace tether;
 
@@ -71,9 +72,11 @@ int main(int argc, char** argv) {
   config.connection.peerName = "tunnel-via-kube";
   config.connection.identity = uid;
   PrintingObserver observer;
+  support::ThreadPool blocking;  // the connector's blocking calls, off the I/O thread
   auto shared = std::make_shared<tunnelclient::TunnelClient>(
       executor,
-      session::portForwardConnector(client, pod.substr(0, slash), pod.substr(slash + 1), uid, tunnelPort),
+      session::portForwardConnector(client, blocking, pod.substr(0, slash), pod.substr(slash + 1), uid,
+                                    tunnelPort),
       token, config, observer);
   auto& tunnelClient = *shared;
   // This driver's SOCKS proxy is for the test alone, which runs as the only user: no credentials.

@@ -14,9 +14,13 @@
 #include <atomic>
 #include <future>
 #include <set>
+#include <stdexcept>
+#include <thread>
+#include <tuple>
 
 #include "support/exec/CountingExecutor.hpp"
 #include "support/exec/IoThreads.hpp"
+#include "support/exec/OffThread.hpp"
 #include "support/exec/SteppedTask.hpp"
 #include "support/exec/ThreadPool.hpp"
 
@@ -40,7 +44,7 @@ TEST_CASE("a counting executor counts a pending timer until its handler has run"
   CHECK(fired.get_future().get() == asio::error::operation_aborted);
   CHECK(count->waitIdle(10s));
   CHECK(count->outstanding() == 0);
-  asio::post(executor, [timer]() mutable { timer.reset(); });  // destroyed where its handlers ran
+  asio::post(executor, [timer]() mutable { timer.reset(); });  // the posted copy counts until it has run
   CHECK(count->waitIdle(10s));
 }
 
@@ -235,4 +239,33 @@ TEST_CASE("steps of one task never overlap, however many threads wake it", "[sup
   for (auto& waker : wakers) waker.join();
   CHECK(scripted.steps == kSteps + 1);
   CHECK_FALSE(scripted.overlapped);
+}
+
+TEST_CASE("offThread runs a blocking call on the pool and resumes the coroutine on its own thread",
+          "[support][exec]") {
+  IoThreads threads(1);
+  ThreadPool pool({2, 10s});
+  auto& io = threads.next();
+  std::promise<std::tuple<std::thread::id, std::thread::id, std::thread::id, std::string>> seen;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        const auto before = std::this_thread::get_id();
+        const auto worker =
+            co_await tether::support::offThread(pool, [] { return std::this_thread::get_id(); });
+        const auto after = std::this_thread::get_id();
+        std::string failure;
+        try {
+          co_await tether::support::offThread(pool,
+                                              []() -> int { throw std::runtime_error("plugin failed"); });
+        } catch (const std::runtime_error& error) {
+          failure = error.what();
+        }
+        seen.set_value({before, worker, after, failure});
+      },
+      asio::detached);
+  const auto [before, worker, after, failure] = seen.get_future().get();
+  CHECK(before == after);   // resumed on the io_context's thread
+  CHECK(worker != before);  // the call ran elsewhere
+  CHECK(failure == "plugin failed");
 }

@@ -360,9 +360,9 @@ def test_idle_ttl_exits_without_client():
 
 
 def test_an_end_pings_only_after_an_interval_without_a_frame():
-    """The agent (keepalive timeout 4 s, so an interval of 1 s) pings a peer it has not heard from, and does
-    not ping a peer that keeps talking: an idle tunnel carries one PING/PONG pair per interval, not two.
-    The peer here is wire.py, which answers PINGs and sends its own as the test says."""
+    """The agent (keepalive timeout 4 s, so it checks every 1 s and pings after 0.75 s of silence) pings a
+    peer it has not heard from, about once a second, and never pings a peer that sends a frame every
+    0.1 s. The peer here is wire.py, which answers PINGs and sends its own as the test says."""
     import time
     from wire import PING, PONG
     with Bed(BUILD) as bed:
@@ -386,9 +386,9 @@ def test_an_end_pings_only_after_an_interval_without_a_frame():
                     tunnel.send(PONG, 0, payload)
             return count
 
-        # Silent peer: the agent pings (about once a second) and the tunnel stays up on our PONGs.
+        # Silent peer: the agent pings at every check (about 3 in 3.5 s) and the tunnel stays up on our PONGs.
         assert pings_from_agent(3.5) >= 2
-        # A peer that sends a frame ten times an interval: the agent hears it, so it never needs to ask.
+        # A peer that sends a frame every 0.1 s: the agent is never 0.75 s without one, so it never asks.
         assert pings_from_agent(3.5, ping_every=0.1) == 0
         # Silent again: the agent asks again; the tunnel outlived the 4 s timeout twice over.
         assert pings_from_agent(3.5) >= 2

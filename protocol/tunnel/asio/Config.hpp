@@ -12,7 +12,7 @@ namespace tether::tunnel {
 
 struct ConnectionConfig {
   std::chrono::milliseconds handshakeTimeout{5000};     // HELLO -> WELCOME
-  std::chrono::milliseconds keepaliveInterval{5000};    // PING after this long without a frame from the peer
+  std::chrono::milliseconds keepaliveInterval{5000};    // checked this often: PING after 3/4 of it in silence
   std::chrono::milliseconds keepaliveTimeout{20000};    // silence from the peer that declares it dead
   std::chrono::milliseconds openTimeout{10000};         // OPEN -> ACCEPT or RESET
   std::chrono::milliseconds requestTimeout{10000};      // DNS_QUERY, LISTEN -> their answer

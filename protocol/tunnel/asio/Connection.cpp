@@ -267,11 +267,12 @@ asio::awaitable<Status> Connection::housekeeping() {
       co_return Status{Code::TransportLost,
                        "a tunnel write made no progress for " + ms(config_.writeTimeout)};
     }
-    // A peer heard from within the interval is alive, and so is our side to it (it is answering or
-    // pinging us): ping only after an interval of silence. Both ends do the same, so between them an idle
-    // tunnel carries about one PING and its PONG per interval instead of two of each, and neither end is
-    // ever silent for more than two intervals (well inside the timeout).
-    if (now - lastReceived_ >= config_.keepaliveInterval) {
+    // A peer heard from lately is alive, and so is our side to it (it is answering or pinging us): ping
+    // only after three quarters of an interval of silence. The quarter's slack lets an end that does all
+    // the pinging ping every tick (the PONG to its last PING arrived just after that tick), so it never
+    // goes more than an interval and a round trip without a frame; an end that hears the peer's PINGs
+    // does not add its own, and an idle tunnel carries about half the frames it did.
+    if (now - lastReceived_ >= config_.keepaliveInterval * 3 / 4) {
       mux_->ping(static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count()));
     }

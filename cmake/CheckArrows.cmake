@@ -8,7 +8,7 @@
 # A violation prints "<file>:<line>: <module> may not include <target>" and fails the build.
 
 set(MODULES
-  protocol/jsonrpc protocol/tether protocol/tunnel protocol/http1
+  protocol/jsonrpc protocol/tether protocol/tunnel protocol/http1 protocol/mesh
   server/rpc server/ide server/core server/session server/kube server/tunnel server/cli
   shadow tests bench support)
 
@@ -16,14 +16,15 @@ set(ALLOWED_protocol/jsonrpc protocol/jsonrpc)
 set(ALLOWED_protocol/tether  protocol/tether protocol/jsonrpc)
 set(ALLOWED_protocol/tunnel  protocol/tunnel)
 set(ALLOWED_protocol/http1   protocol/http1)
+set(ALLOWED_protocol/mesh    protocol/mesh)
 set(ALLOWED_server/rpc       server/rpc protocol/jsonrpc)
 set(ALLOWED_server/core      server/core server/session server/kube server/tunnel)
 set(ALLOWED_server/ide       server/ide server/rpc server/core protocol/jsonrpc protocol/tether)
-set(ALLOWED_server/session   server/session server/kube server/tunnel protocol/tunnel)
+set(ALLOWED_server/session   server/session server/kube server/tunnel protocol/tunnel protocol/mesh)
 set(ALLOWED_server/kube      server/kube)
 set(ALLOWED_server/tunnel    server/tunnel protocol/tunnel protocol/http1)
 set(ALLOWED_server/cli       server/cli server/ide server/rpc server/core protocol/jsonrpc protocol/tether)
-set(ALLOWED_shadow           shadow protocol/tunnel protocol/http1)
+set(ALLOWED_shadow           shadow protocol/tunnel protocol/http1 protocol/mesh)
 set(ALLOWED_tests            ANY)
 set(ALLOWED_bench            ANY)
 set(ALLOWED_support          support)
@@ -34,6 +35,7 @@ set(FORBIDDEN_server/tunnel  "boost/json" "curl/")
 set(FORBIDDEN_protocol/jsonrpc "spdlog/")
 set(FORBIDDEN_protocol/tunnel "boost/json")
 set(FORBIDDEN_protocol/http1 "boost/" "spdlog/")
+set(FORBIDDEN_protocol/mesh  "boost/" "spdlog/")
 
 if(NOT ROOT)
   message(FATAL_ERROR "usage: cmake -DROOT=<repository root> -P CheckArrows.cmake")

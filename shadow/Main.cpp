@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <cstdlib>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "protocol/tunnel/Frame.hpp"
 #include "shadow/Agent.hpp"
 #include "shadow/Options.hpp"
+#include "shadow/router/Router.hpp"
 
 #ifndef TETHER_SHADOW_VERSION
 #define TETHER_SHADOW_VERSION "0.0.0"
@@ -26,6 +28,29 @@ void setUpLogging(const std::string& level) {
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
+}
+
+// The router role: serve until SIGTERM, then stop accepting and give connections in progress the drain
+// bound to finish (Kubernetes sends SIGTERM after removing the pod from the Service's endpoints).
+int runRouter(const tether::shadow::Options& options) {
+  boost::asio::io_context ioc(1);
+  tether::shadow::router::Router router(ioc, options.router);
+  if (!router.start()) return 1;
+  boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
+  boost::asio::steady_timer drain(ioc);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("event=router_stopping signal={} drain_ms={}", signal == SIGTERM ? "SIGTERM" : "SIGINT",
+                 options.drainTimeout.count());
+    router.stop();
+    drain.expires_after(options.drainTimeout);
+    drain.async_wait([&](const boost::system::error_code& waitError) {
+      if (!waitError) ioc.stop();
+    });
+  });
+  ioc.run();
+  spdlog::info("event=exit code=0");
+  return 0;
 }
 
 }  // namespace
@@ -49,6 +74,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   setUpLogging(options.logLevel);
+  if (options.role == tether::shadow::Role::Router) return runRouter(options);
   boost::asio::io_context ioc(1);
   tether::shadow::Agent agent(ioc, options);
   if (!agent.start()) return agent.exitCode();

@@ -55,8 +55,13 @@ std::string usage() {
          "                     [--max-listener-connections N] [--max-agent-streams N]\n"
          "                     [--max-client-streams N] [--max-dns-in-flight N]\n"
          "                     [--log-level trace|debug|info|warn|error|off] [--version]\n"
-         "The session token is read from TETHER_SHADOW_TOKEN, the pod's UID (announced in the handshake)\n"
-         "from TETHER_POD_UID. Durations: 500ms, 30s, 10m, 1h.\n";
+         "       tether-shadow --role router --route-port "
+         "LISTEN=STABLE_HOST:PORT[/auto|http|h2c|tls|tcp]...\n"
+         "                     [--control-port N] [--control-host H] [--listen-host H] [--sniff-timeout D]\n"
+         "                     [--connect-timeout D] [--head-timeout D] [--keepalive-idle D]\n"
+         "                     [--max-connections N] [--log-level L]\n"
+         "The session role reads its token from TETHER_SHADOW_TOKEN and the pod's UID (announced in the\n"
+         "handshake) from TETHER_POD_UID; the router role needs neither. Durations: 500ms, 30s, 10m, 1h.\n";
 }
 
 ParseResult parseOptions(const std::vector<std::string>& args, const char* tokenFromEnv,
@@ -94,7 +99,30 @@ ParseResult parseOptions(const std::vector<std::string>& args, const char* token
       return true;
     };
     bool ok = true;
-    if (flag == "--tunnel-port")
+    if (flag == "--role") {
+      if (value != "session" && value != "router")
+        return {std::nullopt, "--role is session or router, got " + value};
+      o.role = value == "router" ? Role::Router : Role::Session;
+    } else if (flag == "--route-port") {
+      std::string error;
+      auto routed = router::parseRoutedPort(value, error);
+      if (!routed) return {std::nullopt, error};
+      o.router.ports.push_back(*routed);
+    } else if (flag == "--control-port")
+      ok = port(o.router.controlPort);
+    else if (flag == "--control-host")
+      o.router.controlHost = value;
+    else if (flag == "--sniff-timeout")
+      ok = duration(o.router.sniffTimeout);
+    else if (flag == "--connect-timeout")
+      ok = duration(o.router.connectTimeout);
+    else if (flag == "--head-timeout")
+      ok = duration(o.router.headTimeout);
+    else if (flag == "--keepalive-idle")
+      ok = duration(o.router.keepAliveIdle);
+    else if (flag == "--max-connections")
+      ok = count(o.router.maxConnections);
+    else if (flag == "--tunnel-port")
       ok = port(o.tunnelPort);
     else if (flag == "--tunnel-host")
       o.tunnelHost = value;
@@ -102,9 +130,10 @@ ParseResult parseOptions(const std::vector<std::string>& args, const char* token
       ok = port(o.readyPort);
     else if (flag == "--ready-host")
       o.readyHost = value;
-    else if (flag == "--listen-host")
+    else if (flag == "--listen-host") {
       o.listenHost = value;
-    else if (flag == "--idle-ttl")
+      o.router.listenHost = value;
+    } else if (flag == "--idle-ttl")
       ok = duration(o.idleTtl);
     else if (flag == "--drain-timeout")
       ok = duration(o.drainTimeout);
@@ -130,6 +159,13 @@ ParseResult parseOptions(const std::vector<std::string>& args, const char* token
       return {std::nullopt, "unknown flag " + flag};
     if (!ok) return {std::nullopt, "bad value for " + flag + ": " + value};
   }
+  if (!o.version && !o.help && o.role == Role::Router) {
+    if (o.router.ports.empty())
+      return {std::nullopt, "the router role needs at least one --route-port LISTEN=STABLE_HOST:PORT"};
+    return {o, ""};
+  }
+  if (!o.version && !o.help && !o.router.ports.empty())
+    return {std::nullopt, "--route-port belongs to the router role: add --role router"};
   if (!o.version && !o.help) {
     if (!tokenFromEnv || std::string(tokenFromEnv).empty()) {
       return {std::nullopt,

@@ -11,9 +11,17 @@
 #include <string>
 #include <vector>
 
+#include "shadow/router/RouterConfig.hpp"
+
 namespace tether::shadow {
 
+// The agent's two roles: `session` (one developer's tunnel: reverse listeners, outbound dials, DNS) and
+// `router` (a meshed Service's per-request router; no tunnel and no token).
+enum class Role { Session, Router };
+
 struct Options {
+  Role role = Role::Session;
+  router::RouterConfig router;           // Role::Router
   std::string tunnelHost = "127.0.0.1";  // only port-forward reaches the pod's loopback
   std::uint16_t tunnelPort = 7700;
   std::string readyHost = "0.0.0.0";  // the kubelet probes the pod IP

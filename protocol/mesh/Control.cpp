@@ -84,13 +84,22 @@ std::optional<Matcher> parseMatcher(std::string_view text, std::string& error) {
   return Matcher::make(*kind, std::move(*name), std::move(*value), error);
 }
 
-// The fields shared by `put` and `route`: HOST:PORT OWNER MATCHER... from `fields[first]` on.
+// The fields shared by `put` and `route`: ON_PORT HOST:PORT OWNER MATCHER... from `fields[first]` on.
 bool parseLeaseTail(const std::vector<std::string_view>& fields, std::size_t first, Lease& lease,
                     std::string& error) {
-  if (fields.size() < first + 3) {
-    error = "a lease needs a target, an owner and at least one matcher";
+  if (fields.size() < first + 4) {
+    error = "a lease needs the router port it takes (or *), a target, an owner and at least one matcher";
     return false;
   }
+  if (fields[first] != "*") {
+    const auto port = number<std::uint16_t>(fields[first]);
+    if (!port || *port == 0) {
+      error = "the router port must be a port number or *";
+      return false;
+    }
+    lease.port = *port;
+  }
+  ++first;
   if (fields.size() - first - 2 > kMaxMatchers) {
     error = "a lease has at most " + std::to_string(kMaxMatchers) + " matchers";
     return false;
@@ -113,7 +122,8 @@ bool parseLeaseTail(const std::vector<std::string_view>& fields, std::size_t fir
 }
 
 std::string encodeLeaseTail(const Lease& lease) {
-  std::string line = " " + encodeTarget(lease.target) + " " + encodeField(lease.owner);
+  std::string line = lease.port == 0 ? std::string(" *") : " " + std::to_string(lease.port);
+  line += " " + encodeTarget(lease.target) + " " + encodeField(lease.owner);
   for (const auto& matcher : lease.matchers) line += " " + encodeMatcher(matcher);
   return line;
 }
@@ -182,7 +192,7 @@ ControlRequest parseRequest(std::string_view line) {
     return DropRequest{std::move(*id)};
   }
   if (verb == "put") {
-    if (fields.size() < 3) return BadRequest{"put needs ID TTL_MS HOST:PORT OWNER MATCHER..."};
+    if (fields.size() < 3) return BadRequest{"put needs ID TTL_MS ON_PORT HOST:PORT OWNER MATCHER..."};
     PutRequest put;
     auto id = decodeField(fields[1]);
     const auto ttl = number<long long>(fields[2]);

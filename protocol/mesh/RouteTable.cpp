@@ -71,8 +71,13 @@ bool mayOverlap(const std::vector<Matcher>& a, const std::vector<Matcher>& b) {
   return true;
 }
 
-const Route* routeFor(const RouteSnapshot& routes, const HeaderFields& fields) {
+bool sharePort(const Lease& a, const Lease& b) {
+  return a.port == 0 || b.port == 0 || a.port == b.port;
+}
+
+const Route* routeFor(const RouteSnapshot& routes, const HeaderFields& fields, std::uint16_t port) {
   for (const auto& route : routes) {
+    if (route.lease.port != 0 && route.lease.port != port) continue;
     const auto& matchers = route.lease.matchers;
     if (std::all_of(matchers.begin(), matchers.end(), [&](const Matcher& m) { return m.matches(fields); }))
       return &route;
@@ -92,7 +97,7 @@ std::variant<PutGranted, PutRefused> RouteTable::put(Lease lease, Clock::time_po
   const auto own =
       std::find_if(routes.begin(), routes.end(), [&](const Route& r) { return r.lease.id == id; });
   for (const auto& route : routes) {
-    if (route.lease.id != id && route.lease.matchers == lease.matchers) {
+    if (route.lease.id != id && route.lease.matchers == lease.matchers && sharePort(route.lease, lease)) {
       return PutRefused{"the matchers " + describe(lease.matchers) + " are already leased by " +
                         route.lease.owner + " (lease " + route.lease.id + "); choose another header value"};
     }
@@ -108,7 +113,9 @@ std::variant<PutGranted, PutRefused> RouteTable::put(Lease lease, Clock::time_po
   const auto& mine =
       *std::find_if(routes.begin(), routes.end(), [&](const Route& r) { return r.lease.id == id; });
   for (const auto& other : routes) {
-    if (other.lease.id == mine.lease.id || !mayOverlap(other.lease.matchers, mine.lease.matchers)) continue;
+    if (other.lease.id == mine.lease.id || !sharePort(other.lease, mine.lease) ||
+        !mayOverlap(other.lease.matchers, mine.lease.matchers))
+      continue;
     const bool first = precedes(mine, other);
     granted.warnings.push_back("a request can match both this lease (" + describe(mine.lease.matchers) +
                                ") and " + other.lease.owner + "'s lease " + other.lease.id + " (" +

@@ -30,6 +30,9 @@ struct Lease {
   std::string owner;              // user@host, named in messages to other users
   std::vector<Matcher> matchers;  // all must match
   Target target;
+  // The router port (one Service port) whose requests the lease takes; 0: every port. Leases on different
+  // ports never compete, so one user's session takes each port it exposes with the same matchers.
+  std::uint16_t port = 0;
 };
 
 // One granted lease as the router reads it.
@@ -42,8 +45,12 @@ struct Route {
 // Leases in the order they are tried; immutable once published.
 using RouteSnapshot = std::vector<Route>;
 
-// The lease that takes a request with these headers, or null (the stable Service takes it).
-const Route* routeFor(const RouteSnapshot& routes, const HeaderFields& fields);
+// The lease that takes a request with these headers arriving on router port `port`, or null (the stable
+// Service takes it).
+const Route* routeFor(const RouteSnapshot& routes, const HeaderFields& fields, std::uint16_t port);
+
+// True when two leases can take requests on the same port.
+bool sharePort(const Lease& a, const Lease& b);
 
 // True when `a` is tried before `b`.
 bool precedes(const Route& a, const Route& b);

@@ -113,11 +113,12 @@ struct Http1Connection::Exchange {
 };
 
 Http1Connection::Http1Connection(RouterServices& services, tcp::socket client, std::string sniffed,
-                                 Endpoint stable)
+                                 Endpoint stable, std::uint16_t port)
     : services_(services),
       client_(std::move(client)),
       in_(std::move(sniffed)),
       stable_(std::move(stable)),
+      port_(port),
       deadline_(client_.get_executor()) {
   boost::system::error_code ec;
   const auto remote = client_.remote_endpoint(ec);
@@ -200,7 +201,7 @@ asio::awaitable<std::optional<std::size_t>> Http1Connection::readHead() {
 asio::awaitable<Http1Connection::After> Http1Connection::forward(const http1::RequestHead& head,
                                                                  const http1::BodyFraming& body) {
   const auto routes = services_.table.snapshot();  // this request is routed by one table
-  const mesh::Route* route = mesh::routeFor(*routes, fieldsOf(head.headers));
+  const mesh::Route* route = mesh::routeFor(*routes, fieldsOf(head.headers), port_);
   Endpoint target = targetOf(route, stable_);
   const bool upgrade = asksUpgrade(head);
   const std::string upstreamHead = upstreamRequestHead(head, upgrade);

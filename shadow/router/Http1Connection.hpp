@@ -36,8 +36,9 @@ struct RouterServices {
 class Http1Connection {
  public:
   // `sniffed`: bytes the classifier already read from `client`.
+  // `port`: the router port the connection arrived on (leases name the port they take).
   Http1Connection(RouterServices& services, boost::asio::ip::tcp::socket client, std::string sniffed,
-                  Endpoint stable);
+                  Endpoint stable, std::uint16_t port);
 
   boost::asio::awaitable<void> run();
 
@@ -62,6 +63,7 @@ class Http1Connection {
   boost::asio::ip::tcp::socket client_;
   std::string in_;  // client bytes not handled yet: the next head, a body, pipelined requests
   Endpoint stable_;
+  std::uint16_t port_;
   Deadline deadline_;
   std::string peer_;
 };

@@ -169,7 +169,7 @@ asio::awaitable<void> Router::accepted(tcp::socket socket, std::size_t port) {
     if (kind == Sniffed::Undecided) kind = Sniffed::Raw;
   }
   if (kind == Sniffed::Http1) {
-    Http1Connection connection(services_, std::move(socket), std::move(sniffed), stable);
+    Http1Connection connection(services_, std::move(socket), std::move(sniffed), stable, bound_[port]);
     co_await connection.run();
     co_return;
   }

@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     RouteTable table;
     const auto now = RouteTable::Clock::time_point{};
     table.put(Lease{"l", "o", {*exact}, Target{"h", 1}}, now + std::chrono::seconds(1));
-    const auto* route = routeFor(*table.snapshot(), fields);
+    const auto* route = routeFor(*table.snapshot(), fields, 80);
     if ((route != nullptr) != exact->matches(fields)) std::abort();
   }
   return 0;

@@ -22,6 +22,7 @@ TEST_CASE("control: a put survives the round trip, odd bytes included", "[mesh]"
   lease.id = "sess 1";
   lease.owner = "alice@laptop";
   lease.target = {"10.0.0.7", 7700};
+  lease.port = 8080;
   lease.matchers = {make(MatchKind::Exact, "X-Dev", "alice = smith: 100%"),
                     make(MatchKind::Regex, "x-t", "a b|c"), make(MatchKind::Baggage, "user", "al ice")};
   const auto line = encodePut(lease, std::chrono::milliseconds(15000));
@@ -35,6 +36,7 @@ TEST_CASE("control: a put survives the round trip, odd bytes included", "[mesh]"
   CHECK(put.lease.owner == "alice@laptop");
   CHECK(put.lease.target.host == "10.0.0.7");
   CHECK(put.lease.target.port == 7700);
+  CHECK(put.lease.port == 8080);
   CHECK(put.lease.matchers == lease.matchers);
 
   RouteLine route{lease, std::chrono::milliseconds(1234)};
@@ -70,15 +72,17 @@ TEST_CASE("control: malformed lines are refused naming what is wrong", "[mesh]")
   };
   CHECK(message("").find("unknown request") != std::string::npos);
   CHECK(message("put").find("put needs") != std::string::npos);
-  CHECK(message("put a 0 h:1 o exact:x=y").find("TTL") != std::string::npos);
-  CHECK(message("put a 99999999999 h:1 o exact:x=y").find("TTL") != std::string::npos);
-  CHECK(message("put a 100 h o exact:x=y").find("HOST:PORT") != std::string::npos);
-  CHECK(message("put a 100 h:0 o exact:x=y").find("HOST:PORT") != std::string::npos);
-  CHECK(message("put a 100 h:1 o").find("at least one matcher") != std::string::npos);
-  CHECK(message("put a 100 h:1 o fuzzy:x=y").find("unknown matcher kind 'fuzzy'") != std::string::npos);
-  CHECK(message("put a 100 h:1 o exact:x=%zz").find("%-escape") != std::string::npos);
-  CHECK(message("put a 100 h:1 o exact:bad%20name=y").find("name") != std::string::npos);
-  CHECK(message("put a 100 h:1 o regex:x=(").find("regex") != std::string::npos);
+  CHECK(message("put a 0 * h:1 o exact:x=y").find("TTL") != std::string::npos);
+  CHECK(message("put a 99999999999 * h:1 o exact:x=y").find("TTL") != std::string::npos);
+  CHECK(message("put a 100 * h o exact:x=y").find("HOST:PORT") != std::string::npos);
+  CHECK(message("put a 100 * h:0 o exact:x=y").find("HOST:PORT") != std::string::npos);
+  CHECK(message("put a 100 * h:1 o").find("at least one matcher") != std::string::npos);
+  CHECK(message("put a 100 * h:1 o fuzzy:x=y").find("unknown matcher kind 'fuzzy'") != std::string::npos);
+  CHECK(message("put a 100 * h:1 o exact:x=%zz").find("%-escape") != std::string::npos);
+  CHECK(message("put a 100 * h:1 o exact:bad%20name=y").find("name") != std::string::npos);
+  CHECK(message("put a 100 * h:1 o regex:x=(").find("regex") != std::string::npos);
+  CHECK(message("put a 100 0 h:1 o exact:x=y").find("router port") != std::string::npos);
+  CHECK(message("put a 100 x h:1 o exact:x=y").find("router port") != std::string::npos);
   CHECK(message("drop").find("drop needs") != std::string::npos);
   CHECK(message("list all").find("no arguments") != std::string::npos);
   CHECK(message(std::string(kMaxControlLine + 1, 'l')).find("longer") != std::string::npos);

@@ -31,7 +31,7 @@ PutGranted granted(RouteTable& table, Lease l, RouteTable::Clock::time_point exp
 
 std::string winner(const RouteTable& table, const HeaderFields& fields) {
   const auto snapshot = table.snapshot();
-  const auto* route = routeFor(*snapshot, fields);
+  const auto* route = routeFor(*snapshot, fields, 80);
   return route == nullptr ? "stable" : route->lease.id;
 }
 
@@ -97,7 +97,7 @@ TEST_CASE("a renewal keeps the lease's age; expiry and drop give its requests ba
   granted(table, lease("old", "o@h", {m(MatchKind::Exact, "x-dev", "a")}, 7), kNow + 30s);
   const HeaderFields both{{"x-dev", "a"}, {"tenant", "a"}};
   CHECK(winner(table, both) == "old");
-  CHECK(routeFor(*table.snapshot(), both)->lease.target.port == 7);
+  CHECK(routeFor(*table.snapshot(), both, 80)->lease.target.port == 7);
 
   const auto before = table.snapshot();
   CHECK(table.expire(kNow + 20s) == std::vector<std::string>{"new"});
@@ -117,4 +117,20 @@ TEST_CASE("overlap is ruled out only when one header makes both impossible", "[m
   CHECK(mayOverlap({m(MatchKind::Regex, "x", "a")}, {m(MatchKind::Exact, "x", "b")}));  // not decided
   CHECK(mayOverlap({m(MatchKind::Exact, "x", "a")}, {m(MatchKind::Exact, "y", "b")}));
   CHECK_FALSE(mayOverlap({m(MatchKind::Baggage, "dev", "a")}, {m(MatchKind::Baggage, "dev", "b")}));
+}
+
+TEST_CASE("a lease on one port neither takes another port's requests nor competes there", "[mesh]") {
+  RouteTable table;
+  auto onHttp = lease("alice-http", "alice", {m(MatchKind::Exact, "x-dev", "alice")}, 7);
+  onHttp.port = 80;
+  auto onGrpc = lease("alice-grpc", "alice", {m(MatchKind::Exact, "x-dev", "alice")}, 8);
+  onGrpc.port = 9090;
+  CHECK(granted(table, onHttp).warnings.empty());
+  CHECK(granted(table, onGrpc).warnings.empty());  // same matchers, another port: no conflict
+  const HeaderFields alice{{"x-dev", "alice"}};
+  CHECK(routeFor(*table.snapshot(), alice, 80)->lease.id == "alice-http");
+  CHECK(routeFor(*table.snapshot(), alice, 9090)->lease.id == "alice-grpc");
+  CHECK(routeFor(*table.snapshot(), alice, 443) == nullptr);
+  auto everywhere = lease("bob-all", "bob", {m(MatchKind::Exact, "x-dev", "alice")}, 9);
+  CHECK(std::holds_alternative<PutRefused>(table.put(everywhere, kNow + 15s)));  // port 0 meets both
 }

@@ -350,7 +350,27 @@ TEST_CASE("router: the control listener lists leases and refuses malformed lines
   const auto list = router.control("list");
   CHECK(list.rfind("routes 2\nroute a ", 0) == 0);
   CHECK(list.find("exact:x-dev=alice%20smith") != std::string::npos);
-  CHECK(router.control("put a 100").rfind("error ", 0) == 0);
-  CHECK(router.control("put c 1000 127.0.0.1:1 carol regex:x-dev=(").rfind("error ", 0) == 0);
+  CHECK(router.control("put a 100 *").rfind("error ", 0) == 0);
+  CHECK(router.control("put c 1000 * 127.0.0.1:1 carol regex:x-dev=(").rfind("error ", 0) == 0);
   CHECK(router.control("frobnicate").rfind("error ", 0) == 0);
+}
+
+TEST_CASE("router: a lease takes only the router port it names", "[router]") {
+  NamedUpstream stable{"stable"};
+  NamedUpstream alice{"alice"};
+  auto config = routerConfig(stable.port());
+  config.ports.push_back({0, "127.0.0.1", stable.port(), tether::shadow::router::PortProtocol::Http1});
+  RouterUnderTest router{config};
+  const auto second = std::to_string(router.port(1));
+  REQUIRE(router.put("alice-1", "alice", alice.port(), "exact:x-dev=alice", 60000, second) == "granted\n");
+  // The same matchers on another port are another lease, not a conflict.
+  REQUIRE(router.put("alice-2", "alice", alice.port(), "exact:x-dev=alice", 60000,
+                     std::to_string(router.port(0))) == "granted\n");
+  CHECK(router.control("drop alice-2") == "dropped\n");
+  auto first = Socket::connectTo(router.port(0));
+  first.send(get("/", "x-dev: alice\r\n"));
+  CHECK(servedBy(readResponse(first)) == "stable");
+  auto other = Socket::connectTo(router.port(1));
+  other.send(get("/", "x-dev: alice\r\n"));
+  CHECK(servedBy(readResponse(other)) == "alice");
 }

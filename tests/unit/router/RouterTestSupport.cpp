@@ -438,9 +438,9 @@ std::string RouterUnderTest::control(const std::string& line) {
 }
 
 std::string RouterUnderTest::put(const std::string& id, const std::string& owner, std::uint16_t targetPort,
-                                 const std::string& matchers, int ttlMs) {
-  return control("put " + id + " " + std::to_string(ttlMs) + " 127.0.0.1:" + std::to_string(targetPort) +
-                 " " + owner + " " + matchers);
+                                 const std::string& matchers, int ttlMs, const std::string& onPort) {
+  return control("put " + id + " " + std::to_string(ttlMs) + " " + onPort +
+                 " 127.0.0.1:" + std::to_string(targetPort) + " " + owner + " " + matchers);
 }
 
 }  // namespace tether::routertest

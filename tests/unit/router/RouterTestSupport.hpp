@@ -161,7 +161,7 @@ class RouterUnderTest {
   // One control line, its whole reply (a list's route lines included).
   std::string control(const std::string& line);
   std::string put(const std::string& id, const std::string& owner, std::uint16_t targetPort,
-                  const std::string& matchers, int ttlMs = 60000);
+                  const std::string& matchers, int ttlMs = 60000, const std::string& onPort = "*");
 
  private:
   boost::asio::io_context ioc_{1};

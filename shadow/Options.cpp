@@ -1,6 +1,7 @@
 // Options.cpp - flag parsing for tether-shadow.
 #include "shadow/Options.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace tether::shadow {
@@ -160,6 +161,8 @@ ParseResult parseOptions(const std::vector<std::string>& args, const char* token
     if (!ok) return {std::nullopt, "bad value for " + flag + ": " + value};
   }
   if (!o.version && !o.help && o.role == Role::Router) {
+    o.router.readyHost = o.readyHost;
+    o.router.readyPort = std::find(args.begin(), args.end(), "--ready-port") != args.end() ? o.readyPort : 0;
     if (o.router.ports.empty())
       return {std::nullopt, "the router role needs at least one --route-port LISTEN=STABLE_HOST:PORT"};
     return {o, ""};

@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
     case Command::Connect:
     case Command::Preview:
     case Command::Forward:
+    case Command::Mesh:
     case Command::Clean:
     case Command::Recover:
     case Command::Complete:

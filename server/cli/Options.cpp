@@ -126,6 +126,7 @@ struct Parser {
   SessionOptions connect{{}, {}, "text", {}, ConnectOptions{}};
   SessionOptions preview{{}, {}, "text", {}, PreviewOptions{}};
   SessionOptions forward{{}, {}, "text", {}, ForwardOptions{}};
+  SessionOptions meshSession{{}, {}, "text", {}, MeshOptions{}};
   CleanOptions clean;
   RecoverOptions recover;
   CompletionOptions completion;
@@ -215,6 +216,32 @@ struct Parser {
         ->required();
     addSessionFlags(*forwardCommand, forward);
 
+    auto* meshCommand =
+        command("mesh",
+                "share SERVICE with other developers: only its requests that carry your header reach this "
+                "machine, everyone else's keep reaching the cluster (HTTP/1.1 and WebSocket; `-- CMD` runs "
+                "CMD with the session's environment)",
+                Command::Mesh);
+    auto& meshFlags = std::get<MeshOptions>(meshSession.mode);
+    meshCommand->add_option("SERVICE", meshFlags.service, "the Service to share")->required();
+    addExpose(*meshCommand, meshFlags.expose,
+              "LOCAL receives the matching requests the Service gets on its port REMOTE (8080 is 8080:8080)");
+    meshCommand->add_option("--header", meshFlags.headers, "NAME=VALUE: the header equals VALUE (repeatable)")
+        ->type_name("NAME=VALUE");
+    meshCommand
+        ->add_option("--header-prefix", meshFlags.headerPrefixes,
+                     "NAME=PREFIX: the header starts with PREFIX")
+        ->type_name("NAME=PREFIX");
+    meshCommand
+        ->add_option("--header-regex", meshFlags.headerRegexes,
+                     "NAME=RE2: the header's whole value matches the RE2 expression")
+        ->type_name("NAME=RE2");
+    meshCommand
+        ->add_option("--baggage", meshFlags.baggage,
+                     "KEY=VALUE: the W3C baggage header has member KEY=VALUE (OpenTelemetry apps forward it)")
+        ->type_name("KEY=VALUE");
+    addSessionFlags(*meshCommand, meshSession);
+
     auto* cleanCommand = command("clean",
                                  "restore Services and delete objects of sessions whose heartbeat is older "
                                  "than --stale-after",
@@ -286,6 +313,9 @@ struct Parser {
       case Command::Forward:
         options.specific = std::move(forward);
         break;
+      case Command::Mesh:
+        options.specific = std::move(meshSession);
+        break;
       case Command::Clean:
         options.specific = clean;
         break;
@@ -323,7 +353,7 @@ const ClusterFlags* clusterFlagsOf(const Options& options) {
 
 bool isSessionMode(Command command) {
   return command == Command::Exchange || command == Command::Connect || command == Command::Preview ||
-         command == Command::Forward;
+         command == Command::Forward || command == Command::Mesh;
 }
 
 const char* modeOf(Command command) {
@@ -334,6 +364,8 @@ const char* modeOf(Command command) {
       return "preview";
     case Command::Forward:
       return "forward";
+    case Command::Mesh:
+      return "mesh";
     default:
       return "exchange";
   }
@@ -425,10 +457,11 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& g
   }
   auto options = parser.take(which);
   if (hasRun) {
-    if (which != Command::Exchange && which != Command::Connect && which != Command::Preview) {
+    if (which != Command::Exchange && which != Command::Connect && which != Command::Preview &&
+        which != Command::Mesh) {
       return UsageError{name +
-                        " runs no command: `--` and what follows are only for exchange, connect and "
-                        "preview"};
+                        " runs no command: `--` and what follows are only for exchange, connect, preview "
+                        "and mesh"};
     }
     if (run.empty()) return UsageError{"`--` must be followed by the command to run"};
     std::get<SessionOptions>(options.specific).run = std::move(run);
@@ -445,6 +478,27 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& g
       return UsageError{"`tether exchange " + exchange.service +
                         "` needs --expose LOCAL[:REMOTE], e.g. --expose 12001:8080 (local 12001 receives "
                         "what the Service sends to its port 8080)"};
+    }
+  }
+  if (which == Command::Mesh) {
+    const auto& mesh = std::get<MeshOptions>(options.get<SessionOptions>().mode);
+    if (mesh.expose.empty()) {
+      return UsageError{"`tether mesh " + mesh.service +
+                        "` needs --expose LOCAL[:REMOTE], e.g. --expose 12001:8080 (local 12001 receives the "
+                        "matching requests the Service gets on its port 8080)"};
+    }
+    for (const auto* list : {&mesh.headers, &mesh.headerPrefixes, &mesh.headerRegexes, &mesh.baggage}) {
+      for (const auto& pair : *list) {
+        const auto equals = pair.find('=');
+        if (equals == std::string::npos || equals == 0) {
+          const char* flag = list == &mesh.headers          ? "--header"
+                             : list == &mesh.headerPrefixes ? "--header-prefix"
+                             : list == &mesh.headerRegexes  ? "--header-regex"
+                                                            : "--baggage";
+          return UsageError{std::string(flag) + " \"" + pair + "\": write NAME=VALUE, e.g. " + flag +
+                            " x-dev=alice"};
+        }
+      }
     }
   }
   if (which == Command::Preview) {

@@ -24,6 +24,7 @@ enum class Command {
   Connect,
   Preview,
   Forward,
+  Mesh,
   Clean,
   Recover,
   Completion,  // tether completion bash|zsh: the shell's completion script
@@ -32,7 +33,7 @@ enum class Command {
 
 // The session commands: they run a session until Ctrl-C (or CMD's end).
 bool isSessionMode(Command command);
-// "exchange", "connect", "preview", "forward" (the session mode the command runs).
+// "exchange", "connect", "preview", "forward", "mesh" (the session mode the command runs).
 const char* modeOf(Command command);
 
 // Every subcommand and tether itself: where the log goes.
@@ -79,13 +80,20 @@ struct ForwardOptions {
   std::string service;
   std::vector<std::string> ports;
 };
-// What the four session commands share ([--image] [--output] [-- CMD ARGS]), and each one's own flags.
+// mesh SERVICE --expose LOCAL[:REMOTE]... [--header NAME=VALUE] [--header-prefix NAME=PREFIX]
+//      [--header-regex NAME=RE2] [--baggage KEY=VALUE] (each repeatable; all must match)
+struct MeshOptions {
+  std::string service;
+  std::vector<std::string> expose;
+  std::vector<std::string> headers, headerPrefixes, headerRegexes, baggage;
+};
+// What the session commands share ([--image] [--output] [-- CMD ARGS]), and each one's own flags.
 struct SessionOptions {
   ClusterFlags cluster;
   std::string image;
   std::string output = "text";   // "text" (lines for people) or "json" (one JSON event per line)
   std::vector<std::string> run;  // after `--`: the command to run with the session
-  std::variant<ExchangeOptions, ConnectOptions, PreviewOptions, ForwardOptions> mode;
+  std::variant<ExchangeOptions, ConnectOptions, PreviewOptions, ForwardOptions, MeshOptions> mode;
 };
 
 // clean [-A] [--dry-run] [--stale-after DURATION]

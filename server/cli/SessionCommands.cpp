@@ -53,6 +53,19 @@ void fillModeFlags(const SessionOptions& options, core::SessionRequest& request)
   } else if (const auto* forward = std::get_if<ForwardOptions>(&options.mode)) {
     request.service = forward->service;
     request.expose = forward->ports;
+  } else if (const auto* mesh = std::get_if<MeshOptions>(&options.mode)) {
+    request.service = mesh->service;
+    request.expose = mesh->expose;
+    const auto add = [&](const std::vector<std::string>& given, const char* kind) {
+      for (const auto& text : given) {  // NAME=VALUE, checked by the option parser
+        const auto equals = text.find('=');
+        request.matchers.push_back({kind, text.substr(0, equals), text.substr(equals + 1)});
+      }
+    };
+    add(mesh->headers, "exact");
+    add(mesh->headerPrefixes, "prefix");
+    add(mesh->headerRegexes, "regex");
+    add(mesh->baggage, "baggage");
   }
 }
 
@@ -140,6 +153,34 @@ class Printer final : public core::Backend::Callbacks {
   std::atomic<bool> active_ = false;
 };
 
+std::string describeMatchers(const core::SessionView& session) {
+  std::string text;
+  for (const auto& matcher : session.matchers) text += (text.empty() ? "" : " and ") + matcher.describe();
+  return text;
+}
+
+// A line to paste into a pod of the namespace that sends one request this session takes (regex matchers
+// have no one value to send, so they get none).
+std::string curlHint(const core::SessionView& session) {
+  std::string headers;
+  for (const auto& matcher : session.matchers) {
+    switch (matcher.kind()) {
+      case mesh::MatchKind::Exact:
+      case mesh::MatchKind::Prefix:
+        headers += " -H '" + matcher.name() + ": " + matcher.value() + "'";
+        break;
+      case mesh::MatchKind::Baggage:
+        headers += " -H 'baggage: " + matcher.name() + "=" + matcher.value() + "'";
+        break;
+      case mesh::MatchKind::Regex:
+        return "Send requests whose headers match " + describeMatchers(session) + " to reach this machine.";
+    }
+  }
+  const int port = session.exposed.empty() ? 80 : session.exposed.front().servicePort;
+  return "Try it from a pod of " + session.namespaceName + ": curl" + headers + " http://" + session.service +
+         ":" + std::to_string(port) + "/";
+}
+
 std::string describeActive(const core::SessionView& session) {
   std::string ports;
   for (const auto& port : session.exposed) {
@@ -162,6 +203,9 @@ std::string describeActive(const core::SessionView& session) {
     case session::Mode::Connect:
       return "Connected to namespace " + session.namespaceName + " (session " + session.id +
              "): processes with the session's environment reach its Services by name.";
+    case session::Mode::Mesh:
+      return "Meshing " + session.service + where + ": requests with " + describeMatchers(session) +
+             " on its " + ports + "; everyone else's stay in the cluster.\n" + curlHint(session);
   }
   return {};
 }
@@ -173,6 +217,8 @@ std::string undoneOnStop(const core::SessionView& session) {
       return "restore " + session.service;
     case session::Mode::Preview:
       return "delete Service " + session.service;
+    case session::Mode::Mesh:
+      return "leave the mesh of " + session.service + " (the last one out restores it)";
     case session::Mode::Forward:
     case session::Mode::Connect:
       break;

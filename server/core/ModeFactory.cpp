@@ -1,7 +1,11 @@
 // ModeFactory.cpp - one place that knows each mode's fields.
 #include "server/core/ModeFactory.hpp"
 
+#include <algorithm>
 #include <array>
+
+#include "protocol/mesh/Matcher.hpp"
+#include "support/text/Random.hpp"
 
 namespace tether::core {
 
@@ -29,6 +33,45 @@ bool validServiceName(const std::string& name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
   }
   return true;
+}
+
+const char* flagFor(const std::string& kind, bool ide) {
+  if (ide) return "mesh.matchers[].kind";
+  if (kind == "prefix") return "--header-prefix";
+  if (kind == "regex") return "--header-regex";
+  if (kind == "baggage") return "--baggage";
+  return "--header";
+}
+
+std::vector<mesh::Matcher> matchersFor(const SessionRequest& request, bool ide) {
+  std::vector<mesh::Matcher> matchers;
+  if (request.matchers.empty()) {
+    // Nothing asked for: a header nobody else uses, which the start prints with a curl line to paste.
+    std::string error;
+    matchers.push_back(
+        *mesh::Matcher::make(mesh::MatchKind::Exact, "x-dev", "tether-" + support::randomHex(3), error));
+    return matchers;
+  }
+  for (const auto& wanted : request.matchers) {
+    const auto kind = mesh::matchKindFrom(wanted.kind);
+    if (!kind) {
+      throw Error(ErrorCategory::User, "unknown matcher kind \"" + wanted.kind + "\"",
+                  "use exact, prefix, regex or baggage (" + std::string(flagFor(wanted.kind, ide)) + ")");
+    }
+    std::string error;
+    auto matcher = mesh::Matcher::make(*kind, wanted.name, wanted.value, error);
+    if (!matcher) {
+      throw Error(ErrorCategory::User, error + " (" + flagFor(wanted.kind, ide) + ")",
+                  ide ? "give a header name, and a value the header must equal, start with or match"
+                      : "write it as NAME=VALUE, e.g. --header x-dev=alice");
+    }
+    if (std::find(matchers.begin(), matchers.end(), *matcher) != matchers.end()) {
+      throw Error(ErrorCategory::User, "the matcher " + matcher->describe() + " is given twice",
+                  "give each condition once; all of them must match");
+    }
+    matchers.push_back(std::move(*matcher));
+  }
+  return matchers;
 }
 
 }  // namespace
@@ -89,6 +132,15 @@ session::SessionSpec specFor(const SessionRequest& request) {
                   "unknown exchange strategy \"" + request.strategy + "\" (" + field(names.strategy) + ")",
                   "use selector (the default) or scale");
     }
+  }
+  if (*mode == session::Mode::Mesh) {
+    spec.matchers = matchersFor(request, request.caller == Caller::Ide);
+  } else if (!request.matchers.empty()) {
+    throw Error(
+        ErrorCategory::User, std::string("header matchers belong to mesh, not ") + session::toString(*mode),
+        request.caller == Caller::Ide ? "leave out mesh.matchers, or use mode mesh"
+                                      : "leave out --header/--header-prefix/--header-regex/--baggage, or use "
+                                        "`tether mesh`");
   }
   if (*mode == session::Mode::Preview) {
     static constexpr std::array<const char*, 3> kTypes{"ClusterIP", "NodePort", "LoadBalancer"};

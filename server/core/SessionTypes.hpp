@@ -16,6 +16,14 @@ namespace tether::core {
 // Who asks: error messages name the JSON field for IDE callers and the flag for CLI users.
 enum class Caller { Cli, Ide };
 
+// Mesh: one condition a request must meet to reach this session. `kind` is exact, prefix, regex or
+// baggage (then `name` is the baggage member's key).
+struct MatcherRequest {
+  std::string kind = "exact";
+  std::string name;
+  std::string value;
+};
+
 struct SessionRequest {
   Caller caller = Caller::Cli;
   ConnectionOptions connection;
@@ -28,6 +36,7 @@ struct SessionRequest {
   std::map<std::string, std::string> baseEnv;  // the debuggee's environment, to extend rather than replace
   bool awaitLocal = false;                     // see session::SessionSpec::awaitLocal
   bool proxyProtocol = false;                  // see session::SessionSpec::proxyProtocol
+  std::vector<MatcherRequest> matchers;        // mesh; none: a generated x-dev header
 };
 
 using SessionView = session::SessionSnapshot;

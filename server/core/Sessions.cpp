@@ -53,6 +53,7 @@ std::string bindingOf(const session::SessionSpec& spec, const std::string& kubec
                         session::toString(spec.strategy) + "\n" + spec.serviceType + "\n" + spec.image +
                         "\n" + (spec.proxyProtocol ? "p" : "-");
   for (const auto& port : ports) binding += "\n" + port;
+  for (const auto& matcher : spec.matchers) binding += "\nmatch " + matcher.describe();
   return binding;
 }
 

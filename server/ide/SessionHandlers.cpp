@@ -47,6 +47,21 @@ std::vector<std::string> exposeOf(const jsonrpc::ParamReader& params) {
   return expose;
 }
 
+// `mesh.matchers`: [{kind?: "exact" | "prefix" | "regex" | "baggage", name, value}].
+std::vector<core::MatcherRequest> matchersOf(const jsonrpc::ParamReader& params) {
+  std::vector<core::MatcherRequest> matchers;
+  const auto mesh = params.object("mesh");
+  const auto& raw = mesh.raw("matchers");
+  if (raw.is_null()) return matchers;
+  if (!raw.is_array()) mesh.fail("matchers", "expected an array of {kind, name, value}");
+  for (const auto& item : raw.get_array()) {
+    const jsonrpc::ParamReader entry(item, mesh.path() + ".matchers[]");
+    matchers.push_back({entry.optionalString("kind").value_or("exact"), entry.requiredString("name"),
+                        entry.requiredString("value")});
+  }
+  return matchers;
+}
+
 }  // namespace
 
 void handleSessionStart(core::Backend& backend, rpc::Outgoing& out, const json::value& params,
@@ -62,6 +77,7 @@ void handleSessionStart(core::Backend& backend, rpc::Outgoing& out, const json::
   request.strategy = reader.object("exchange").optionalString("strategy").value_or("selector");
   request.image = reader.optionalString("image").value_or("");
   request.proxyProtocol = reader.optionalBool("proxyProtocol").value_or(false);
+  request.matchers = matchersOf(reader);
   const auto& baseEnv = reader.raw("baseEnv");
   if (!baseEnv.is_null()) {
     if (!baseEnv.is_object()) reader.fail("baseEnv", "expected an object of strings");

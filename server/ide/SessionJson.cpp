@@ -33,6 +33,15 @@ json::object sessionToJson(const core::SessionView& session) {
                       {"expose", std::move(expose)},
                       {"owner", session.owner},
                       {"startedAt", session.startedAt}};
+  if (!session.matchers.empty()) {
+    json::array matchers;
+    for (const auto& matcher : session.matchers) {
+      matchers.push_back(json::object{{"kind", std::string(mesh::toString(matcher.kind()))},
+                                      {"name", matcher.name()},
+                                      {"value", matcher.value()}});
+    }
+    object["mesh"] = json::object{{"matchers", std::move(matchers)}};
+  }
   if (!session.message.empty()) object["message"] = session.message;
   if (!session.shadowPod.empty()) object["shadowPod"] = session.shadowPod;
   if (session.dnsPort != 0) object["dns"] = "127.0.0.1:" + std::to_string(session.dnsPort);

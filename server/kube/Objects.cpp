@@ -105,7 +105,11 @@ Result<bool> changePodAnnotations(Client& client, const std::string& namespaceNa
 Result<ServiceSummary> createService(Client& client, const NewService& service) {
   json::array ports;
   for (const auto& port : service.ports) {
-    json::object item{{"port", port.port}, {"targetPort", port.targetPort}, {"protocol", "TCP"}};
+    json::object item{{"port", port.port}, {"protocol", "TCP"}};
+    if (port.targetName.empty())
+      item["targetPort"] = port.targetPort;
+    else
+      item["targetPort"] = port.targetName;
     if (!port.name.empty()) item["name"] = port.name;
     ports.push_back(std::move(item));
   }
@@ -216,6 +220,12 @@ Result<std::string> podPhase(Client& client, const std::string& namespaceName, c
   auto result = client.getSync(resources::pods, namespaceName, name);
   if (!result) return result.error();
   return text(result.value(), {"status", "phase"});
+}
+
+Result<std::string> podIP(Client& client, const std::string& namespaceName, const std::string& name) {
+  auto result = client.getSync(resources::pods, namespaceName, name);
+  if (!result) return result.error();
+  return text(result.value(), {"status", "podIP"});
 }
 
 int SimplePod::lowestPort() const {

@@ -55,6 +55,7 @@ struct NewServicePort {
   std::string name;
   int port = 0;
   int targetPort = 0;
+  std::string targetName;  // a named container port instead of targetPort (mesh's stable Service)
 };
 
 // A Service that selects pods by `selector`; AlreadyExists when the name is taken (never replaced).
@@ -107,6 +108,8 @@ Result<ObjectMeta> getPodMeta(Client& client, const std::string& namespaceName, 
 
 // A pod's status.phase (Pending, Running, Succeeded, Failed, Unknown).
 Result<std::string> podPhase(Client& client, const std::string& namespaceName, const std::string& name);
+// A pod's status.podIP (empty while it has none).
+Result<std::string> podIP(Client& client, const std::string& namespaceName, const std::string& name);
 
 Result<ObjectMeta> createSecret(Client& client, const ObjectMeta& meta,
                                 const std::map<std::string, std::string>& data);

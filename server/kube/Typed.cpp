@@ -66,6 +66,7 @@ ServiceSummary toService(const json::value& item) {
       summary.targetPort = text(port, {"targetPort"});
       if (summary.targetPort.empty()) summary.targetPort = number;
       summary.protocol = text(port, {"protocol"});
+      summary.appProtocol = text(port, {"appProtocol"});
       if (summary.protocol.empty()) summary.protocol = "TCP";
       const auto nodePort = text(port, {"nodePort"});
       summary.nodePort = nodePort.empty() ? 0 : std::stoi(nodePort);

@@ -24,6 +24,7 @@ struct ServicePortSummary {
   std::string targetPort;  // a number or a container port name
   std::string protocol;
   int nodePort = 0;
+  std::string appProtocol;  // e.g. http, kubernetes.io/h2c (empty when not declared)
 };
 
 struct ServiceSummary {

@@ -49,6 +49,12 @@ Outcome ShadowSession::Impl::readService() {
                   " has no selector (its endpoints are managed by hand); Tether can only exchange "
                   "a Service that selects pods");
   }
+  if (const auto mesh = annotation(original, labels::kMeshSessions);
+      !mesh.empty() && request.mode != Mode::Mesh) {
+    return Outcome{OutcomeKind::Held, where + " is shared in a mesh by " + mesh +
+                                          " (session=owner); exchange would take it from them. Join with "
+                                          "`tether mesh` and a header, or wait until they stop"};
+  }
   if (const auto holder = annotation(original, labels::kLockedBy); !holder.empty() && holder != request.id) {
     // Checked again, atomically, when locking; saying it now avoids any write.
     return Outcome{OutcomeKind::Held, where + " is held by session " + holder + " of " +
@@ -112,6 +118,10 @@ Outcome ShadowSession::Impl::lock() {
   if (!now) return fromError(now.error(), "reading the cluster's clock");
   auto current = kube::getService(*client, request.namespaceName, request.service);
   if (!current) return fromError(current.error(), "reading Service " + request.service);
+  if (const auto mesh = annotation(current.value(), labels::kMeshSessions); !mesh.empty()) {
+    return Outcome{OutcomeKind::Held, "Service \"" + request.service + "\" is shared in a mesh by " + mesh +
+                                          " (session=owner); exchange would take it from them"};
+  }
   const auto holder = annotation(current.value(), labels::kLockedBy);
   if (!holder.empty() && holder != request.id) {
     return Outcome{OutcomeKind::Held, "Service \"" + request.service + "\" in namespace \"" +

@@ -30,6 +30,14 @@ inline constexpr const char* kStrategy = "tether.dev/strategy";  // exchange: se
 inline constexpr const char* kScaledBy = "tether.dev/scaled-by";
 inline constexpr const char* kMode = "tether.dev/mode";  // exchange | connect | preview | forward
 
+// Mesh, on the Service: the sessions sharing it ("id=owner,id=owner"; the last one out restores it) and
+// the router pod its selector points at (a label of that name on the router pod carries the same value).
+inline constexpr const char* kMeshSessions = "tether.dev/mesh-sessions";
+inline constexpr const char* kMeshRouter = "tether.dev/mesh-router";
+// Every annotation joining a mesh adds to a Service, so the last one out removes exactly these.
+inline constexpr const char* kServiceMeshAnnotations[] = {kMeshSessions, kMeshRouter, kSince, kMode,
+                                                          kOriginalSelector};
+
 // Every annotation a lock adds to a Service, so a restore removes exactly these.
 inline constexpr const char* kServiceLockAnnotations[] = {
     kLockedBy, kSince, kOwner, kHeartbeat, kOriginalSelector, kOriginalReplicas, kStrategy, kMode};
@@ -38,6 +46,8 @@ inline constexpr const char* kServiceLockAnnotations[] = {
 inline constexpr const char* kRoleShadow = "shadow";
 inline constexpr const char* kRoleToken = "token";      // the Secret holding the shadow's tunnel token
 inline constexpr const char* kRolePreview = "preview";  // a Service `tether preview` created
+inline constexpr const char* kRoleRouter = "router";    // mesh: the router pod
+inline constexpr const char* kRoleStable = "stable";    // mesh: the Service that keeps the original selector
 
 // The value of `key` in a label or annotation map, or empty.
 inline std::string valueOf(const std::map<std::string, std::string>& map, const char* key) {

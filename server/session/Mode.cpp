@@ -13,24 +13,29 @@ const char* toString(Mode mode) {
       return "preview";
     case Mode::Forward:
       return "forward";
+    case Mode::Mesh:
+      return "mesh";
   }
   return "exchange";
 }
 
 std::optional<Mode> parseMode(std::string_view text) {
-  for (const auto mode : {Mode::Exchange, Mode::Connect, Mode::Preview, Mode::Forward}) {
+  for (const auto mode : {Mode::Exchange, Mode::Connect, Mode::Preview, Mode::Forward, Mode::Mesh}) {
     if (text == toString(mode)) return mode;
   }
   return std::nullopt;
 }
 
 const char* modeChoices() {
-  return "exchange, connect, preview or forward";
+  return "exchange, connect, preview, forward or mesh";
 }
 
 ModePlan planFor(Mode mode) {
   switch (mode) {
     case Mode::Exchange:
+    case Mode::Mesh:
+      // Mesh's "lock" joins the Service's mesh; moving traffic installs the router (first one in) and puts
+      // the session's leases.
       return {.readsService = true, .locksService = true, .movesTraffic = true, .reverseListeners = true};
     case Mode::Preview:
       // ReadService checks that the name is free; MoveTraffic creates the Service once the tunnel is up.

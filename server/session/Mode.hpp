@@ -16,11 +16,12 @@ enum class Mode {
   Connect,   // the local process reaches the namespace by name; nothing in the cluster changes
   Preview,   // a new Service, Tether's own, whose traffic reaches the local process
   Forward,   // local ports reach a Service through the Service (load-balanced), nothing changes
+  Mesh,      // the Service's requests that carry the session's header reach the local process
 };
 
 const char* toString(Mode mode);
 std::optional<Mode> parseMode(std::string_view text);
-// "exchange, connect, preview or forward": for error messages.
+// "exchange, connect, preview, forward or mesh": for error messages.
 const char* modeChoices();
 
 // Which steps of the common life a mode takes. Every mode creates a shadow and opens a tunnel to it.

@@ -78,7 +78,7 @@ Outcome ShadowSession::Impl::createPreviewService() {
   service.selector = {{labels::kSession, request.id}};
   for (std::size_t i = 0; i < exposed.size(); ++i) {
     service.ports.push_back(
-        {"port-" + std::to_string(exposed[i].servicePort), exposed[i].servicePort, targetNumbers[i]});
+        {"port-" + std::to_string(exposed[i].servicePort), exposed[i].servicePort, targetNumbers[i], ""});
   }
   auto created = kube::createService(*client, service);
   if (!created && transient(created.error())) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/mesh/Matcher.hpp"
 #include "server/session/Expose.hpp"
 #include "server/session/Mode.hpp"
 #include "server/session/SessionMachine.hpp"
@@ -52,6 +53,12 @@ struct SessionTimings {
   // on the shared I/O threads before its state is freed. Past it the state is kept (and logged), never
   // freed under a handler.
   std::chrono::milliseconds ioDrainTimeout{std::chrono::seconds(10)};
+  // Mesh: a lease lives this long unless renewed; the session renews it every leaseRenew (and its shadow
+  // pod's heartbeat every heartbeatInterval). The router's control port, in the router pod.
+  std::chrono::milliseconds leaseTtl{std::chrono::seconds(15)};
+  std::chrono::milliseconds leaseRenew{std::chrono::seconds(5)};
+  std::chrono::milliseconds meshControlTimeout{std::chrono::seconds(10)};  // one exchange with the router
+  std::uint16_t routerControlPort = 7702;
   std::uint16_t shadowTunnelPort = 7700;  // inside the shadow pod, moved when a target port uses it
   std::uint16_t shadowReadyPort = 7701;
 };
@@ -78,6 +85,8 @@ struct SessionSpec {
   bool awaitLocal = false;
   // Each connection forwarded to a local port starts with a PROXY protocol v1 line naming the cluster client.
   bool proxyProtocol = false;
+  // Mesh: the requests this session takes (all must match), checked by the mode factory.
+  std::vector<mesh::Matcher> matchers;
 };
 
 struct ExposedView {
@@ -101,6 +110,7 @@ struct SessionSnapshot {
   Blame blame = Blame::User;  // whose the failure is, once failed
   std::string shadowPod;
   std::vector<ExposedView> exposed;
+  std::vector<mesh::Matcher> matchers;           // mesh: the requests the session takes
   std::map<std::string, std::string> launchEnv;  // empty until the tunnel is up
   int dnsPort = 0;  // the local DNS forwarder on 127.0.0.1 (0 until the tunnel is up)
   std::vector<std::pair<std::string, double>> phases;  // action -> milliseconds, in order (benchmarks)

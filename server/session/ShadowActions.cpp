@@ -50,6 +50,7 @@ Outcome ShadowSession::Impl::execute(ActionKind kind) {
         return checkPreviewName();
       }
       progress("Reading Service " + request.service);
+      if (request.mode == Mode::Mesh) return readMeshService();
       return request.mode == Mode::Forward ? readForwardService() : readService();
     case ActionKind::CheckAccess:
       if (request.mode == Mode::Connect) {
@@ -60,6 +61,10 @@ Outcome ShadowSession::Impl::execute(ActionKind kind) {
       progress("Checking permissions in " + request.namespaceName);
       return checkAccess();
     case ActionKind::Lock:
+      if (request.mode == Mode::Mesh) {
+        progress("Joining the mesh of Service " + request.service);
+        return joinMesh();
+      }
       progress("Locking Service " + request.service);
       return lock();
     case ActionKind::CreateShadow:
@@ -81,6 +86,7 @@ Outcome ShadowSession::Impl::execute(ActionKind kind) {
         progress("Creating Service " + request.service);
         return createPreviewService();
       }
+      if (request.mode == Mode::Mesh) return enterMesh();
       progress("Sending the traffic of " + request.service + " here");
       return pointSelector();
     case ActionKind::ReassertSelector: {
@@ -106,6 +112,7 @@ Outcome ShadowSession::Impl::execute(ActionKind kind) {
         waitFor(
             timings.restoreBackoff * restoreTries, [] { return false; }, timedOut, /*stoppable=*/false);
       }
+      if (request.mode == Mode::Mesh) return leaveMesh();
       return request.mode == Mode::Preview ? deletePreviewService() : restoreService();
     case ActionKind::DeleteShadow:
       progress("Deleting the shadow pod");
@@ -137,6 +144,13 @@ Outcome ShadowSession::Impl::checkAccess() {
       checks.push_back({"get", "", "services", "", ns, request.service});
       checks.push_back({"patch", "", "services", "", ns, request.service});
       checks.push_back({"watch", "", "services", "", ns, ""});
+      break;
+    case Mode::Mesh:
+      checks.push_back({"get", "", "services", "", ns, request.service});
+      checks.push_back({"patch", "", "services", "", ns, request.service});
+      checks.push_back({"create", "", "services", "", ns, ""});  // the stable Service
+      checks.push_back({"delete", "", "services", "", ns, ""});
+      checks.push_back({"patch", "", "pods", "", ns, ""});  // the heartbeat on the shadow pod
       break;
     case Mode::Preview:
       checks.push_back({"get", "", "services", "", ns, request.service});
@@ -308,9 +322,16 @@ void ShadowSession::Impl::publishExposed() {
 // for modes that hold no Service, on the shadow pod itself, so `tether clean` elsewhere leaves it alone.
 Outcome ShadowSession::Impl::renewHeartbeat() {
   if (request.mode == Mode::Exchange) return renewServiceHeartbeat();
+  if (request.mode == Mode::Mesh) return renewMesh();
   // Preview's Service carries it once it exists; until then, and for connect and forward, the pod does.
   if (request.mode == Mode::Preview && machine.serviceHeld()) return renewPreviewHeartbeat();
   lastHeartbeatAttempt = std::chrono::steady_clock::now();
+  auto renewed = renewPodHeartbeat();
+  if (renewed.kind == OutcomeKind::Done) lastHeartbeat = std::chrono::steady_clock::now();
+  return renewed;
+}
+
+Outcome ShadowSession::Impl::renewPodHeartbeat() {
   auto now = serverClock.now();
   if (!now) {
     if (transient(now.error()))
@@ -329,7 +350,6 @@ Outcome ShadowSession::Impl::renewHeartbeat() {
     }
     return fromError(written.error(), "renewing the heartbeat on the shadow pod " + shadowName);
   }
-  lastHeartbeat = std::chrono::steady_clock::now();
   return done();
 }
 

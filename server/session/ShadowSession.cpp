@@ -45,10 +45,12 @@ ShadowSession::Impl::Impl(std::shared_ptr<SessionRuntime> runtimeIn, std::shared
       driver(std::make_unique<support::SteppedTask>(runtime->drivers(), executor,
                                                     [this] { return stepGuarded(); })) {
   if (request.id.empty()) request.id = support::randomHex(4);
+  // Mesh renews its leases (and, less often, the shadow pod's heartbeat) at the lease period.
+  const auto interval = request.mode == Mode::Mesh ? timings.leaseRenew : timings.heartbeatInterval;
   const auto jitterRange = static_cast<std::uint64_t>(std::clamp(timings.heartbeatJitter, 0.0, 0.5) *
-                                                      static_cast<double>(timings.heartbeatInterval.count()));
+                                                      static_cast<double>(interval.count()));
   const auto jitter = jitterRange == 0 ? 0 : std::stoull(support::randomHex(4), nullptr, 16) % jitterRange;
-  heartbeatPeriod = timings.heartbeatInterval - std::chrono::milliseconds(jitter);
+  heartbeatPeriod = interval - std::chrono::milliseconds(jitter);
   snap.id = request.id;
   snap.mode = request.mode;
   snap.strategy = request.strategy;
@@ -56,6 +58,7 @@ ShadowSession::Impl::Impl(std::shared_ptr<SessionRuntime> runtimeIn, std::shared
   snap.namespaceName = request.namespaceName;
   snap.service = request.service;
   snap.owner = request.owner;
+  snap.matchers = request.matchers;
 }
 
 void ShadowSession::Impl::progress(const std::string& step) {

@@ -49,7 +49,8 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   Outcome checkAccess();
   Outcome createShadow();
   Outcome awaitShadowReady();
-  Outcome renewHeartbeat();  // where the mode keeps it
+  Outcome renewHeartbeat();     // where the mode keeps it
+  Outcome renewPodHeartbeat();  // on the shadow pod (modes that hold no Service; mesh)
   Outcome deleteShadow();
   void renewIfDue();
   // Why a read found nothing: the namespace is missing (nullopt when it exists), or the Service is.
@@ -63,6 +64,17 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   Outcome pointSelector();
   Outcome renewServiceHeartbeat();
   Outcome restoreService();
+  // MeshActions.cpp
+  Outcome readMeshService();
+  Outcome joinMesh();
+  Outcome enterMesh();  // MoveTraffic: the router (if not there yet), the selector, the leases
+  Outcome installRouter(const kube::ServiceSummary& service);
+  Outcome awaitRouterReady();
+  Outcome putLeases(bool renewal);
+  Outcome renewMesh();
+  Outcome leaveMesh();
+  Outcome removeMeshObjects(const std::string& router);
+  std::string describeMatchers() const;
   // PreviewActions.cpp
   Outcome checkPreviewName();
   Outcome createPreviewService();
@@ -143,6 +155,11 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   bool watchingService = false;
   bool trafficMoved = false;
   bool preparedAnnounced = false;
+  // Mesh.
+  std::vector<int> meshPortNumbers;  // per Service port: what the router listens on
+  std::string routerName;            // the router pod (and its selector label's value)
+  std::string shadowIp;              // the leases' target
+  std::chrono::steady_clock::time_point lastLease{}, lastLeaseAttempt{}, lastPodHeartbeat{};
 
   // Shared threads. The session's I/O (tunnel, proxies, waits) runs on one single-threaded io_context of
   // the runtime through `executor`, which counts the session's work in `work`.

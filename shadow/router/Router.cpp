@@ -126,6 +126,20 @@ bool Router::start() {
                       tunnel::acceptLoop(*control_, "router control", std::move(onControl)),
                       "router control accept");
   tunnel::spawnLogged(ioc_.get_executor(), expireLeases(), "router lease expiry");
+  if (config_.readyPort != 0) {
+    // Bound last: the router is ready when every routed port and the control port are.
+    ready_ = listenOn(ioc_, config_.readyHost, config_.readyPort, error);
+    if (!ready_) {
+      spdlog::error("event=router_start_failed error=\"{}\"", error);
+      return false;
+    }
+    tunnel::OnAccepted onReady = [this](tcp::socket socket) {
+      tunnel::spawnLogged(ioc_.get_executor(), answerReadiness(std::move(socket)), "router readiness");
+    };
+    tunnel::spawnLogged(ioc_.get_executor(),
+                        tunnel::acceptLoop(*ready_, "router readiness", std::move(onReady)),
+                        "router readiness accept");
+  }
   spdlog::info("event=router_ready control={}:{}", config_.controlHost, controlPort_);
   return true;
 }
@@ -136,6 +150,7 @@ void Router::stop() {
   boost::system::error_code ignored;
   for (auto& port : ports_) port.acceptor->close(ignored);
   if (control_) control_->close(ignored);
+  if (ready_) ready_->close(ignored);
   expiry_.cancel();
   pool_.clear();
 }
@@ -280,6 +295,26 @@ asio::awaitable<void> Router::serveControl(tcp::socket socket) {
     }
   };
   co_await (lines() || deadline.watch());
+}
+
+asio::awaitable<void> Router::answerReadiness(tcp::socket socket) {
+  // Read the probe's request head (bounded), so closing never resets an unread request.
+  Deadline deadline(socket.get_executor());
+  deadline.arm(std::chrono::seconds(5));
+  auto answer = [&]() -> asio::awaitable<void> {
+    std::string in;
+    std::array<char, 1024> buffer{};
+    while (in.find("\r\n\r\n") == std::string::npos && in.size() < 8192) {
+      auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), kAwait);
+      if (ec) co_return;
+      in.append(buffer.data(), n);
+    }
+    static constexpr std::string_view kReady =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\nConnection: "
+        "close\r\n\r\nready\n";
+    co_await asio::async_write(socket, asio::buffer(kReady), kAwait);
+  };
+  co_await (answer() || deadline.watch());
 }
 
 void Router::leasesChanged() {

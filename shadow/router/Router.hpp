@@ -54,6 +54,7 @@ class Router {
 
   boost::asio::awaitable<void> accepted(boost::asio::ip::tcp::socket socket, std::size_t port);
   boost::asio::awaitable<void> serveControl(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> answerReadiness(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<void> expireLeases();
   void leasesChanged();
   void forgetTargetsOf(const std::vector<mesh::Route>& gone);
@@ -66,6 +67,7 @@ class Router {
   std::vector<Port> ports_;
   std::vector<std::uint16_t> bound_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> control_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> ready_;
   std::uint16_t controlPort_ = 0;
   boost::asio::steady_timer expiry_;
   std::size_t connections_ = 0;

@@ -32,6 +32,9 @@ struct RouterConfig {
   std::string listenHost = "0.0.0.0";     // Service traffic arrives on the pod IP
   std::string controlHost = "127.0.0.1";  // leases arrive through pods/portforward only
   std::uint16_t controlPort = 7702;
+  // Readiness (the kubelet's probe): any HTTP GET answers 200 once every port is bound; 0: none.
+  std::string readyHost = "0.0.0.0";
+  std::uint16_t readyPort = 0;
   std::vector<RoutedPort> ports;
 
   std::chrono::milliseconds sniffTimeout{300};     // classify a connection on an undeclared port

@@ -51,7 +51,7 @@ TEST_CASE("each mode gets its typed spec", "[core][modes]") {
 
 TEST_CASE("errors name the JSON field for the IDE and the flag for the CLI", "[core][modes]") {
   CHECK(failure(request("mesh-ish", "orders", {"1"})) ==
-        "unknown mode \"mesh-ish\" | use exchange, connect, preview or forward (mode)");
+        "unknown mode \"mesh-ish\" | use exchange, connect, preview, forward or mesh (mode)");
   CHECK(failure(request("exchange", "", {"1"})) ==
         "no Service named for exchange | name the Service in target");
   CHECK(failure(request("exchange", "", {"1"}, Caller::Cli)) ==
@@ -74,4 +74,39 @@ TEST_CASE("errors name the JSON field for the IDE and the flag for the CLI", "[c
   auto strategy = request("exchange", "orders", {"1"}, Caller::Cli);
   strategy.strategy = "swap";
   CHECK(failure(strategy).find("(--strategy)") != std::string::npos);
+}
+
+TEST_CASE("mesh: matchers are checked once, named by flag or field; none gets a generated header",
+          "[core][modes]") {
+  auto mesh = request("mesh", "orders", {"12001:8080"}, Caller::Cli);
+  mesh.matchers = {{"exact", "X-Dev", "alice"}, {"baggage", "user", "alice"}};
+  const auto spec = core::specFor(mesh);
+  CHECK(spec.mode == session::Mode::Mesh);
+  REQUIRE(spec.matchers.size() == 2);
+  CHECK(spec.matchers[0].describe() == "x-dev=alice");
+  CHECK(spec.matchers[1].describe() == "baggage:user=alice");
+
+  auto generated = request("mesh", "orders", {"12001:8080"});
+  const auto first = core::specFor(generated);
+  REQUIRE(first.matchers.size() == 1);
+  CHECK(first.matchers[0].name() == "x-dev");
+  CHECK(first.matchers[0].value().rfind("tether-", 0) == 0);
+  CHECK(core::specFor(generated).matchers[0].value() != first.matchers[0].value());  // one per session
+
+  auto badName = request("mesh", "orders", {"12001:8080"}, Caller::Cli);
+  badName.matchers = {{"exact", "x dev", "alice"}};
+  CHECK(failure(badName).find("(--header)") != std::string::npos);
+  auto badRegex = request("mesh", "orders", {"12001:8080"});
+  badRegex.matchers = {{"regex", "x-dev", "al(ice"}};
+  CHECK(failure(badRegex).find("(mesh.matchers[].kind)") != std::string::npos);
+  auto twice = request("mesh", "orders", {"12001:8080"});
+  twice.matchers = {{"exact", "x-dev", "a"}, {"exact", "X-DEV", "a"}};
+  CHECK(failure(twice) ==
+        "the matcher x-dev=a is given twice | give each condition once; all of them must match");
+  auto kind = request("mesh", "orders", {"12001:8080"});
+  kind.matchers = {{"fuzzy", "x-dev", "a"}};
+  CHECK(failure(kind).rfind("unknown matcher kind \"fuzzy\"", 0) == 0);
+  auto onExchange = request("exchange", "orders", {"12001:8080"}, Caller::Cli);
+  onExchange.matchers = {{"exact", "x-dev", "a"}};
+  CHECK(failure(onExchange).find("`tether mesh`") != std::string::npos);
 }

@@ -11,7 +11,7 @@ kube::ServiceSummary orders() {
   kube::ServiceSummary service;
   service.name = "orders";
   service.namespaceName = "shop";
-  service.ports = {{"http", 80, "8080", "TCP", 0}, {"grpc", 9090, "grpc-port", "TCP", 0}};
+  service.ports = {{"http", 80, "8080", "TCP", 0, ""}, {"grpc", 9090, "grpc-port", "TCP", 0, ""}};
   return service;
 }
 }  // namespace

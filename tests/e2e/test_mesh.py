@@ -1,0 +1,97 @@
+"""mesh on kubesim (issue #16): two developers share `orders`, each with a header of their own, while requests
+without a header keep reaching the cluster's pods. Real requests from a pod go through the router to the
+processes on this machine; the last one out leaves the Service byte-for-byte as it was."""
+import json
+import re
+
+from exchange_support import LocalServer, tether_annotations
+
+# Runs in the client pod: `count` requests of each kind, counted by who answered.
+COUNT_ANSWERS = r'''
+import json, sys, urllib.request
+count = int(sys.argv[1])
+kinds = {"alice": {"x-dev": "alice"}, "bob": {"tenant": "bob"}, "none": {}}
+seen = {}
+for i in range(count):
+    for kind, headers in kinds.items():
+        request = urllib.request.Request("http://orders/mesh", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=20) as answer:
+                body = json.loads(answer.read())
+                who = body.get("token") or body.get("where")
+        except Exception as error:
+            who = "error: " + str(error)
+        seen.setdefault(kind, {}).setdefault(who, 0)
+        seen[kind][who] += 1
+print(json.dumps(seen))
+'''
+
+
+def count_answers(demo, count: int) -> dict:
+    result = demo.kubectl("exec", "client", "--", "/usr/bin/python3", "-c", COUNT_ANSWERS, str(count),
+                          timeout=300)
+    return json.loads(result.stdout)
+
+
+def start_mesh(launcher, demo, local, name: str, *header):
+    session = launcher.cli(launcher.env(name, user=name), "orders", "--expose", f"{local.port}:80", *header,
+                           "-n", demo.ns, command="mesh", output="text")
+    session.wait_line(lambda line: line.startswith("Press Ctrl-C to stop and leave the mesh of orders"),
+                      timeout=120)
+    return session
+
+
+def test_two_users_share_a_service_by_header_and_the_last_one_out_restores_it(demo, launcher):
+    before = demo.svc("orders")
+    alice_local, bob_local = LocalServer(), LocalServer()
+    alice = start_mesh(launcher, demo, alice_local, "alice", "--header", "x-dev=alice")
+    text = "\n".join(alice.lines)
+    assert "curl -H 'x-dev: alice' http://orders:80/" in text, text
+    alice_id = re.search(r"\(session ([0-9a-f]+)\)", text).group(1)
+
+    meshed = demo.svc("orders")
+    annotations = tether_annotations(meshed)
+    router = annotations["tether.dev/mesh-router"]
+    assert meshed["spec"]["selector"] == {"tether.dev/mesh-router": router}
+    assert annotations["tether.dev/original-selector"] == "app=orders"
+    assert annotations["tether.dev/mesh-sessions"] == f"{alice_id}=alice@" + annotations[
+        "tether.dev/mesh-sessions"].split("@", 1)[1]
+    stable = demo.svc("orders-tether-stable")
+    assert stable["spec"]["selector"] == before["spec"]["selector"]
+    assert stable["metadata"]["labels"]["tether.dev/role"] == "stable"
+
+    bob = start_mesh(launcher, demo, bob_local, "bob", "--header", "tenant=bob")
+    assert len(tether_annotations(demo.svc("orders"))["tether.dev/mesh-sessions"].split(",")) == 2
+
+    seen = count_answers(demo, 100)
+    assert seen == {"alice": {alice_local.token: 100}, "bob": {bob_local.token: 100}, "none": {"cluster": 100}}, seen
+
+    # Bob leaves; alice keeps her requests, and the Service stays meshed for her.
+    assert bob.interrupt() == 0
+    assert demo.svc("orders")["spec"]["selector"] == {"tether.dev/mesh-router": router}
+    seen = count_answers(demo, 20)
+    assert seen["alice"] == {alice_local.token: 20}, seen
+    assert seen["bob"] == {"cluster": 20} and seen["none"] == {"cluster": 20}, seen
+
+    # The last one out: selector and annotations back, router and stable Service gone.
+    assert alice.interrupt() == 0
+    demo.assert_restored("orders", before)
+    demo.wait_tether_objects_gone()
+    assert demo.kubectl("get", "svc", "orders-tether-stable", check=False).returncode != 0
+    demo.wait_served_by_cluster("orders")
+    assert demo.get_json("http://orders/after")["where"] == "cluster"
+    alice_local.close()
+    bob_local.close()
+
+
+def test_exchange_and_mesh_refuse_each_others_service_naming_the_holder(demo, launcher):
+    local = LocalServer()
+    alice = start_mesh(launcher, demo, local, "alice", "--header", "x-dev=alice")
+    exchange = launcher.cli(launcher.env("carol", user="carol"), "orders", "--expose", f"{local.port}:80",
+                            "-n", demo.ns)
+    assert exchange.wait(timeout=120) != 0
+    message = exchange.error()["message"]
+    assert "shared in a mesh by" in message and "alice@" in message, message
+    assert alice.interrupt() == 0
+    demo.wait_tether_objects_gone()
+    local.close()

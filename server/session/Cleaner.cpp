@@ -15,6 +15,7 @@
 #include "server/kube/Client.hpp"
 #include "server/kube/Objects.hpp"
 #include "server/session/Labels.hpp"
+#include "server/session/MeshCleaner.hpp"
 
 namespace tether::session {
 
@@ -386,6 +387,10 @@ kube::Result<CleanReport> clean(kube::Client& client, const CleanOptions& option
                         CleanAction{{}, {}, id, valueOf(held.front().annotations, labels::kOwner), {}, {}});
     }
   }
+  MeshCleanContext meshes{client, options, now.value(), run.report(),
+                          [&run](const std::string& namespaceName, const std::string& id,
+                                 const CleanAction& base) { run.deleteCreated(namespaceName, id, base); }};
+  const auto meshMembers = cleanMeshes(meshes, services.value());
   const auto previews = cleanPreviews(run, services.value(), options, now.value());
   if (!options.service.empty()) return std::move(run.report());
 
@@ -402,7 +407,8 @@ kube::Result<CleanReport> clean(kube::Client& client, const CleanOptions& option
     for (const auto& object : objects.value()) {
       const auto id = valueOf(object.labels, labels::kSession);
       const auto key = object.namespaceName + "/" + id;
-      if (id.empty() || locks.contains(key) || previews.contains(key) || !namedBySession(object, id, role)) {
+      if (id.empty() || locks.contains(key) || previews.contains(key) || meshMembers.contains(key) ||
+          !namedBySession(object, id, role)) {
         continue;
       }
       const auto heartbeat = valueOf(object.annotations, labels::kHeartbeat);

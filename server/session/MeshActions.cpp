@@ -13,6 +13,7 @@
 #include "server/kube/Client.hpp"
 #include "server/session/ActionOutcome.hpp"
 #include "server/session/Labels.hpp"
+#include "server/session/MeshCleaner.hpp"
 #include "server/session/MeshControl.hpp"
 #include "server/session/ShadowSessionImpl.hpp"
 
@@ -32,20 +33,10 @@ std::string annotation(const kube::ServiceSummary& service, const char* key) {
   return labels::valueOf(service.annotations, key);
 }
 
-// "id=owner,id=owner" <-> id -> owner.
+// The member list as a map (meshMembers reads the annotation).
 std::map<std::string, std::string> members(const kube::ServiceSummary& service) {
-  std::map<std::string, std::string> out;
-  const auto text = annotation(service, labels::kMeshSessions);
-  for (std::size_t start = 0; start < text.size();) {
-    auto end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    const auto entry = text.substr(start, end - start);
-    const auto equals = entry.find('=');
-    if (!entry.empty())
-      out[entry.substr(0, equals)] = equals == std::string::npos ? "" : entry.substr(equals + 1);
-    start = end + 1;
-  }
-  return out;
+  const auto list = meshMembers(service);
+  return {list.begin(), list.end()};
 }
 
 std::string membersText(const std::map<std::string, std::string>& entries) {
@@ -70,10 +61,6 @@ std::string clip(std::string text, std::size_t max) {
 
 std::string routerNameFor(const std::string& service, const std::string& id) {
   return clip("tether-" + service, 40) + "-router-" + id;
-}
-
-std::string stableNameFor(const std::string& service) {
-  return clip(service, 48) + "-tether-stable";
 }
 
 // What a Service port declares, as the router's --route-port protocol.
@@ -178,11 +165,10 @@ Outcome ShadowSession::Impl::installRouter(const kube::ServiceSummary& service) 
   const std::map<std::string, std::string> own{{labels::kManagedBy, labels::kManagedByValue},
                                                {labels::kSession, routerName}};
   kube::NewService stable;
-  stable.meta.name = stableNameFor(request.service);
+  stable.meta.name = stableServiceName(request.service);
   stable.meta.namespaceName = request.namespaceName;
   stable.meta.labels = own;
   stable.meta.labels[labels::kRole] = labels::kRoleStable;
-  stable.meta.annotations = {{labels::kMeshRouter, routerName}};
   stable.selector = *saved;
   for (const auto& port : service.ports) {
     kube::NewServicePort copy{port.name, port.port, 0, ""};
@@ -400,7 +386,7 @@ Outcome ShadowSession::Impl::removeMeshObjects(const std::string& router) {
   }
   // Only a stable Service this mesh made is deleted: a user's own Service that happens to have the name
   // stays.
-  const auto stableName = stableNameFor(request.service);
+  const auto stableName = stableServiceName(request.service);
   auto stable = kube::getService(*client, request.namespaceName, stableName);
   if (stable.is(kube::ApiReason::NotFound)) return done();
   if (!stable) return fromError(stable.error(), "reading the stable Service " + stableName);

@@ -95,3 +95,55 @@ def test_exchange_and_mesh_refuse_each_others_service_naming_the_holder(demo, la
     assert alice.interrupt() == 0
     demo.wait_tether_objects_gone()
     local.close()
+
+
+# Runs in the client pod: alice's and bob's requests side by side until bob's header reaches the cluster
+# (bounded), so the test sees the fall-back happen while alice's route keeps working.
+UNTIL_BOB_FALLS_BACK = r'''
+import json, sys, time, urllib.request
+def ask(headers):
+    request = urllib.request.Request("http://orders/killed", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=20) as answer:
+            body = json.loads(answer.read())
+            return body.get("token") or body.get("where")
+    except Exception as error:
+        return "error: " + str(error)
+alice, bob = [], []
+give_up = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < give_up:
+    alice.append(ask({"x-dev": "alice"}))
+    bob.append(ask({"tenant": "bob"}))
+    if bob[-1] == "cluster":
+        break
+print(json.dumps({"alice": alice, "bob": bob}))
+'''
+
+
+def test_a_killed_backend_falls_back_to_stable_and_clean_takes_it_out_of_the_mesh(demo, launcher):
+    before = demo.svc("orders")
+    alice_local, bob_local = LocalServer(), LocalServer()
+    alice = start_mesh(launcher, demo, alice_local, "alice", "--header", "x-dev=alice")
+    bob = start_mesh(launcher, demo, bob_local, "bob", "--header", "tenant=bob")
+    assert count_answers(demo, 5)["bob"] == {bob_local.token: 5}
+
+    bob.kill()  # SIGKILL: nothing is undone, the lease stops being renewed
+    result = demo.kubectl("exec", "client", "--", "/usr/bin/python3", "-c", UNTIL_BOB_FALLS_BACK, "60", timeout=120)
+    seen = json.loads(result.stdout)
+    assert seen["bob"][-1] == "cluster", seen
+    assert set(seen["alice"]) == {alice_local.token}, seen  # alice's route never faltered
+
+    # clean, from alice's machine: bob's member entry and shadow go, alice (held by a live tether) stays.
+    code, events, stderr = launcher.run(launcher.env("alice", user="alice"), "clean", "-n", demo.ns,
+                                        "--stale-after", "0s", "--output", "json")
+    assert code == 0, json.dumps(events) + stderr
+    members = tether_annotations(demo.svc("orders"))["tether.dev/mesh-sessions"]
+    assert "bob@" not in members and "alice@" in members, members
+    assert count_answers(demo, 5)["alice"] == {alice_local.token: 5}
+
+    assert alice.interrupt() == 0  # now the last one out
+    demo.assert_restored("orders", before)
+    demo.wait_tether_objects_gone()
+    assert demo.kubectl("get", "svc", "orders-tether-stable", check=False).returncode != 0
+    alice_local.close()
+    bob_local.close()

@@ -99,6 +99,12 @@ int runClusterCommand(const Options& options, core::Backend& backend, std::ostre
       std::string holder = "-";
       if (view.heldBy)
         holder = (view.heldBy->mode.empty() ? "held" : view.heldBy->mode) + " by " + view.heldBy->owner;
+      if (!view.meshedBy.empty()) {
+        holder = "mesh by ";
+        for (std::size_t i = 0; i < view.meshedBy.size(); ++i)
+          holder += (i == 0 ? "" : ", ") + view.meshedBy[i].owner;
+      }
+      if (!view.stableOf.empty()) holder = "stable of " + view.stableOf + "'s mesh";
       rows.push_back({s.name, s.type, s.clusterIP.empty() ? "<none>" : s.clusterIP,
                       s.type == "ExternalName" ? s.externalName : "<none>", ports(s),
                       formatAge(s.creationTimestamp, now), holder});

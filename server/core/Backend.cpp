@@ -6,6 +6,7 @@
 #include "server/kube/Client.hpp"
 #include "server/kube/Kubeconfig.hpp"
 #include "server/session/Labels.hpp"
+#include "server/session/MeshCleaner.hpp"
 #include "support/exec/ThreadPool.hpp"
 
 namespace tether::core {
@@ -119,7 +120,7 @@ std::vector<ServiceView> Backend::services(const ConnectionOptions& options) {
   if (!result) raise(result.error(), "listing services in namespace " + namespaceName);
   std::vector<ServiceView> views;
   for (auto& service : result.value()) {
-    ServiceView view{std::move(service), std::nullopt};
+    ServiceView view{std::move(service), std::nullopt, {}, {}};
     const auto& annotations = view.service.annotations;
     // Held: locked by an exchange, or created by a preview (its own Service, labelled as Tether's).
     namespace labels = session::labels;
@@ -127,6 +128,15 @@ std::vector<ServiceView> Backend::services(const ConnectionOptions& options) {
     if (holderId.empty() && labels::valueOf(view.service.labels, labels::kRole) == labels::kRolePreview &&
         labels::valueOf(view.service.labels, labels::kManagedBy) == labels::kManagedByValue) {
       holderId = labels::valueOf(view.service.labels, labels::kSession);
+    }
+    if (labels::valueOf(annotations, labels::kMode) == "mesh") {
+      for (const auto& [id, owner] : session::meshMembers(view.service))
+        view.meshedBy.push_back(Holder{id, "mesh", owner, labels::valueOf(annotations, labels::kSince)});
+    }
+    if (labels::valueOf(view.service.labels, labels::kRole) == labels::kRoleStable &&
+        labels::valueOf(view.service.labels, labels::kManagedBy) == labels::kManagedByValue) {
+      const auto& name = view.service.name;
+      view.stableOf = name.substr(0, name.size() - std::string_view("-tether-stable").size());
     }
     if (!holderId.empty()) {
       Holder holder;

@@ -58,6 +58,8 @@ struct Holder {
 struct ServiceView {
   kube::ServiceSummary service;
   std::optional<Holder> heldBy;
+  std::vector<Holder> meshedBy;  // mesh: every session sharing the Service (mode "mesh")
+  std::string stableOf;          // a mesh's stable Service: the meshed Service it keeps the pods of
 };
 
 }  // namespace tether::core

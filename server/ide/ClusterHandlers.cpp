@@ -114,6 +114,14 @@ void handleServices(core::Backend& backend, const json::value& params, rpc::Repl
                            {"clusterIP", s.clusterIP},
                            {"ports", std::move(ports)},
                            {"selector", stringMap(s.selector)}};
+      if (!view.meshedBy.empty()) {
+        json::array members;
+        for (const auto& member : view.meshedBy)
+          members.push_back(json::object{{"session", member.session}, {"owner", member.owner}});
+        service["mesh"] =
+            json::object{{"members", std::move(members)}, {"since", view.meshedBy.front().since}};
+      }
+      if (!view.stableOf.empty()) service["stableOf"] = view.stableOf;
       if (view.heldBy) {
         service["heldBy"] = json::object{{"session", view.heldBy->session},
                                          {"mode", view.heldBy->mode},

@@ -3,6 +3,7 @@ without a header keep reaching the cluster's pods. Real requests from a pod go t
 processes on this machine; the last one out leaves the Service byte-for-byte as it was."""
 import json
 import re
+import subprocess
 
 from exchange_support import LocalServer, tether_annotations
 
@@ -62,6 +63,11 @@ def test_two_users_share_a_service_by_header_and_the_last_one_out_restores_it(de
 
     bob = start_mesh(launcher, demo, bob_local, "bob", "--header", "tenant=bob")
     assert len(tether_annotations(demo.svc("orders"))["tether.dev/mesh-sessions"].split(",")) == 2
+    listed = subprocess.run([launcher.tether, "services", "-n", demo.ns], capture_output=True, text=True,
+                            env=launcher.env("alice", user="alice"), timeout=60).stdout
+    orders_row = next(line for line in listed.splitlines() if line.startswith("orders "))
+    assert "mesh by alice@" in orders_row and "bob@" in orders_row, listed
+    assert "stable of orders's mesh" in listed, listed
 
     seen = count_answers(demo, 100)
     assert seen == {"alice": {alice_local.token: 100}, "bob": {bob_local.token: 100}, "none": {"cluster": 100}}, seen

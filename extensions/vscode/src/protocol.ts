@@ -101,15 +101,19 @@ export const namespaces = new RequestType<ClusterParams, { namespaces: Namespace
 
 export interface ServicePort { name?: string; port: number; targetPort: number | string; protocol: string }
 export interface HeldBy { session: string; mode: string; owner: string; since: string }
+export interface MeshMember { session: string; owner: string }
 export interface Service {
   name: string; type: string; clusterIP: string; ports: ServicePort[]; selector: Record<string, string>;
   heldBy?: HeldBy;
+  mesh?: { members: MeshMember[]; since: string };
+  stableOf?: string;
 }
 export interface ServicesParams extends ClusterParams { namespace: string }
 export const services = new RequestType<ServicesParams, { services: Service[] }, ErrorData>('tether/services');
 
-/** `mode`: "exchange", "connect", "preview" and "forward" are implemented; "mesh" is planned. */
+/** `mode`: every mode is implemented; mesh routes HTTP/1.1 and WebSocket per request. */
 export type SessionMode = 'exchange' | 'connect' | 'preview' | 'forward' | 'mesh';
+export interface MeshMatcher { kind?: 'exact' | 'prefix' | 'regex' | 'baggage'; name: string; value: string }
 export type ExposeSpec = { local: number; remote?: number | string } | string;
 
 export interface SessionStartParams extends ClusterParams {
@@ -119,6 +123,7 @@ export interface SessionStartParams extends ClusterParams {
   expose: ExposeSpec[];
   exchange?: { strategy: 'selector' | 'scale' };
   preview?: { type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' };
+  mesh?: { matchers: MeshMatcher[] };
   image?: string;
   /** The debuggee's environment (the IDE's under the configuration's `env`), for the backend to extend
    *  (NO_PROXY, JAVA_TOOL_OPTIONS); the backend never falls back to its own environment. */
@@ -150,6 +155,8 @@ export interface Session {
   launch?: LaunchEnv;
   /** "127.0.0.1:PORT": a DNS server resolving names as the namespace's pods do. */
   dns?: string;
+  /** Mesh sessions: the requests the session takes. */
+  mesh?: { matchers: MeshMatcher[] };
   phases?: { step: string; ms: number }[];
 }
 

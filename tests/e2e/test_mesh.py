@@ -153,3 +153,119 @@ def test_a_killed_backend_falls_back_to_stable_and_clean_takes_it_out_of_the_mes
     assert demo.kubectl("get", "svc", "orders-tether-stable", check=False).returncode != 0
     alice_local.close()
     bob_local.close()
+
+
+# Runs in the client pod: a WebSocket through the meshed Service with alice's header, 200 messages echoed.
+WEBSOCKET_CLIENT = r'''
+import asyncio, json, sys
+import aiohttp
+async def main():
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect("http://orders/ws", headers={"x-dev": "alice"}, timeout=20) as ws:
+            echoed = []
+            for i in range(200):
+                await ws.send_str(f"message-{i}" + "x" * (i * 50))
+                reply = await ws.receive(timeout=20)
+                echoed.append(reply.data == f"message-{i}" + "x" * (i * 50))
+            await ws.send_bytes(b"\0" * 1048576)
+            big = await ws.receive(timeout=20)
+            print(json.dumps({"echoed": sum(echoed), "big": len(big.data)}))
+asyncio.run(main())
+'''
+
+# Runs in the client pod: requests without a header and with bob's, until the file the test names exists
+# on this machine's side (the pod shares the host's file system in kubesim), counting failures.
+LOAD_UNTIL_STOPPED = r'''
+import json, os, sys, urllib.request
+stop, seen = sys.argv[1], {"ok": 0, "failed": []}
+while not os.path.exists(stop):
+    for headers in ({}, {"tenant": "bob"}, {"x-dev": "alice"}):
+        try:
+            with urllib.request.urlopen(urllib.request.Request("http://orders/load", headers=headers),
+                                        timeout=20) as answer:
+                answer.read()
+                seen["ok"] += 1
+        except Exception as error:
+            seen["failed"].append(str(error))
+print(json.dumps(seen))
+'''
+
+
+def websocket_echo_server():
+    """The developer's process: an aiohttp WebSocket echo server on 127.0.0.1, run on its own thread."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    ready, holder = threading.Event(), {}
+
+    async def echo(request):
+        ws = web.WebSocketResponse(max_msg_size=4 << 20)
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type == web.WSMsgType.TEXT:
+                await ws.send_str(message.data)
+            elif message.type == web.WSMsgType.BINARY:
+                await ws.send_bytes(message.data)
+        return ws
+
+    def run():
+        loop = asyncio.new_event_loop()
+        app = web.Application()
+        app.router.add_get("/ws", echo)
+        runner = web.AppRunner(app)
+        loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        loop.run_until_complete(site.start())
+        holder["port"] = site._server.sockets[0].getsockname()[1]
+        holder["loop"], holder["runner"] = loop, runner
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+
+    class Server:
+        port = holder["port"]
+
+        @staticmethod
+        def close():
+            loop = holder["loop"]
+            asyncio.run_coroutine_threadsafe(holder["runner"].cleanup(), loop).result(10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+    return Server
+
+
+def test_a_websocket_with_the_header_reaches_the_local_process_through_the_router(demo, launcher):
+    server = websocket_echo_server()
+    alice = start_mesh(launcher, demo, server, "alice", "--header", "x-dev=alice")
+    result = demo.kubectl("exec", "client", "--", "/usr/bin/python3", "-c", WEBSOCKET_CLIENT, timeout=120)
+    assert json.loads(result.stdout) == {"echoed": 200, "big": 1048576}, result.stderr
+    assert alice.interrupt() == 0
+    demo.wait_tether_objects_gone()
+    server.close()
+
+
+def test_a_user_leaving_fails_no_request_of_a_running_load(demo, launcher, tmp_path):
+    alice_local, bob_local = LocalServer(), LocalServer()
+    alice = start_mesh(launcher, demo, alice_local, "alice", "--header", "x-dev=alice")
+    bob = start_mesh(launcher, demo, bob_local, "bob", "--header", "tenant=bob")
+    stop = tmp_path / "stop-load"
+    load = subprocess.Popen(["kubectl", "-n", demo.ns, "exec", "client", "--", "/usr/bin/python3", "-c",
+                             LOAD_UNTIL_STOPPED, str(stop)], stdout=subprocess.PIPE, text=True, env=demo.cluster.env)
+    try:
+        assert count_answers(demo, 3)["bob"] == {bob_local.token: 3}  # the load runs beside these
+        assert bob.interrupt() == 0
+        assert count_answers(demo, 3)["bob"] == {"cluster": 3}
+    finally:
+        stop.write_text("")
+        out, _ = load.communicate(timeout=120)
+    seen = json.loads(out)
+    assert seen["failed"] == [] and seen["ok"] > 0, seen
+    assert alice.interrupt() == 0
+    demo.wait_tether_objects_gone()
+    alice_local.close()
+    bob_local.close()

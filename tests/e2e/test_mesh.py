@@ -269,3 +269,29 @@ def test_a_user_leaving_fails_no_request_of_a_running_load(demo, launcher, tmp_p
     demo.wait_tether_objects_gone()
     alice_local.close()
     bob_local.close()
+
+
+def test_mesh_refuses_bad_input_by_name_and_changes_nothing(demo, launcher):
+    demo.cluster.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "orders-headless",
+                                                                           "namespace": demo.ns},
+                        "spec": {"clusterIP": "None", "selector": {"app": "orders"},
+                                 "ports": [{"port": 80, "targetPort": 8080}]}})
+    demo.cluster.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "alias", "namespace": demo.ns},
+                        "spec": {"type": "ExternalName", "externalName": "orders.example"}})
+    before = demo.services()
+    env = launcher.env("alice", user="alice")
+    cases = [
+        (("orders-headless", "--expose", "12001:80", "--header", "x-dev=a"), "is headless"),
+        (("alias", "--expose", "12001:80", "--header", "x-dev=a"), "ExternalName"),
+        (("orders", "--expose", "12001:80", "--header", "x dev=a"), "(--header)"),
+        (("orders", "--expose", "12001:80", "--header-regex", "x-dev=a(b"), "(--header-regex)"),
+        (("orders", "--expose", "12001:80", "--header", "x-dev=a", "--header", "X-Dev=a"), "given twice"),
+        (("orders", "--expose", "12001:80", "--header", "novalue"), "write NAME=VALUE"),
+    ]
+    for args, expected in cases:
+        code, events, stderr = launcher.run(env, "mesh", *args, "-n", demo.ns, "--output", "json")
+        assert code != 0, args
+        text = json.dumps(events) + stderr
+        assert expected in text, (args, text)
+    assert demo.services() == before
+    assert demo.tether_objects() == []

@@ -53,6 +53,7 @@ bench: bootstrap
 	-@/usr/bin/python3 bench/kubesim/node_bench.py
 	-@bench/tunnel/run.sh build/bench
 	-@/usr/bin/python3 bench/session/run.py build/bench
+	-@/usr/bin/python3 bench/mesh/run.py build/bench
 
 clean:
 	-@tests/kubesim/bin/kubesim down --state build/playground/kubesim

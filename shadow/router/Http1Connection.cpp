@@ -22,7 +22,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kReadSize = 64u * 1024u;
 constexpr std::size_t kCloseDrainBytes = 1u << 20;
 
 // Methods that may be sent again when a reused connection died before any answer (RFC 9110 §9.2.2).
@@ -71,6 +70,24 @@ std::string chunkOf(std::string_view bytes) {
 Endpoint targetOf(const mesh::Route* route, const Endpoint& stable) {
   if (route == nullptr) return stable;
   return Endpoint{route->lease.target.host, route->lease.target.port};
+}
+
+// Reads what `socket` has into `in` through the router's one scratch buffer, so a connection holds only
+// the bytes it has not handled yet, never a read buffer of its own: idle keep-alive connections cost little.
+// One buffer for every connection is safe because the read happens here, on the router's one thread, once
+// the socket is readable (the socket is non-blocking), not inside the reactor while other reads are pending.
+asio::awaitable<std::size_t> readAvailable(tcp::socket& socket, std::string& in, std::vector<char>& scratch) {
+  for (;;) {
+    boost::system::error_code ec;
+    const std::size_t n = socket.read_some(asio::buffer(scratch), ec);
+    if (!ec) {
+      in.append(scratch.data(), n);
+      co_return n;
+    }
+    if (ec != asio::error::would_block && ec != asio::error::try_again) co_return 0;
+    auto [waitError] = co_await socket.async_wait(tcp::socket::wait_read, kAwait);
+    if (waitError) co_return 0;
+  }
 }
 
 std::string describeTarget(const mesh::Route* route, const Endpoint& stable) {
@@ -128,6 +145,7 @@ Http1Connection::Http1Connection(RouterServices& services, tcp::socket client, s
 asio::awaitable<void> Http1Connection::run() {
   boost::system::error_code ec;
   client_.set_option(tcp::no_delay(true), ec);
+  client_.non_blocking(true, ec);
   deadline_.arm(services_.config.headTimeout);  // the sniffed bytes may hold a head already
   co_await (serve() || deadline_.watch());
   if (deadline_.expired()) spdlog::debug("event=router_connection_timeout peer={}", peer_);
@@ -156,6 +174,8 @@ asio::awaitable<void> Http1Connection::serve() {
       break;
     }
     after = co_await forward(*parsed.head, *framing.framing);
+    // Between requests an idle connection keeps no buffer (a large body left a large capacity behind).
+    if (in_.empty() && in_.capacity() > 4096) std::string().swap(in_);
   }
   if (after == After::Handed) co_return;
   boost::system::error_code ec;
@@ -240,7 +260,7 @@ asio::awaitable<Http1Connection::After> Http1Connection::forward(const http1::Re
       // Bytes the client sent behind its upgrade request (and the upstream behind its 101) belong to the new
       // protocol: the splice writes them first.
       co_await splice(client_, std::move(in_), upstream->socket, std::move(upstream->in), deadline_,
-                      services_.config.spliceIdle);
+                      services_.config.spliceIdle, services_.scratch);
       co_return After::Handed;
     }
     if (!exchange.anyResponse && exchange.badBody.empty() && !exchange.headSent) {
@@ -445,21 +465,13 @@ asio::awaitable<Http1Connection::After> Http1Connection::refuse(int status, cons
 }
 
 asio::awaitable<std::size_t> Http1Connection::readClient() {
-  const auto before = in_.size();
-  in_.resize(before + kReadSize);
-  auto [ec, n] = co_await client_.async_read_some(asio::buffer(in_.data() + before, kReadSize), kAwait);
-  in_.resize(before + (ec ? 0 : n));
-  co_return ec ? 0 : n;
+  co_return co_await readAvailable(client_, in_, services_.scratch);
 }
 
 asio::awaitable<std::size_t> Http1Connection::readUpstream(Upstream& upstream) {
-  const auto before = upstream.in.size();
-  upstream.in.resize(before + kReadSize);
-  auto [ec, n] =
-      co_await upstream.socket.async_read_some(asio::buffer(upstream.in.data() + before, kReadSize), kAwait);
-  upstream.in.resize(before + (ec ? 0 : n));
-  if (!ec) deadline_.arm(services_.config.exchangeIdle);
-  co_return ec ? 0 : n;
+  const auto n = co_await readAvailable(upstream.socket, upstream.in, services_.scratch);
+  if (n > 0) deadline_.arm(services_.config.exchangeIdle);
+  co_return n;
 }
 
 asio::awaitable<bool> Http1Connection::writeClient(std::string_view bytes) {

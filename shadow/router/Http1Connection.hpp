@@ -16,6 +16,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "protocol/http1/Body.hpp"
 #include "protocol/http1/Message.hpp"
@@ -31,6 +32,7 @@ struct RouterServices {
   const RouterConfig& config;
   UpstreamPool& pool;
   const mesh::RouteTable& table;
+  std::vector<char>& scratch;  // every read lands here first (see readAvailable in Http1Connection.cpp)
 };
 
 class Http1Connection {

@@ -85,7 +85,8 @@ Router::Router(asio::io_context& ioc, RouterConfig config)
     : ioc_(ioc),
       config_(std::move(config)),
       pool_(ioc.get_executor(), config_),
-      services_{config_, pool_, table_},
+      scratch_(64u * 1024u),
+      services_{config_, pool_, table_, scratch_},
       expiry_(ioc) {}
 
 Router::~Router() = default;
@@ -202,8 +203,11 @@ asio::awaitable<void> Router::accepted(tcp::socket socket, std::size_t port) {
     co_return;
   }
   Deadline deadline(socket.get_executor());
-  co_await (splice(socket, std::move(sniffed), upstream->socket, "", deadline, config_.spliceIdle) ||
-            deadline.watch());
+  boost::system::error_code ignored;
+  socket.non_blocking(true, ignored);
+  co_await (
+      splice(socket, std::move(sniffed), upstream->socket, "", deadline, config_.spliceIdle, scratch_) ||
+      deadline.watch());
 }
 
 std::string Router::apply(const mesh::ControlRequest& request) {

@@ -63,6 +63,7 @@ class Router {
   RouterConfig config_;
   mesh::RouteTable table_;
   UpstreamPool pool_;
+  std::vector<char> scratch_;
   RouterServices services_;
   std::vector<Port> ports_;
   std::vector<std::uint16_t> bound_;

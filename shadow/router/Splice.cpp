@@ -17,10 +17,9 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kSpliceBuffer = 64u * 1024u;
 
 asio::awaitable<void> pipe(tcp::socket& from, std::string pending, tcp::socket& to, Deadline& deadline,
-                           std::chrono::milliseconds idle) {
+                           std::chrono::milliseconds idle, std::vector<char>& scratch) {
   boost::system::error_code ignored;
   if (!pending.empty()) {
     auto [ec, n] = co_await asio::async_write(to, asio::buffer(pending), kAwait);
@@ -29,12 +28,19 @@ asio::awaitable<void> pipe(tcp::socket& from, std::string pending, tcp::socket& 
       co_return;
     }
   }
-  std::vector<char> buffer(kSpliceBuffer);
   for (;;) {
-    auto [readError, n] = co_await from.async_read_some(asio::buffer(buffer), kAwait);
+    // Read when readable, into the shared buffer, and keep only what was read while it is written.
+    boost::system::error_code readError;
+    const std::size_t n = from.read_some(asio::buffer(scratch), readError);
+    if (readError == asio::error::would_block || readError == asio::error::try_again) {
+      auto [waitError] = co_await from.async_wait(tcp::socket::wait_read, kAwait);
+      if (waitError) break;
+      continue;
+    }
     if (readError) break;
     deadline.arm(idle);
-    auto [writeError, written] = co_await asio::async_write(to, asio::buffer(buffer.data(), n), kAwait);
+    const std::string chunk(scratch.data(), n);
+    auto [writeError, written] = co_await asio::async_write(to, asio::buffer(chunk), kAwait);
     if (writeError) {
       // The receiver is gone: stop reading from the sender too, so the other direction sees it.
       from.shutdown(tcp::socket::shutdown_receive, ignored);
@@ -47,9 +53,10 @@ asio::awaitable<void> pipe(tcp::socket& from, std::string pending, tcp::socket& 
 }  // namespace
 
 asio::awaitable<void> splice(tcp::socket& a, std::string aToB, tcp::socket& b, std::string bToA,
-                             Deadline& deadline, std::chrono::milliseconds idle) {
+                             Deadline& deadline, std::chrono::milliseconds idle, std::vector<char>& scratch) {
   deadline.arm(idle);
-  co_await (pipe(a, std::move(aToB), b, deadline, idle) && pipe(b, std::move(bToA), a, deadline, idle));
+  co_await (pipe(a, std::move(aToB), b, deadline, idle, scratch) &&
+            pipe(b, std::move(bToA), a, deadline, idle, scratch));
 }
 
 }  // namespace tether::shadow::router

@@ -9,15 +9,17 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "shadow/router/Deadline.hpp"
 
 namespace tether::shadow::router {
 
 // `aToB` is written to `b` and `bToA` to `a` before anything else. Every byte moved re-arms `deadline` for
-// `idle`.
+// `idle`. Both sockets must be non-blocking: reads go through the router's shared `scratch` buffer and only
+// bytes in flight are held per direction, so an idle WebSocket costs no buffer.
 boost::asio::awaitable<void> splice(boost::asio::ip::tcp::socket& a, std::string aToB,
                                     boost::asio::ip::tcp::socket& b, std::string bToA, Deadline& deadline,
-                                    std::chrono::milliseconds idle);
+                                    std::chrono::milliseconds idle, std::vector<char>& scratch);
 
 }  // namespace tether::shadow::router

@@ -38,6 +38,7 @@ asio::awaitable<std::optional<tcp::socket>> connectTo(const asio::any_io_executo
   }
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
+  socket.non_blocking(true, ignored);  // reads go through readAvailable
   co_return std::optional<tcp::socket>(std::move(socket));
 }
 
@@ -99,6 +100,7 @@ void UpstreamPool::release(Upstream upstream) {
          (idle.size() >= config_.pooledPerTarget || now - idle.front().since >= config_.pooledIdle))
     idle.pop_front();
   upstream.reused = false;
+  std::string().swap(upstream.in);  // empty: an idle connection keeps no buffer
   idle.push_back(Idle{std::move(upstream), now});
 }
 

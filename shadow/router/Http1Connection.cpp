@@ -11,6 +11,8 @@
 #include <cstdio>
 
 #include "shadow/router/HeadRewrite.hpp"
+#include "shadow/router/RouteTarget.hpp"
+#include "shadow/router/SharedRead.hpp"
 #include "shadow/router/Splice.hpp"
 
 namespace tether::shadow::router {
@@ -66,36 +68,7 @@ std::string chunkOf(std::string_view bytes) {
 }
 
 // GCC 12 destroys class-type temporaries of a conditional expression twice inside a coroutine, so every
-// choice between two strings or endpoints is made in these plain functions.
-Endpoint targetOf(const mesh::Route* route, const Endpoint& stable) {
-  if (route == nullptr) return stable;
-  return Endpoint{route->lease.target.host, route->lease.target.port};
-}
-
-// Reads what `socket` has into `in` through the router's one scratch buffer, so a connection holds only
-// the bytes it has not handled yet, never a read buffer of its own: idle keep-alive connections cost little.
-// One buffer for every connection is safe because the read happens here, on the router's one thread, once
-// the socket is readable (the socket is non-blocking), not inside the reactor while other reads are pending.
-asio::awaitable<std::size_t> readAvailable(tcp::socket& socket, std::string& in, std::vector<char>& scratch) {
-  for (;;) {
-    boost::system::error_code ec;
-    const std::size_t n = socket.read_some(asio::buffer(scratch), ec);
-    if (!ec) {
-      in.append(scratch.data(), n);
-      co_return n;
-    }
-    if (ec != asio::error::would_block && ec != asio::error::try_again) co_return 0;
-    auto [waitError] = co_await socket.async_wait(tcp::socket::wait_read, kAwait);
-    if (waitError) co_return 0;
-  }
-}
-
-std::string describeTarget(const mesh::Route* route, const Endpoint& stable) {
-  if (route == nullptr) return "the stable Service " + stable.key();
-  return "lease " + route->lease.id + " of " + route->lease.owner + " (target " + route->lease.target.host +
-         ":" + std::to_string(route->lease.target.port) + ")";
-}
-
+// choice between two strings is made in plain functions (RouteTarget.hpp has the endpoint ones).
 std::string describeFailure(bool fallback, const std::string& who, const Endpoint& stable,
                             const std::string& detail) {
   if (fallback) return "the stable Service " + stable.key() + detail;

@@ -13,6 +13,7 @@
 #include "protocol/mesh/Sniff.hpp"
 #include "protocol/tunnel/asio/AcceptLoop.hpp"
 #include "protocol/tunnel/asio/Spawn.hpp"
+#include "shadow/router/Http2Connection.hpp"
 #include "shadow/router/Splice.hpp"
 
 namespace tether::shadow::router {
@@ -189,12 +190,18 @@ asio::awaitable<void> Router::accepted(tcp::socket socket, std::size_t port) {
     co_await connection.run();
     co_return;
   }
-  if ((kind == Sniffed::Tls || kind == Sniffed::H2c) && !loggedWhole_[port]) {
+  if (kind == Sniffed::H2c) {
+    auto connection = std::make_shared<Http2Connection>(services_, std::move(socket), std::move(sniffed),
+                                                        stable, bound_[port]);
+    co_await connection->run();
+    co_return;
+  }
+  if (kind == Sniffed::Tls && !loggedWhole_[port]) {
     loggedWhole_[port] = true;
     spdlog::info(
-        "event=router_whole_connections port={} protocol={} reason=\"{}\"", bound_[port], nameOf(kind),
-        kind == Sniffed::Tls ? "headers are encrypted: TLS connections go to stable whole"
-                             : "HTTP/2 is not routed per stream yet: h2c connections go to stable whole");
+        "event=router_whole_connections port={} protocol=tls reason=\"headers are encrypted: TLS "
+        "connections go to stable whole\"",
+        bound_[port]);
   }
   std::string error;
   auto upstream = co_await pool_.acquire(stable, true, error);

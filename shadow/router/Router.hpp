@@ -1,7 +1,7 @@
 // Router.hpp - the router role of tether-shadow: a listener per routed port, the control listener that
 // leases arrive on, and the table they make. Connections on a port are classified (or taken as declared):
-// HTTP/1.x goes to Http1Connection and is routed per request; TLS, raw TCP (and, until the HTTP/2 engine
-// lands, h2c) are spliced whole to the stable Service.
+// HTTP/1.x goes to Http1Connection and is routed per request, h2c to Http2Connection and is routed per
+// stream; TLS and raw TCP are spliced whole to the stable Service.
 //
 // A lease lives for its TTL unless renewed by another put; when it expires (or is dropped) new requests go
 // to stable, requests in flight finish, and idle pooled connections to its target close. Everything runs

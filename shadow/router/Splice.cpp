@@ -1,6 +1,8 @@
 // Splice.cpp - one direction at a time, both at once.
 #include "shadow/router/Splice.hpp"
 
+#include "shadow/router/SharedRead.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -29,15 +31,9 @@ asio::awaitable<void> pipe(tcp::socket& from, std::string pending, tcp::socket& 
     }
   }
   for (;;) {
-    // Read when readable, into the shared buffer, and keep only what was read while it is written.
-    boost::system::error_code readError;
-    const std::size_t n = from.read_some(asio::buffer(scratch), readError);
-    if (readError == asio::error::would_block || readError == asio::error::try_again) {
-      auto [waitError] = co_await from.async_wait(tcp::socket::wait_read, kAwait);
-      if (waitError) break;
-      continue;
-    }
-    if (readError) break;
+    // Keep only what was read, while it is written: the shared buffer is another's at the next suspension.
+    const std::size_t n = co_await readIntoScratch(from, scratch);
+    if (n == 0) break;
     deadline.arm(idle);
     const std::string chunk(scratch.data(), n);
     auto [writeError, written] = co_await asio::async_write(to, asio::buffer(chunk), kAwait);

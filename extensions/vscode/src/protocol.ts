@@ -111,7 +111,7 @@ export interface Service {
 export interface ServicesParams extends ClusterParams { namespace: string }
 export const services = new RequestType<ServicesParams, { services: Service[] }, ErrorData>('tether/services');
 
-/** `mode`: every mode is implemented; mesh routes HTTP/1.1 and WebSocket per request. */
+/** `mode`: every mode is implemented; mesh routes HTTP/1.1 and WebSocket per request, h2c per stream. */
 export type SessionMode = 'exchange' | 'connect' | 'preview' | 'forward' | 'mesh';
 export interface MeshMatcher { kind?: 'exact' | 'prefix' | 'regex' | 'baggage'; name: string; value: string }
 export type ExposeSpec = { local: number; remote?: number | string } | string;

@@ -219,7 +219,8 @@ struct Parser {
     auto* meshCommand =
         command("mesh",
                 "share SERVICE with other developers: only its requests that carry your header reach this "
-                "machine, everyone else's keep reaching the cluster (HTTP/1.1, WebSocket, h2c and gRPC; `-- CMD` runs "
+                "machine, everyone else's keep reaching the cluster (HTTP/1.1, WebSocket, h2c and gRPC; `-- "
+                "CMD` runs "
                 "CMD with the session's environment)",
                 Command::Mesh);
     auto& meshFlags = std::get<MeshOptions>(meshSession.mode);

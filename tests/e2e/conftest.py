@@ -42,7 +42,8 @@ def cluster(request, tmp_path_factory):
     image_map = state.parent / f"{state.name}-images.json"
     image_map.write_text(json.dumps({
         "ghcr.io/tether-dev/tether-shadow": {"command": [request.config.getoption("--shadow")]},
-        "demo/app": {"command": ["/usr/bin/python3", str(ROOT / "demo" / "app.py")]}}))
+        "demo/app": {"command": ["/usr/bin/python3", str(ROOT / "demo" / "app.py")]},
+        "e2e/grpc-echo": {"command": ["/usr/bin/python3", str(Path(__file__).resolve().parent / "grpc_echo.py")]}}))
     subprocess.run([str(KUBESIM), "up", "--detach", "--state", str(state), "--image-map", str(image_map)],
                    check=True, capture_output=True, timeout=120)
     home = Path(tempfile.mkdtemp(prefix="e2e-home-"))

@@ -4,6 +4,8 @@ processes on this machine; the last one out leaves the Service byte-for-byte as 
 import json
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 from exchange_support import LocalServer, tether_annotations
 
@@ -295,3 +297,50 @@ def test_mesh_refuses_bad_input_by_name_and_changes_nothing(demo, launcher):
         assert expected in text, (args, text)
     assert demo.services() == before
     assert demo.tether_objects() == []
+
+
+# Runs in the client pod: one gRPC channel to the meshed Service carrying alice's, bob's and header-less
+# calls, interleaved; prints who answered each.
+GRPC_CLIENT = r'''
+import json, grpc
+channel = grpc.insecure_channel("greeter:9090")
+say = channel.unary_unary("/test.Echo/Say")
+answers = []
+for i in range(30):
+    metadata = [(), (("x-dev", "alice"),), (("tenant", "bob"),)][i % 3]
+    answers.append(say(f"m{i}".encode(), metadata=metadata, timeout=20).decode())
+print(json.dumps(answers))
+'''
+
+
+def test_one_grpc_channel_from_a_pod_carries_each_users_calls_to_them(demo, launcher):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import grpc_echo
+    demo.cluster.apply({"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": "greeter", "namespace": demo.ns, "labels": {"app": "greeter"}},
+                        "spec": {"containers": [{"name": "grpc", "image": "e2e/grpc-echo",
+                                                 "env": [{"name": "NAME", "value": "cluster"}],
+                                                 "ports": [{"name": "grpc", "containerPort": 9090}]}]}})
+    demo.cluster.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "greeter", "namespace": demo.ns},
+                        "spec": {"selector": {"app": "greeter"},
+                                 "ports": [{"name": "grpc", "port": 9090, "targetPort": 9090}]}})
+    demo.kubectl("wait", "--for=condition=Ready", "pod/greeter", "--timeout=60s")
+    demo.wait_endpoints("greeter", lambda names: names == ["greeter"], "the greeter pod")
+    before = demo.svc("greeter")
+    (alice_server, alice_port), (bob_server, bob_port) = grpc_echo.serve("alice", "127.0.0.1"), grpc_echo.serve(
+        "bob", "127.0.0.1")
+    sessions = []
+    for name, port, header in (("alice", alice_port, "x-dev=alice"), ("bob", bob_port, "tenant=bob")):
+        session = launcher.cli(launcher.env(name, user=name), "greeter", "--expose", f"{port}:9090", "--header",
+                               header, "-n", demo.ns, command="mesh", output="text")
+        session.wait_line(lambda line: line.startswith("Press Ctrl-C to stop and leave the mesh of greeter"),
+                          timeout=120)
+        sessions.append(session)
+    result = demo.kubectl("exec", "client", "--", "/usr/bin/python3", "-c", GRPC_CLIENT, timeout=120)
+    assert json.loads(result.stdout) == [f"{('cluster', 'alice', 'bob')[i % 3]}:m{i}" for i in range(30)], \
+        result.stderr
+    for session in reversed(sessions):
+        assert session.interrupt() == 0
+    demo.assert_restored("greeter", before)
+    alice_server.stop(0)
+    bob_server.stop(0)

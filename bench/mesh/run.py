@@ -19,7 +19,9 @@ Part 2 (loopback, no cluster): a router process with two nginx upstreams (stable
   lease put -> first routed request, and lease expiry -> first request on stable (p50/p99 over ROUNDS);
   failed requests of a wrk load while 100 leases come and go, beside the same load through nginx while it is
   reloaded 100 times (kt-connect rewrites and reloads its nginx on every change);
-  router RSS with 1,000 idle keep-alive connections.
+  router RSS with 1,000 idle keep-alive connections;
+  h2c: h2load (10 connections x 100 streams) through the router beside the same nginx upstream directly,
+  and router RSS with 10,000 open h2 streams (an upstream that never answers).
 Prints; never fails the build. Usage: bench/mesh/run.py [BUILD_DIR] [seconds-per-row]
 """
 import json
@@ -334,6 +336,136 @@ def part2(build: Path, work: Path, secs: int):
         for process in servers + [proxy]:
             process.terminate()
             process.wait(timeout=30)
+    part2_h2(build, work, secs)
+
+
+def h2load(url: str, secs: int, header: str = "") -> dict:
+    args = ["h2load", "-c10", "-m100", "-t2", f"-D{secs}", url]
+    if header:
+        args[1:1] = ["-H", header]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=secs + 120).stdout
+    rate = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    failed = re.search(r"requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed, (\d+) errored", out)
+    latency = re.search(r"time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)", out)
+
+    def ms(value, unit):
+        return float(value) / 1000 if unit == "us" else float(value) * 1000 if unit == "s" else float(value)
+    return {"rps": float(rate.group(1)) if rate else float("nan"),
+            "mean": ms(latency.group(5), latency.group(6)) if latency else float("nan"),
+            "max": ms(latency.group(3), latency.group(4)) if latency else float("nan"),
+            "failed": int(failed.group(1)) + int(failed.group(2)) if failed else -1}
+
+
+# Holds every stream it is given open without answering: for the router's memory with many open streams.
+SILENT_H2 = r"""
+import socket, sys, threading
+import h2.config, h2.connection, h2.settings
+listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+def serve(conn):
+    h2conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    # A stream limit far above the test's, set before the preface so every stream is taken at once.
+    h2conn.local_settings = h2.settings.Settings(
+        client=False, initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100000})
+    h2conn.initiate_connection()
+    conn.sendall(h2conn.data_to_send())
+    while (data := conn.recv(65536)):
+        h2conn.receive_data(data)
+        conn.sendall(h2conn.data_to_send())
+while True:
+    threading.Thread(target=serve, args=(listener.accept()[0],), daemon=True).start()
+"""
+
+
+def open_streams(port: int, connections: int, per_connection: int) -> list:
+    """`connections` h2c connections to the router with `per_connection` open streams each (requests sent,
+    no answer expected)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    opened = []
+    for _ in range(connections):
+        sock = socket.create_connection(("127.0.0.1", port))
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        conn.update_settings({3: per_connection * 2})
+        sock.sendall(conn.data_to_send())
+        peer_limit = 0
+        while peer_limit == 0:
+            for event in conn.receive_data(sock.recv(65536)):
+                if isinstance(event, h2.events.RemoteSettingsChanged):
+                    peer_limit = conn.remote_settings.max_concurrent_streams
+            sock.sendall(conn.data_to_send())
+        for _ in range(min(per_connection, peer_limit)):
+            stream = conn.get_next_available_stream_id()
+            conn.send_headers(stream, [(":method", "GET"), (":scheme", "http"), (":authority", "b"),
+                                       (":path", "/open")], end_stream=True)
+        sock.sendall(conn.data_to_send())
+        opened.append((sock, conn))
+    return opened
+
+
+def part2_h2(build: Path, work: Path, secs: int):
+    if not shutil.which("h2load"):
+        print("bench/mesh: h2load is missing (nghttp2-client, scripts/bootstrap installs it); h2c rows skipped")
+        return
+    upstream_port = free_port()
+    conf = work / "h2.conf"
+    conf.write_text(f"""worker_processes 1; pid {work}/h2.pid; error_log {work}/h2.log; daemon off;
+events {{ worker_connections 4096; }}
+http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work};
+       uwsgi_temp_path {work}; scgi_temp_path {work}; http2_max_concurrent_streams 1000;
+       server {{ listen 127.0.0.1:{upstream_port} http2; location / {{ return 200 "{BODY}"; }} }} }}
+""")
+    upstream = subprocess.Popen(["nginx", "-e", str(work / "h2-e.log"), "-c", str(conf)])
+    router_port, control_port = free_port(), free_port()
+    router = subprocess.Popen([str(build / "shadow" / "tether-shadow"), "--role", "router", "--listen-host",
+                               "127.0.0.1", "--route-port", f"{router_port}=127.0.0.1:{upstream_port}/h2c",
+                               "--control-port", str(control_port), "--log-level", "warn", "--drain-timeout", "0s"])
+    try:
+        wait_listening(upstream_port)
+        wait_listening(router_port)
+        rows = {"router h2c": h2load(f"http://127.0.0.1:{router_port}/", secs),
+                "direct h2c": h2load(f"http://127.0.0.1:{upstream_port}/", secs)}
+        print(f"\nh2c (h2load -c10 -m100 -D{secs}, loopback, nginx h2c upstream; one run)")
+        print(f"{'row':<14}{'req/s':>10}{'mean ms':>9}{'max ms':>9}{'failed':>8}")
+        for name, r in rows.items():
+            print(f"{name:<14}{r['rps']:>10.0f}{r['mean']:>9.2f}{r['max']:>9.2f}{r['failed']:>8}")
+    finally:
+        router.terminate()
+        router.wait(timeout=30)
+        upstream.terminate()
+        upstream.wait(timeout=30)
+
+    silent_port = free_port()
+    silent = subprocess.Popen(["/usr/bin/python3", "-c", SILENT_H2, str(silent_port)])
+    router_port = free_port()
+    router = subprocess.Popen([str(build / "shadow" / "tether-shadow"), "--role", "router", "--listen-host",
+                               "127.0.0.1", "--route-port", f"{router_port}=127.0.0.1:{silent_port}/h2c",
+                               "--control-port", str(free_port()), "--log-level", "warn", "--drain-timeout", "0s"])
+    try:
+        wait_listening(silent_port)
+        wait_listening(router_port)
+        status = Path(f"/proc/{router.pid}/status")
+        rss = lambda: int(re.search(r"VmRSS:\s+(\d+)", status.read_text()).group(1))  # noqa: E731
+        before = rss()
+        opened = open_streams(router_port, 10, 1000)
+        # The router has them all once the upstream saw them; a bounded wait on its memory to settle.
+        settled, last = time.monotonic() + 30, -1
+        while time.monotonic() < settled:
+            now = rss()
+            if now == last:
+                break
+            last = now
+            time.sleep(0.5)
+        print(f"router RSS: {before / 1024:.1f} MiB, with 10,000 open h2 streams (10 connections) "
+              f"{rss() / 1024:.1f} MiB ({(rss() - before) * 1024 / 10000:.0f} bytes each)")
+        for sock, _ in opened:
+            sock.close()
+    finally:
+        router.terminate()
+        router.wait(timeout=30)
+        silent.terminate()
+        silent.wait(timeout=30)
 
 
 def main():

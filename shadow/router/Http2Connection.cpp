@@ -33,9 +33,12 @@ struct Http2Connection::Stream {
   bool responseEnded = false;
   bool downClosed = false;
   bool upClosed = false;
-  bool lease = false;     // routed to a lease's target (a refusal there may fall back to stable)
-  bool fallback = false;  // stable answers for a lease whose target refused
-  std::string who;        // the lease (or stable), for messages
+  bool lease = false;                 // routed to a lease's target (a refusal there may fall back to stable)
+  bool fallback = false;              // stable answers for a lease whose target refused
+  bool retried = false;               // sent again after a REFUSED_STREAM
+  std::size_t bodyBytesUpstream = 0;  // request body bytes handed to an upstream session
+  Endpoint target;                    // where it was last sent
+  std::string who;                    // the lease (or stable), for messages
   std::weak_ptr<Upstream> upstream;
   std::int32_t upstreamId = -1;
 };
@@ -326,6 +329,7 @@ void Http2Connection::onRequestHeaders(Stream& stream) {
 }
 
 void Http2Connection::sendUpstream(const std::shared_ptr<Stream>& stream, const Endpoint& target) {
+  stream->target = target;
   const auto key = target.key();
   auto& slot = upstreams_[key];
   const bool usable =
@@ -343,7 +347,7 @@ void Http2Connection::sendUpstream(const std::shared_ptr<Stream>& stream, const 
     slot->waiting.push_back(stream);
     return;
   }
-  submitRequest(*slot, stream);
+  submitRequest(slot, stream);
 }
 
 asio::awaitable<void> Http2Connection::connectUpstream(std::shared_ptr<Upstream> upstream) {
@@ -361,7 +365,7 @@ asio::awaitable<void> Http2Connection::connectUpstream(std::shared_ptr<Upstream>
   nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, 1);
   upstream->io = std::make_unique<Http2Io>(std::move(connected->socket), session, services_.scratch);
   auto waiting = std::move(upstream->waiting);
-  for (const auto& stream : waiting) submitRequest(*upstream, stream);
+  for (const auto& stream : waiting) submitRequest(upstream, stream);
   co_await (upstream->io->readLoop("") && upstream->io->writeLoop());
   // The connection ended: streams without an answer get one, the rest are reset.
   if (!upstream->streams.empty())
@@ -372,22 +376,23 @@ asio::awaitable<void> Http2Connection::connectUpstream(std::shared_ptr<Upstream>
   if (slot != upstreams_.end() && slot->second == upstream) upstreams_.erase(slot);
 }
 
-void Http2Connection::submitRequest(Upstream& upstream, const std::shared_ptr<Stream>& stream) {
+void Http2Connection::submitRequest(const std::shared_ptr<Upstream>& upstream,
+                                    const std::shared_ptr<Stream>& stream) {
   if (stream->downClosed) return;
   const auto nv = nvs(stream->headers);
   nghttp2_data_provider provider{};
   provider.read_callback = upRead;
   const bool body = !stream->requestEnded || !stream->requestBody.empty() || !stream->requestTrailers.empty();
-  const auto id = nghttp2_submit_request(upstream.io->session(), nullptr, nv.data(), nv.size(),
+  const auto id = nghttp2_submit_request(upstream->io->session(), nullptr, nv.data(), nv.size(),
                                          body ? &provider : nullptr, nullptr);
   if (id < 0) {
     answerError(*stream, 502, stream->who + ": " + nghttp2_strerror(id));
     return;
   }
-  stream->upstream = upstreams_.at(upstream.target.key());
+  stream->upstream = upstream;
   stream->upstreamId = id;
-  upstream.streams[id] = stream;
-  upstream.io->wantWrite();
+  upstream->streams[id] = stream;
+  upstream->io->wantWrite();
 }
 
 void Http2Connection::upstreamFailed(Upstream& upstream, const std::string& why, bool refused) {
@@ -441,6 +446,7 @@ void Http2Connection::responseDataArrived(Stream& stream) {
 }
 
 void Http2Connection::requestBytesSent(Stream& stream, std::size_t bytes) {
+  stream.bodyBytesUpstream += bytes;
   if (bytes == 0 || stream.downClosed) return;
   nghttp2_session_consume(down_->session(), stream.id, bytes);  // the client may send that much more
   down_->wantWrite();
@@ -475,12 +481,19 @@ void Http2Connection::onStreamClosedUpstream(Upstream& upstream, std::int32_t id
   upstream.streams.erase(found);
   stream->upClosed = true;
   if (stream->downClosed || code == NGHTTP2_NO_ERROR) return;
-  if (!stream->responseStarted && code == NGHTTP2_REFUSED_STREAM && stream->lease && !stream->fallback &&
-      stream->requestBody.empty()) {
-    // Refused before any processing (RFC 9113 §8.7): safe to send elsewhere.
-    stream->fallback = true;
-    sendUpstream(stream, stable_);
-    return;
+  if (!stream->responseStarted && code == NGHTTP2_REFUSED_STREAM && stream->bodyBytesUpstream == 0) {
+    // Refused before any processing (RFC 9113 §8.7: a GOAWAY's later streams, a full server): safe to send
+    // again, once on a new connection to the same target, then (a lease's) to stable.
+    if (!stream->retried) {
+      stream->retried = true;
+      sendUpstream(stream, stream->target);
+      return;
+    }
+    if (stream->lease && !stream->fallback) {
+      stream->fallback = true;
+      sendUpstream(stream, stable_);
+      return;
+    }
   }
   nghttp2_submit_rst_stream(down_->session(), NGHTTP2_FLAG_NONE, stream->id, code);
   down_->wantWrite();

@@ -56,7 +56,7 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
  private:
   void sendUpstream(const std::shared_ptr<Stream>& stream, const Endpoint& target);
   boost::asio::awaitable<void> connectUpstream(std::shared_ptr<Upstream> upstream);
-  void submitRequest(Upstream& upstream, const std::shared_ptr<Stream>& stream);
+  void submitRequest(const std::shared_ptr<Upstream>& upstream, const std::shared_ptr<Stream>& stream);
   void upstreamFailed(Upstream& upstream, const std::string& why, bool refused);
   void answerError(Stream& stream, int status, const std::string& message);
 

@@ -158,15 +158,16 @@ void Router::stop() {
 }
 
 asio::awaitable<void> Router::accepted(tcp::socket socket, std::size_t port) {
-  if (connections_ >= config_.maxConnections) {
-    spdlog::warn("event=router_connection_refused reason=\"{} connections open\"", connections_);
+  const auto open = connections_;
+  if (*open >= config_.maxConnections) {
+    spdlog::warn("event=router_connection_refused reason=\"{} connections open\"", *open);
     co_return;
   }
-  ++connections_;
+  ++*open;
   struct Count {
-    std::size_t& open;
-    ~Count() { --open; }
-  } count{connections_};
+    std::shared_ptr<std::size_t> open;
+    ~Count() { --*open; }
+  } count{open};
   const RoutedPort& routed = ports_[port].routed;
   const Endpoint stable{routed.stableHost, routed.stablePort};
   std::string sniffed;

@@ -71,7 +71,9 @@ class Router {
   std::unique_ptr<boost::asio::ip::tcp::acceptor> ready_;
   std::uint16_t controlPort_ = 0;
   boost::asio::steady_timer expiry_;
-  std::size_t connections_ = 0;
+  // Shared with each connection's coroutine: a frame destroyed after the router (the io_context outliving
+  // it with connections still open) must not reach into the router.
+  std::shared_ptr<std::size_t> connections_ = std::make_shared<std::size_t>(0);
   bool stopped_ = false;
   std::vector<bool> loggedWhole_;  // per port: a TLS/h2c connection was already logged as passed whole
 };

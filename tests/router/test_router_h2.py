@@ -24,8 +24,9 @@ def free_port() -> int:
 class H2Upstream:
     """An h2c server on loopback answering every stream with `NAME PATH x-dev=...`, counting connections."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, goaway_after: int = 0):
         self.name = name
+        self.goaway_after = goaway_after  # > 0: GOAWAY after answering that many streams on a connection
         self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -45,7 +46,7 @@ class H2Upstream:
         h2conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
         h2conn.initiate_connection()
         conn.sendall(h2conn.data_to_send())
-        requests = {}
+        requests, answered = {}, 0
         while True:
             try:
                 data = conn.recv(65536)
@@ -64,6 +65,12 @@ class H2Upstream:
                     h2conn.send_headers(event.stream_id, [(":status", "200"), ("x-served-by", self.name),
                                                           ("content-length", str(len(body)))])
                     h2conn.send_data(event.stream_id, body, end_stream=True)
+                    answered += 1
+                    if answered == self.goaway_after:
+                        h2conn.close_connection(last_stream_id=event.stream_id)
+                        conn.sendall(h2conn.data_to_send())
+                        conn.close()
+                        return
             conn.sendall(h2conn.data_to_send())
 
     def close(self):
@@ -166,6 +173,21 @@ def test_one_connection_carries_each_users_streams_to_their_target(shadow):
         router.close()
         for upstream in (stable, alice, bob):
             upstream.close()
+
+
+def test_after_an_upstream_goaway_new_streams_use_a_new_connection(shadow):
+    stable = H2Upstream("stable", goaway_after=5)
+    router = Router(shadow, stable.port)
+    try:
+        client = H2Client(router.port)
+        for i in range(12):
+            stream = client.request(f"/g{i}")
+            headers, body = client.responses(1)[stream]
+            assert headers.get("x-served-by") == "stable" and body.decode().startswith(f"stable /g{i} "), (i, headers)
+        assert stable.connections == 3  # 5 streams each, then GOAWAY
+    finally:
+        router.close()
+        stable.close()
 
 
 def test_a_refusing_target_sends_its_streams_to_stable_marked_fallback(shadow):

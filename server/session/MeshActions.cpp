@@ -320,6 +320,7 @@ Outcome ShadowSession::Impl::renewMesh() {
     return pod;
   }
   auto leased = putLeases(/*renewal=*/true);
+  if (leased.kind == OutcomeKind::Retry) leased = reinstallRouterIfGone(leased);
   // The shadow pod carries the session's heartbeat for `tether clean`, at the usual interval.
   if (std::chrono::steady_clock::now() - lastPodHeartbeat >= timings.heartbeatInterval) {
     if (auto pod = renewPodHeartbeat(); pod.kind == OutcomeKind::Done)
@@ -329,6 +330,24 @@ Outcome ShadowSession::Impl::renewMesh() {
   }
   if (leased.kind == OutcomeKind::Done) lastHeartbeat = std::chrono::steady_clock::now();
   return leased;
+}
+
+// The router pod is a plain pod: deleted, evicted or lost with its node it does not come back by itself, and
+// the Service then reaches nothing. Any member that finds it gone starts it again (the others' creates then
+// find it there) and puts its leases; the others' leases come back with their next renewal.
+Outcome ShadowSession::Impl::reinstallRouterIfGone(const Outcome& failedRenewal) {
+  auto router = kube::getPodMeta(*client, request.namespaceName, routerName);
+  if (!router.is(kube::ApiReason::NotFound)) return failedRenewal;
+  auto current = kube::getService(*client, request.namespaceName, request.service);
+  if (!current)
+    return Outcome{OutcomeKind::Retry, "reading Service " + request.service + ": " + current.error().message};
+  spdlog::warn("session {}: the mesh router {} is gone; starting it again", request.id, routerName);
+  progress("The mesh router " + routerName + " was gone; starting it again");
+  if (auto installed = installRouter(current.value()); installed.kind != OutcomeKind::Done)
+    return Outcome{OutcomeKind::Retry, installed.message};
+  if (auto ready = awaitRouterReady(); ready.kind != OutcomeKind::Done)
+    return Outcome{OutcomeKind::Retry, ready.message};
+  return putLeases(/*renewal=*/true);
 }
 
 Outcome ShadowSession::Impl::leaveMesh() {

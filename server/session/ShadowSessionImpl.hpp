@@ -72,6 +72,7 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   Outcome awaitRouterReady();
   Outcome putLeases(bool renewal);
   Outcome renewMesh();
+  Outcome reinstallRouterIfGone(const Outcome& failedRenewal);
   Outcome leaveMesh();
   Outcome removeMeshObjects(const std::string& router);
   std::string describeMatchers() const;

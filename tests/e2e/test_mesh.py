@@ -344,3 +344,37 @@ def test_one_grpc_channel_from_a_pod_carries_each_users_calls_to_them(demo, laun
     demo.assert_restored("greeter", before)
     alice_server.stop(0)
     bob_server.stop(0)
+
+
+def test_a_deleted_router_comes_back_with_the_next_renewal_and_routes_again(demo, launcher):
+    local = LocalServer()
+    alice = start_mesh(launcher, demo, local, "alice", "--header", "x-dev=alice")
+    router = tether_annotations(demo.svc("orders"))["tether.dev/mesh-router"]
+    demo.kubectl("delete", "pod", router, "--wait=true", "--timeout=60s")
+    # Its table starts empty and is refilled by the lease renewal that restarted it: the first answers may
+    # come from stable until then; alice's header reaches her again within a bounded wait.
+    result = demo.kubectl("exec", "client", "--", "/usr/bin/python3", "-c", UNTIL_ROUTED, local.token, "60",
+                          timeout=120)
+    assert json.loads(result.stdout)[-1] == local.token, result.stdout
+    assert alice.interrupt() == 0
+    demo.wait_tether_objects_gone()
+    local.close()
+
+
+# Runs in the client pod: alice's requests until her local process answers (bounded).
+UNTIL_ROUTED = r'''
+import json, sys, time, urllib.request
+token, give_up, seen = sys.argv[1], time.monotonic() + float(sys.argv[2]), []
+while time.monotonic() < give_up:
+    try:
+        with urllib.request.urlopen(urllib.request.Request("http://orders/back", headers={"x-dev": "alice"}),
+                                    timeout=20) as answer:
+            body = json.loads(answer.read())
+            seen.append(body.get("token") or body.get("where"))
+    except Exception as error:
+        seen.append("error: " + str(error))
+    if seen[-1] == token:
+        break
+    time.sleep(0.2)
+print(json.dumps(seen))
+'''

@@ -36,13 +36,6 @@ std::optional<Number> number(std::string_view text) {
   return value;
 }
 
-int hexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string encodeTarget(const Target& target) {
   return encodeField(target.host) + ":" + std::to_string(target.port);
 }
@@ -148,21 +141,7 @@ std::string encodeField(std::string_view text) {
 }
 
 std::optional<std::string> decodeField(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    const int high = hexDigit(text[i + 1]);
-    const int low = hexDigit(text[i + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    out += static_cast<char>(high * 16 + low);
-    i += 2;
-  }
-  return out;
+  return percentDecode(text);
 }
 
 std::string encodePut(const Lease& lease, std::chrono::milliseconds ttl) {

@@ -27,12 +27,26 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
+// Printable ASCII and tab, as a field value may hold (no CR, LF or NUL).
+bool isValueText(std::string_view value) {
+  return std::all_of(value.begin(), value.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u == '\t' || (u >= 0x20 && u != 0x7f);
+  });
+}
+
+}  // namespace
+
+namespace {
+
 int hexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
+
+}  // namespace
 
 std::optional<std::string> percentDecode(std::string_view text) {
   std::string out;
@@ -51,16 +65,6 @@ std::optional<std::string> percentDecode(std::string_view text) {
   }
   return out;
 }
-
-// Printable ASCII and tab, as a field value may hold (no CR, LF or NUL).
-bool isValueText(std::string_view value) {
-  return std::all_of(value.begin(), value.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u == '\t' || (u >= 0x20 && u != 0x7f);
-  });
-}
-
-}  // namespace
 
 std::string_view toString(MatchKind kind) {
   switch (kind) {

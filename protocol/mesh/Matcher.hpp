@@ -64,6 +64,10 @@ class Matcher {
 // member is malformed. Bounded by the header's size; never throws.
 std::optional<std::string> baggageMember(std::string_view header, std::string_view key);
 
+// `%XX` escapes decoded (baggage values, the router's control lines); nullopt for a `%` without two hex
+// digits after it.
+std::optional<std::string> percentDecode(std::string_view text);
+
 // True when `name` is an HTTP field name (RFC 9110 token).
 bool isFieldName(std::string_view name);
 

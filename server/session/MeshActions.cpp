@@ -210,35 +210,6 @@ Outcome ShadowSession::Impl::installRouter(const kube::ServiceSummary& service) 
   return done();
 }
 
-Outcome ShadowSession::Impl::awaitRouterReady() {
-  {
-    std::lock_guard guard(mutex);
-    podResult.reset();
-  }
-  auto waiter = kube::waitPodReady(*client, request.namespaceName, routerName, timings.shadowReadyTimeout,
-                                   executor, [this](kube::Result<kube::PodReadiness> result) {
-                                     {
-                                       std::lock_guard guard(mutex);
-                                       podResult = std::move(result);
-                                     }
-                                     wake.notify_all();
-                                   });
-  bool timedOut = false;
-  const bool notStopped = waitFor(
-      timings.shadowReadyTimeout + std::chrono::seconds(5), [&] { return podResult.has_value(); }, timedOut);
-  dropOnIo(executor, std::move(waiter));
-  if (!notStopped) return failed("stopped while the mesh router was starting");
-  std::lock_guard guard(mutex);
-  if (timedOut || !podResult || !*podResult || !podResult->value().ready) {
-    const std::string why = !podResult    ? "no answer from the watch"
-                            : !*podResult ? podResult->error().message
-                                          : podResult->value().problem;
-    return failed("the mesh router " + routerName + " did not become Ready: " + why +
-                  "; check the image (--image, or TETHER_SHADOW_IMAGE; now " + request.image + ")");
-  }
-  return done();
-}
-
 Outcome ShadowSession::Impl::enterMesh() {
   auto current = kube::getService(*client, request.namespaceName, request.service);
   if (!current) return fromError(current.error(), "reading Service " + request.service);
@@ -254,7 +225,8 @@ Outcome ShadowSession::Impl::enterMesh() {
       return installed;
   }
   progress("Waiting for the mesh router to be Ready");
-  if (auto ready = awaitRouterReady(); ready.kind != OutcomeKind::Done) return ready;
+  if (auto ready = awaitPodReady(routerName, "the mesh router"); ready.kind != OutcomeKind::Done)
+    return ready;
   if (current.value().selector != routed) {
     kube::ServiceChange change;
     change.selector = routed;
@@ -345,7 +317,7 @@ Outcome ShadowSession::Impl::reinstallRouterIfGone(const Outcome& failedRenewal)
   progress("The mesh router " + routerName + " was gone; starting it again");
   if (auto installed = installRouter(current.value()); installed.kind != OutcomeKind::Done)
     return Outcome{OutcomeKind::Retry, installed.message};
-  if (auto ready = awaitRouterReady(); ready.kind != OutcomeKind::Done)
+  if (auto ready = awaitPodReady(routerName, "the mesh router"); ready.kind != OutcomeKind::Done)
     return Outcome{OutcomeKind::Retry, ready.message};
   return putLeases(/*renewal=*/true);
 }

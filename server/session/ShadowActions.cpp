@@ -266,12 +266,17 @@ Outcome ShadowSession::Impl::createShadow() {
 }
 
 Outcome ShadowSession::Impl::awaitShadowReady() {
+  return awaitPodReady(shadowName, "the shadow pod");
+}
+
+// `what` names the pod in messages ("the shadow pod", "the mesh router"); both run the session's image.
+Outcome ShadowSession::Impl::awaitPodReady(const std::string& pod, const std::string& what) {
   {
     std::lock_guard guard(mutex);
     podResult.reset();
   }
-  auto waiter = kube::waitPodReady(*client, request.namespaceName, shadowName, timings.shadowReadyTimeout,
-                                   executor, [this](kube::Result<kube::PodReadiness> result) {
+  auto waiter = kube::waitPodReady(*client, request.namespaceName, pod, timings.shadowReadyTimeout, executor,
+                                   [this](kube::Result<kube::PodReadiness> result) {
                                      {
                                        std::lock_guard guard(mutex);
                                        podResult = std::move(result);
@@ -282,16 +287,16 @@ Outcome ShadowSession::Impl::awaitShadowReady() {
   const bool notStopped = waitFor(
       timings.shadowReadyTimeout + std::chrono::seconds(5), [&] { return podResult.has_value(); }, timedOut);
   dropOnIo(executor, std::move(waiter));
-  if (!notStopped) return failed("stopped while the shadow pod was starting");
+  if (!notStopped) return failed("stopped while " + what + " was starting");
   std::lock_guard guard(mutex);
   const auto hint = "; check the image (--image, or TETHER_SHADOW_IMAGE; now " + request.image + ")";
   if (timedOut || !podResult || !*podResult) {
     const std::string why =
         podResult && !*podResult ? podResult->error().message : "no answer from the watch";
-    return failed("the shadow pod " + shadowName + " did not become Ready: " + why + hint);
+    return failed(what + " " + pod + " did not become Ready: " + why + hint);
   }
   if (!podResult->value().ready) {
-    return failed("the shadow pod " + shadowName + " cannot start: " + podResult->value().problem + hint);
+    return failed(what + " " + pod + " cannot start: " + podResult->value().problem + hint);
   }
   return done();
 }

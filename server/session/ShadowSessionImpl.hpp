@@ -49,6 +49,7 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   Outcome checkAccess();
   Outcome createShadow();
   Outcome awaitShadowReady();
+  Outcome awaitPodReady(const std::string& pod, const std::string& what);
   Outcome renewHeartbeat();     // where the mode keeps it
   Outcome renewPodHeartbeat();  // on the shadow pod (modes that hold no Service; mesh)
   Outcome deleteShadow();
@@ -69,7 +70,6 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   Outcome joinMesh();
   Outcome enterMesh();  // MoveTraffic: the router (if not there yet), the selector, the leases
   Outcome installRouter(const kube::ServiceSummary& service);
-  Outcome awaitRouterReady();
   Outcome putLeases(bool renewal);
   Outcome renewMesh();
   Outcome reinstallRouterIfGone(const Outcome& failedRenewal);

@@ -68,7 +68,7 @@ def test_two_users_share_a_service_by_header_and_the_last_one_out_restores_it(de
     listed = subprocess.run([launcher.tether, "services", "-n", demo.ns], capture_output=True, text=True,
                             env=launcher.env("alice", user="alice"), timeout=60).stdout
     orders_row = next(line for line in listed.splitlines() if line.startswith("orders "))
-    assert "mesh by alice@" in orders_row and "bob@" in orders_row, listed
+    assert "mesh by " in orders_row and "alice@" in orders_row and "bob@" in orders_row, listed
     assert "stable of orders's mesh" in listed, listed
 
     seen = count_answers(demo, 100)

@@ -447,16 +447,23 @@ void Http2Connection::responseDataArrived(Stream& stream) {
 
 void Http2Connection::requestBytesSent(Stream& stream, std::size_t bytes) {
   stream.bodyBytesUpstream += bytes;
-  if (bytes == 0 || stream.downClosed) return;
-  nghttp2_session_consume(down_->session(), stream.id, bytes);  // the client may send that much more
-  down_->wantWrite();
+  giveBack(down_.get(), stream.id, !stream.downClosed, bytes);  // the client may send that much more
 }
 
 void Http2Connection::responseBytesSent(Stream& stream, std::size_t bytes) {
   auto upstream = stream.upstream.lock();
-  if (bytes == 0 || !upstream || !upstream->io || stream.upClosed) return;
-  nghttp2_session_consume(upstream->io->session(), stream.upstreamId, bytes);
-  upstream->io->wantWrite();
+  if (upstream) giveBack(upstream->io.get(), stream.upstreamId, !stream.upClosed, bytes);
+}
+
+// Every byte a session received is given back exactly once, or its connection window shrinks for good and
+// the connection stalls: through the stream while nghttp2 still has it, else to the connection alone.
+void Http2Connection::giveBack(Http2Io* io, std::int32_t id, bool streamOpen, std::size_t bytes) {
+  if (io == nullptr || bytes == 0 || io->closed()) return;
+  if (streamOpen)
+    nghttp2_session_consume(io->session(), id, bytes);
+  else
+    nghttp2_session_consume_connection(io->session(), bytes);
+  io->wantWrite();
 }
 
 void Http2Connection::onStreamClosedDownstream(std::int32_t id, std::uint32_t code) {
@@ -466,6 +473,12 @@ void Http2Connection::onStreamClosedDownstream(std::int32_t id, std::uint32_t co
   streams_.erase(found);
   stream->downClosed = true;
   auto upstream = stream->upstream.lock();
+  // What will never be forwarded now still counts against the windows it arrived in.
+  giveBack(down_.get(), id, false, stream->requestBody.size());
+  stream->requestBody.clear();
+  if (upstream)
+    giveBack(upstream->io.get(), stream->upstreamId, !stream->upClosed, stream->responseBody.size());
+  stream->responseBody.clear();
   if (upstream && upstream->io && stream->upstreamId > 0 && !stream->upClosed) {
     // The client reset it (or the response ended before the request did): the upstream stops as well.
     nghttp2_submit_rst_stream(upstream->io->session(), NGHTTP2_FLAG_NONE, stream->upstreamId,
@@ -495,6 +508,8 @@ void Http2Connection::onStreamClosedUpstream(Upstream& upstream, std::int32_t id
       return;
     }
   }
+  giveBack(down_.get(), stream->id, true, stream->requestBody.size());  // a body the upstream will not read
+  stream->requestBody.clear();
   nghttp2_submit_rst_stream(down_->session(), NGHTTP2_FLAG_NONE, stream->id, code);
   down_->wantWrite();
 }

@@ -59,6 +59,7 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
   void submitRequest(const std::shared_ptr<Upstream>& upstream, const std::shared_ptr<Stream>& stream);
   void upstreamFailed(Upstream& upstream, const std::string& why, bool refused);
   void answerError(Stream& stream, int status, const std::string& message);
+  static void giveBack(Http2Io* io, std::int32_t id, bool streamOpen, std::size_t bytes);
 
   RouterServices& services_;
   Endpoint stable_;

@@ -175,6 +175,23 @@ def test_one_connection_carries_each_users_streams_to_their_target(shadow):
             upstream.close()
 
 
+def test_windows_are_given_back_so_a_long_lived_connection_never_stalls(shadow):
+    # Far more response bytes than one connection window (65,535) on one upstream connection: a router that
+    # forgot to give back the bytes of streams already closed upstream would stall after ~2,000 of them.
+    stable = H2Upstream("stable")
+    router = Router(shadow, stable.port)
+    try:
+        client = H2Client(router.port)
+        for batch in range(40):
+            streams = [client.request(f"/w{batch}-{i}-" + "p" * 40) for i in range(100)]
+            answers = client.responses(100)
+            assert all(answers[s][0].get(":status") == "200" for s in streams), batch
+        assert stable.connections == 1
+    finally:
+        router.close()
+        stable.close()
+
+
 def test_after_an_upstream_goaway_new_streams_use_a_new_connection(shadow):
     stable = H2Upstream("stable", goaway_after=5)
     router = Router(shadow, stable.port)

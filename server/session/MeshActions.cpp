@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "protocol/mesh/Control.hpp"
 #include "server/kube/Client.hpp"
@@ -179,8 +180,15 @@ Outcome ShadowSession::Impl::installRouter(const kube::ServiceSummary& service) 
     stable.ports.push_back(copy);
   }
   auto created = kube::createService(*client, stable);
-  if (created.is(kube::ApiReason::AlreadyExists))
+  if (created.is(kube::ApiReason::AlreadyExists)) {
     created = kube::getService(*client, request.namespaceName, stable.meta.name);
+    // Another member's install of this very mesh made it; the previous mesh's, still being deleted by its
+    // last member, must not be adopted (it is about to disappear under the new router).
+    if (created && labels::valueOf(created.value().labels, labels::kSession) != routerName) {
+      return Outcome{OutcomeKind::Conflict, "the stable Service " + stable.meta.name +
+                                                " of the previous mesh is still being removed"};
+    }
+  }
   if (!created) return fromError(created.error(), "creating the stable Service " + stable.meta.name);
   const auto stableIp = created.value().clusterIP;
 
@@ -195,8 +203,12 @@ Outcome ShadowSession::Impl::installRouter(const kube::ServiceSummary& service) 
   pod.args = {"--role",         "router",
               "--control-port", std::to_string(timings.routerControlPort),
               "--ready-port",   std::to_string(timings.shadowReadyPort)};
+  std::set<int> listening;
   for (std::size_t i = 0; i < service.ports.size(); ++i) {
     const auto& port = service.ports[i];
+    // Two Service ports with one target (80 -> 8080, 8080 -> 8080) are one listener: either reaches the
+    // same container port through stable.
+    if (!listening.insert(meshPortNumbers[i]).second) continue;
     pod.args.push_back("--route-port");
     pod.args.push_back(std::to_string(meshPortNumbers[i]) + "=" + stableIp + ":" + std::to_string(port.port) +
                        "/" + protocolOf(port));
@@ -334,6 +346,8 @@ Outcome ShadowSession::Impl::leaveMesh() {
       spdlog::info("session {}: leases not dropped ({}); they expire within {} ms", request.id, replies.error,
                    timings.leaseTtl.count());
   }
+  if (!leftLastRouter.empty())
+    return removeMeshObjects(leftLastRouter == "-" ? std::string() : leftLastRouter);
   for (int attempt = 0; attempt < kMaxMembershipConflicts; ++attempt) {
     auto current = kube::getService(*client, request.namespaceName, request.service);
     if (current.is(kube::ApiReason::NotFound)) return done();
@@ -360,7 +374,11 @@ Outcome ShadowSession::Impl::leaveMesh() {
     auto written = kube::changeService(*client, service, change);
     if (written.is(kube::ApiReason::Conflict)) continue;  // another member joined or left: read again
     if (!written) return fromError(written.error(), "leaving the mesh of Service " + request.service);
-    if (entries.empty()) return removeMeshObjects(router);
+    if (entries.empty()) {
+      // Remembered: if a deletion fails, the retry finds this session out of the list and must still finish.
+      leftLastRouter = router.empty() ? std::string("-") : router;
+      return removeMeshObjects(router);
+    }
     spdlog::info("session {}: left the mesh of {}; still in it: {}", request.id, request.service,
                  describeMembers(entries));
     return done();
@@ -382,7 +400,8 @@ Outcome ShadowSession::Impl::removeMeshObjects(const std::string& router) {
   if (stable.is(kube::ApiReason::NotFound)) return done();
   if (!stable) return fromError(stable.error(), "reading the stable Service " + stableName);
   if (labels::valueOf(stable.value().labels, labels::kRole) != labels::kRoleStable ||
-      labels::valueOf(stable.value().labels, labels::kManagedBy) != labels::kManagedByValue) {
+      labels::valueOf(stable.value().labels, labels::kManagedBy) != labels::kManagedByValue ||
+      (!router.empty() && labels::valueOf(stable.value().labels, labels::kSession) != router)) {
     spdlog::warn("session {}: Service {} is not a stable Service Tether made; left alone", request.id,
                  stableName);
     return done();

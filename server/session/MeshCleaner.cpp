@@ -18,13 +18,15 @@ std::string serviceRef(const kube::ServiceSummary& service) {
   return "service/" + service.namespaceName + "/" + service.name;
 }
 
-// Each member's heartbeat: the annotation on its shadow pod (the pods of a namespace, by session id).
-std::map<std::string, std::string> shadowHeartbeats(kube::Client& client, const std::string& namespaceName) {
+// Each member's heartbeat: the annotation on its shadow pod (the pods of a namespace, by session id); the
+// error when the pods cannot be listed (then nobody may be judged dead).
+kube::Result<std::map<std::string, std::string>> shadowHeartbeats(kube::Client& client,
+                                                                  const std::string& namespaceName) {
   std::map<std::string, std::string> heartbeats;
   const auto selector = std::string(labels::kManagedBy) + "=" + labels::kManagedByValue + "," +
                         labels::kRole + "=" + labels::kRoleShadow;
   auto pods = kube::listObjects(client, kube::resources::pods, namespaceName, selector);
-  if (!pods) return heartbeats;
+  if (!pods) return pods.error();
   for (const auto& pod : pods.value())
     heartbeats[valueOf(pod.labels, labels::kSession)] = valueOf(pod.annotations, labels::kHeartbeat);
   return heartbeats;
@@ -109,8 +111,16 @@ std::set<std::string> cleanMeshes(MeshCleanContext& context,
     if (!options.session.empty() && std::none_of(members.begin(), members.end(),
                                                  [&](const auto& m) { return m.first == options.session; }))
       continue;
-    if (!heartbeats.contains(service.namespaceName))
-      heartbeats[service.namespaceName] = shadowHeartbeats(context.client, service.namespaceName);
+    if (!heartbeats.contains(service.namespaceName)) {
+      auto listed = shadowHeartbeats(context.client, service.namespaceName);
+      if (!listed) {
+        context.report.actions.push_back(CleanAction{
+            "leave", serviceRef(service), "", "", "",
+            "cannot list the shadow pods, so no member is judged dead: " + listed.error().message});
+        continue;
+      }
+      heartbeats[service.namespaceName] = listed.value();
+    }
     const auto& beats = heartbeats[service.namespaceName];
     std::vector<std::pair<std::string, std::string>> dead, alive;
     for (const auto& member : members) {

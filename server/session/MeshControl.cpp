@@ -32,6 +32,12 @@ asio::awaitable<void> converse(kube::Client& client, std::shared_ptr<Conversatio
     config.connectTimeout = bound;
     config.handshakeTimeout = bound;
     state->stream = co_await kube::openPortForward(client, namespaceName, pod, port, config);
+    if (state->finished) {
+      // The caller gave up while the port-forward opened: a put sent now would grant a lease it was told
+      // failed (and may already have dropped).
+      state->stream->abort();
+      co_return;
+    }
     co_await state->stream->write(asio::buffer(requests));
     std::string in;
     char buffer[4096];

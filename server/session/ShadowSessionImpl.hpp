@@ -160,6 +160,7 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   std::vector<int> meshPortNumbers;  // per Service port: what the router listens on
   std::string routerName;            // the router pod (and its selector label's value)
   std::string shadowIp;              // the leases' target
+  std::string leftLastRouter;        // left as the last member ("-": no router named): deletions to finish
   std::chrono::steady_clock::time_point lastLease{}, lastLeaseAttempt{}, lastPodHeartbeat{};
 
   // Shared threads. The session's I/O (tunnel, proxies, waits) runs on one single-threaded io_context of

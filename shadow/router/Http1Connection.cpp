@@ -129,7 +129,10 @@ asio::awaitable<void> Http1Connection::serve() {
   After after = After::Next;
   while (after == After::Next) {
     const auto headLength = co_await readHead();
-    if (!headLength) co_return;
+    if (!headLength) {
+      after = After::Close;  // the client left, or got its 400/431: closed through the drain below
+      break;
+    }
     auto parsed = http1::parseRequestHead(std::string_view(in_).substr(0, *headLength));
     in_.erase(0, *headLength);
     if (!parsed.head) {
@@ -206,6 +209,7 @@ asio::awaitable<Http1Connection::After> Http1Connection::forward(const http1::Re
   bool retried = false;
   for (;;) {
     std::string error;
+    deadline_.arm(services_.config.exchangeIdle);  // not what is left of the head's bound
     auto upstream = co_await services_.pool.acquire(target, retried, error);
     if (!upstream) {
       if (route && !fallback) {

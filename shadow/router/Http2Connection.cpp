@@ -37,8 +37,9 @@ struct Http2Connection::Stream {
   bool fallback = false;              // stable answers for a lease whose target refused
   bool retried = false;               // sent again after a REFUSED_STREAM
   std::size_t bodyBytesUpstream = 0;  // request body bytes handed to an upstream session
-  Endpoint target;                    // where it was last sent
-  std::string who;                    // the lease (or stable), for messages
+  std::size_t headerBytes = 0, headerFields = 0;  // received so far, both ways (withinHeaderLimit)
+  Endpoint target;                                // where it was last sent
+  std::string who;                                // the lease (or stable), for messages
   std::weak_ptr<Upstream> upstream;
   std::int32_t upstreamId = -1;
 };
@@ -112,10 +113,22 @@ int downBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   return 0;
 }
 
+// Headers and trailers a stream may carry, both ways: nghttp2 1.52 bounds neither the CONTINUATION frames
+// of one header block nor the size of the list, so the router does; past it the stream is reset.
+constexpr std::size_t kMaxHeaderBytes = 64u * 1024u;
+constexpr std::size_t kMaxHeaderFields = 256;
+
+bool withinHeaderLimit(Http2Connection::Stream& stream, std::size_t bytes) {
+  stream.headerBytes += bytes + 32;  // RFC 9113 §6.5.2 counts 32 octets of overhead per field
+  ++stream.headerFields;
+  return stream.headerBytes <= kMaxHeaderBytes && stream.headerFields <= kMaxHeaderFields;
+}
+
 int downHeader(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name, std::size_t nameLength,
                const std::uint8_t* value, std::size_t valueLength, std::uint8_t, void* user) {
   auto* stream = connectionOf(user).stream(frame->hd.stream_id);
   if (stream == nullptr || frame->hd.type != NGHTTP2_HEADERS) return 0;
+  if (!withinHeaderLimit(*stream, nameLength + valueLength)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   auto& list = frame->headers.cat == NGHTTP2_HCAT_REQUEST ? stream->headers : stream->requestTrailers;
   list.emplace_back(lowered(name, nameLength),
                     std::string(reinterpret_cast<const char*>(value), valueLength));
@@ -141,12 +154,13 @@ int downFrame(nghttp2_session*, const nghttp2_frame* frame, void* user) {
 int downData(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data, std::size_t length,
              void* user) {
   auto& connection = connectionOf(user);
+  // The connection's window comes back at once, so one stream whose bytes wait (a paused debuggee, a slow
+  // reader) never holds back the others; the stream's own window comes back only when its bytes are handed
+  // on (requestBytesSent), which bounds what the router holds per stream.
+  nghttp2_session_consume_connection(connection.downstream().session(), length);
   if (auto* stream = connection.stream(id)) {
     stream->requestBody.append(reinterpret_cast<const char*>(data), length);
     connection.requestDataArrived(*stream);
-  } else {
-    // A stream already gone: its bytes still count against the connection's window.
-    nghttp2_session_consume_connection(connection.downstream().session(), length);
   }
   return 0;
 }
@@ -175,6 +189,8 @@ int upHeader(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* n
   auto& upstream = upstreamOf(user);
   const auto found = upstream.streams.find(frame->hd.stream_id);
   if (found == upstream.streams.end() || frame->hd.type != NGHTTP2_HEADERS) return 0;
+  if (!withinHeaderLimit(*found->second, nameLength + valueLength))
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   auto& list = frame->headers.cat == NGHTTP2_HCAT_HEADERS && found->second->responseStarted
                    ? found->second->responseTrailers
                    : found->second->responseHeaders;
@@ -211,11 +227,9 @@ int upFrame(nghttp2_session*, const nghttp2_frame* frame, void* user) {
 int upData(nghttp2_session* session, std::uint8_t, std::int32_t id, const std::uint8_t* data,
            std::size_t length, void* user) {
   auto& upstream = upstreamOf(user);
+  nghttp2_session_consume_connection(session, length);  // as in downData
   const auto found = upstream.streams.find(id);
-  if (found == upstream.streams.end() || found->second->downClosed) {
-    nghttp2_session_consume_connection(session, length);
-    return 0;
-  }
+  if (found == upstream.streams.end() || found->second->downClosed) return 0;
   found->second->responseBody.append(reinterpret_cast<const char*>(data), length);
   upstream.owner->responseDataArrived(*found->second);
   return 0;
@@ -283,8 +297,9 @@ Http2Connection::Http2Connection(RouterServices& services, tcp::socket client, s
   nghttp2_session* session = nullptr;
   nghttp2_session_server_new2(&session, callbacks().down, this, callbacks().option);
   const nghttp2_settings_entry settings[] = {
-      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams}};
-  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, 1);
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(kMaxHeaderBytes)}};
+  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, 2);
   down_ = std::make_unique<Http2Io>(std::move(client), session, services_.scratch);
   deadline_ = std::make_unique<Deadline>(down_->socket().get_executor());
 }
@@ -455,14 +470,11 @@ void Http2Connection::responseBytesSent(Stream& stream, std::size_t bytes) {
   if (upstream) giveBack(upstream->io.get(), stream.upstreamId, !stream.upClosed, bytes);
 }
 
-// Every byte a session received is given back exactly once, or its connection window shrinks for good and
-// the connection stalls: through the stream while nghttp2 still has it, else to the connection alone.
+// The stream's window for bytes handed on (the connection's came back on arrival, in downData/upData); a
+// closed stream has no window left to give back.
 void Http2Connection::giveBack(Http2Io* io, std::int32_t id, bool streamOpen, std::size_t bytes) {
-  if (io == nullptr || bytes == 0 || io->closed()) return;
-  if (streamOpen)
-    nghttp2_session_consume(io->session(), id, bytes);
-  else
-    nghttp2_session_consume_connection(io->session(), bytes);
+  if (io == nullptr || bytes == 0 || io->closed() || !streamOpen) return;
+  nghttp2_session_consume_stream(io->session(), id, bytes);
   io->wantWrite();
 }
 
@@ -473,11 +485,7 @@ void Http2Connection::onStreamClosedDownstream(std::int32_t id, std::uint32_t co
   streams_.erase(found);
   stream->downClosed = true;
   auto upstream = stream->upstream.lock();
-  // What will never be forwarded now still counts against the windows it arrived in.
-  giveBack(down_.get(), id, false, stream->requestBody.size());
-  stream->requestBody.clear();
-  if (upstream)
-    giveBack(upstream->io.get(), stream->upstreamId, !stream->upClosed, stream->responseBody.size());
+  stream->requestBody.clear();  // never forwarded now; the connection windows came back on arrival
   stream->responseBody.clear();
   if (upstream && upstream->io && stream->upstreamId > 0 && !stream->upClosed) {
     // The client reset it (or the response ended before the request did): the upstream stops as well.
@@ -499,6 +507,7 @@ void Http2Connection::onStreamClosedUpstream(Upstream& upstream, std::int32_t id
     // again, once on a new connection to the same target, then (a lease's) to stable.
     if (!stream->retried) {
       stream->retried = true;
+      upstream.goaway = true;  // this connection takes no new streams: the retry gets a fresh one
       sendUpstream(stream, stream->target);
       return;
     }
@@ -508,8 +517,7 @@ void Http2Connection::onStreamClosedUpstream(Upstream& upstream, std::int32_t id
       return;
     }
   }
-  giveBack(down_.get(), stream->id, true, stream->requestBody.size());  // a body the upstream will not read
-  stream->requestBody.clear();
+  stream->requestBody.clear();  // a body the upstream will not read
   nghttp2_submit_rst_stream(down_->session(), NGHTTP2_FLAG_NONE, stream->id, code);
   down_->wantWrite();
 }

@@ -58,7 +58,12 @@ class H2Upstream:
                 if isinstance(event, h2.events.RequestReceived):
                     requests[event.stream_id] = dict((k.decode(), v.decode()) for k, v in event.headers)
                 elif isinstance(event, h2.events.DataReceived):
-                    h2conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                    # /stall's handler never reads its body: its stream window fills and stays full (the
+                    # connection's comes back, as servers that read streams separately do).
+                    if requests.get(event.stream_id, {}).get(":path") != "/stall":
+                        h2conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                    elif event.flow_controlled_length:
+                        h2conn.increment_flow_control_window(event.flow_controlled_length)
                 elif isinstance(event, h2.events.StreamEnded):
                     headers = requests.pop(event.stream_id, {})
                     body = f"{self.name} {headers.get(':path')} x-dev={headers.get('x-dev', '-')}".encode()
@@ -127,6 +132,20 @@ class H2Client:
         self.sock.sendall(self.conn.data_to_send())
         return stream
 
+    def post(self, path: str, body: bytes) -> int:
+        """Sends the headers and as much of `body` as the windows allow now (the rest is dropped)."""
+        stream = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(stream, [(":method", "POST"), (":scheme", "http"), (":authority", "orders"),
+                                        (":path", path)])
+        allowed = min(len(body), self.conn.local_flow_control_window(stream))
+        sent = 0
+        while sent < allowed:
+            size = min(allowed - sent, self.conn.max_outbound_frame_size)
+            self.conn.send_data(stream, body[sent:sent + size], end_stream=sent + size == len(body))
+            sent += size
+        self.sock.sendall(self.conn.data_to_send())
+        return stream
+
     def responses(self, count: int) -> dict:
         """stream id -> (headers, body) for `count` finished streams."""
         headers, bodies, done = {}, {}, {}
@@ -187,6 +206,42 @@ def test_windows_are_given_back_so_a_long_lived_connection_never_stalls(shadow):
             answers = client.responses(100)
             assert all(answers[s][0].get(":status") == "200" for s in streams), batch
         assert stable.connections == 1
+    finally:
+        router.close()
+        stable.close()
+
+
+def test_a_stalled_upload_does_not_hold_back_the_other_streams_of_its_connection(shadow):
+    # /stall's upstream never reads: a window's worth fills its upstream stream, the next window's worth
+    # waits in the router. Those must not use up the client connection's window, or no other stream of
+    # the connection could send a body any more.
+    stable = H2Upstream("stable")
+    router = Router(shadow, stable.port)
+    try:
+        client = H2Client(router.port)
+        stall = client.conn.get_next_available_stream_id()
+        client.conn.send_headers(stall, [(":method", "POST"), (":scheme", "http"), (":authority", "orders"),
+                                         (":path", "/stall")])
+        sent, goal = 0, 2 * 65535  # one window up to the upstream, one waiting in the router
+        deadline = time.monotonic() + READ_BOUND
+        while sent < goal and time.monotonic() < deadline:
+            window = min(client.conn.local_flow_control_window(stall), goal - sent)
+            while window > 0:
+                size = min(window, client.conn.max_outbound_frame_size)
+                client.conn.send_data(stall, b"s" * size)
+                sent, window = sent + size, window - size
+            client.sock.sendall(client.conn.data_to_send())
+            if sent < goal:
+                client.conn.receive_data(client.sock.recv(65536))  # window updates, when the router gives any
+                client.sock.sendall(client.conn.data_to_send())
+        assert sent >= 2 * 65535, f"only {sent} bytes of /stall were taken"
+        # The connection's window must come back although /stall's bytes still wait in the router.
+        while client.conn.outbound_flow_control_window < 1000:
+            client.conn.receive_data(client.sock.recv(65536))  # times out (fails) if it never comes back
+            client.sock.sendall(client.conn.data_to_send())
+        other = client.post("/ok", b"o" * 1000)
+        headers, body = client.responses(1)[other]
+        assert headers.get(":status") == "200" and body.startswith(b"stable /ok "), (headers, body)
     finally:
         router.close()
         stable.close()

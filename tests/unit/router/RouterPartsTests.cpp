@@ -2,8 +2,13 @@
 // the router role's options.
 #include <catch2/catch.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include "protocol/mesh/Sniff.hpp"
+
 #include "shadow/Options.hpp"
+#include "shadow/router/Deadline.hpp"
 #include "shadow/router/HeadRewrite.hpp"
 #include "shadow/router/RouterConfig.hpp"
 
@@ -98,4 +103,27 @@ TEST_CASE("router options: ports, protocols and the role's own checks", "[router
         std::string::npos);
   CHECK(parseOptions({"--role", "mesh"}, "token").error == "--role is session or router, got mesh");
   CHECK(parseOptions({}, nullptr).error.find("TETHER_SHADOW_TOKEN") != std::string::npos);
+}
+
+namespace {
+
+boost::asio::awaitable<void> watchUntilDone(Deadline& deadline, bool& returned) {
+  co_await deadline.watch();
+  returned = true;
+}
+
+}  // namespace
+
+TEST_CASE("deadline: a shorter bound armed while watching takes effect", "[router]") {
+  boost::asio::io_context ioc;
+  Deadline deadline(ioc.get_executor());
+  deadline.arm(std::chrono::hours(1));
+  bool returned = false;
+  boost::asio::co_spawn(ioc, watchUntilDone(deadline, returned), boost::asio::detached);
+  ioc.poll();  // watching, for an hour
+  CHECK_FALSE(returned);
+  deadline.arm(std::chrono::milliseconds(10));  // a close drain after a long exchange bound
+  ioc.run_for(std::chrono::seconds(30));        // a bound that fails the test instead of waiting an hour
+  CHECK(returned);
+  CHECK(deadline.expired());
 }

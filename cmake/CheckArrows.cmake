@@ -9,7 +9,7 @@
 
 set(MODULES
   protocol/jsonrpc protocol/tether protocol/tunnel protocol/http1 protocol/mesh
-  server/rpc server/ide server/core server/session server/kube server/tunnel server/cli
+  server/rpc server/ide server/core server/session server/kube server/tunnel server/netns server/cli
   shadow tests bench support)
 
 set(ALLOWED_protocol/jsonrpc protocol/jsonrpc)
@@ -20,10 +20,11 @@ set(ALLOWED_protocol/mesh    protocol/mesh)
 set(ALLOWED_server/rpc       server/rpc protocol/jsonrpc)
 set(ALLOWED_server/core      server/core server/session server/kube server/tunnel protocol/mesh)
 set(ALLOWED_server/ide       server/ide server/rpc server/core protocol/jsonrpc protocol/tether)
-set(ALLOWED_server/session   server/session server/kube server/tunnel protocol/tunnel protocol/mesh)
+set(ALLOWED_server/session   server/session server/kube server/tunnel server/netns protocol/tunnel protocol/mesh)
 set(ALLOWED_server/kube      server/kube)
 set(ALLOWED_server/tunnel    server/tunnel protocol/tunnel protocol/http1)
-set(ALLOWED_server/cli       server/cli server/ide server/rpc server/core protocol/jsonrpc protocol/tether)
+set(ALLOWED_server/netns     server/netns server/tunnel protocol/tunnel support)
+set(ALLOWED_server/cli       server/cli server/ide server/rpc server/core server/netns protocol/jsonrpc protocol/tether)
 set(ALLOWED_shadow           shadow protocol/tunnel protocol/http1 protocol/mesh)
 set(ALLOWED_tests            ANY)
 set(ALLOWED_bench            ANY)
@@ -32,6 +33,7 @@ set(ALLOWED_support          support)
 set(FORBIDDEN_server/core    "boost/json" "boost/beast" "curl/")
 set(FORBIDDEN_server/session "boost/json")
 set(FORBIDDEN_server/tunnel  "boost/json" "curl/")
+set(FORBIDDEN_server/netns   "boost/json" "curl/")
 set(FORBIDDEN_protocol/jsonrpc "spdlog/")
 set(FORBIDDEN_protocol/tunnel "boost/json")
 set(FORBIDDEN_protocol/http1 "boost/" "spdlog/")

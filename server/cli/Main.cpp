@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <string_view>
 
 #include "server/cli/ClusterCommands.hpp"
 #include "server/cli/Completion.hpp"
@@ -14,6 +15,7 @@
 #include "server/core/Backend.hpp"
 #include "server/core/BuildInfo.hpp"
 #include "server/ide/TetherServer.hpp"
+#include "server/netns/NamespaceExec.hpp"
 #include "server/rpc/Dispatcher.hpp"
 #include "server/rpc/StdioTransport.hpp"
 
@@ -78,6 +80,9 @@ int serve(const tether::cli::ServeOptions& options) {
 
 int main(int argc, char** argv) {
   using namespace tether::cli;
+  // Before anything else: the namespace wrapper must still be single-threaded when it calls unshare().
+  if (argc > 1 && std::string_view(argv[1]) == "netns-exec")
+    return tether::netns::runNamespaceExec(argc - 1, argv + 1);
   const std::vector<std::string> args(argv + 1, argv + argc);
   auto parsed = parseOptions(args);
   if (auto* error = std::get_if<UsageError>(&parsed)) {

@@ -56,6 +56,17 @@ void addOutput(CLI::App& app, std::string& output) {
 void addSessionFlags(CLI::App& app, SessionOptions& session) {
   app.add_option("--image", session.image, "the shadow image (default: config file, $TETHER_SHADOW_IMAGE)")
       ->type_name("IMAGE");
+  app.add_option(
+         "--outbound", session.outbound,
+         "how `-- CMD` reaches the namespace: proxy (default: proxy variables, HTTP clients) or netns "
+         "(its own rootless network namespace: every TCP connection and DNS query, any program)")
+      ->check(oneOf({"proxy", "netns"}));
+  app.add_option(
+         "--debug-port", session.debugPorts,
+         "with --outbound netns: 127.0.0.1:PORT here reaches PORT inside the namespace, where CMD's debug "
+         "adapter listens (JDWP, debugpy, dlv, the Node inspector); repeatable")
+      ->type_name("PORT")
+      ->check(CLI::Range(1, 65535));
   addOutput(app, session.output);
   addClusterFlags(app, session.cluster);
 }
@@ -122,11 +133,11 @@ struct Parser {
   std::string staleAfter;
   ServeOptions serve;
   ListOptions contexts, namespaces, services, sessions;
-  SessionOptions exchange{{}, {}, "text", {}, ExchangeOptions{}};
-  SessionOptions connect{{}, {}, "text", {}, ConnectOptions{}};
-  SessionOptions preview{{}, {}, "text", {}, PreviewOptions{}};
-  SessionOptions forward{{}, {}, "text", {}, ForwardOptions{}};
-  SessionOptions meshSession{{}, {}, "text", {}, MeshOptions{}};
+  SessionOptions exchange{{}, {}, "text", {}, ExchangeOptions{}, "proxy", {}};
+  SessionOptions connect{{}, {}, "text", {}, ConnectOptions{}, "proxy", {}};
+  SessionOptions preview{{}, {}, "text", {}, PreviewOptions{}, "proxy", {}};
+  SessionOptions forward{{}, {}, "text", {}, ForwardOptions{}, "proxy", {}};
+  SessionOptions meshSession{{}, {}, "text", {}, MeshOptions{}, "proxy", {}};
   CleanOptions clean;
   RecoverOptions recover;
   CompletionOptions completion;
@@ -472,6 +483,12 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& g
       if (flag->has_value() && (*flag)->empty())
         return UsageError{"an empty value for a cluster flag; name one"};
     }
+  }
+  if (const auto* session = std::get_if<SessionOptions>(&options.specific);
+      session != nullptr && !session->debugPorts.empty() && session->outbound != "netns") {
+    return UsageError{
+        "--debug-port carries a port into CMD's network namespace, so it needs --outbound netns; "
+        "without it, CMD's debug adapter already listens on this machine"};
   }
   if (which == Command::Exchange) {
     const auto& exchange = std::get<ExchangeOptions>(options.get<SessionOptions>().mode);

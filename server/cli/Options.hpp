@@ -94,6 +94,8 @@ struct SessionOptions {
   std::string output = "text";   // "text" (lines for people) or "json" (one JSON event per line)
   std::vector<std::string> run;  // after `--`: the command to run with the session
   std::variant<ExchangeOptions, ConnectOptions, PreviewOptions, ForwardOptions, MeshOptions> mode;
+  std::string outbound = "proxy";  // proxy | netns
+  std::vector<int> debugPorts;     // netns: ports carried into the namespace (a debugger's)
 };
 
 // clean [-A] [--dry-run] [--stale-after DURATION]

@@ -325,13 +325,22 @@ int runSession(const Options& chosen) {
   // CMD is started from this process's environment: the session extends that (NO_PROXY ...).
   request.baseEnv = processEnvironment();
   request.image = options.image;
+  request.outbound = options.outbound;
   // With `-- CMD`, CMD starts as soon as the session's environment is known, and traffic moves once it
   // listens on the exposed local ports.
   request.awaitLocal = !options.run.empty();
   // Ctrl-C (or CMD's end) is what stops it: say so.
   std::atomic<pid_t> child = -1;
   auto prepared = [&](const core::SessionView& view) {
-    child = startCommand(options.run, view.launchEnv);
+    // netns: CMD runs inside `tether netns-exec`, which joins the session's namespace control socket.
+    std::vector<std::string> run = view.launchWrapper;
+    if (!run.empty()) {
+      run.pop_back();  // "--", put back after the debugger's ports
+      for (const int port : options.debugPorts) run.insert(run.end(), {"--forward", std::to_string(port)});
+      run.push_back("--");
+    }
+    run.insert(run.end(), options.run.begin(), options.run.end());
+    child = startCommand(run, view.launchEnv);
     printer.line("Running " + options.run[0] +
                  " with the session's environment; the session ends when it exits.");
   };
@@ -398,6 +407,14 @@ int runSession(const Options& chosen) {
                  " answers names as the namespace's pods resolve them, for tools " +
                  "that take a resolver (dig @127.0.0.1 -p " + port + " orders." + session.namespaceName +
                  ".svc.cluster.local).");
+  }
+  if (!session.netnsControl.empty()) {
+    std::string wrapper;
+    for (const auto& word : session.launchWrapper) wrapper += (wrapper.empty() ? "" : " ") + word;
+    printer.line("Outbound: " +
+                 (options.run.empty() ? std::string("commands started as `") + wrapper + " CMD`" : "CMD") +
+                 " run in their own network namespace: every TCP connection and DNS query reaches the "
+                 "namespace, whatever the program (psql, redis-cli, a static Go binary).");
   }
   if (options.run.empty() && session.mode == session::Mode::Connect) {
     printer.line(

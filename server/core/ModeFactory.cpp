@@ -142,6 +142,16 @@ session::SessionSpec specFor(const SessionRequest& request) {
                                       : "leave out --header/--header-prefix/--header-regex/--baggage, or use "
                                         "`tether mesh`");
   }
+  const auto outbound = session::parseOutbound(request.outbound.empty() ? "proxy" : request.outbound);
+  if (!outbound) {
+    const bool ide = request.caller == Caller::Ide;
+    throw Error(
+        ErrorCategory::User,
+        "unknown outbound \"" + request.outbound + "\" (" + (ide ? "outbound" : "--outbound") + ")",
+        "use proxy (the default: proxy variables, for HTTP clients) or netns (every TCP connection and DNS "
+        "query of the command, in its own network namespace; Linux)");
+  }
+  spec.outbound = *outbound;
   if (*mode == session::Mode::Preview) {
     static constexpr std::array<const char*, 3> kTypes{"ClusterIP", "NodePort", "LoadBalancer"};
     const auto& type = request.serviceType.empty() ? std::string("ClusterIP") : request.serviceType;

@@ -37,6 +37,7 @@ struct SessionRequest {
   bool awaitLocal = false;                     // see session::SessionSpec::awaitLocal
   bool proxyProtocol = false;                  // see session::SessionSpec::proxyProtocol
   std::vector<MatcherRequest> matchers;        // mesh; none: a generated x-dev header
+  std::string outbound = "proxy";              // proxy | netns, checked once (ModeFactory)
 };
 
 using SessionView = session::SessionSnapshot;

@@ -77,6 +77,7 @@ void handleSessionStart(core::Backend& backend, rpc::Outgoing& out, const json::
   request.strategy = reader.object("exchange").optionalString("strategy").value_or("selector");
   request.image = reader.optionalString("image").value_or("");
   request.proxyProtocol = reader.optionalBool("proxyProtocol").value_or(false);
+  request.outbound = reader.optionalString("outbound").value_or("proxy");
   request.matchers = matchersOf(reader);
   const auto& baseEnv = reader.raw("baseEnv");
   if (!baseEnv.is_null()) {

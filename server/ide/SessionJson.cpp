@@ -42,6 +42,7 @@ json::object sessionToJson(const core::SessionView& session) {
     }
     object["mesh"] = json::object{{"matchers", std::move(matchers)}};
   }
+  object["outbound"] = session::toString(session.outbound);
   if (!session.message.empty()) object["message"] = session.message;
   if (!session.shadowPod.empty()) object["shadowPod"] = session.shadowPod;
   if (session.dnsPort != 0) object["dns"] = "127.0.0.1:" + std::to_string(session.dnsPort);
@@ -50,8 +51,13 @@ json::object sessionToJson(const core::SessionView& session) {
     for (const auto& [key, value] : session.launchEnv) env[key] = value;
     json::array notes;
     for (const auto& note : launchNotes()) notes.emplace_back(note);
-    object["launch"] =
-        json::object{{"env", std::move(env)}, {"unset", json::array{}}, {"notes", std::move(notes)}};
+    json::object launch{{"env", std::move(env)}, {"unset", json::array{}}, {"notes", std::move(notes)}};
+    if (!session.launchWrapper.empty()) {
+      json::array wrapper;
+      for (const auto& word : session.launchWrapper) wrapper.emplace_back(word);
+      launch["wrapper"] = std::move(wrapper);
+    }
+    object["launch"] = std::move(launch);
   }
   json::array phases;
   for (const auto& [step, millis] : session.phases)

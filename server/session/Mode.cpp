@@ -30,6 +30,17 @@ const char* modeChoices() {
   return "exchange, connect, preview, forward or mesh";
 }
 
+const char* toString(Outbound outbound) {
+  return outbound == Outbound::Netns ? "netns" : "proxy";
+}
+
+std::optional<Outbound> parseOutbound(std::string_view text) {
+  for (const auto outbound : {Outbound::Proxy, Outbound::Netns}) {
+    if (text == toString(outbound)) return outbound;
+  }
+  return std::nullopt;
+}
+
 ModePlan planFor(Mode mode) {
   switch (mode) {
     case Mode::Exchange:

@@ -34,4 +34,13 @@ struct ModePlan {
 
 ModePlan planFor(Mode mode);
 
+// How the local process reaches the namespace (every mode has it).
+enum class Outbound {
+  Proxy,  // proxy variables in the launch environment: HTTP clients that honour them (the default)
+  Netns,  // its own rootless network namespace (`tether netns-exec`): every TCP connection and DNS query
+};
+
+const char* toString(Outbound outbound);
+std::optional<Outbound> parseOutbound(std::string_view text);
+
 }  // namespace tether::session

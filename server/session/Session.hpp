@@ -87,6 +87,10 @@ struct SessionSpec {
   bool proxyProtocol = false;
   // Mesh: the requests this session takes (all must match), checked by the mode factory.
   std::vector<mesh::Matcher> matchers;
+  // How the local process reaches the namespace; Netns also opens the control socket its wrapper joins.
+  Outbound outbound = Outbound::Proxy;
+  // The cluster's DNS domain: the pod's search path in a namespace's resolv.conf is built from it.
+  std::string clusterDomain = "cluster.local";
 };
 
 struct ExposedView {
@@ -113,6 +117,11 @@ struct SessionSnapshot {
   std::vector<mesh::Matcher> matchers;           // mesh: the requests the session takes
   std::map<std::string, std::string> launchEnv;  // empty until the tunnel is up
   int dnsPort = 0;  // the local DNS forwarder on 127.0.0.1 (0 until the tunnel is up)
+  Outbound outbound = Outbound::Proxy;
+  // Netns: the Unix socket `tether netns-exec --control PATH -- CMD` joins (empty until the tunnel is up).
+  std::string netnsControl;
+  // Netns: what goes before the command to run it in the namespace (`tether netns-exec --control P --`).
+  std::vector<std::string> launchWrapper;
   std::vector<std::pair<std::string, double>> phases;  // action -> milliseconds, in order (benchmarks)
 };
 

@@ -53,6 +53,7 @@ ShadowSession::Impl::Impl(std::shared_ptr<SessionRuntime> runtimeIn, std::shared
   heartbeatPeriod = interval - std::chrono::milliseconds(jitter);
   snap.id = request.id;
   snap.mode = request.mode;
+  snap.outbound = request.outbound;
   snap.strategy = request.strategy;
   snap.contextName = request.contextName;
   snap.namespaceName = request.namespaceName;

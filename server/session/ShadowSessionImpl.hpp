@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "server/kube/Objects.hpp"
+#include "server/netns/NamespaceHost.hpp"
 #include "server/session/LaunchEnv.hpp"
 #include "server/session/ServerClock.hpp"
 #include "server/session/SessionRuntime.hpp"
@@ -176,6 +177,7 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   std::unique_ptr<kube::Waiter> serviceWatch;
   // Not shared with its coroutines: it is destroyed with Impl, after the session's work has drained.
   std::unique_ptr<tunnelclient::DnsForwarder> dns;
+  std::shared_ptr<netns::NamespaceHost> namespaceHost;  // outbound netns
 };
 
 template <typename Ready>

@@ -45,8 +45,23 @@ Outcome ShadowSession::Impl::openTunnel() {
   // pod.
   dns = std::make_unique<tunnelclient::DnsForwarder>(*tunnel);
   if (!dns->bind(0, error)) return failed("could not open the local DNS forwarder on 127.0.0.1: " + error);
+  std::string netnsControl;
+  if (request.outbound == Outbound::Netns) {
+    netns::NamespaceConfig namespaceConfig;
+    const auto& domain = request.clusterDomain;
+    namespaceConfig.search = {request.namespaceName + ".svc." + domain, "svc." + domain, domain};
+    for (std::size_t i = 0; planFor(request.mode).reverseListeners && i < exposed.size(); ++i) {
+      namespaceConfig.inboundPorts.push_back(static_cast<std::uint16_t>(exposed[i].local));
+    }
+    namespaceHost = std::make_shared<netns::NamespaceHost>(tunnel, namespaceConfig);
+    netnsControl = netns::privateSocketPath("netns-" + request.id + ".sock", error);
+    if (netnsControl.empty() || !namespaceHost->listen(netnsControl, error)) {
+      return failed("could not open the network namespace's control socket: " + error);
+    }
+  }
   tunnelStarted = true;
   asio::post(executor, [this] {
+    if (namespaceHost) tunnel::spawnLogged(executor, namespaceHost->serve(), "netns control");
     tunnel::spawnLogged(executor, httpProxy->serve(), "http proxy");
     tunnel::spawnLogged(executor, socksProxy->serve(), "socks5 proxy");
     tunnel::spawnLogged(executor, dns->serveUdp(), "dns udp");
@@ -65,6 +80,13 @@ Outcome ShadowSession::Impl::openTunnel() {
     std::lock_guard guard(mutex);
     snap.launchEnv = launchEnvironment(input);
     snap.dnsPort = dns->port();
+    if (!netnsControl.empty()) {
+      // Inside the namespace every connection is caught already, and 127.0.0.1 is the namespace's own:
+      // proxy variables would point at nothing there.
+      snap.launchEnv = {{"TETHER_NETNS_CONTROL", netnsControl}};
+      snap.netnsControl = netnsControl;
+      snap.launchWrapper = netns::wrapperCommand(netnsControl);
+    }
     envInput = input;
   }
   auto up = awaitTunnel();
@@ -185,6 +207,7 @@ void ShadowSession::Impl::stopTunnel() {
     for (const auto& forwarder : forwarders) forwarder->close();
     if (dns) dns->close();
     if (socksProxy) socksProxy->close();
+    if (namespaceHost) namespaceHost->close();
     if (tunnel) tunnel->stop();
   });
   bool timedOut = false;

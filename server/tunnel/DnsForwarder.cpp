@@ -54,6 +54,29 @@ bool DnsForwarder::bind(std::uint16_t port, std::string& error) {
   return false;
 }
 
+bool DnsForwarder::adopt(int udpFd, int tcpFd, std::string& error) {
+  int type = 0;
+  socklen_t size = sizeof(type);
+  if (::getsockopt(udpFd, SOL_SOCKET, SO_TYPE, &type, &size) != 0 || type != SOCK_DGRAM) {
+    error = "descriptor " + std::to_string(udpFd) + " is not a UDP socket";
+    ::close(udpFd);
+    ::close(tcpFd);
+    return false;
+  }
+  if (!adoptListener(tcp_, tcpFd, error)) {
+    ::close(udpFd);
+    return false;
+  }
+  boost::system::error_code ec;
+  udp_.assign(udp::v4(), udpFd, ec);
+  if (ec) {
+    error = "adopting the DNS socket: " + ec.message();
+    ::close(udpFd);
+    return false;
+  }
+  return true;
+}
+
 std::uint16_t DnsForwarder::port() const {
   return udp_.local_endpoint().port();
 }

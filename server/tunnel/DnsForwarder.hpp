@@ -21,6 +21,9 @@ class DnsForwarder {
   DnsForwarder(TunnelClient& client, ProxyConfig config = {});
   // Binds UDP and TCP on 127.0.0.1:<port> (0 = a free port, the same for both).
   bool bind(std::uint16_t port, std::string& error);
+  // Takes over a UDP socket and a listening TCP socket made elsewhere (a debuggee's network namespace,
+  // where they sit on 127.0.0.1:53); the forwarder owns both. On failure both are closed.
+  bool adopt(int udpFd, int tcpFd, std::string& error);
   std::uint16_t port() const;
   boost::asio::awaitable<void> serveUdp();
   boost::asio::awaitable<void> serveTcp();

@@ -4,6 +4,9 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <string>
 
@@ -21,6 +24,31 @@ inline bool bindLoopback(boost::asio::ip::tcp::acceptor& acceptor, std::uint16_t
     error = "127.0.0.1:" + std::to_string(port) + ": " + ec.message();
     boost::system::error_code ignored;
     acceptor.close(ignored);
+    return false;
+  }
+  return true;
+}
+
+// Takes over a listening TCP socket made elsewhere (another network namespace's loopback). On failure the
+// descriptor is closed, so the caller never has to.
+inline bool adoptListener(boost::asio::ip::tcp::acceptor& acceptor, int fd, std::string& error) {
+  namespace asio = boost::asio;
+  int listening = 0;
+  int domain = 0;
+  socklen_t size = sizeof(listening);
+  socklen_t domainSize = sizeof(domain);
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || listening == 0 ||
+      ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &domainSize) != 0 ||
+      (domain != AF_INET && domain != AF_INET6)) {
+    error = "descriptor " + std::to_string(fd) + " is not a listening TCP socket";
+    ::close(fd);
+    return false;
+  }
+  boost::system::error_code ec;
+  acceptor.assign(domain == AF_INET ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), fd, ec);
+  if (ec) {
+    error = "adopting a listener: " + ec.message();
+    ::close(fd);
     return false;
   }
   return true;

@@ -25,6 +25,10 @@ bool LoopbackProxy::bind(std::uint16_t port, std::string& error) {
   return bindLoopback(acceptor_, port, error);
 }
 
+bool LoopbackProxy::adopt(int listeningFd, std::string& error) {
+  return adoptListener(acceptor_, listeningFd, error);
+}
+
 std::uint16_t LoopbackProxy::port() const {
   return acceptor_.local_endpoint().port();
 }

@@ -31,6 +31,9 @@ class LoopbackProxy : public std::enable_shared_from_this<LoopbackProxy> {
 
   // Binds 127.0.0.1:<port> (0 = any free port); false with `error` set when the bind fails.
   bool bind(std::uint16_t port, std::string& error);
+  // Takes over a listening TCP socket made elsewhere (inside a debuggee's network namespace); the proxy
+  // owns and closes it. False with `error` set when it is not a listening TCP socket.
+  bool adopt(int listeningFd, std::string& error);
   std::uint16_t port() const;
   boost::asio::awaitable<void> serve();
   // Closes the listener and the connections of every client still being served.

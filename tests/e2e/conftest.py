@@ -43,7 +43,11 @@ def cluster(request, tmp_path_factory):
     image_map.write_text(json.dumps({
         "ghcr.io/tether-dev/tether-shadow": {"command": [request.config.getoption("--shadow")]},
         "demo/app": {"command": ["/usr/bin/python3", str(ROOT / "demo" / "app.py")]},
-        "e2e/grpc-echo": {"command": ["/usr/bin/python3", str(Path(__file__).resolve().parent / "grpc_echo.py")]}}))
+        "e2e/grpc-echo": {"command": ["/usr/bin/python3", str(Path(__file__).resolve().parent / "grpc_echo.py")]},
+        # Servers whose clients ignore proxy variables (--outbound netns): Debian's own binaries.
+        "e2e/redis": {"command": ["/usr/bin/redis-server", "--port", "6379", "--bind", "0.0.0.0", "--protected-mode",
+                                  "no", "--save", "", "--appendonly", "no"]},
+        "e2e/postgres": {"command": ["/bin/sh", str(Path(__file__).resolve().parent / "postgres_pod.sh")]}}))
     subprocess.run([str(KUBESIM), "up", "--detach", "--state", str(state), "--image-map", str(image_map)],
                    check=True, capture_output=True, timeout=120)
     home = Path(tempfile.mkdtemp(prefix="e2e-home-"))

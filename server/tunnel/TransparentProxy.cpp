@@ -14,20 +14,34 @@ namespace tether::tunnelclient {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-std::optional<tcp::endpoint> originalDestination(tcp::socket& socket) {
+namespace {
+
+std::optional<tcp::endpoint> conntrackDestination(tcp::socket& socket) {
   const int fd = socket.native_handle();
-  sockaddr_in6 v6{};
-  socklen_t length = sizeof(v6);
   if (socket.local_endpoint().address().is_v6()) {
+    sockaddr_in6 v6{};
+    socklen_t length = sizeof(v6);
     if (::getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &v6, &length) != 0) return std::nullopt;
     asio::ip::address_v6::bytes_type bytes{};
     std::memcpy(bytes.data(), &v6.sin6_addr, bytes.size());
     return tcp::endpoint(asio::ip::address_v6(bytes), ntohs(v6.sin6_port));
   }
   sockaddr_in v4{};
-  length = sizeof(v4);
+  socklen_t length = sizeof(v4);
   if (::getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &v4, &length) != 0) return std::nullopt;
   return tcp::endpoint(asio::ip::address_v4(ntohl(v4.sin_addr.s_addr)), ntohs(v4.sin_port));
+}
+
+}  // namespace
+
+std::optional<tcp::endpoint> originalDestination(tcp::socket& socket) {
+  // Where conntrack tracks connections it answers for every one; a connection made straight to this
+  // listener then "was going" to the listener itself, which is no destination to dial.
+  boost::system::error_code ec;
+  const auto local = socket.local_endpoint(ec);
+  const auto destination = conntrackDestination(socket);
+  if (ec || !destination || *destination == local) return std::nullopt;
+  return destination;
 }
 
 namespace {

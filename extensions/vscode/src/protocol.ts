@@ -132,12 +132,16 @@ export interface SessionStartParams extends ClusterParams {
   proxyProtocol?: boolean;
   /** Two-phase start: answered once the session is prepared; `sessionChanged` says when it is active. */
   awaitLocal?: boolean;
+  outbound?: Outbound;
   workDoneToken?: ProgressToken;
 }
 
 export type SessionState = 'starting' | 'prepared' | 'active' | 'reconnecting' | 'stopping' | 'stopped' | 'failed';
 
-export interface LaunchEnv { env: Record<string, string>; unset: string[]; notes: string[] }
+// wrapper (outbound netns): goes before the debuggee's command line (`tether netns-exec --control P --`).
+export interface LaunchEnv { env: Record<string, string>; unset: string[]; notes: string[]; wrapper?: string[] }
+
+export type Outbound = 'proxy' | 'netns';
 
 export interface Session {
   id: string;
@@ -148,6 +152,7 @@ export interface Session {
   namespace: string;
   target: string;
   expose: { local: number; servicePort: number; targetPort: number | string }[];
+  outbound?: Outbound;
   owner: string;
   startedAt: string;
   message?: string;

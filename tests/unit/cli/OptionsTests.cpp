@@ -166,3 +166,19 @@ TEST_CASE("each command has its own --help, and completion its shells", "[cli]")
   CHECK(complete.get<CompleteOptions>().cluster.namespaceName == "demo");
   CHECK(ok({"--help"}).helpText.find("__complete") == std::string::npos);  // hidden
 }
+
+TEST_CASE("--outbound netns and the debugger's ports it carries in", "[cli][netns]") {
+  const auto options = ok({"connect", "--outbound", "netns", "--debug-port", "5005", "--debug-port", "5678",
+                           "--", "java", "-jar", "app.jar"});
+  const auto& session = options.get<SessionOptions>();
+  CHECK(session.outbound == "netns");
+  CHECK(session.debugPorts == std::vector<int>{5005, 5678});
+  CHECK(ok({"connect"}).get<SessionOptions>().outbound == "proxy");
+
+  CHECK(error({"connect", "--outbound", "tun"}).find("--outbound") != std::string::npos);
+  CHECK(error({"exchange", "orders", "--expose", "1", "--debug-port", "5005"}) ==
+        "--debug-port carries a port into CMD's network namespace, so it needs --outbound netns; without it, "
+        "CMD's debug adapter already listens on this machine");
+  CHECK(error({"connect", "--outbound", "netns", "--debug-port", "70000"}).find("--debug-port") !=
+        std::string::npos);
+}

@@ -110,3 +110,17 @@ TEST_CASE("mesh: matchers are checked once, named by flag or field; none gets a 
   onExchange.matchers = {{"exact", "x-dev", "a"}};
   CHECK(failure(onExchange).find("`tether mesh`") != std::string::npos);
 }
+
+TEST_CASE("outbound: proxy by default, netns on request, anything else named by field or flag",
+          "[core][modes][netns]") {
+  CHECK(core::specFor(request("connect", "", {})).outbound == session::Outbound::Proxy);
+  auto netns = request("exchange", "orders", {"12001:80"});
+  netns.outbound = "netns";
+  CHECK(core::specFor(netns).outbound == session::Outbound::Netns);
+
+  auto bad = request("connect", "", {});
+  bad.outbound = "tun";
+  CHECK(failure(bad).find("unknown outbound \"tun\" (outbound) | use proxy") == 0);
+  bad.caller = Caller::Cli;
+  CHECK(failure(bad).find("unknown outbound \"tun\" (--outbound)") == 0);
+}

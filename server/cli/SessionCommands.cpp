@@ -398,7 +398,9 @@ int runSession(const Options& chosen) {
   const auto& env = session.launchEnv;
   if (const auto http = env.find("HTTP_PROXY"); http != env.end()) {
     printer.line("Outbound: processes started with the session's environment reach cluster names through " +
-                 http->second + " (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, JAVA_TOOL_OPTIONS).");
+                 http->second +
+                 " (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, JDK_JAVA_OPTIONS; the same port speaks "
+                 "SOCKS5). Programs that ignore proxies: --outbound netns.");
   }
 
   if (session.dnsPort != 0) {

@@ -9,11 +9,13 @@ namespace json = boost::json;
 
 const std::vector<std::string>& launchNotes() {
   static const std::vector<std::string> notes{
-      "Outbound calls to cluster names go through the session's local proxies: curl, wget, Python "
+      "Outbound calls to cluster names go through the session's local proxy: curl, wget, Python "
       "(requests, httpx, urllib, aiohttp with trust_env), Go net/http, .NET HttpClient, Node 24+ (through "
-      "NODE_USE_ENV_PROXY) and the JVM (through JAVA_TOOL_OPTIONS) honour them.",
+      "NODE_USE_ENV_PROXY) and the JVM started by `java` (through JDK_JAVA_OPTIONS) honour it.",
       "Not honoured: Node before 24 without a proxy agent, raw TCP sockets, gRPC-Java, most database "
-      "drivers; those cannot reach cluster names yet."};
+      "drivers; start the session with outbound \"netns\" (Linux) to reach the cluster from those too.",
+      "The same port speaks SOCKS5 and SOCKS4a for tools configured by hand (socks5h://, with the same "
+      "user:password)."};
   return notes;
 }
 

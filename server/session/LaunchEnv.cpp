@@ -27,8 +27,7 @@ std::string find(const std::map<std::string, std::string>& map, const std::strin
 
 std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input) {
   const std::string userInfo = input.proxyUserInfo.empty() ? std::string() : input.proxyUserInfo + "@";
-  const std::string http = "http://" + userInfo + "127.0.0.1:" + std::to_string(input.httpProxyPort);
-  const std::string socks = "socks5h://" + userInfo + "127.0.0.1:" + std::to_string(input.socksProxyPort);
+  const std::string http = "http://" + userInfo + "127.0.0.1:" + std::to_string(input.proxyPort);
 
   // Loopback and this host's names stay local; whatever the user already excluded stays excluded.
   std::vector<std::string> noProxy{"localhost", "127.0.0.1", "::1"};
@@ -48,7 +47,7 @@ std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input
 
   std::map<std::string, std::string> env{
       {"HTTP_PROXY", http}, {"http_proxy", http}, {"HTTPS_PROXY", http},     {"https_proxy", http},
-      {"ALL_PROXY", socks}, {"all_proxy", socks}, {"NO_PROXY", noProxyList}, {"no_proxy", noProxyList},
+      {"ALL_PROXY", http},  {"all_proxy", http},  {"NO_PROXY", noProxyList}, {"no_proxy", noProxyList},
   };
 
   // Node (24 and later) reads the variables above only when asked to; older versions ignore this one.
@@ -57,7 +56,7 @@ std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input
   // The JVM ignores the variables above; it reads system properties. nonProxyHosts uses | and * globs.
   std::vector<std::string> javaNoProxy;
   for (const auto& item : unique) javaNoProxy.push_back(item == "::1" ? "[::1]" : item);
-  const auto port = std::to_string(input.httpProxyPort);
+  const auto port = std::to_string(input.proxyPort);
   std::string java = "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=" + port +
                      " -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=" + port +
                      " -Dhttp.nonProxyHosts=" + joined(javaNoProxy, "|");
@@ -68,8 +67,8 @@ std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input
     java += " -javaagent:" + (spaced ? "\"" + input.jvmAgent + "\"" : input.jvmAgent) +
             " -Djdk.http.auth.tunneling.disabledSchemes=";
   }
-  const auto existingJava = find(input.current, "JAVA_TOOL_OPTIONS");
-  env["JAVA_TOOL_OPTIONS"] = existingJava.empty() ? java : existingJava + " " + java;
+  const auto existingJava = find(input.current, "JDK_JAVA_OPTIONS");
+  env["JDK_JAVA_OPTIONS"] = existingJava.empty() ? java : existingJava + " " + java;
   return env;
 }
 

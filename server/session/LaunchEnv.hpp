@@ -2,7 +2,7 @@
 // Services by name through the session's local proxies (no root, no DNS changes).
 //
 // Honoured by curl, wget, Python requests/httpx/urllib/aiohttp (trust_env), Go net/http, Node 24+ (through
-// NODE_USE_ENV_PROXY) or older Node with a proxy agent, and the JVM through JAVA_TOOL_OPTIONS. Not
+// NODE_USE_ENV_PROXY) or older Node with a proxy agent, and the JVM through JDK_JAVA_OPTIONS. Not
 // honoured: Node before 24 without an agent, raw sockets, gRPC-Java, most database drivers. PROTOCOL.md and
 // the README repeat this list.
 #pragma once
@@ -15,20 +15,25 @@
 namespace tether::session {
 
 struct LaunchEnvInput {
-  std::uint16_t httpProxyPort = 0;
-  std::uint16_t socksProxyPort = 0;
+  std::uint16_t proxyPort = 0;  // the session's one proxy port (HTTP, SOCKS5 and SOCKS4a alike)
   // "user:password" the proxies require; it goes into the proxy URLs (userinfo), from where clients that
   // honour the variables send it. Never logged.
   std::string proxyUserInfo;
   // tether-jvm-agent.jar, which answers the proxy's 407 for the JVM; empty when it was not found.
   std::string jvmAgent;
   std::vector<std::string> localNames;  // this host's own names, never sent through the proxy
-  // The variables as they are now (JAVA_TOOL_OPTIONS and NO_PROXY are extended, not replaced).
+  // The variables as they are now (JDK_JAVA_OPTIONS and NO_PROXY are extended, not replaced).
   std::map<std::string, std::string> current;
 };
 
-// HTTP_PROXY, HTTPS_PROXY, ALL_PROXY (socks5h), NO_PROXY and their lower-case twins, NODE_USE_ENV_PROXY,
-// JAVA_TOOL_OPTIONS.
+// HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY and their lower-case twins, NODE_USE_ENV_PROXY,
+// JDK_JAVA_OPTIONS.
+//
+// Every proxy variable holds the same http:// URL. A socks5h:// URL in ALL_PROXY looks more general but
+// breaks Python: httpx raises ImportError at client creation without socksio (even for NO_PROXY hosts) and
+// requests fails every request without PySocks. The JVM gets JDK_JAVA_OPTIONS, read by the `java` launcher
+// only, not JAVA_TOOL_OPTIONS, which every JVM (javac, Gradle, the IDE's own tools) reads and announces on
+// stderr ("Picked up JAVA_TOOL_OPTIONS").
 std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input);
 
 // tether-jvm-agent.jar beside the running executable (or in ../share/tether/), or empty.

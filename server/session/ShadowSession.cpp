@@ -283,8 +283,7 @@ ShadowSession::~ShadowSession() {
   // delivers find the session alive.
   asio::post(impl_->executor, [impl = impl_.get()] {
     impl->serviceWatch.reset();
-    impl->socksProxy.reset();
-    impl->httpProxy.reset();
+    impl->proxy.reset();
     impl->forwarders.clear();
     impl->tunnel.reset();
   });
@@ -330,6 +329,8 @@ std::map<std::string, std::string> ShadowSession::launchEnvFor(
     const std::map<std::string, std::string>& baseEnv) const {
   std::lock_guard lock(impl_->mutex);
   if (!impl_->envInput) return {};
+  // netns: the wrapper's control socket is all a joining debuggee needs (no proxy variables inside).
+  if (!impl_->snap.netnsControl.empty()) return impl_->snap.launchEnv;
   auto input = *impl_->envInput;
   input.current = baseEnv;
   return launchEnvironment(input);

@@ -17,9 +17,8 @@
 #include "server/session/SessionRuntime.hpp"
 #include "server/session/ShadowSession.hpp"
 #include "server/tunnel/DnsForwarder.hpp"
-#include "server/tunnel/HttpProxy.hpp"
+#include "server/tunnel/MixedProxy.hpp"
 #include "server/tunnel/PortForwarder.hpp"
-#include "server/tunnel/Socks5Proxy.hpp"
 #include "server/tunnel/TunnelClient.hpp"
 #include "support/exec/SteppedTask.hpp"
 #include "support/exec/WorkCount.hpp"
@@ -171,8 +170,7 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   boost::asio::any_io_executor executor;
   std::unique_ptr<support::SteppedTask> driver;
   std::shared_ptr<tunnelclient::TunnelClient> tunnel;
-  std::shared_ptr<tunnelclient::HttpProxy> httpProxy;
-  std::shared_ptr<tunnelclient::Socks5Proxy> socksProxy;
+  std::shared_ptr<tunnelclient::MixedProxy> proxy;  // HTTP, SOCKS5 and SOCKS4a on one port
   std::vector<std::shared_ptr<tunnelclient::PortForwarder>> forwarders;  // forward
   std::unique_ptr<kube::Waiter> serviceWatch;
   // Not shared with its coroutines: it is destroyed with Impl, after the session's work has drained.

@@ -35,11 +35,10 @@ Outcome ShadowSession::Impl::openTunnel() {
   // Fresh credentials per session: only processes given the launch environment can use its proxies.
   const auto credentials = tunnelclient::ProxyCredentials::generate();
   const tunnelclient::ProxyAuth auth(credentials);
-  httpProxy = std::make_shared<tunnelclient::HttpProxy>(tunnel, auth);
-  socksProxy = std::make_shared<tunnelclient::Socks5Proxy>(tunnel, auth);
+  proxy = std::make_shared<tunnelclient::MixedProxy>(tunnel, auth);
   std::string error;
-  if (!httpProxy->bind(0, error) || !socksProxy->bind(0, error)) {
-    return failed("could not open the local proxies on 127.0.0.1: " + error);
+  if (!proxy->bind(0, error)) {
+    return failed("could not open the local proxy on 127.0.0.1: " + error);
   }
   // For tools that can be pointed at a resolver (dig, nslookup, a resolver setting): names resolve as in a
   // pod.
@@ -62,8 +61,7 @@ Outcome ShadowSession::Impl::openTunnel() {
   tunnelStarted = true;
   asio::post(executor, [this] {
     if (namespaceHost) tunnel::spawnLogged(executor, namespaceHost->serve(), "netns control");
-    tunnel::spawnLogged(executor, httpProxy->serve(), "http proxy");
-    tunnel::spawnLogged(executor, socksProxy->serve(), "socks5 proxy");
+    tunnel::spawnLogged(executor, proxy->serve(), "proxy");
     tunnel::spawnLogged(executor, dns->serveUdp(), "dns udp");
     tunnel::spawnLogged(executor, dns->serveTcp(), "dns tcp");
     asio::co_spawn(executor, tunnel->run(), [this](std::exception_ptr) {
@@ -74,8 +72,8 @@ Outcome ShadowSession::Impl::openTunnel() {
       wake.notify_all();
     });
   });
-  LaunchEnvInput input{httpProxy->port(), socksProxy->port(), credentials.user + ":" + credentials.password,
-                       findJvmAgent(),    request.localNames, request.environment};
+  LaunchEnvInput input{proxy->port(), credentials.user + ":" + credentials.password, findJvmAgent(),
+                       request.localNames, request.environment};
   {
     std::lock_guard guard(mutex);
     snap.launchEnv = launchEnvironment(input);
@@ -203,10 +201,9 @@ Outcome ShadowSession::Impl::awaitLocalListeners() {
 void ShadowSession::Impl::stopTunnel() {
   if (!tunnelStarted) return;
   asio::post(executor, [this] {
-    if (httpProxy) httpProxy->close();
+    if (proxy) proxy->close();
     for (const auto& forwarder : forwarders) forwarder->close();
     if (dns) dns->close();
-    if (socksProxy) socksProxy->close();
     if (namespaceHost) namespaceHost->close();
     if (tunnel) tunnel->stop();
   });

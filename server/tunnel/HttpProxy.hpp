@@ -17,6 +17,7 @@ class HttpProxy final : public LoopbackProxy {
       : LoopbackProxy(std::move(client), std::move(auth), config, "http") {}
 
  private:
+  friend class MixedProxy;  // hands over the clients whose first byte says HTTP
   boost::asio::awaitable<void> serveClient(boost::asio::ip::tcp::socket& socket) override;
 };
 

@@ -45,6 +45,12 @@ std::string Socks5Handshake::connectReply(std::uint8_t code) {
   return bytes({kVersion, code, 0, 1, 0, 0, 0, 0, 0, 0});
 }
 
+std::string Socks5Handshake::answer(std::uint8_t code) const {
+  if (version_ == 4)
+    return bytes({0x00, static_cast<std::uint8_t>(code == 0 ? 0x5A : 0x5B), 0, 0, 0, 0, 0, 0});
+  return connectReply(code);
+}
+
 Socks5Handshake::Step Socks5Handshake::feed(std::string_view more) {
   buffer_.append(more);
   Step step;
@@ -78,6 +84,10 @@ Socks5Handshake::Step Socks5Handshake::feed(std::string_view more) {
 }
 
 Socks5Handshake::Step Socks5Handshake::greeting() {
+  if (available() >= 1 && at(0) == 4) {
+    version_ = 4;
+    return socks4();
+  }
   if (available() < 2) return {};
   if (at(0) != kVersion)
     return {Next::Close, {}, "not a SOCKS5 client (version " + std::to_string(at(0)) + ")", false};
@@ -165,6 +175,53 @@ Socks5Handshake::Step Socks5Handshake::request() {
     return {Next::Close, connectReply(0x07),
             "only CONNECT is supported (BIND and UDP ASSOCIATE are not tunnelled)", false};
   }
+  state_ = State::Done;
+  return {Next::Connect, {}, {}, false};
+}
+
+Socks5Handshake::Step Socks5Handshake::socks4() {
+  // VN=4 CD DSTPORT(2) DSTIP(4) USERID NUL [HOST NUL] (SOCKS4 and the 4A extension).
+  constexpr std::size_t kMaxField = 255;
+  const auto rejected = bytes({0x00, 0x5B, 0, 0, 0, 0, 0, 0});
+  if (available() < 9) return {};
+  const std::string_view rest = std::string_view(buffer_).substr(used_ + 8);
+  const auto userEnd = rest.find('\0');
+  if (userEnd == std::string_view::npos) {
+    if (rest.size() > kMaxField) return {Next::Close, rejected, "SOCKS4 user id too long", false};
+    return {};
+  }
+  const std::string_view user = rest.substr(0, userEnd);
+  const auto* raw = reinterpret_cast<const std::uint8_t*>(buffer_.data() + used_);
+  const bool named = raw[4] == 0 && raw[5] == 0 && raw[6] == 0 && raw[7] != 0;  // 0.0.0.x: SOCKS4a
+  std::size_t total = 8 + userEnd + 1;
+  if (named) {
+    const std::string_view afterUser = rest.substr(userEnd + 1);
+    const auto hostEnd = afterUser.find('\0');
+    if (hostEnd == std::string_view::npos) {
+      if (afterUser.size() > kMaxField) return {Next::Close, rejected, "SOCKS4a host name too long", false};
+      return {};
+    }
+    host_ = std::string(afterUser.substr(0, hostEnd));
+    total += hostEnd + 1;
+    if (host_.empty()) return {Next::Close, rejected, "empty host name", false};
+  } else {
+    host_ = ipv4(raw + 4);
+  }
+  port_ = static_cast<std::uint16_t>((raw[2] << 8) | raw[3]);
+  const std::uint8_t command = raw[1];
+  if (auth_.required()) {
+    const auto colon = user.find(':');
+    const bool accepted = colon != std::string_view::npos &&
+                          auth_.acceptsUserPassword(user.substr(0, colon), user.substr(colon + 1));
+    if (!accepted) {
+      used_ += total;
+      return {Next::Close, rejected,
+              "SOCKS4 user id is not the session's user:password (SOCKS4 has no password field)", true};
+    }
+  }
+  used_ += total;
+  if (command != 0x01)
+    return {Next::Close, rejected, "only CONNECT is supported (BIND is not tunnelled)", false};
   state_ = State::Done;
   return {Next::Connect, {}, {}, false};
 }

@@ -2,6 +2,10 @@
 // authentication (RFC 1929), sans-io: fed whatever bytes a client sent, it says what to answer and whether
 // the client is now waiting for a CONNECT to `host():port()`. Only CONNECT is offered; BIND and UDP
 // ASSOCIATE are refused with "command not supported".
+//
+// A first byte of 4 is a SOCKS4 or SOCKS4a request instead (one message: CONNECT, port, IPv4 address,
+// a NUL-terminated user id, and for 4a, address 0.0.0.x, a NUL-terminated host name resolved by the agent).
+// SOCKS4 has no password, so when credentials are required the user id must be "user:password" whole.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +43,10 @@ class Socks5Handshake {
 
   // The reply to a CONNECT (`code` 0 = succeeded), with an unspecified bound address.
   static std::string connectReply(std::uint8_t code);
+  // The reply to this client's CONNECT in its own version: for SOCKS4, granted (0x5A) when `code` is 0,
+  // else rejected (0x5B).
+  std::string answer(std::uint8_t code) const;
+  int version() const { return version_; }
 
  private:
   enum class State { Greeting, Credentials, Request, Done, Closed };
@@ -46,6 +54,7 @@ class Socks5Handshake {
   Step greeting();
   Step credentials();
   Step request();
+  Step socks4();
   std::size_t available() const { return buffer_.size() - used_; }
   std::uint8_t at(std::size_t offset) const { return static_cast<std::uint8_t>(buffer_[used_ + offset]); }
 
@@ -55,6 +64,7 @@ class Socks5Handshake {
   std::size_t used_ = 0;
   std::string host_;
   std::uint16_t port_ = 0;
+  int version_ = 5;
 };
 
 }  // namespace tether::tunnelclient

@@ -77,7 +77,7 @@ asio::awaitable<std::optional<Socks5Proxy::Opened>> Socks5Proxy::negotiate(tcp::
   if (!conn) {
     spdlog::info("event=socks_refused host=\"{}\" port={} reason=\"tunnel not connected\"",
                  support::logText(host), port);
-    co_await asio::async_write(socket, asio::buffer(Socks5Handshake::connectReply(0x01)), kAwait);
+    co_await asio::async_write(socket, asio::buffer(handshake.answer(0x01)), kAwait);
     co_return std::nullopt;
   }
   // A named target: GCC 12 mis-destroys brace-initialised temporaries that live across a co_await.
@@ -87,12 +87,10 @@ asio::awaitable<std::optional<Socks5Proxy::Opened>> Socks5Proxy::negotiate(tcp::
     spdlog::info("event=socks_open_failed host=\"{}\" port={} code=\"{}\" reason=\"{}\"",
                  support::logText(host), port, tunnel::toString(status.code),
                  support::logText(status.message));
-    co_await asio::async_write(
-        socket, asio::buffer(Socks5Handshake::connectReply(socksReplyFor(status.code))), kAwait);
+    co_await asio::async_write(socket, asio::buffer(handshake.answer(socksReplyFor(status.code))), kAwait);
     co_return std::nullopt;
   }
-  auto [wec, written] =
-      co_await asio::async_write(socket, asio::buffer(Socks5Handshake::connectReply(0x00)), kAwait);
+  auto [wec, written] = co_await asio::async_write(socket, asio::buffer(handshake.answer(0x00)), kAwait);
   if (wec) {
     conn->release(id);
     co_return std::nullopt;

@@ -28,6 +28,7 @@ class Socks5Proxy final : public LoopbackProxy {
       : LoopbackProxy(std::move(client), std::move(auth), config, "socks5") {}
 
  private:
+  friend class MixedProxy;  // hands over the clients whose first byte says SOCKS
   boost::asio::awaitable<void> serveClient(boost::asio::ip::tcp::socket& socket) override;
   // The handshake and the OPEN, within handshakeTimeout: the open stream, or nullopt (answered and closed).
   struct Opened {

@@ -57,7 +57,7 @@ with requests.Session() as session:
     results["requests"] = [session.get(url, timeout=20).json()
                            for url in ("http://inventory/r-1", "http://frontend/r-2", "http://inventory/r-3")]
 
-# The JVM reads its proxy from JAVA_TOOL_OPTIONS and answers the proxy's 407 with Tether's agent.
+# The `java` launcher reads its proxy from JDK_JAVA_OPTIONS and answers the proxy's 407 with Tether's agent.
 java = subprocess.run(["java", sys.argv[2]], capture_output=True, text=True, timeout=120)
 results["java"] = [json.loads(line) for line in java.stdout.splitlines() if line.startswith("{")]
 results["java_stderr"] = java.stderr

@@ -362,6 +362,63 @@ def test_an_unresolvable_host_is_answered_with_the_dns_error():
     run(body())
 
 
+async def socks4_connect(proxy_port, host, port, userid):
+    """SOCKS4a CONNECT (the proxy resolves `host`); returns (reply code, reader, writer)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
+    writer.write(b"\x04\x01" + port.to_bytes(2, "big") + b"\x00\x00\x00\x01" + userid.encode() + b"\x00"
+                 + host.encode() + b"\x00")
+    reply = await asyncio.wait_for(reader.readexactly(8), 15)
+    assert reply[0] == 0
+    return reply[1], reader, writer
+
+
+def test_one_port_speaks_http_socks5_and_socks4a():
+    """The session's one proxy port: the first byte picks the protocol, and each asks for the credentials."""
+    async def body():
+        a = await Upstream("A").start()
+        echo = await EchoServer().start()
+        with Bed(BUILD) as bed:
+            shadow = bed.shadow()
+            port = free_port()
+            client = bed.client(shadow.tunnel_port, "--proxy", str(port), env=CREDENTIALS)
+            client.wait_line(r"state=connected")
+
+            http = await Client().connect(port)
+            http.send(f"GET http://127.0.0.1:{a.port}/mixed HTTP/1.1\r\nHost: a\r\n" + BASIC + "\r\n")
+            status, _, text = await http.response()
+            assert status == 200 and answer_of(text)["target"] == "/mixed"
+            http.close()
+
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"CONNECT localhost:{echo.port} HTTP/1.1\r\nHost: localhost\r\n{BASIC}\r\n".encode())
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+            writer.write(b"over connect")
+            assert await asyncio.wait_for(reader.readexactly(12), 15) == b"over connect"
+            writer.close()
+
+            reader, writer = await socks5_connect(port, "localhost", echo.port, credentials=(USER, PASSWORD))
+            writer.write(b"over socks5")
+            assert await asyncio.wait_for(reader.readexactly(11), 15) == b"over socks5"
+            writer.close()
+
+            # SOCKS4 has no password field: the user id carries user:password whole.
+            code, reader, writer = await socks4_connect(port, "localhost", echo.port, f"{USER}:{PASSWORD}")
+            assert code == 0x5A
+            writer.write(b"over socks4a")
+            assert await asyncio.wait_for(reader.readexactly(12), 15) == b"over socks4a"
+            writer.close()
+            for userid in (USER, f"{USER}:wrong", ""):
+                code, reader, writer = await socks4_connect(port, "localhost", echo.port, userid)
+                assert code == 0x5B, userid
+                assert await asyncio.wait_for(reader.read(), 15) == b""
+                writer.close()
+            # A name the agent cannot resolve is rejected, not left hanging.
+            code, _, writer = await socks4_connect(port, "nosuchhost.invalid", 80, f"{USER}:{PASSWORD}")
+            assert code == 0x5B
+            writer.close()
+    run(body())
+
+
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
 if __name__ == "__main__":

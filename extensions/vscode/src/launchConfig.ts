@@ -94,7 +94,7 @@ export function startParams(block: TetherBlock, defaults: TetherDefaults,
 
 /**
  * The environment the debuggee would have without Tether: the IDE's, under the configuration's own `env`.
- * The backend extends it (NO_PROXY, JAVA_TOOL_OPTIONS) and never uses its own environment instead.
+ * The backend extends it (NO_PROXY, JDK_JAVA_OPTIONS) and never uses its own environment instead.
  */
 export function debuggeeBaseEnv(inherited: Record<string, string | undefined>,
   configured: unknown): Record<string, string> {
@@ -118,7 +118,7 @@ function nonEmpty(s: string | undefined): string | undefined {
 /** Variables whose value is a comma-separated list: the user's entries are kept and the session's added. */
 const LIST_VARS = new Set(['NO_PROXY', 'no_proxy']);
 /** Variables whose value is a space-separated option list: the session's options are appended. */
-const OPTION_VARS = new Set(['JAVA_TOOL_OPTIONS']);
+const OPTION_VARS = new Set(['JDK_JAVA_OPTIONS', 'JAVA_TOOL_OPTIONS']);
 /** Debug types whose adapters read `env: {NAME: null}` as "remove NAME from the inherited environment". */
 const NULL_UNSETS = new Set(['node', 'pwa-node', 'node-terminal', 'pwa-chrome', 'pwa-msedge', 'pwa-extensionHost']);
 /** Debug types that take the environment as `environment: [{name, value}]` (cpptools). */

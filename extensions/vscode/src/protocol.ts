@@ -126,7 +126,7 @@ export interface SessionStartParams extends ClusterParams {
   mesh?: { matchers: MeshMatcher[] };
   image?: string;
   /** The debuggee's environment (the IDE's under the configuration's `env`), for the backend to extend
-   *  (NO_PROXY, JAVA_TOOL_OPTIONS); the backend never falls back to its own environment. */
+   *  (NO_PROXY, JDK_JAVA_OPTIONS); the backend never falls back to its own environment. */
   baseEnv?: Record<string, string>;
   /** Each forwarded connection starts with a PROXY protocol v1 line naming the cluster client. */
   proxyProtocol?: boolean;

@@ -22,6 +22,7 @@
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "server/tunnel/DnsForwarder.hpp"
 #include "server/tunnel/HttpProxy.hpp"
+#include "server/tunnel/MixedProxy.hpp"
 #include "server/tunnel/ProxyConfig.hpp"
 #include "server/tunnel/Socks5Proxy.hpp"
 #include "server/tunnel/TunnelClient.hpp"
@@ -36,6 +37,7 @@ struct Args {
   std::vector<Forward> forwards;
   std::optional<std::uint16_t> socks;
   std::optional<std::uint16_t> httpProxy;
+  std::optional<std::uint16_t> mixed;  // --proxy: HTTP, SOCKS5 and SOCKS4a on one port (a session's)
   std::optional<std::uint16_t> dns;
   std::size_t maxAttempts = 0;
   ProxyConfig proxy;  // --proxy-handshake-timeout MS, --proxy-max-clients N (tests of the bounds)
@@ -71,6 +73,8 @@ std::optional<Args> parse(int argc, char** argv, std::string& error) {
       a.socks = port(value);
     } else if (flag == "--http-proxy" && port(value)) {
       a.httpProxy = port(value);
+    } else if (flag == "--proxy" && port(value)) {
+      a.mixed = port(value);
     } else if (flag == "--dns" && port(value)) {
       a.dns = port(value);
     } else if (flag == "--proxy-handshake-timeout" && port(value)) {
@@ -111,13 +115,13 @@ int main(int argc, char** argv) {
   auto args = parse(argc, argv, error);
   const char* token = std::getenv("TETHER_TOKEN");
   if (!args || !token) {
-    std::cerr
-        << "tether-tunnel: " << (args ? "TETHER_TOKEN is not set" : error) << "\n"
-        << "usage: TETHER_TOKEN=... tether-tunnel --connect HOST:PORT [--reverse[-proxy-protocol] "
-           "REMOTE:LOCAL]... [--socks "
-           "PORT]\n"
-           "                     [--http-proxy PORT] [--dns PORT] [--max-attempts N] [--log-level LEVEL]\n"
-           "                     [--proxy-handshake-timeout MS] [--proxy-max-clients N]\n";
+    std::cerr << "tether-tunnel: " << (args ? "TETHER_TOKEN is not set" : error) << "\n"
+              << "usage: TETHER_TOKEN=... tether-tunnel --connect HOST:PORT [--reverse[-proxy-protocol] "
+                 "REMOTE:LOCAL]... [--socks "
+                 "PORT]\n"
+                 "                     [--http-proxy PORT] [--proxy PORT] [--dns PORT] [--max-attempts N]\n"
+                 "                     [--log-level LEVEL]\n"
+                 "                     [--proxy-handshake-timeout MS] [--proxy-max-clients N]\n";
     return 2;
   }
   auto logger = spdlog::stderr_logger_mt("tether-tunnel");
@@ -148,8 +152,10 @@ int main(int argc, char** argv) {
   }
   auto socksProxy = std::make_shared<Socks5Proxy>(shared, auth, args->proxy);
   auto httpProxy = std::make_shared<HttpProxy>(shared, auth, args->proxy);
+  auto mixedProxy = std::make_shared<MixedProxy>(shared, auth, args->proxy);
   auto& socks = *socksProxy;
   auto& http = *httpProxy;
+  auto& mixed = *mixedProxy;
   DnsForwarder dns(client);
   auto bindOrDie = [&](auto& server, std::optional<std::uint16_t> port, const char* what) {
     if (!port) return true;
@@ -162,11 +168,12 @@ int main(int argc, char** argv) {
     return true;
   };
   if (!bindOrDie(socks, args->socks, "socks5") || !bindOrDie(http, args->httpProxy, "http-proxy") ||
-      !bindOrDie(dns, args->dns, "dns")) {
+      !bindOrDie(mixed, args->mixed, "proxy") || !bindOrDie(dns, args->dns, "dns")) {
     return 2;
   }
   if (args->socks) tether::tunnel::spawnLogged(executor, socks.serve(), "socks5 proxy");
   if (args->httpProxy) tether::tunnel::spawnLogged(executor, http.serve(), "http proxy");
+  if (args->mixed) tether::tunnel::spawnLogged(executor, mixed.serve(), "proxy");
   if (args->dns) {
     tether::tunnel::spawnLogged(executor, dns.serveUdp(), "dns udp");
     tether::tunnel::spawnLogged(executor, dns.serveTcp(), "dns tcp");
@@ -176,6 +183,7 @@ int main(int argc, char** argv) {
     failed = e != nullptr || client.state() == TunnelState::Failed;
     socks.close();
     http.close();
+    mixed.close();
     dns.close();
     ioc.stop();
   });

@@ -97,8 +97,10 @@ TEST_CASE("requests that are not a CONNECT are answered with their reply code", 
   Socks5Handshake badType(open);
   badType.feed(bytes({5, 1, 0}));
   CHECK(badType.feed(bytes({5, 1, 0, 9, 0})).reply == Socks5Handshake::connectReply(0x08));
-  Socks5Handshake socks4(open);
-  CHECK(socks4.feed(bytes({4, 1, 0, 80})).next == Socks5Handshake::Next::Close);
+  Socks5Handshake socks6(open);
+  CHECK(socks6.feed(bytes({6, 1, 0, 80})).next == Socks5Handshake::Next::Close);
+  Socks5Handshake socks4bind(open);  // SOCKS4 BIND: only CONNECT is tunnelled
+  CHECK(socks4bind.feed(bytes({4, 2, 0, 80, 10, 0, 0, 1, 0})).next == Socks5Handshake::Next::Close);
 }
 
 TEST_CASE("proxy credentials: Basic header and RFC 1929, case of the scheme aside, nothing else",
@@ -115,4 +117,49 @@ TEST_CASE("proxy credentials: Basic header and RFC 1929, case of the scheme asid
   const auto generated = ProxyCredentials::generate();
   CHECK(generated.password.size() == 32u);
   CHECK(generated.password != ProxyCredentials::generate().password);
+}
+
+TEST_CASE("SOCKS4 and 4a: one request, the user id as user:password", "[tunnel][socks]") {
+  const ProxyAuth auth(ProxyCredentials{"tether", "s3cret"});
+  const auto request = [](std::string userid, std::string host) {
+    std::string bytes{'\x04', '\x01', '\x1f', '\x90'};  // CONNECT port 8080
+    bytes += host.empty() ? std::string("\x0a\x00\x00\x05", 4) : std::string("\x00\x00\x00\x01", 4);
+    bytes += userid + '\0';
+    if (!host.empty()) bytes += host + '\0';
+    return bytes;
+  };
+  {
+    Socks5Handshake handshake(auth);
+    const auto whole = request("tether:s3cret", "orders.shop") + "early";
+    // Byte by byte: nothing is decided before the request is complete.
+    Socks5Handshake::Step step;
+    for (std::size_t i = 0; i + 6 < whole.size(); ++i) {
+      step = handshake.feed(whole.substr(i, 1));
+      REQUIRE(step.next == Socks5Handshake::Next::NeedMore);
+    }
+    step = handshake.feed(whole.substr(whole.size() - 6));
+    CHECK(step.next == Socks5Handshake::Next::Connect);
+    CHECK(handshake.version() == 4);
+    CHECK(handshake.host() == "orders.shop");
+    CHECK(handshake.port() == 8080);
+    CHECK(handshake.early() == "early");
+    CHECK(handshake.answer(0) == std::string("\x00\x5a\x00\x00\x00\x00\x00\x00", 8));
+    CHECK(handshake.answer(5) == std::string("\x00\x5b\x00\x00\x00\x00\x00\x00", 8));
+  }
+  {
+    Socks5Handshake handshake(auth);
+    const auto step = handshake.feed(request("tether:s3cret", ""));
+    CHECK(step.next == Socks5Handshake::Next::Connect);
+    CHECK(handshake.host() == "10.0.0.5");  // plain SOCKS4: an IPv4 address
+  }
+  for (const std::string userid : {"tether", "tether:wrong", "", "s3cret"}) {
+    Socks5Handshake handshake(auth);
+    const auto step = handshake.feed(request(userid, "orders"));
+    CHECK(step.next == Socks5Handshake::Next::Close);
+    CHECK(step.authFailed);
+    CHECK(step.reply == std::string("\x00\x5b\x00\x00\x00\x00\x00\x00", 8));
+  }
+  Socks5Handshake endless(auth);
+  CHECK(endless.feed(std::string("\x04\x01\x00\x50\x00\x00\x00\x01", 8) + std::string(300, 'u')).next ==
+        Socks5Handshake::Next::Close);
 }

@@ -32,8 +32,9 @@ struct LaunchEnvInput {
 // Every proxy variable holds the same http:// URL. A socks5h:// URL in ALL_PROXY looks more general but
 // breaks Python: httpx raises ImportError at client creation without socksio (even for NO_PROXY hosts) and
 // requests fails every request without PySocks. The JVM gets JDK_JAVA_OPTIONS, read by the `java` launcher
-// only, not JAVA_TOOL_OPTIONS, which every JVM (javac, Gradle, the IDE's own tools) reads and announces on
-// stderr ("Picked up JAVA_TOOL_OPTIONS").
+// only, not JAVA_TOOL_OPTIONS, which every JVM the debuggee touches (javac, Gradle and its daemons, jps)
+// reads and announces on stderr; an IDE that can set the run configuration's VM options should put them
+// there instead.
 std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input);
 
 // tether-jvm-agent.jar beside the running executable (or in ../share/tether/), or empty.

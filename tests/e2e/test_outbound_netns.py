@@ -96,6 +96,8 @@ results = {
     "redis": run("redis-cli", "-h", "redis", "PING"),
     "psql": run("psql", "-h", "postgres", "-U", "postgres", "-tAc", "select 1"),
     "curl": run("curl", "-sS", "--max-time", "20", "http://frontend/curl"),
+    # Node 20's fetch ignores proxy variables; here it needs none.
+    "node": run("node", "-e", "fetch('http://inventory/node').then(r => r.text()).then(console.log)"),
     "proxy_variables": sorted(k for k in os.environ if k.lower().endswith("_proxy")),
 }
 try:
@@ -242,6 +244,7 @@ def test_any_program_reaches_the_namespace_and_the_namespace_reaches_it(demo, us
         assert results["redis"]["out"].strip() == "PONG", results["redis"]
         assert results["psql"]["out"].strip() == "1", results["psql"]
         assert json.loads(results["curl"]["out"])["service"] == "frontend", results["curl"]
+        assert json.loads(results["node"]["out"])["path"] == "/node", results["node"]
         assert results["nxdomain"] == socket.EAI_NONAME
 
         # The cluster's traffic for orders reaches the server inside the namespace.

@@ -3,6 +3,8 @@ proxy connection reaches the Service it names (raw pipelined requests, curl, Pyt
 process holding the launch environment's credentials gets through. The checks run as the session's
 `-- CMD`, so they see exactly the environment a debuggee gets."""
 import json
+import os
+import subprocess
 
 from exchange_support import LocalServer
 
@@ -118,3 +120,119 @@ def test_every_request_on_a_reused_proxy_connection_reaches_its_own_service(demo
     demo.assert_restored("orders", before)
     demo.wait_tether_objects_gone()
     local.close()
+
+
+# Every runtime with only the launch environment, each fetching a Service by short name and by FQDN.
+MATRIX = r'''
+import json, os, subprocess, sys, urllib.request
+work, ns = sys.argv[1], sys.argv[2]
+urls = {"short": "http://inventory/{}", "fqdn": "http://inventory.%s.svc.cluster.local/{}" % ns}
+
+
+def run(*command):
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        return {"rc": done.returncode, "out": done.stdout, "err": done.stderr[-1500:]}
+    except Exception as error:
+        return {"rc": -1, "out": "", "err": repr(error)}
+
+
+def python_fetch(kind, url):
+    try:
+        if kind == "urllib":
+            with urllib.request.urlopen(url, timeout=20) as response:
+                return {"rc": 0, "out": response.read().decode()}
+        if kind == "requests":
+            import requests
+            return {"rc": 0, "out": requests.get(url, timeout=20).text}
+        import httpx  # ALL_PROXY is set: without socksio a socks5h:// value would raise ImportError here
+        with httpx.Client(timeout=20) as client:
+            return {"rc": 0, "out": client.get(url).text}
+    except Exception as error:
+        return {"rc": 1, "out": "", "err": repr(error)}
+
+
+results = {"env": {k: os.environ.get(k, "") for k in ("ALL_PROXY", "JDK_JAVA_OPTIONS", "JAVA_TOOL_OPTIONS")},
+           "javac": run("javac", "-version")}
+for which, template in urls.items():
+    results[f"curl-{which}"] = run("curl", "-sS", "--max-time", "20", template.format(f"curl-{which}"))
+    for kind in ("urllib", "requests", "httpx"):
+        results[f"{kind}-{which}"] = python_fetch(kind, template.format(f"{kind}-{which}"))
+    results[f"go-{which}"] = run(os.path.join(work, "fetch"), template.format(f"go-{which}"))
+    results[f"java-{which}"] = run("java", os.path.join(work, "Get.java"), template.format(f"java-{which}"))
+    results[f"node-{which}"] = run("node", "-e", "fetch(process.argv[1]).then(r => r.text()).then(console.log)"
+                                   ".catch(e => { console.error(String(e.cause || e)); process.exit(1); })",
+                                   template.format(f"node-{which}"))
+with open(os.path.join(work, "matrix.json"), "w") as out:
+    json.dump(results, out)
+'''
+
+GET_JAVA = """
+import java.io.InputStream;
+import java.net.HttpURLConnection;
+import java.net.URL;
+
+public class Get {
+  public static void main(String[] args) throws Exception {
+    HttpURLConnection connection = (HttpURLConnection) new URL(args[0]).openConnection();
+    connection.setConnectTimeout(20000);
+    connection.setReadTimeout(20000);
+    try (InputStream in = connection.getInputStream()) {
+      System.out.print(new String(in.readAllBytes()));
+    }
+  }
+}
+"""
+
+GO_FETCH = """package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+)
+
+func main() {
+	response, err := http.Get(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	body, _ := io.ReadAll(response.Body)
+	fmt.Print(string(body))
+}
+"""
+
+
+def test_each_runtime_with_only_the_launch_environment(demo, launcher, tmp_path):
+    """curl, urllib, requests, httpx (ALL_PROXY set, no socksio: no ImportError), Go net/http and the JVM
+    reach a Service by short name and FQDN through the proxy; Node 20's fetch does not honour proxy
+    variables (NODE_USE_ENV_PROXY needs Node 22.21 or 24), the documented failure that --outbound netns
+    answers."""
+    (tmp_path / "Get.java").write_text(GET_JAVA)
+    (tmp_path / "fetch.go").write_text(GO_FETCH)
+    subprocess.run(["go", "build", "-o", str(tmp_path / "fetch"), str(tmp_path / "fetch.go")], check=True,
+                   capture_output=True, timeout=600,
+                   env={**os.environ, "GOCACHE": str(tmp_path / "gocache"), "GOPATH": str(tmp_path / "gopath"),
+                        "GO111MODULE": "off"})
+    connect = launcher.cli(launcher.env(), "-n", demo.ns, "--", "/usr/bin/python3", "-c", MATRIX, tmp_path, demo.ns,
+                           command="connect")
+    assert connect.wait(timeout=300) == 0, connect.stderr_text()
+    results = json.loads((tmp_path / "matrix.json").read_text())
+    assert results["env"]["ALL_PROXY"].startswith("http://")
+    assert results["env"]["JAVA_TOOL_OPTIONS"] == ""  # every JVM would print "Picked up ..." on stderr
+    assert "-Dhttp.proxyHost=127.0.0.1" in results["env"]["JDK_JAVA_OPTIONS"]
+    # Only the `java` launcher reads JDK_JAVA_OPTIONS: the JDK's other tools (and the JVMs they start) stay quiet.
+    assert results["javac"]["rc"] == 0 and "Picked up" not in results["javac"]["err"], results["javac"]
+    for which in ("short", "fqdn"):
+        for runtime in ("curl", "urllib", "requests", "httpx", "go", "java"):
+            result = results[f"{runtime}-{which}"]
+            assert result["rc"] == 0, (runtime, which, result)
+            answer = json.loads(result["out"])
+            assert (answer["service"], answer["path"]) == ("inventory", f"/{runtime}-{which}"), (runtime, answer)
+        node = results[f"node-{which}"]
+        if subprocess.run(["node", "-e", "process.exit(+process.versions.node.split('.')[0] < 24)"]).returncode:
+            assert node["rc"] == 1 and ("ENOTFOUND" in node["err"] or "EAI_AGAIN" in node["err"]), node
+        else:
+            assert node["rc"] == 0, node

@@ -81,7 +81,7 @@ SessionView Backend::startSession(const SessionRequest& request,
   spec.contextName = client->config().contextName;
   spec.localNames = {hostName()};
   // The debuggee's environment, as its launcher sends it (the IDE's launch configuration, the CLI's own):
-  // NO_PROXY and JAVA_TOOL_OPTIONS extend what the debuggee would have had, never the backend's.
+  // NO_PROXY and JDK_JAVA_OPTIONS extend what the debuggee would have had, never the backend's.
   spec.environment = request.baseEnv;
   spec.awaitLocal = request.awaitLocal;
   spec.proxyProtocol = request.proxyProtocol;

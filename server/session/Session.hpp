@@ -76,9 +76,8 @@ struct SessionSpec {
   std::string image;  // the shadow image, already resolved (flag > config > env > default)
   std::string owner;  // user@host
   std::string contextName;
-  std::vector<std::string> localNames;  // this host's names (NO_PROXY)
-  std::map<std::string, std::string>
-      environment;  // the launching process's (to extend JAVA_TOOL_OPTIONS ...)
+  std::vector<std::string> localNames;             // this host's names (NO_PROXY)
+  std::map<std::string, std::string> environment;  // the launching process's (to extend JDK_JAVA_OPTIONS ...)
   // Tell the observer when the launch environment is known (onPrepared), then wait until every local port
   // accepts connections before moving the Service's traffic: for `tether exchange ... -- CMD`, which
   // starts CMD with that environment, so the cluster's clients never meet a port nobody listens on.
@@ -147,7 +146,7 @@ class Session {
   virtual SessionSnapshot waitFinished() = 0;
   virtual SessionSnapshot snapshot() const = 0;
   // The launch environment for a debuggee whose own environment is `baseEnv` (each holder of a shared
-  // session gets its own: NO_PROXY and JAVA_TOOL_OPTIONS extend what that debuggee has). Empty until the
+  // session gets its own: NO_PROXY and JDK_JAVA_OPTIONS extend what that debuggee has). Empty until the
   // tunnel is up.
   virtual std::map<std::string, std::string> launchEnvFor(
       const std::map<std::string, std::string>& baseEnv) const = 0;

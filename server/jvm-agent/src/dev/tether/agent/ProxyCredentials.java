@@ -1,6 +1,6 @@
 // ProxyCredentials.java - a -javaagent that lets a JVM debuggee authenticate to the session's local HTTP
 // proxy. The JVM reads its proxy from system properties (http.proxyHost, which Tether sets through
-// JAVA_TOOL_OPTIONS) but has no property for proxy credentials: only a java.net.Authenticator can answer a
+// JDK_JAVA_OPTIONS) but has no property for proxy credentials: only a java.net.Authenticator can answer a
 // 407. This agent installs one that answers exactly the session's proxy (127.0.0.1 and the proxy's port)
 // with the credentials of the HTTP_PROXY URL in the process's environment, and nobody else.
 //

@@ -25,6 +25,7 @@
 #include "server/netns/FdMessage.hpp"
 #include "server/tunnel/DnsForwarder.hpp"
 #include "server/tunnel/LocalListen.hpp"
+#include "server/tunnel/Splice.hpp"
 #include "server/tunnel/TransparentProxy.hpp"
 #include "support/text/LogText.hpp"
 
@@ -50,28 +51,6 @@ asio::awaitable<std::optional<Received>> nextMessage(asio::posix::stream_descrip
     if (received.error == EAGAIN) continue;
     co_return received;
   }
-}
-
-// Copies one direction until its end; an orderly end is passed on as a half close, anything else ends both.
-asio::awaitable<void> copyOneWay(tcp::socket& from, tcp::socket& to) {
-  std::array<char, 64 * 1024> buffer{};
-  boost::system::error_code ignored;
-  for (;;) {
-    auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer), kAwait);
-    if (rec == asio::error::eof) {
-      to.shutdown(tcp::socket::shutdown_send, ignored);
-      co_return;
-    }
-    if (rec) break;
-    auto [wec, written] = co_await asio::async_write(to, asio::buffer(buffer.data(), n), kAwait);
-    if (wec) break;
-  }
-  from.close(ignored);
-  to.close(ignored);
-}
-
-asio::awaitable<void> splice(tcp::socket a, tcp::socket b) {
-  co_await (copyOneWay(a, b) && copyOneWay(b, a));
 }
 
 }  // namespace
@@ -233,8 +212,8 @@ asio::awaitable<void> NamespaceHost::runLink(std::shared_ptr<NamespaceHost> self
     co_return;
   }
   std::string error;
-  link->transparent = std::make_shared<tunnelclient::TransparentProxy>(self->tunnel_);
-  link->dns = std::make_unique<tunnelclient::DnsForwarder>(*self->tunnel_);
+  link->transparent = std::make_shared<tunnelclient::TransparentProxy>(self->tunnel_, config.proxy);
+  link->dns = std::make_unique<tunnelclient::DnsForwarder>(*self->tunnel_, config.proxy);
   const bool adopted = link->transparent->adopt(ready->fds[0], error);
   if (!adopted) {
     ::close(ready->fds[1]);
@@ -321,7 +300,7 @@ asio::awaitable<void> NamespaceHost::carryIn(std::shared_ptr<Link> link, std::ui
     ::close(waiting.fd);
     co_return;
   }
-  co_await splice(std::move(client), std::move(inside));
+  co_await tunnelclient::splice(std::move(client), std::move(inside));
 }
 
 }  // namespace tether::netns

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "server/tunnel/ProxyConfig.hpp"
 #include "server/tunnel/TunnelClient.hpp"
 
 namespace tether::netns {
@@ -36,6 +37,8 @@ struct NamespaceConfig {
   // A connection carried in waits this long for the wrapper's socket to the program.
   std::chrono::milliseconds dialTimeout{5000};
   std::size_t maxLinks = 32;  // wrappers attached at once
+  // Bounds and routes of the namespace's redirected connections and DNS (the session's OutboundPolicy).
+  tunnelclient::ProxyConfig proxy;
 };
 
 // A path for a private Unix socket named `name`: in $XDG_RUNTIME_DIR/tether, else /tmp/tether-<uid>, a

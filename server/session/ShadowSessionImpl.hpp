@@ -43,6 +43,8 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   void publish(bool force = false, bool fromDriver = true);
   void progress(const std::string& step);
 
+  std::shared_ptr<const tunnelclient::OutboundPolicy> outboundPolicy();
+
   // --- the actions; each returns how it went ---
   // ShadowActions.cpp: what every mode does.
   Outcome execute(ActionKind kind);

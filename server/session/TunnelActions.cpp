@@ -5,8 +5,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "server/kube/Client.hpp"
+#include "server/kube/Objects.hpp"
+#include "server/kube/Typed.hpp"
 #include "server/session/ActionOutcome.hpp"
 #include "server/session/LaunchEnv.hpp"
 #include "server/session/PortForwardConnector.hpp"
@@ -18,6 +22,29 @@ namespace asio = boost::asio;
 
 using action::done;
 using action::failed;
+
+// What the session's proxies send through the tunnel, and what leaves this machine as it would without
+// Tether (through the developer's own proxy, from the environment the debuggee had).
+std::shared_ptr<const tunnelclient::OutboundPolicy> ShadowSession::Impl::outboundPolicy() {
+  auto policy = std::make_shared<tunnelclient::OutboundPolicy>();
+  policy->clusterDomain = request.clusterDomain;
+  policy->namespaceName = request.namespaceName;
+  std::vector<std::string> addresses;
+  if (auto services = kube::listServices(*client, request.namespaceName)) {
+    for (const auto& service : services.value()) addresses.push_back(service.clusterIP);
+  }
+  if (auto ip = kube::podIP(*client, request.namespaceName, shadowName)) addresses.push_back(ip.value());
+  // Nothing learnt (no Services, no permission): every address literal stays the cluster's, as before.
+  policy->clusterRanges = tunnelclient::rangesAround(addresses);
+  policy->upstream = tunnelclient::developerProxy(request.environment);
+  std::string ranges;
+  for (const auto& range : policy->clusterRanges) ranges += (ranges.empty() ? "" : ",") + range.toString();
+  spdlog::info(
+      "event=outbound_policy session={} cluster_ranges=\"{}\" developer_proxy={}", request.id, ranges,
+      policy->upstream ? policy->upstream->address.host + ":" + std::to_string(policy->upstream->address.port)
+                       : std::string("none"));
+  return policy;
+}
 
 Outcome ShadowSession::Impl::openTunnel() {
   tunnelclient::ClientConfig config;
@@ -35,7 +62,9 @@ Outcome ShadowSession::Impl::openTunnel() {
   // Fresh credentials per session: only processes given the launch environment can use its proxies.
   const auto credentials = tunnelclient::ProxyCredentials::generate();
   const tunnelclient::ProxyAuth auth(credentials);
-  proxy = std::make_shared<tunnelclient::MixedProxy>(tunnel, auth);
+  tunnelclient::ProxyConfig proxyConfig;
+  proxyConfig.policy = outboundPolicy();
+  proxy = std::make_shared<tunnelclient::MixedProxy>(tunnel, auth, proxyConfig);
   std::string error;
   if (!proxy->bind(0, error)) {
     return failed("could not open the local proxy on 127.0.0.1: " + error);
@@ -52,6 +81,7 @@ Outcome ShadowSession::Impl::openTunnel() {
     for (std::size_t i = 0; planFor(request.mode).reverseListeners && i < exposed.size(); ++i) {
       namespaceConfig.inboundPorts.push_back(static_cast<std::uint16_t>(exposed[i].local));
     }
+    namespaceConfig.proxy = proxyConfig;  // the namespace's connections take the proxies' routes
     namespaceHost = std::make_shared<netns::NamespaceHost>(tunnel, namespaceConfig);
     netnsControl = netns::privateSocketPath("netns-" + request.id + ".sock", error);
     if (netnsControl.empty() || !namespaceHost->listen(netnsControl, error)) {

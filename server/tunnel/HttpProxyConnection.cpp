@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 
 #include "protocol/http1/Body.hpp"
+#include "server/tunnel/Splice.hpp"
 #include "support/text/LogText.hpp"
 
 namespace tether::tunnelclient {
@@ -155,20 +156,57 @@ asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::serve(const htt
 }
 
 asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::tunnel(const ProxyPlan& plan) {
-  int status = 0;
-  std::string error;
-  auto upstream = co_await acquire(plan.target, true, status, error);
-  if (!upstream) co_return co_await refuse(status, error, false);
+  auto reached = co_await reach(tunnel_, config_, plan.target.host, plan.target.port);
+  if (!reached.ok()) {
+    const int status = reached.code == Code::TransportLost ? 503 : statusForOpen(reached.code);
+    const std::string error = reached.code == Code::TransportLost
+                                  ? reached.message
+                                  : std::string(tunnel::toString(reached.code)) + ": " + reached.message;
+    co_return co_await refuse(status, error, false);
+  }
   static constexpr std::string_view established = "HTTP/1.1 200 Connection established\r\n\r\n";
   if (!co_await writeClient(established)) {
-    drop(*upstream, "client gone");
+    if (reached.conn) reached.conn->release(reached.id);
     co_return After::Close;
   }
+  if (reached.outside) co_return co_await joinOutside(std::move(*reached.outside), in_);
   // Bytes the client sent right after its CONNECT (a TLS ClientHello, often) belong to the tunnel.
-  upstream->conn->sendNow(upstream->id, in_);
+  reached.conn->sendNow(reached.id, in_);
   in_.clear();
-  co_await upstream->conn->pump(upstream->id, std::move(client_));
+  co_await reached.conn->pump(reached.id, std::move(client_));
   co_return After::Handed;
+}
+
+asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::joinOutside(OutsideConnection outside,
+                                                                             std::string first) {
+  in_.clear();
+  auto [uec, un] = co_await asio::async_write(outside.socket, asio::buffer(first), kAwait);
+  if (uec || !co_await writeClient(outside.early)) co_return After::Close;
+  co_await splice(std::move(client_), std::move(outside.socket));
+  co_return After::Handed;
+}
+
+asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::forwardOutside(const ProxyPlan& plan,
+                                                                                Via via, bool& tryCluster) {
+  OutsideFailure failure = OutsideFailure::None;
+  std::string error;
+  auto outside = co_await dialOutside(plan.target.host, plan.target.port, *config_.policy, via,
+                                      config_.outsideDialTimeout, failure, error);
+  if (!outside) {
+    if (failure == OutsideFailure::NoSuchName && !isAddressLiteral(plan.target.host)) {
+      tryCluster = true;  // `orders.other-ns`: unknown here, perhaps a Service of another namespace
+      co_return After::Next;
+    }
+    spdlog::info("event=outside_dial_failed host=\"{}\" port={} via=\"{}\" reason=\"{}\"",
+                 support::logText(plan.target.host), plan.target.port, toString(via),
+                 support::logText(error));
+    co_return co_await refuse(failure == OutsideFailure::Timeout ? 504 : 502, error, false);
+  }
+  // Not pooled: the upstream closes after its answer (`Connection: close`), the client's connection with it,
+  // and the client's next request comes on a new connection that is routed on its own.
+  std::string head = plan.upstreamHead;
+  head.insert(head.size() - 2, "Connection: close\r\n");
+  co_return co_await joinOutside(std::move(*outside), head + in_);
 }
 
 asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::forward(const ProxyPlan& plan) {
@@ -176,6 +214,11 @@ asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::forward(const P
   // refusal leaves nothing of it unread on the client connection.
   const bool bodyless = plan.body.kind == http1::BodyFraming::Kind::None ||
                         (plan.body.kind == http1::BodyFraming::Kind::Length && plan.body.length == 0);
+  if (const auto via = routeOf(config_, plan.target.host); via != Via::Tunnel) {
+    bool tryCluster = false;
+    const auto after = co_await forwardOutside(plan, via, tryCluster);
+    if (!tryCluster) co_return after;
+  }
   for (int attempt = 0;; ++attempt) {
     int status = 0;
     std::string error;

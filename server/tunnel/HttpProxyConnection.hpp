@@ -24,6 +24,7 @@
 #include "server/tunnel/ProxyAuth.hpp"
 #include "server/tunnel/ProxyConfig.hpp"
 #include "server/tunnel/ProxyRequest.hpp"
+#include "server/tunnel/Reach.hpp"
 #include "server/tunnel/TunnelClient.hpp"
 
 namespace tether::tunnelclient {
@@ -54,6 +55,10 @@ class HttpProxyConnection {
   boost::asio::awaitable<After> serve(const http1::RequestHead& head);
   boost::asio::awaitable<After> tunnel(const ProxyPlan& plan);
   boost::asio::awaitable<After> forward(const ProxyPlan& plan);
+  // A host that is not the cluster's: a connection from this machine, joined to the client's; `tryCluster`
+  // when this machine cannot resolve the name (the caller then tries the tunnel).
+  boost::asio::awaitable<After> forwardOutside(const ProxyPlan& plan, Via via, bool& tryCluster);
+  boost::asio::awaitable<After> joinOutside(OutsideConnection outside, std::string first);
   boost::asio::awaitable<void> sendBody(Upstream& upstream, const ProxyPlan& plan, Exchange& exchange);
   boost::asio::awaitable<void> relayResponse(Upstream& upstream, const ProxyPlan& plan, Exchange& exchange);
   boost::asio::awaitable<std::optional<Upstream>> acquire(const ProxyTarget& target, bool fresh, int& status,

@@ -3,6 +3,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
+
+#include "server/tunnel/OutboundPolicy.hpp"
 
 namespace tether::tunnelclient {
 
@@ -22,6 +25,11 @@ struct ProxyConfig {
   std::chrono::milliseconds closeDrainTimeout{1000};
   std::size_t closeDrainBytes = 1024u * 1024u;
   std::chrono::milliseconds dnsTcpIdleTimeout{30000};  // a DNS-over-TCP client that sends nothing
+  // A connection to a host that is not the cluster's, made from this machine (resolve, connect, and the
+  // CONNECT of the developer's own proxy).
+  std::chrono::milliseconds outsideDialTimeout{10000};
+  // What is the cluster's; null: everything goes through the tunnel (tether-tunnel, tests).
+  std::shared_ptr<const OutboundPolicy> policy;
 };
 
 }  // namespace tether::tunnelclient

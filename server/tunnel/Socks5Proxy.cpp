@@ -11,6 +11,7 @@
 #include <array>
 
 #include "server/tunnel/Socks5Handshake.hpp"
+#include "server/tunnel/Splice.hpp"
 #include "support/text/LogText.hpp"
 
 namespace tether::tunnelclient {
@@ -48,13 +49,22 @@ asio::awaitable<void> Socks5Proxy::serveClient(tcp::socket& socket) {
     socket.close(ec);
     co_return;
   }
-  auto opened = *std::get<0>(negotiated);
+  auto opened = std::move(*std::get<0>(negotiated));
+  if (opened.outside) {
+    // Bytes each side sent ahead of the other's answer go first, then the two are joined.
+    const std::string early(handshake.early());
+    auto [eec, en] = co_await asio::async_write(opened.outside->socket, asio::buffer(early), kAwait);
+    auto [cec, cn] = co_await asio::async_write(socket, asio::buffer(opened.outside->early), kAwait);
+    if (eec || cec) co_return;
+    co_await splice(std::move(socket), std::move(opened.outside->socket));
+    co_return;
+  }
   opened.conn->sendNow(opened.id, handshake.early());
   co_await opened.conn->pump(opened.id, std::move(socket));
 }
 
-asio::awaitable<std::optional<Socks5Proxy::Opened>> Socks5Proxy::negotiate(tcp::socket& socket,
-                                                                           Socks5Handshake& handshake) {
+asio::awaitable<std::optional<Reached>> Socks5Proxy::negotiate(tcp::socket& socket,
+                                                               Socks5Handshake& handshake) {
   std::array<char, 1024> input{};
   for (;;) {
     auto [rec, n] = co_await socket.async_read_some(asio::buffer(input), kAwait);
@@ -73,29 +83,20 @@ asio::awaitable<std::optional<Socks5Proxy::Opened>> Socks5Proxy::negotiate(tcp::
   }
   const std::string host = handshake.host();
   const std::uint16_t port = handshake.port();
-  auto conn = client_.current();
-  if (!conn) {
-    spdlog::info("event=socks_refused host=\"{}\" port={} reason=\"tunnel not connected\"",
-                 support::logText(host), port);
-    co_await asio::async_write(socket, asio::buffer(handshake.answer(0x01)), kAwait);
-    co_return std::nullopt;
-  }
-  // A named target: GCC 12 mis-destroys brace-initialised temporaries that live across a co_await.
-  const tunnel::Open target{tunnel::OpenKind::Dial, port, host};
-  auto [status, id] = co_await conn->open(target);
-  if (status.code != Code::Ok) {
-    spdlog::info("event=socks_open_failed host=\"{}\" port={} code=\"{}\" reason=\"{}\"",
-                 support::logText(host), port, tunnel::toString(status.code),
-                 support::logText(status.message));
-    co_await asio::async_write(socket, asio::buffer(handshake.answer(socksReplyFor(status.code))), kAwait);
+  auto reached = co_await reach(client_, config_, host, port);
+  if (!reached.ok()) {
+    spdlog::info("event=socks_open_failed host=\"{}\" port={} via=\"{}\" code=\"{}\" reason=\"{}\"",
+                 support::logText(host), port, toString(reached.via), tunnel::toString(reached.code),
+                 support::logText(reached.message));
+    co_await asio::async_write(socket, asio::buffer(handshake.answer(socksReplyFor(reached.code))), kAwait);
     co_return std::nullopt;
   }
   auto [wec, written] = co_await asio::async_write(socket, asio::buffer(handshake.answer(0x00)), kAwait);
   if (wec) {
-    conn->release(id);
+    if (reached.conn) reached.conn->release(reached.id);
     co_return std::nullopt;
   }
-  co_return Opened{conn, id};
+  co_return std::move(reached);
 }
 
 }  // namespace tether::tunnelclient

@@ -14,6 +14,7 @@
 
 #include "protocol/tunnel/Frame.hpp"
 #include "server/tunnel/LoopbackProxy.hpp"
+#include "server/tunnel/Reach.hpp"
 
 namespace tether::tunnelclient {
 
@@ -31,12 +32,8 @@ class Socks5Proxy final : public LoopbackProxy {
   friend class MixedProxy;  // hands over the clients whose first byte says SOCKS
   boost::asio::awaitable<void> serveClient(boost::asio::ip::tcp::socket& socket) override;
   // The handshake and the OPEN, within handshakeTimeout: the open stream, or nullopt (answered and closed).
-  struct Opened {
-    std::shared_ptr<tunnel::Connection> conn;
-    std::uint32_t id = 0;
-  };
-  boost::asio::awaitable<std::optional<Opened>> negotiate(boost::asio::ip::tcp::socket& socket,
-                                                          Socks5Handshake& handshake);
+  boost::asio::awaitable<std::optional<Reached>> negotiate(boost::asio::ip::tcp::socket& socket,
+                                                           Socks5Handshake& handshake);
 };
 
 }  // namespace tether::tunnelclient

@@ -9,6 +9,9 @@
 
 #include <cstring>
 
+#include "server/tunnel/Reach.hpp"
+#include "server/tunnel/Splice.hpp"
+
 namespace tether::tunnelclient {
 
 namespace asio = boost::asio;
@@ -65,22 +68,18 @@ asio::awaitable<void> TransparentProxy::serveClient(tcp::socket& socket) {
   }
   const std::string host = destination->address().to_string();
   const auto port = destination->port();
-  auto conn = client_.current();
-  if (!conn) {
-    spdlog::info("event=transparent_refused host={} port={} reason=\"tunnel not connected\"", host, port);
+  auto reached = co_await reach(client_, config_, host, port);
+  if (!reached.ok()) {
+    spdlog::info("event=transparent_open_failed host={} port={} via=\"{}\" code=\"{}\"", host, port,
+                 toString(reached.via), tunnel::toString(reached.code));
     reset(socket);
     co_return;
   }
-  // A named target: GCC 12 mis-destroys brace-initialised temporaries that live across a co_await.
-  const tunnel::Open target{tunnel::OpenKind::Dial, port, host};
-  auto [status, id] = co_await conn->open(target);
-  if (status.code != tunnel::Code::Ok) {
-    spdlog::info("event=transparent_open_failed host={} port={} code=\"{}\"", host, port,
-                 tunnel::toString(status.code));
-    reset(socket);
+  if (reached.outside) {
+    co_await splice(std::move(socket), std::move(reached.outside->socket));
     co_return;
   }
-  co_await conn->pump(id, std::move(socket));
+  co_await reached.conn->pump(reached.id, std::move(socket));
 }
 
 }  // namespace tether::tunnelclient

@@ -4,7 +4,9 @@ process holding the launch environment's credentials gets through. The checks ru
 `-- CMD`, so they see exactly the environment a debuggee gets."""
 import json
 import os
+import socket
 import subprocess
+import threading
 
 from exchange_support import LocalServer
 
@@ -236,3 +238,109 @@ def test_each_runtime_with_only_the_launch_environment(demo, launcher, tmp_path)
             assert node["rc"] == 1 and ("ENOTFOUND" in node["err"] or "EAI_AGAIN" in node["err"]), node
         else:
             assert node["rc"] == 0, node
+
+
+class DeveloperProxy:
+    """The developer's own (corporate) HTTP proxy on 127.0.0.1: it takes CONNECT only, records each target,
+    and answers the HTTP request that follows itself, naming the target."""
+
+    def __init__(self):
+        self.targets = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(client,), daemon=True).start()
+
+    def _one(self, client):
+        with client:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = client.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            head, rest = data.split(b"\r\n\r\n", 1)
+            line = head.split(b"\r\n")[0].decode()
+            method, target = line.split()[:2]
+            self.targets.append(target)
+            if method != "CONNECT":
+                client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                return
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            while b"\r\n\r\n" not in rest:
+                chunk = client.recv(4096)
+                if not chunk:
+                    return
+                rest += chunk
+            path = rest.split(b" ")[1].decode()
+            body = json.dumps({"via": "developer-proxy", "target": target, "path": path}).encode()
+            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+
+    def close(self):
+        self.server.close()
+
+
+ROUTES = r'''
+import json, os, subprocess, sys, urllib.parse
+direct, out = sys.argv[1], sys.argv[2]
+proxy = urllib.parse.urlsplit(os.environ["HTTP_PROXY"])
+socks = f"socks5h://{proxy.username}:{proxy.password}@127.0.0.1:{proxy.port}"
+
+
+def curl(*args):
+    done = subprocess.run(["curl", "-sS", "--max-time", "20", *args], capture_output=True, text=True, timeout=60)
+    return {"rc": done.returncode, "out": done.stdout, "err": done.stderr}
+
+
+results = {
+    "direct": curl(f"http://{direct}/here"),
+    "external": curl("http://external.example/absolute"),
+    "external_connect": curl("--proxytunnel", "http://external.example/connect"),
+    "external_socks": curl("--proxy", socks, "http://external.example/socks"),
+    "bypassed": curl("http://bypass.example/x"),
+    "cluster": curl("http://inventory/cluster"),
+}
+with open(out, "w") as f:
+    json.dump(results, f)
+'''
+
+
+def test_the_rest_leaves_this_machine_directly_or_through_the_developers_proxy(demo, launcher, tmp_path):
+    """The proxy decides what is the cluster's: a host-only address is dialled from this machine (the shadow
+    pod could not reach it), an outside name goes through the developer's own proxy (absolute-form, CONNECT
+    and SOCKS5 alike), their NO_PROXY keeps a name away from it, and cluster names never go there."""
+    here = socket.create_server(("127.0.0.2", 0))
+    direct = f"127.0.0.2:{here.getsockname()[1]}"
+
+    def answer_here():
+        with here:
+            client, _ = here.accept()
+            with client:
+                request = client.recv(65536)
+                body = json.dumps({"via": "this-machine", "path": request.split(b" ")[1].decode()}).encode()
+                client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+
+    threading.Thread(target=answer_here, daemon=True).start()
+    developer = DeveloperProxy()
+    env = launcher.env()
+    env.update(HTTP_PROXY=f"http://127.0.0.1:{developer.port}", NO_PROXY="bypass.example")
+    out = tmp_path / "routes.json"
+    connect = launcher.cli(env, "-n", demo.ns, "--", "/usr/bin/python3", "-c", ROUTES, direct, out, command="connect")
+    assert connect.wait(timeout=180) == 0, connect.stderr_text()
+    developer.close()
+    results = json.loads(out.read_text())
+    assert json.loads(results["direct"]["out"]) == {"via": "this-machine", "path": "/here"}, results["direct"]
+    for check, path in (("external", "/absolute"), ("external_connect", "/connect"), ("external_socks", "/socks")):
+        assert results[check]["rc"] == 0, results[check]
+        assert json.loads(results[check]["out"]) == {"via": "developer-proxy", "target": "external.example:80",
+                                                      "path": path}
+    assert results["bypassed"]["rc"] != 0  # no such name anywhere; above all, not sent to the developer's proxy
+    assert json.loads(results["cluster"]["out"])["service"] == "inventory"
+    assert developer.targets == ["external.example:80"] * 3

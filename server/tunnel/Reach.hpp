@@ -1,0 +1,38 @@
+// Reach.hpp - a byte stream to host:port for a proxied client, by the route the OutboundPolicy gives: a
+// tunnel stream the agent dials (the cluster), or a connection from this machine (anything else), with
+// one fallback each way for names: a single label the cluster cannot resolve is tried here, and a name this
+// machine cannot resolve (`orders.other-ns`) is tried in the cluster.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "protocol/tunnel/Frame.hpp"
+#include "server/tunnel/OutsideDial.hpp"
+#include "server/tunnel/ProxyConfig.hpp"
+#include "server/tunnel/TunnelClient.hpp"
+
+namespace tether::tunnelclient {
+
+struct Reached {
+  Via via = Via::Tunnel;
+  std::shared_ptr<tunnel::Connection> conn;  // through the tunnel: the open stream `id`
+  std::uint32_t id = 0;
+  std::optional<OutsideConnection> outside;  // from this machine
+  tunnel::Code code = tunnel::Code::Ok;      // otherwise why not, in the tunnel's words
+  std::string message;
+
+  bool ok() const { return code == tunnel::Code::Ok; }
+};
+
+// The route of `host` under config.policy (everything through the tunnel without one).
+Via routeOf(const ProxyConfig& config, const std::string& host);
+
+boost::asio::awaitable<Reached> reach(TunnelClient& tunnel, const ProxyConfig& config,
+                                      const std::string& host, std::uint16_t port);
+
+}  // namespace tether::tunnelclient

@@ -1,0 +1,80 @@
+// OutboundPolicyTests.cpp - which hosts are the cluster's, which leave this machine, and through whose proxy.
+#include <catch2/catch.hpp>
+
+#include "server/tunnel/OutboundPolicy.hpp"
+
+using namespace tether::tunnelclient;
+
+namespace {
+
+OutboundPolicy shop() {
+  OutboundPolicy policy;
+  policy.namespaceName = "shop";
+  policy.clusterRanges = {*Cidr::parse("10.96.0.0/12"), *Cidr::parse("10.244.0.0/16"),
+                          *Cidr::parse("fd00:10::/64")};
+  return policy;
+}
+
+}  // namespace
+
+TEST_CASE("cluster names and addresses go through the tunnel, the rest leaves this machine",
+          "[tunnel][outbound]") {
+  const auto policy = shop();
+  for (const char* host :
+       {"orders", "orders.shop", "orders.shop.svc", "orders.other.svc", "orders.shop.svc.cluster.local",
+        "ORDERS.Shop.SVC.cluster.local.", "10.96.0.10", "10.244.3.7", "fd00:10::5", "[fd00:10::5]"}) {
+    CHECK(policy.route(host) == Via::Tunnel);
+  }
+  for (const char* host :
+       {"example.com", "api.stripe.com", "shop.example.com", "8.8.8.8", "192.168.1.20", "fd00:11::5"}) {
+    CHECK(policy.route(host) == Via::Direct);
+  }
+  for (const char* host : {"127.0.0.1", "127.0.0.2", "::1", "localhost", "app.localhost"}) {
+    CHECK(policy.route(host) == Via::Direct);
+  }
+  OutboundPolicy unknownRanges;  // nothing learnt: every address stays the cluster's, as without a policy
+  CHECK(unknownRanges.route("8.8.8.8") == Via::Tunnel);
+  CHECK(unknownRanges.route("example.com") == Via::Direct);
+}
+
+TEST_CASE("the developer's own proxy carries the rest, except what their NO_PROXY excludes",
+          "[tunnel][outbound]") {
+  auto policy = shop();
+  policy.upstream = developerProxy({{"HTTP_PROXY", "http://me:pa%3Ass@proxy.corp:3128/"},
+                                    {"NO_PROXY", "internal.corp, .lan,10.0.0.0/8,  *.dev"}});
+  REQUIRE(policy.upstream);
+  CHECK(policy.upstream->address.host == "proxy.corp");
+  CHECK(policy.upstream->address.port == 3128);
+  CHECK(policy.upstream->credentials == "me:pa%3Ass");
+  CHECK(policy.route("example.com") == Via::Upstream);
+  CHECK(policy.route("wiki.internal.corp") == Via::Direct);
+  CHECK(policy.route("internal.corp") == Via::Direct);
+  CHECK(policy.route("printer.lan") == Via::Direct);
+  CHECK(policy.route("10.1.2.3") == Via::Direct);
+  CHECK(policy.route("box.dev") == Via::Direct);
+  CHECK(policy.route("orders") == Via::Tunnel);  // the cluster's never go to the developer's proxy
+
+  CHECK(developerProxy({{"https_proxy", "proxy:8080"}})->address.port == 8080);
+  CHECK(developerProxy({{"HTTP_PROXY", "http://[fd00::1]:3128"}})->address.host == "fd00::1");
+  CHECK_FALSE(developerProxy({{"ALL_PROXY", "socks5://x:1080"}}));
+  CHECK_FALSE(developerProxy({{"HTTP_PROXY", "socks5h://x:1080"}}));
+  CHECK_FALSE(developerProxy({{"HTTP_PROXY", "http://x:99999"}}));
+  UpstreamProxy everything;
+  everything.bypass = {"*"};
+  CHECK(everything.bypasses("anything.example"));
+}
+
+TEST_CASE("prefixes, and the ranges around what the session saw", "[tunnel][outbound]") {
+  CHECK(Cidr::parse("10.96.0.0/12")->contains("10.111.255.1"));
+  CHECK_FALSE(Cidr::parse("10.96.0.0/12")->contains("10.112.0.1"));
+  CHECK_FALSE(Cidr::parse("10.96.0.0/12")->contains("fd00::1"));
+  CHECK(Cidr::parse("10.1.2.3")->contains("10.1.2.3"));
+  CHECK_FALSE(Cidr::parse("10.1.2.3")->contains("10.1.2.4"));
+  for (const char* bad : {"10.0.0.0/33", "10.0.0.0/", "x/8", "10.0.0.0/1a", "fd00::/129"})
+    CHECK_FALSE(Cidr::parse(bad));
+  const auto ranges = rangesAround({"10.96.0.10", "10.96.14.2", "10.244.1.9", "None", "", "fd00:10::7"});
+  REQUIRE(ranges.size() == 3);
+  CHECK(ranges[0].toString() == "10.96.0.0/16");
+  CHECK(ranges[1].toString() == "10.244.0.0/16");
+  CHECK(ranges[2].toString() == "fd00:10::/64");
+}

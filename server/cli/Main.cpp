@@ -9,6 +9,7 @@
 
 #include "server/cli/ClusterCommands.hpp"
 #include "server/cli/Completion.hpp"
+#include "server/cli/DoctorCommand.hpp"
 #include "server/cli/Logging.hpp"
 #include "server/cli/Options.hpp"
 #include "server/cli/SessionCommands.hpp"
@@ -113,6 +114,7 @@ int main(int argc, char** argv) {
     case Command::Clean:
     case Command::Recover:
     case Command::Complete:
+    case Command::Doctor:
       break;
   }
   if (isSessionMode(options.command)) tether::cli::blockSessionSignals();  // before any thread
@@ -128,6 +130,7 @@ int main(int argc, char** argv) {
   try {
     if (isSessionMode(options.command)) return runSession(options);
     if (options.command == Command::Clean || options.command == Command::Recover) return runClean(options);
+    if (options.command == Command::Doctor) return runDoctor(options);
   } catch (const std::exception& error) {
     spdlog::critical("fatal: {}", error.what());
     return 1;

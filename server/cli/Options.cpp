@@ -142,6 +142,7 @@ struct Parser {
   RecoverOptions recover;
   CompletionOptions completion;
   CompleteOptions complete;
+  DoctorOptions doctor;
   std::map<CLI::App*, Command> commands;
 
   CLI::App* command(const std::string& name, const std::string& description, Command which) {
@@ -283,6 +284,19 @@ struct Parser {
         ->required()
         ->check(oneOf({"bash", "zsh"}));
 
+    auto* doctorCommand = command(
+        "doctor",
+        "`tether doctor outbound [-- CMD]`: start a connect session, fetch a Service with each runtime "
+        "found here (curl, Python, Node, the JVM) using only the launch environment, and say what "
+        "reaches the cluster, what does not and which --outbound catches it; with CMD, judge that "
+        "program too",
+        Command::Doctor);
+    doctorCommand->add_option("WHAT", doctor.what, "outbound")->required()->check(oneOf({"outbound"}));
+    doctorCommand
+        ->add_option("--service", doctor.service, "the Service the probes fetch (default: the first)")
+        ->type_name("NAME");
+    addClusterFlags(*doctorCommand, doctor.cluster);
+
     // The completion script's helper: names, one per line, nothing on error.
     auto* completeCommand = command("__complete", "", Command::Complete);
     completeCommand->group("");  // hidden
@@ -339,6 +353,9 @@ struct Parser {
         break;
       case Command::Complete:
         options.specific = complete;
+        break;
+      case Command::Doctor:
+        options.specific = doctor;
         break;
       case Command::Help:
       case Command::Version:
@@ -470,13 +487,17 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& g
   auto options = parser.take(which);
   if (hasRun) {
     if (which != Command::Exchange && which != Command::Connect && which != Command::Preview &&
-        which != Command::Mesh) {
+        which != Command::Mesh && which != Command::Doctor) {
       return UsageError{name +
-                        " runs no command: `--` and what follows are only for exchange, connect, preview "
-                        "and mesh"};
+                        " runs no command: `--` and what follows are only for exchange, connect, preview, "
+                        "mesh and doctor"};
     }
     if (run.empty()) return UsageError{"`--` must be followed by the command to run"};
-    std::get<SessionOptions>(options.specific).run = std::move(run);
+    if (which == Command::Doctor) {
+      std::get<DoctorOptions>(options.specific).run = std::move(run);
+    } else {
+      std::get<SessionOptions>(options.specific).run = std::move(run);
+    }
   }
   if (const auto* cluster = clusterFlagsOf(options)) {
     for (const auto* flag : {&cluster->kubeconfig, &cluster->context, &cluster->namespaceName}) {

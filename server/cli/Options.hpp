@@ -29,6 +29,7 @@ enum class Command {
   Recover,
   Completion,  // tether completion bash|zsh: the shell's completion script
   Complete,    // tether __complete namespaces|services|contexts: names for that script (hidden)
+  Doctor,      // tether doctor outbound [-- CMD]: what reaches the cluster from this machine, and how
 };
 
 // The session commands: they run a session until Ctrl-C (or CMD's end).
@@ -112,6 +113,13 @@ struct RecoverOptions {
   std::string service;
   std::string output = "text";
 };
+// doctor outbound [--service NAME] [-- CMD ARGS]
+struct DoctorOptions {
+  ClusterFlags cluster;
+  std::string what;              // "outbound"
+  std::string service;           // the Service the probes fetch; default: the namespace's first
+  std::vector<std::string> run;  // the program to judge
+};
 // completion bash|zsh
 struct CompletionOptions {
   std::string shell;
@@ -128,7 +136,7 @@ struct Options {
   GlobalOptions global;
   // The chosen subcommand's own options (monostate for help and version).
   std::variant<std::monostate, ServeOptions, ListOptions, SessionOptions, CleanOptions, RecoverOptions,
-               CompletionOptions, CompleteOptions>
+               CompletionOptions, CompleteOptions, DoctorOptions>
       specific;
 
   template <typename T>

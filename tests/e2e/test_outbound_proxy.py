@@ -344,3 +344,35 @@ def test_the_rest_leaves_this_machine_directly_or_through_the_developers_proxy(d
     assert results["bypassed"]["rc"] != 0  # no such name anywhere; above all, not sent to the developer's proxy
     assert json.loads(results["cluster"]["out"])["service"] == "inventory"
     assert developer.targets == ["external.example:80"] * 3
+
+
+def test_doctor_outbound_says_what_reaches_the_cluster_and_what_would(demo, launcher, tmp_path):
+    """Real probes with a real session's launch environment; the program after `--` judged from its file."""
+    (tmp_path / "fetch.go").write_text(GO_FETCH)
+    subprocess.run(["go", "build", "-o", str(tmp_path / "fetch"), str(tmp_path / "fetch.go")], check=True,
+                   capture_output=True, timeout=600,
+                   env={**os.environ, "CGO_ENABLED": "0", "GOCACHE": str(tmp_path / "gocache"),
+                        "GOPATH": str(tmp_path / "gopath"), "GO111MODULE": "off"})
+    result = subprocess.run([launcher.tether, "doctor", "outbound", "-n", demo.ns, "--service", "inventory", "--",
+                             str(tmp_path / "fetch")], capture_output=True, text=True, timeout=300,
+                            # Debian's python3 first: it has requests and httpx (the image's own python3 may not).
+                            env={**launcher.env(), "PATH": "/usr/bin:" + os.environ.get("PATH", "")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+
+    def verdict(prefix):
+        found = [line for line in lines if line.strip().startswith(prefix)]
+        assert found, f"no line for {prefix}:\n{result.stdout}"
+        return found[0]
+
+    assert "Fetching http://inventory:80/" in result.stdout
+    assert "reaches the cluster" in verdict("curl")
+    for kind in ("urllib", "requests", "httpx"):
+        assert f"{kind}: reaches the cluster" in result.stdout, result.stdout
+    assert "reaches the cluster" in verdict("openjdk") or "reaches the cluster" in verdict("java")
+    node = verdict("node ")
+    if int(node.split()[1].lstrip("v").split(".")[0]) < 24:
+        assert "does not reach the cluster" in node and "--outbound netns" in node
+    assert "statically linked" in verdict("Your program") and "the only way for a static binary" in result.stdout
+    assert "--outbound netns" in verdict("--outbound netns") and ": available" in verdict("--outbound netns")
+    demo.wait_tether_objects_gone()

@@ -182,3 +182,15 @@ TEST_CASE("--outbound netns and the debugger's ports it carries in", "[cli][netn
   CHECK(error({"connect", "--outbound", "netns", "--debug-port", "70000"}).find("--debug-port") !=
         std::string::npos);
 }
+
+TEST_CASE("doctor outbound takes a Service to fetch and the program to judge", "[cli][doctor]") {
+  const auto options = ok({"doctor", "outbound", "-n", "shop", "--service", "orders", "--", "./server", "-v"});
+  CHECK(options.command == Command::Doctor);
+  const auto& doctor = options.get<DoctorOptions>();
+  CHECK(doctor.what == "outbound");
+  CHECK(doctor.service == "orders");
+  CHECK(doctor.cluster.namespaceName == "shop");
+  CHECK(doctor.run == std::vector<std::string>{"./server", "-v"});
+  CHECK(error({"doctor", "inbound"}).find("WHAT") != std::string::npos);
+  CHECK(error({"doctor"}).find("WHAT") != std::string::npos);
+}

@@ -54,6 +54,7 @@ bench: bootstrap
 	-@bench/tunnel/run.sh build/bench
 	-@/usr/bin/python3 bench/session/run.py build/bench
 	-@/usr/bin/python3 bench/mesh/run.py build/bench
+	-@/usr/bin/python3 bench/outbound/run.py build/bench
 
 clean:
 	-@tests/kubesim/bin/kubesim down --state build/playground/kubesim

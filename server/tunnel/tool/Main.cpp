@@ -23,6 +23,7 @@
 #include "server/tunnel/DnsForwarder.hpp"
 #include "server/tunnel/HttpProxy.hpp"
 #include "server/tunnel/MixedProxy.hpp"
+#include "server/tunnel/PortForwarder.hpp"
 #include "server/tunnel/ProxyConfig.hpp"
 #include "server/tunnel/Socks5Proxy.hpp"
 #include "server/tunnel/TunnelClient.hpp"
@@ -38,6 +39,10 @@ struct Args {
   std::optional<std::uint16_t> socks;
   std::optional<std::uint16_t> httpProxy;
   std::optional<std::uint16_t> mixed;  // --proxy: HTTP, SOCKS5 and SOCKS4a on one port (a session's)
+  // --forward LOCAL=HOST:PORT: `tether forward`'s fixed dial (the tunnel alone, for benchmarks).
+  std::optional<std::uint16_t> forwardPort;
+  std::string forwardHost;
+  std::uint16_t forwardTarget = 0;
   std::optional<std::uint16_t> dns;
   std::size_t maxAttempts = 0;
   ProxyConfig proxy;  // --proxy-handshake-timeout MS, --proxy-max-clients N (tests of the bounds)
@@ -75,6 +80,12 @@ std::optional<Args> parse(int argc, char** argv, std::string& error) {
       a.httpProxy = port(value);
     } else if (flag == "--proxy" && port(value)) {
       a.mixed = port(value);
+    } else if (flag == "--forward" && value.find('=') != std::string::npos && colon != std::string::npos &&
+               colon > value.find('=') && port(value.substr(0, value.find('='))) &&
+               port(value.substr(colon + 1))) {
+      a.forwardPort = port(value.substr(0, value.find('=')));
+      a.forwardHost = value.substr(value.find('=') + 1, colon - value.find('=') - 1);
+      a.forwardTarget = *port(value.substr(colon + 1));
     } else if (flag == "--dns" && port(value)) {
       a.dns = port(value);
     } else if (flag == "--proxy-handshake-timeout" && port(value)) {
@@ -119,7 +130,9 @@ int main(int argc, char** argv) {
               << "usage: TETHER_TOKEN=... tether-tunnel --connect HOST:PORT [--reverse[-proxy-protocol] "
                  "REMOTE:LOCAL]... [--socks "
                  "PORT]\n"
-                 "                     [--http-proxy PORT] [--proxy PORT] [--dns PORT] [--max-attempts N]\n"
+                 "                     [--http-proxy PORT] [--proxy PORT] [--forward LOCAL=HOST:PORT] [--dns "
+                 "PORT]\n"
+                 "                     [--max-attempts N]\n"
                  "                     [--log-level LEVEL]\n"
                  "                     [--proxy-handshake-timeout MS] [--proxy-max-clients N]\n";
     return 2;
@@ -156,6 +169,8 @@ int main(int argc, char** argv) {
   auto& socks = *socksProxy;
   auto& http = *httpProxy;
   auto& mixed = *mixedProxy;
+  auto forwarder = std::make_shared<PortForwarder>(
+      shared, args->forwardHost, args->forwardTarget, [](const std::string&) {}, args->proxy);
   DnsForwarder dns(client);
   auto bindOrDie = [&](auto& server, std::optional<std::uint16_t> port, const char* what) {
     if (!port) return true;
@@ -168,12 +183,14 @@ int main(int argc, char** argv) {
     return true;
   };
   if (!bindOrDie(socks, args->socks, "socks5") || !bindOrDie(http, args->httpProxy, "http-proxy") ||
-      !bindOrDie(mixed, args->mixed, "proxy") || !bindOrDie(dns, args->dns, "dns")) {
+      !bindOrDie(mixed, args->mixed, "proxy") || !bindOrDie(*forwarder, args->forwardPort, "forward") ||
+      !bindOrDie(dns, args->dns, "dns")) {
     return 2;
   }
   if (args->socks) tether::tunnel::spawnLogged(executor, socks.serve(), "socks5 proxy");
   if (args->httpProxy) tether::tunnel::spawnLogged(executor, http.serve(), "http proxy");
   if (args->mixed) tether::tunnel::spawnLogged(executor, mixed.serve(), "proxy");
+  if (args->forwardPort) tether::tunnel::spawnLogged(executor, forwarder->serve(), "forward");
   if (args->dns) {
     tether::tunnel::spawnLogged(executor, dns.serveUdp(), "dns udp");
     tether::tunnel::spawnLogged(executor, dns.serveTcp(), "dns tcp");
@@ -184,6 +201,7 @@ int main(int argc, char** argv) {
     socks.close();
     http.close();
     mixed.close();
+    forwarder->close();
     dns.close();
     ioc.stop();
   });

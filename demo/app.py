@@ -63,9 +63,16 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    # http.server's default backlog is 5: a burst of connections (200 threads of a debuggee calling this
+    # Service at once) would wait for SYN retries. A real service's backlog is far larger.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 if __name__ == "__main__":
-    server = ThreadingHTTPServer(("0.0.0.0" if WHERE == "cluster" else "127.0.0.1", int(os.environ.get("PORT", "8080"))),
-                                 Handler)
+    server = Server(("0.0.0.0" if WHERE == "cluster" else "127.0.0.1", int(os.environ.get("PORT", "8080"))),
+                    Handler)
     print(f"{NAME} ({WHERE}) listening on {server.server_address[1]}", flush=True)
     try:
         server.serve_forever()

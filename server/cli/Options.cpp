@@ -58,9 +58,10 @@ void addSessionFlags(CLI::App& app, SessionOptions& session) {
       ->type_name("IMAGE");
   app.add_option(
          "--outbound", session.outbound,
-         "how `-- CMD` reaches the namespace: proxy (default: proxy variables, HTTP clients) or netns "
-         "(its own rootless network namespace: every TCP connection and DNS query, any program)")
-      ->check(oneOf({"proxy", "netns"}));
+         "how `-- CMD` reaches the namespace: proxy (default: proxy variables, HTTP clients), preload (an "
+         "LD_PRELOAD shim as well: any dynamically linked TCP client) or netns (its own rootless network "
+         "namespace: every TCP connection and DNS query, any program)")
+      ->check(oneOf({"proxy", "preload", "netns"}));
   app.add_option(
          "--debug-port", session.debugPorts,
          "with --outbound netns: 127.0.0.1:PORT here reaches PORT inside the namespace, where CMD's debug "

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "server/core/Backend.hpp"
+#include "server/core/Executable.hpp"
 #include "server/ide/SessionJson.hpp"
 
 extern char** environ;
@@ -316,6 +317,18 @@ int runSession(const Options& chosen) {
     printer.cleanActions(backend.cleanOwnStaleSessions(), false);
   } catch (const core::Error& error) {
     printer.error(error);  // not fatal: this start may still work
+  }
+  if (options.outbound == "preload" && !options.run.empty()) {
+    // The shim reaches only what the dynamic loader starts: say so now, not after a session that catches
+    // nothing.
+    const auto program = core::inspectProgram(options.run[0]);
+    if (program.linkage == core::Linkage::Static) {
+      std::cerr << "tether: " << program.path
+                << " is statically linked, so the LD_PRELOAD shim of --outbound preload cannot reach it (a "
+                   "CGO_ENABLED=0 Go binary, a musl static build). Use --outbound netns, which catches every "
+                   "connection of any program.\n";
+      return 2;
+    }
   }
   core::SessionRequest request;
   request.caller = core::Caller::Cli;

@@ -148,8 +148,9 @@ session::SessionSpec specFor(const SessionRequest& request) {
     throw Error(
         ErrorCategory::User,
         "unknown outbound \"" + request.outbound + "\" (" + (ide ? "outbound" : "--outbound") + ")",
-        "use proxy (the default: proxy variables, for HTTP clients) or netns (every TCP connection and DNS "
-        "query of the command, in its own network namespace; Linux)");
+        "use proxy (the default: proxy variables, for HTTP clients), preload (also an LD_PRELOAD shim for "
+        "dynamically linked programs: cluster names and addresses for any TCP client; Linux, glibc) or netns "
+        "(every TCP connection and DNS query of the command, in its own network namespace; Linux)");
   }
   spec.outbound = *outbound;
   if (*mode == session::Mode::Preview) {

@@ -72,6 +72,28 @@ std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input
   return env;
 }
 
+std::map<std::string, std::string> preloadEnvironment(const PreloadEnvInput& input,
+                                                      const std::map<std::string, std::string>& current) {
+  const auto existing = find(current, "LD_PRELOAD");
+  return {{"LD_PRELOAD", existing.empty() ? input.library : input.library + ":" + existing},
+          {"TETHER_PRELOAD", input.socketPath},
+          {"TETHER_PRELOAD_PORT", std::to_string(input.port)},
+          {"TETHER_PRELOAD_RANGES", joined(input.ranges, ",")},
+          {"TETHER_PRELOAD_DOMAINS", joined(input.domains, ",")}};
+}
+
+std::string findPreloadLibrary() {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  for (const auto& candidate :
+       {self.parent_path() / "libtether-preload.so",
+        self.parent_path().parent_path() / "lib" / "tether" / "libtether-preload.so"}) {
+    if (std::filesystem::is_regular_file(candidate, ec)) return candidate.string();
+  }
+  return {};
+}
+
 std::string findJvmAgent() {
   std::error_code ec;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);

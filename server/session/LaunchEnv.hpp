@@ -40,4 +40,20 @@ std::map<std::string, std::string> launchEnvironment(const LaunchEnvInput& input
 // tether-jvm-agent.jar beside the running executable (or in ../share/tether/), or empty.
 std::string findJvmAgent();
 
+// libtether-preload.so beside the running executable (or in ../lib/tether/), or empty.
+std::string findPreloadLibrary();
+
+struct PreloadEnvInput {
+  std::string library;               // libtether-preload.so
+  std::string socketPath;            // the session's PreloadService
+  std::uint16_t port = 0;            // ... and its connection port
+  std::vector<std::string> ranges;   // the cluster's IPv4 ranges ("10.96.0.0/16")
+  std::vector<std::string> domains;  // the pod's search path
+};
+
+// LD_PRELOAD (the shim first, the user's own after it) and the shim's TETHER_PRELOAD* settings, added to
+// the proxy variables (HTTP clients keep using the proxy; the shim catches the rest).
+std::map<std::string, std::string> preloadEnvironment(const PreloadEnvInput& input,
+                                                      const std::map<std::string, std::string>& current);
+
 }  // namespace tether::session

@@ -31,11 +31,19 @@ const char* modeChoices() {
 }
 
 const char* toString(Outbound outbound) {
-  return outbound == Outbound::Netns ? "netns" : "proxy";
+  switch (outbound) {
+    case Outbound::Netns:
+      return "netns";
+    case Outbound::Preload:
+      return "preload";
+    case Outbound::Proxy:
+      break;
+  }
+  return "proxy";
 }
 
 std::optional<Outbound> parseOutbound(std::string_view text) {
-  for (const auto outbound : {Outbound::Proxy, Outbound::Netns}) {
+  for (const auto outbound : {Outbound::Proxy, Outbound::Netns, Outbound::Preload}) {
     if (text == toString(outbound)) return outbound;
   }
   return std::nullopt;

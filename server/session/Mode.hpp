@@ -36,8 +36,9 @@ ModePlan planFor(Mode mode);
 
 // How the local process reaches the namespace (every mode has it).
 enum class Outbound {
-  Proxy,  // proxy variables in the launch environment: HTTP clients that honour them (the default)
-  Netns,  // its own rootless network namespace (`tether netns-exec`): every TCP connection and DNS query
+  Proxy,    // proxy variables in the launch environment: HTTP clients that honour them (the default)
+  Netns,    // its own rootless network namespace (`tether netns-exec`): every TCP connection and DNS query
+  Preload,  // the proxy variables, and an LD_PRELOAD shim for the cluster's names and addresses (glibc)
 };
 
 const char* toString(Outbound outbound);

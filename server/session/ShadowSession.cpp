@@ -333,7 +333,11 @@ std::map<std::string, std::string> ShadowSession::launchEnvFor(
   if (!impl_->snap.netnsControl.empty()) return impl_->snap.launchEnv;
   auto input = *impl_->envInput;
   input.current = baseEnv;
-  return launchEnvironment(input);
+  auto env = launchEnvironment(input);
+  if (impl_->preloadInput) {
+    for (auto& [key, value] : preloadEnvironment(*impl_->preloadInput, baseEnv)) env[key] = value;
+  }
+  return env;
 }
 
 }  // namespace tether::session

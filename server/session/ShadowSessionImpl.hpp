@@ -19,6 +19,7 @@
 #include "server/tunnel/DnsForwarder.hpp"
 #include "server/tunnel/MixedProxy.hpp"
 #include "server/tunnel/PortForwarder.hpp"
+#include "server/tunnel/PreloadService.hpp"
 #include "server/tunnel/TunnelClient.hpp"
 #include "support/exec/SteppedTask.hpp"
 #include "support/exec/WorkCount.hpp"
@@ -177,7 +178,9 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   std::unique_ptr<kube::Waiter> serviceWatch;
   // Not shared with its coroutines: it is destroyed with Impl, after the session's work has drained.
   std::unique_ptr<tunnelclient::DnsForwarder> dns;
-  std::shared_ptr<netns::NamespaceHost> namespaceHost;  // outbound netns
+  std::shared_ptr<netns::NamespaceHost> namespaceHost;           // outbound netns
+  std::shared_ptr<tunnelclient::PreloadService> preloadService;  // outbound preload
+  std::optional<PreloadEnvInput> preloadInput;                   // ... and what its launch environment names
 };
 
 template <typename Ready>

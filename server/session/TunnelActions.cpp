@@ -63,7 +63,8 @@ Outcome ShadowSession::Impl::openTunnel() {
   const auto credentials = tunnelclient::ProxyCredentials::generate();
   const tunnelclient::ProxyAuth auth(credentials);
   tunnelclient::ProxyConfig proxyConfig;
-  proxyConfig.policy = outboundPolicy();
+  const auto policy = outboundPolicy();
+  proxyConfig.policy = policy;
   proxy = std::make_shared<tunnelclient::MixedProxy>(tunnel, auth, proxyConfig);
   std::string error;
   if (!proxy->bind(0, error)) {
@@ -88,8 +89,38 @@ Outcome ShadowSession::Impl::openTunnel() {
       return failed("could not open the network namespace's control socket: " + error);
     }
   }
+  std::optional<PreloadEnvInput> preload;
+  if (request.outbound == Outbound::Preload) {
+    tunnelclient::PreloadConfig preloadConfig;
+    const auto& domain = request.clusterDomain;
+    preloadConfig.search = {request.namespaceName + ".svc." + domain, "svc." + domain, domain};
+    preloadService = std::make_shared<tunnelclient::PreloadService>(tunnel, preloadConfig, proxyConfig);
+    PreloadEnvInput shim;
+    shim.library = findPreloadLibrary();
+    shim.socketPath = netns::privateSocketPath("preload-" + request.id + ".sock", error);
+    if (shim.library.empty()) {
+      return failed(
+          "libtether-preload.so is not installed beside tether, so --outbound preload cannot work here; "
+          "reinstall Tether, or use --outbound netns or proxy");
+    }
+    if (shim.socketPath.empty() || !preloadService->listen(shim.socketPath, error)) {
+      return failed("could not open the preload shim's socket: " + error);
+    }
+    shim.port = preloadService->port();
+    shim.domains = preloadConfig.search;
+    for (const auto& range : policy->clusterRanges) {
+      if (range.toString().find(':') == std::string::npos) shim.ranges.push_back(range.toString());
+    }
+    // Nothing learnt about the cluster's addresses: the private ranges, where clusters put them.
+    if (shim.ranges.empty()) shim.ranges = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"};
+    preload = shim;
+  }
   tunnelStarted = true;
   asio::post(executor, [this] {
+    if (preloadService) {
+      tunnel::spawnLogged(executor, preloadService->serveRequests(), "preload requests");
+      tunnel::spawnLogged(executor, preloadService->serveConnections(), "preload connections");
+    }
     if (namespaceHost) tunnel::spawnLogged(executor, namespaceHost->serve(), "netns control");
     tunnel::spawnLogged(executor, proxy->serve(), "proxy");
     tunnel::spawnLogged(executor, dns->serveUdp(), "dns udp");
@@ -108,6 +139,11 @@ Outcome ShadowSession::Impl::openTunnel() {
     std::lock_guard guard(mutex);
     snap.launchEnv = launchEnvironment(input);
     snap.dnsPort = dns->port();
+    if (preload) {
+      preloadInput = preload;
+      for (auto& [key, value] : preloadEnvironment(*preload, request.environment))
+        snap.launchEnv[key] = value;
+    }
     if (!netnsControl.empty()) {
       // Inside the namespace every connection is caught already, and 127.0.0.1 is the namespace's own:
       // proxy variables would point at nothing there.
@@ -235,6 +271,7 @@ void ShadowSession::Impl::stopTunnel() {
     for (const auto& forwarder : forwarders) forwarder->close();
     if (dns) dns->close();
     if (namespaceHost) namespaceHost->close();
+    if (preloadService) preloadService->close();
     if (tunnel) tunnel->stop();
   });
   bool timedOut = false;

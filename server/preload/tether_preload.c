@@ -1,0 +1,486 @@
+/* tether_preload.c - `--outbound preload`: an LD_PRELOAD library for dynamically linked programs on glibc.
+ *
+ * It changes two things and nothing else:
+ *   - names of the cluster resolve as in a pod (getaddrinfo, gethostbyname{,2}{,_r}): the session resolves
+ *     them with the pod's search path through the agent, and the program gets the real ClusterIPs and pod
+ *     IPs, so code that looks at addresses sees what it would in the cluster;
+ *   - a TCP connect to an address in the cluster's ranges goes to the session instead: the socket is bound to
+ *     127.0.0.1:0, the session is told which local port is meant for which address, and the socket connects
+ *     to the session's port, in the caller's own blocking mode (a non-blocking connect still returns
+ *     EINPROGRESS and completes asynchronously). getpeername reports the cluster address.
+ * Everything else (loopback, other addresses, UDP, names outside the cluster) goes to libc untouched.
+ *
+ * The connect path is async-signal-safe, as connect itself is: a fresh Unix socket per question, buffers on
+ * the stack, no malloc, no locks; so it is safe in threads, after fork and in signal handlers. The settings
+ * come from the environment (TETHER_PRELOAD, TETHER_PRELOAD_PORT, TETHER_PRELOAD_RANGES,
+ * TETHER_PRELOAD_DOMAINS), read once when the library is loaded.
+ *
+ * A remote failure (nothing listens at the cluster address) shows as ECONNRESET on the first read or write,
+ * not as ECONNREFUSED from connect: the local connect has already succeeded by then. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_RANGES 32
+#define MAX_DOMAINS 8
+#define MAX_TEXT 256
+#define MAX_ADDRESSES 16
+
+struct range {
+  uint32_t network; /* host order */
+  uint32_t mask;
+};
+
+static int enabled;
+static char control_path[108];
+static uint16_t session_port;
+static struct range ranges[MAX_RANGES];
+static int range_count;
+static char domains[MAX_DOMAINS][MAX_TEXT];
+static int domain_count;
+
+static int (*real_connect)(int, const struct sockaddr *, socklen_t);
+static int (*real_getpeername)(int, struct sockaddr *, socklen_t *);
+static int (*real_getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+static struct hostent *(*real_gethostbyname)(const char *);
+static struct hostent *(*real_gethostbyname2)(const char *, int);
+static int (*real_gethostbyname_r)(const char *, struct hostent *, char *, size_t, struct hostent **, int *);
+static int (*real_gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t, struct hostent **, int *);
+
+static void parse_ranges(const char *text) {
+  while (text && *text && range_count < MAX_RANGES) {
+    char item[64];
+    size_t length = strcspn(text, ",");
+    if (length < sizeof(item)) {
+      memcpy(item, text, length);
+      item[length] = '\0';
+      char *slash = strchr(item, '/');
+      int bits = 32;
+      if (slash) {
+        *slash = '\0';
+        bits = atoi(slash + 1);
+      }
+      struct in_addr address;
+      if (inet_pton(AF_INET, item, &address) == 1 && bits >= 0 && bits <= 32) {
+        uint32_t mask = bits == 0 ? 0 : 0xFFFFFFFFu << (32 - bits);
+        ranges[range_count].network = ntohl(address.s_addr) & mask;
+        ranges[range_count].mask = mask;
+        range_count++;
+      }
+    }
+    text += length;
+    if (*text == ',') text++;
+  }
+}
+
+static void parse_domains(const char *text) {
+  while (text && *text && domain_count < MAX_DOMAINS) {
+    size_t length = strcspn(text, ",");
+    if (length > 0 && length < MAX_TEXT) {
+      memcpy(domains[domain_count], text, length);
+      domains[domain_count][length] = '\0';
+      domain_count++;
+    }
+    text += length;
+    if (*text == ',') text++;
+  }
+}
+
+__attribute__((constructor)) static void load(void) {
+  real_connect = dlsym(RTLD_NEXT, "connect");
+  real_getpeername = dlsym(RTLD_NEXT, "getpeername");
+  real_getaddrinfo = dlsym(RTLD_NEXT, "getaddrinfo");
+  real_gethostbyname = dlsym(RTLD_NEXT, "gethostbyname");
+  real_gethostbyname2 = dlsym(RTLD_NEXT, "gethostbyname2");
+  real_gethostbyname_r = dlsym(RTLD_NEXT, "gethostbyname_r");
+  real_gethostbyname2_r = dlsym(RTLD_NEXT, "gethostbyname2_r");
+  const char *path = getenv("TETHER_PRELOAD");
+  const char *port = getenv("TETHER_PRELOAD_PORT");
+  if (!path || !port || strlen(path) >= sizeof(control_path)) return;
+  strcpy(control_path, path);
+  session_port = (uint16_t)atoi(port);
+  parse_ranges(getenv("TETHER_PRELOAD_RANGES"));
+  parse_domains(getenv("TETHER_PRELOAD_DOMAINS"));
+  enabled = session_port != 0 && real_connect && real_getpeername && real_getaddrinfo;
+}
+
+/* One question to the session on a fresh connection; the answer line (without its newline) in `reply`.
+ * Async-signal-safe: only syscalls and stack memory. Returns 0, or -1 when the session cannot be asked. */
+static int ask(const char *question, size_t length, char *reply, size_t size) {
+  int saved = errno;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_un address;
+  memset(&address, 0, sizeof(address));
+  address.sun_family = AF_UNIX;
+  memcpy(address.sun_path, control_path, strlen(control_path));
+  int result = -1;
+  if (real_connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0) {
+    size_t sent = 0;
+    while (sent < length) {
+      ssize_t n = write(fd, question + sent, length - sent);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      sent += (size_t)n;
+    }
+    size_t got = 0;
+    while (sent == length && got + 1 < size) {
+      ssize_t n = read(fd, reply + got, size - 1 - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += (size_t)n;
+      if (memchr(reply, '\n', got)) break;
+    }
+    reply[got] = '\0';
+    char *newline = memchr(reply, '\n', got);
+    if (newline) {
+      *newline = '\0';
+      result = 0;
+    }
+  }
+  close(fd);
+  errno = saved;
+  return result;
+}
+
+/* Appends decimal `value` to `out` at *at (no snprintf: not async-signal-safe). */
+static void put_number(char *out, size_t *at, unsigned value) {
+  char digits[12];
+  int count = 0;
+  do {
+    digits[count++] = (char)('0' + value % 10);
+    value /= 10;
+  } while (value);
+  while (count) out[(*at)++] = digits[--count];
+}
+
+static void put_text(char *out, size_t *at, const char *text) {
+  size_t length = strlen(text);
+  memcpy(out + *at, text, length);
+  *at += length;
+}
+
+/* The IPv4 address a connect is for (a sockaddr_in, or a v4-mapped sockaddr_in6); 0 when neither. */
+static int destination_v4(const struct sockaddr *address, socklen_t length, uint32_t *ip, uint16_t *port) {
+  if (address->sa_family == AF_INET && length >= sizeof(struct sockaddr_in)) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)address;
+    *ip = ntohl(in->sin_addr.s_addr);
+    *port = ntohs(in->sin_port);
+    return 1;
+  }
+  if (address->sa_family == AF_INET6 && length >= sizeof(struct sockaddr_in6)) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)address;
+    if (!IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) return 0;
+    memcpy(ip, &in6->sin6_addr.s6_addr[12], 4);
+    *ip = ntohl(*ip);
+    *port = ntohs(in6->sin6_port);
+    return 1;
+  }
+  return 0;
+}
+
+static int in_cluster(uint32_t ip) {
+  for (int i = 0; i < range_count; ++i) {
+    if ((ip & ranges[i].mask) == ranges[i].network) return 1;
+  }
+  return 0;
+}
+
+/* Fills a loopback address of the socket's own family: 127.0.0.1:port or ::ffff:127.0.0.1:port. */
+static socklen_t loopback(int family, uint16_t port, struct sockaddr_storage *out) {
+  memset(out, 0, sizeof(*out));
+  if (family == AF_INET6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    in6->sin6_addr.s6_addr[10] = 0xFF;
+    in6->sin6_addr.s6_addr[11] = 0xFF;
+    in6->sin6_addr.s6_addr[12] = 127;
+    in6->sin6_addr.s6_addr[15] = 1;
+    return sizeof(struct sockaddr_in6);
+  }
+  struct sockaddr_in *in = (struct sockaddr_in *)out;
+  in->sin_family = AF_INET;
+  in->sin_port = htons(port);
+  in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sizeof(struct sockaddr_in);
+}
+
+static uint16_t local_port(int fd) {
+  struct sockaddr_storage bound;
+  socklen_t length = sizeof(bound);
+  if (getsockname(fd, (struct sockaddr *)&bound, &length) != 0) return 0;
+  if (bound.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&bound)->sin_port);
+  if (bound.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+  return 0;
+}
+
+int connect(int fd, const struct sockaddr *address, socklen_t length) {
+  if (!real_connect) real_connect = dlsym(RTLD_NEXT, "connect");
+  uint32_t ip = 0;
+  uint16_t port = 0;
+  if (!enabled || !address || !destination_v4(address, length, &ip, &port) || !in_cluster(ip)) {
+    return real_connect(fd, address, length);
+  }
+  int type = 0;
+  socklen_t typeLength = sizeof(type);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &typeLength) != 0 || type != SOCK_STREAM) {
+    return real_connect(fd, address, length);
+  }
+  int saved = errno;
+  struct sockaddr_storage here;
+  uint16_t from = local_port(fd);
+  if (from == 0) {
+    socklen_t hereLength = loopback(address->sa_family, 0, &here);
+    if (bind(fd, (struct sockaddr *)&here, hereLength) != 0) return -1;
+    from = local_port(fd);
+  }
+  char question[96];
+  size_t at = 0;
+  put_text(question, &at, "C ");
+  put_number(question, &at, from);
+  put_text(question, &at, " ");
+  put_number(question, &at, (ip >> 24) & 0xFF);
+  put_text(question, &at, ".");
+  put_number(question, &at, (ip >> 16) & 0xFF);
+  put_text(question, &at, ".");
+  put_number(question, &at, (ip >> 8) & 0xFF);
+  put_text(question, &at, ".");
+  put_number(question, &at, ip & 0xFF);
+  put_text(question, &at, " ");
+  put_number(question, &at, port);
+  put_text(question, &at, "\n");
+  char reply[32];
+  if (ask(question, at, reply, sizeof(reply)) != 0 || reply[0] != 'K') {
+    errno = ENETUNREACH; /* the session is gone: the cluster cannot be reached */
+    return -1;
+  }
+  errno = saved;
+  struct sockaddr_storage session;
+  socklen_t sessionLength = loopback(address->sa_family, session_port, &session);
+  return real_connect(fd, (struct sockaddr *)&session, sessionLength);
+}
+
+int getpeername(int fd, struct sockaddr *address, socklen_t *length) {
+  if (!real_getpeername) real_getpeername = dlsym(RTLD_NEXT, "getpeername");
+  int result = real_getpeername(fd, address, length);
+  if (result != 0 || !enabled || !address || !length) return result;
+  uint32_t ip = 0;
+  uint16_t port = 0;
+  if (!destination_v4(address, *length, &ip, &port) || ip != 0x7F000001u || port != session_port) return result;
+  char question[32];
+  size_t at = 0;
+  put_text(question, &at, "P ");
+  put_number(question, &at, local_port(fd));
+  put_text(question, &at, "\n");
+  char reply[96];
+  if (ask(question, at, reply, sizeof(reply)) != 0 || reply[0] != 'A') return result;
+  char *text = reply + 2;
+  char *space = strchr(text, ' ');
+  if (!space) return result;
+  *space = '\0';
+  struct in_addr original;
+  if (inet_pton(AF_INET, text, &original) != 1) return result;
+  uint16_t originalPort = (uint16_t)atoi(space + 1);
+  if (address->sa_family == AF_INET6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
+    memcpy(&in6->sin6_addr.s6_addr[12], &original, 4);
+    in6->sin6_port = htons(originalPort);
+  } else {
+    struct sockaddr_in *in = (struct sockaddr_in *)address;
+    in->sin_addr = original;
+    in->sin_port = htons(originalPort);
+  }
+  return result;
+}
+
+/* --- names ------------------------------------------------------------------------------------------- */
+
+static int ends_with(const char *text, const char *suffix) {
+  size_t a = strlen(text), b = strlen(suffix);
+  return a >= b && strcasecmp(text + a - b, suffix) == 0;
+}
+
+/* Whether the cluster may know `name`: 2 for names only the cluster resolves (`.svc`, under a search domain),
+ * 1 for names it may resolve (a single label, `orders.shop` for another namespace: the pod's search path
+ * makes them Services, and when the cluster has no such name the system's resolver is asked instead), 0 for
+ * the rest (address literals, localhost, names with more dots). */
+static int cluster_name(const char *name) {
+  if (!enabled || !name || !*name || strlen(name) >= MAX_TEXT) return 0;
+  struct in6_addr any;
+  if (inet_pton(AF_INET, name, &any) == 1 || inet_pton(AF_INET6, name, &any) == 1) return 0;
+  if (strcasecmp(name, "localhost") == 0 || ends_with(name, ".localhost")) return 0;
+  char trimmed[MAX_TEXT];
+  strcpy(trimmed, name);
+  size_t length = strlen(trimmed);
+  while (length && trimmed[length - 1] == '.') trimmed[--length] = '\0';
+  if (ends_with(trimmed, ".svc")) return 2;
+  for (int i = 0; i < domain_count; ++i) {
+    char suffix[MAX_TEXT + 1] = ".";
+    strcat(suffix, domains[i]);
+    if (ends_with(trimmed, suffix) || strcasecmp(trimmed, domains[i]) == 0) return 2;
+  }
+  const char *dot = strchr(trimmed, '.');
+  if (!dot || !strchr(dot + 1, '.')) return 1;
+  return 0;
+}
+
+/* The session's addresses for `name`: how many (0: no such name), or -1 when it cannot be asked. */
+static int resolve(const char *name, struct in_addr *out, int capacity) {
+  char question[MAX_TEXT + 8];
+  size_t at = 0;
+  put_text(question, &at, "R ");
+  put_text(question, &at, name);
+  put_text(question, &at, "\n");
+  char reply[MAX_ADDRESSES * 16 + 8];
+  if (ask(question, at, reply, sizeof(reply)) != 0 || reply[0] == 'E') return -1;
+  if (reply[0] != 'A') return 0;
+  int count = 0;
+  char *cursor = reply + 1;
+  while (*cursor == ' ' && count < capacity) {
+    cursor++;
+    char *end = strchr(cursor, ' ');
+    if (end) *end = '\0';
+    if (inet_pton(AF_INET, cursor, &out[count]) == 1) count++;
+    if (!end) break;
+    *end = ' ';
+    cursor = end;
+  }
+  return count;
+}
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints, struct addrinfo **result) {
+  if (!real_getaddrinfo) real_getaddrinfo = dlsym(RTLD_NEXT, "getaddrinfo");
+  int kind = cluster_name(node);
+  if (!kind || (hints && hints->ai_family == AF_INET6)) return real_getaddrinfo(node, service, hints, result);
+  struct in_addr addresses[MAX_ADDRESSES];
+  int count = resolve(node, addresses, MAX_ADDRESSES);
+  /* A name only the cluster has, while the session cannot answer: try again later, as a resolver says. */
+  if (count < 0 && kind == 2) return EAI_AGAIN;
+  /* A maybe-name the cluster does not have (or cannot answer for): the system's resolver, as without Tether. */
+  if (count < 0 || (count == 0 && kind == 1)) return real_getaddrinfo(node, service, hints, result);
+  if (count == 0) return EAI_NONAME;
+  /* libc builds each address's list (ports, socket types, flags) from the literal, so the result is what
+   * it would have been for a name its own resolver knew. */
+  struct addrinfo numeric;
+  memset(&numeric, 0, sizeof(numeric));
+  if (hints) numeric = *hints;
+  numeric.ai_flags |= AI_NUMERICHOST;
+  numeric.ai_flags &= ~AI_CANONNAME;
+  if (numeric.ai_family == AF_UNSPEC) numeric.ai_family = AF_INET;
+  struct addrinfo *head = NULL, **tail = &head;
+  for (int i = 0; i < count; ++i) {
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &addresses[i], text, sizeof(text));
+    struct addrinfo *one = NULL;
+    int status = real_getaddrinfo(text, service, &numeric, &one);
+    if (status != 0) {
+      if (head) freeaddrinfo(head);
+      return status;
+    }
+    *tail = one;
+    while (*tail) tail = &(*tail)->ai_next;
+  }
+  if (head && hints && (hints->ai_flags & AI_CANONNAME)) head->ai_canonname = strdup(node);
+  *result = head;
+  return 0;
+}
+
+/* gethostbyname's family: a hostent in the caller's buffer (or a static one, as libc's own). */
+static int fill_hostent(const char *name, const struct in_addr *addresses, int count, struct hostent *entry,
+                        char *buffer, size_t size) {
+  size_t need = strlen(name) + 1 + (size_t)(count + 1) * sizeof(char *) + sizeof(char *) +
+                (size_t)count * sizeof(struct in_addr) + sizeof(void *);
+  if (size < need) return ERANGE;
+  char *cursor = buffer;
+  uintptr_t misalign = (uintptr_t)cursor % sizeof(void *);
+  if (misalign) cursor += sizeof(void *) - misalign;
+  char **list = (char **)cursor;
+  cursor += (size_t)(count + 1) * sizeof(char *);
+  char **aliases = (char **)cursor;
+  cursor += sizeof(char *);
+  for (int i = 0; i < count; ++i) {
+    memcpy(cursor, &addresses[i], sizeof(struct in_addr));
+    list[i] = cursor;
+    cursor += sizeof(struct in_addr);
+  }
+  list[count] = NULL;
+  aliases[0] = NULL;
+  strcpy(cursor, name);
+  entry->h_name = cursor;
+  entry->h_aliases = aliases;
+  entry->h_addrtype = AF_INET;
+  entry->h_length = sizeof(struct in_addr);
+  entry->h_addr_list = list;
+  return 0;
+}
+
+int gethostbyname2_r(const char *name, int family, struct hostent *entry, char *buffer, size_t size,
+                     struct hostent **result, int *error) {
+  if (!real_gethostbyname2_r) real_gethostbyname2_r = dlsym(RTLD_NEXT, "gethostbyname2_r");
+  int kind = cluster_name(name);
+  if (family != AF_INET || !kind) return real_gethostbyname2_r(name, family, entry, buffer, size, result, error);
+  struct in_addr addresses[MAX_ADDRESSES];
+  int count = resolve(name, addresses, MAX_ADDRESSES);
+  if (count < 0 && kind == 2) {
+    *result = NULL;
+    *error = TRY_AGAIN;
+    return EAGAIN;
+  }
+  if (count < 0 || (count == 0 && kind == 1)) {
+    return real_gethostbyname2_r(name, family, entry, buffer, size, result, error);
+  }
+  *result = NULL;
+  if (count == 0) {
+    *error = HOST_NOT_FOUND;
+    return 0;
+  }
+  int status = fill_hostent(name, addresses, count, entry, buffer, size);
+  if (status != 0) {
+    *error = NETDB_INTERNAL;
+    return status;
+  }
+  *result = entry;
+  return 0;
+}
+
+int gethostbyname_r(const char *name, struct hostent *entry, char *buffer, size_t size, struct hostent **result,
+                    int *error) {
+  if (!cluster_name(name)) {
+    if (!real_gethostbyname_r) real_gethostbyname_r = dlsym(RTLD_NEXT, "gethostbyname_r");
+    return real_gethostbyname_r(name, entry, buffer, size, result, error);
+  }
+  return gethostbyname2_r(name, AF_INET, entry, buffer, size, result, error);
+}
+
+static struct hostent static_entry;
+static char static_buffer[2048];
+
+struct hostent *gethostbyname2(const char *name, int family) {
+  if (family != AF_INET || !cluster_name(name)) {
+    if (!real_gethostbyname2) real_gethostbyname2 = dlsym(RTLD_NEXT, "gethostbyname2");
+    return real_gethostbyname2(name, family);
+  }
+  struct hostent *result = NULL;
+  int error = 0;
+  gethostbyname2_r(name, family, &static_entry, static_buffer, sizeof(static_buffer), &result, &error);
+  if (!result) h_errno = error;
+  return result;
+}
+
+struct hostent *gethostbyname(const char *name) {
+  if (!cluster_name(name)) {
+    if (!real_gethostbyname) real_gethostbyname = dlsym(RTLD_NEXT, "gethostbyname");
+    return real_gethostbyname(name);
+  }
+  return gethostbyname2(name, AF_INET);
+}

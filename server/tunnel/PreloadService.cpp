@@ -1,0 +1,244 @@
+// PreloadService.cpp - the shim's requests, its connections, and names resolved as a pod resolves them.
+#include "server/tunnel/PreloadService.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <sstream>
+
+#include "protocol/tunnel/asio/AcceptLoop.hpp"
+#include "protocol/tunnel/asio/Spawn.hpp"
+#include "server/tunnel/DnsMessage.hpp"
+#include "server/tunnel/LocalListen.hpp"
+#include "server/tunnel/Reach.hpp"
+#include "server/tunnel/Splice.hpp"
+#include "support/text/LogText.hpp"
+
+namespace tether::tunnelclient {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using tcp = asio::ip::tcp;
+using local = asio::local::stream_protocol;
+
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxRequest = 512;
+
+void reset(tcp::socket& socket) {
+  boost::system::error_code ec;
+  socket.set_option(asio::socket_base::linger(true, 0), ec);
+  socket.close(ec);
+}
+
+}  // namespace
+
+PreloadService::PreloadService(std::shared_ptr<TunnelClient> tunnel, PreloadConfig config, ProxyConfig proxy)
+    : tunnel_(std::move(tunnel)),
+      config_(std::move(config)),
+      proxy_(std::move(proxy)),
+      requests_(tunnel_->executor()),
+      connections_(tunnel_->executor()) {}
+
+bool PreloadService::listen(const std::string& path, std::string& error) {
+  ::unlink(path.c_str());  // left by a session of ours that was killed
+  boost::system::error_code ec;
+  requests_.open(local(), ec);
+  const auto old = ::umask(0177);  // 0600 from the start
+  if (!ec) requests_.bind(local::endpoint(path), ec);
+  ::umask(old);
+  if (!ec) requests_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = path + ": " + ec.message();
+    return false;
+  }
+  path_ = path;
+  return bindLoopback(connections_, 0, error);
+}
+
+std::uint16_t PreloadService::port() const {
+  return connections_.local_endpoint().port();
+}
+
+void PreloadService::close() {
+  boost::system::error_code ec;
+  requests_.close(ec);
+  connections_.close(ec);
+  for (auto* socket : carried_) socket->close(ec);
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+asio::awaitable<void> PreloadService::serveRequests() {
+  auto self = shared_from_this();
+  while (requests_.is_open()) {
+    auto [ec, socket] = co_await requests_.async_accept(kAwait);
+    if (ec == asio::error::operation_aborted || !requests_.is_open()) co_return;
+    if (ec) continue;
+    tunnel::spawnLogged(tunnel_->executor(), self->answer(std::move(socket)), "preload request");
+  }
+}
+
+asio::awaitable<void> PreloadService::answer(local::socket socket) {
+  auto self = shared_from_this();
+  asio::steady_timer deadline(tunnel_->executor(), config_.requestTimeout);
+  std::string line;
+  auto got =
+      co_await (asio::async_read_until(socket, asio::dynamic_buffer(line, kMaxRequest), '\n', kAwait) ||
+                deadline.async_wait(kAwait));
+  if (got.index() == 1 || std::get<0>(std::get<0>(got))) co_return;
+  std::istringstream words(line.substr(0, line.find('\n')));
+  std::string verb;
+  words >> verb;
+  std::string reply = "E\n";
+  if (verb == "R") {
+    std::string name;
+    words >> name;
+    auto resolved = co_await (resolve(name) || deadline.async_wait(kAwait));
+    reply = resolved.index() == 0 ? std::get<0>(resolved) : std::string("E\n");
+  } else if (verb == "C") {
+    unsigned localPort = 0, port = 0;
+    std::string ip;
+    words >> localPort >> ip >> port;
+    if (localPort > 0 && localPort < 65536 && port > 0 && port < 65536 && isAddressLiteral(ip) &&
+        announced_.size() < config_.maxAnnounced) {
+      announced_[static_cast<std::uint16_t>(localPort)] =
+          Announced{HostPort{ip, static_cast<std::uint16_t>(port)}, ++generation_};
+      reply = "K\n";
+    }
+  } else if (verb == "P") {
+    unsigned localPort = 0;
+    words >> localPort;
+    const auto found =
+        localPort < 65536 ? announced_.find(static_cast<std::uint16_t>(localPort)) : announced_.end();
+    reply = found == announced_.end()
+                ? std::string("N\n")
+                : "A " + found->second.target.host + " " + std::to_string(found->second.target.port) + "\n";
+  }
+  co_await (asio::async_write(socket, asio::buffer(reply), kAwait) || deadline.async_wait(kAwait));
+}
+
+struct PreloadService::Pending {
+  explicit Pending(asio::any_io_executor executor)
+      : done(executor, std::chrono::steady_clock::time_point::max()) {}
+  asio::steady_timer done;  // cancelled when `reply` is set
+  std::string reply;
+};
+
+asio::awaitable<std::string> PreloadService::resolve(const std::string& name) {
+  auto self = shared_from_this();
+  const auto now = std::chrono::steady_clock::now();
+  if (const auto kept = answers_.find(name); kept != answers_.end()) {
+    if (kept->second.expires > now) co_return kept->second.reply;
+    answers_.erase(kept);
+  }
+  if (const auto asked = pending_.find(name); asked != pending_.end()) {
+    auto waiting = asked->second;  // someone is asking already: wait for that answer
+    if (waiting->reply.empty()) co_await waiting->done.async_wait(kAwait);
+    co_return waiting->reply.empty() ? std::string("E\n") : waiting->reply;
+  }
+  auto mine = std::make_shared<Pending>(tunnel_->executor());
+  pending_[name] = mine;
+  std::string reply;
+  try {
+    reply = co_await resolveOnce(name);
+  } catch (...) {
+    reply = "E\n";
+  }
+  pending_.erase(name);
+  mine->reply = reply;
+  mine->done.cancel();
+  if (reply[0] != 'E') {
+    answers_[name] = Answer{reply, now + (reply[0] == 'A' ? config_.answerTtl : config_.noSuchNameTtl)};
+    if (answers_.size() > 4096) answers_.erase(answers_.begin());  // bounded: an old answer goes
+  }
+  co_return reply;
+}
+
+asio::awaitable<std::string> PreloadService::resolveOnce(const std::string& rawName) {
+  std::string name = rawName;
+  const bool absolute = !name.empty() && name.back() == '.';
+  while (!name.empty() && name.back() == '.') name.pop_back();
+  std::vector<std::string> candidates;
+  const auto dots = static_cast<int>(std::count(name.begin(), name.end(), '.'));
+  if (absolute || dots >= config_.ndots) candidates.push_back(name);
+  if (!absolute) {
+    for (const auto& domain : config_.search) candidates.push_back(name + "." + domain);
+    if (dots < config_.ndots) candidates.push_back(name);
+  }
+  for (const auto& candidate : candidates) {
+    const auto query = dnsQuery(candidate, 1, nextQueryId_++);
+    if (query.empty()) co_return std::string("N\n");
+    auto conn = tunnel_->current();
+    if (!conn) co_return std::string("E\n");
+    auto reply = co_await conn->dns(query);
+    if (reply.code != tunnel::Code::Ok) co_return std::string("E\n");
+    const auto answer = parseDnsAnswer(reply.answer);
+    if (answer.rcode == 0 && !answer.addresses.empty()) {
+      std::string text = "A";
+      for (const auto& address : answer.addresses) text += " " + address;
+      co_return text + "\n";
+    }
+    if (answer.rcode != 0 && answer.rcode != 3) co_return std::string("E\n");
+  }
+  co_return std::string("N\n");
+}
+
+asio::awaitable<void> PreloadService::serveConnections() {
+  auto self = shared_from_this();
+  const tunnel::OnAccepted onAccepted = [self](tcp::socket socket) {
+    tunnel::spawnLogged(self->tunnel_->executor(), self->carry(std::move(socket)), "preload connection");
+  };
+  co_await tunnel::acceptLoop(connections_, "preload", onAccepted);
+}
+
+asio::awaitable<void> PreloadService::carry(tcp::socket socket) {
+  auto self = shared_from_this();
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  const auto found = ec ? announced_.end() : announced_.find(peer.port());
+  if (found == announced_.end()) {
+    reset(socket);  // not a connection the shim announced: nobody else may use the session's way out
+    co_return;
+  }
+  const auto localPort = found->first;
+  const auto target = found->second.target;
+  struct Forget {
+    PreloadService& service;
+    std::uint16_t port;
+    std::uint64_t generation;
+    tcp::socket* socket;
+    ~Forget() {
+      // The program's port may already belong to a newer socket it announced: that one stays.
+      const auto announced = service.announced_.find(port);
+      if (announced != service.announced_.end() && announced->second.generation == generation) {
+        service.announced_.erase(announced);
+      }
+      service.carried_.erase(socket);
+    }
+  } forget{*this, localPort, found->second.generation, &socket};
+  carried_.insert(&socket);
+  auto reached = co_await reach(*tunnel_, proxy_, target.host, target.port);
+  if (!reached.ok()) {
+    spdlog::info("event=preload_open_failed host={} port={} code=\"{}\" reason=\"{}\"", target.host,
+                 target.port, tunnel::toString(reached.code), support::logText(reached.message));
+    reset(socket);  // the program reads ECONNRESET: refused or unreachable, not a hang
+    co_return;
+  }
+  if (reached.outside) {
+    co_await splice(std::move(socket), std::move(reached.outside->socket));
+    co_return;
+  }
+  co_await reached.conn->pump(reached.id, std::move(socket));
+}
+
+}  // namespace tether::tunnelclient

@@ -1,0 +1,82 @@
+// PreloadService.hpp - the session's end of the LD_PRELOAD shim (`--outbound preload`, preload/): a Unix
+// socket the shim asks, and a loopback port the shim connects cluster-bound sockets to.
+//
+// The shim's requests, one line each on a fresh connection, one line back:
+//   `R NAME`              resolve NAME as a pod would (the pod's search path, A records through the
+//                         agent's resolver): `A IP...`, `N` (no such name) or `E` (the tunnel is down);
+//   `C LPORT IP PORT`     the socket bound to 127.0.0.1:LPORT is about to connect here, meant for IP:PORT:
+//   `K`; `P LPORT`             where the connection from LPORT was meant to go (getpeername): `A IP PORT` or
+//   `N`.
+// A connection accepted on the port is looked up by its source port and sent on by the session's routes
+// (the tunnel for the cluster's addresses); one that was not announced is reset.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "server/tunnel/OutboundPolicy.hpp"
+#include "server/tunnel/ProxyConfig.hpp"
+#include "server/tunnel/TunnelClient.hpp"
+
+namespace tether::tunnelclient {
+
+struct PreloadConfig {
+  std::vector<std::string> search;  // the pod's search path, tried in order for names with few dots
+  int ndots = 5;
+  std::chrono::milliseconds requestTimeout{10000};  // one request of the shim, resolution included
+  std::size_t maxAnnounced = 65536;                 // connections announced and not yet ended
+  // Answers kept: a program's 200 threads resolving one name make one question to the cluster, not 200.
+  std::chrono::milliseconds answerTtl{5000};
+  std::chrono::milliseconds noSuchNameTtl{2000};
+};
+
+class PreloadService : public std::enable_shared_from_this<PreloadService> {
+ public:
+  PreloadService(std::shared_ptr<TunnelClient> tunnel, PreloadConfig config, ProxyConfig proxy);
+  // The Unix socket at `path` (0600; its directory private) and a port on 127.0.0.1. False with `error`.
+  bool listen(const std::string& path, std::string& error);
+  std::uint16_t port() const;
+  boost::asio::awaitable<void> serveRequests();
+  boost::asio::awaitable<void> serveConnections();
+  void close();
+
+ private:
+  boost::asio::awaitable<void> answer(boost::asio::local::stream_protocol::socket socket);
+  boost::asio::awaitable<std::string> resolve(const std::string& name);
+  boost::asio::awaitable<std::string> resolveOnce(const std::string& name);
+  boost::asio::awaitable<void> carry(boost::asio::ip::tcp::socket socket);
+
+  std::shared_ptr<TunnelClient> tunnel_;
+  PreloadConfig config_;
+  ProxyConfig proxy_;
+  std::string path_;
+  boost::asio::local::stream_protocol::acceptor requests_;
+  boost::asio::ip::tcp::acceptor connections_;
+  struct Announced {
+    HostPort target;
+    std::uint64_t generation = 0;  // a port reused by a newer socket is not forgotten by the older one's end
+  };
+  struct Answer {
+    std::string reply;  // "A ..." or "N"
+    std::chrono::steady_clock::time_point expires;
+  };
+  struct Pending;  // a resolution in flight, which later askers of the same name wait for
+
+  std::map<std::uint16_t, Announced> announced_;  // by the shim's local port
+  std::uint64_t generation_ = 0;
+  std::map<std::string, Answer> answers_;
+  std::map<std::string, std::shared_ptr<Pending>> pending_;
+  std::set<boost::asio::ip::tcp::socket*> carried_;
+  std::uint16_t nextQueryId_ = 1;
+};
+
+}  // namespace tether::tunnelclient

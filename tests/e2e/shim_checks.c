@@ -1,0 +1,213 @@
+/* shim_checks.c - the LD_PRELOAD shim's checks, run as the session's command (tests/e2e/test_outbound_preload.py).
+ * Each check prints one line "NAME VALUE..." on stdout; the test reads them. Usage: shim_checks SERVICE PORT */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *service;
+static const char *port;
+/* Why fetches failed, by step (for a failure's reader). */
+static int failed_resolve, failed_connect, failed_answer;
+static pthread_mutex_t failures = PTHREAD_MUTEX_INITIALIZER;
+
+static void count_failure(int *which) {
+  pthread_mutex_lock(&failures);
+  (*which)++;
+  pthread_mutex_unlock(&failures);
+}
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+}
+
+/* Resolves SERVICE, connects (blocking), sends a GET for `path`, and says whether the answer names SERVICE. */
+static int fetch(const char *path) {
+  struct addrinfo hints = {0}, *found = NULL;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(service, port, &hints, &found) != 0) {
+    count_failure(&failed_resolve);
+    return 0;
+  }
+  int fd = socket(found->ai_family, SOCK_STREAM, 0);
+  int ok = 0;
+  const int connected = fd >= 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0;
+  if (!connected) count_failure(&failed_connect);
+  if (connected) {
+    char request[256];
+    int length = snprintf(request, sizeof(request), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, service);
+    if (write(fd, request, length) == length) {
+      char answer[8192];
+      size_t got = 0;
+      ssize_t n;
+      while (got < sizeof(answer) - 1 && (n = read(fd, answer + got, sizeof(answer) - 1 - got)) > 0) got += n;
+      answer[got] = '\0';
+      char needle[128];
+      snprintf(needle, sizeof(needle), "\"service\": \"%s\"", service);
+      ok = strstr(answer, needle) != NULL && strstr(answer, path) != NULL;
+      if (!ok) count_failure(&failed_answer);
+    }
+  }
+  if (fd >= 0) close(fd);
+  freeaddrinfo(found);
+  return ok;
+}
+
+static void *thread_fetch(void *arg) {
+  (void)arg;
+  return (void *)(long)fetch("/thread");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  service = argv[1];
+  port = argv[2];
+  setvbuf(stdout, NULL, _IOLBF, 0);
+
+  /* Resolution: the Service's ClusterIP, as in a pod. */
+  struct addrinfo hints = {0}, *found = NULL;
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  int status = getaddrinfo(service, port, &hints, &found);
+  char ip[INET_ADDRSTRLEN] = "none";
+  if (status == 0) inet_ntop(AF_INET, &((struct sockaddr_in *)found->ai_addr)->sin_addr, ip, sizeof(ip));
+  printf("resolved %s\n", ip);
+  struct hostent *entry = gethostbyname(service);
+  char legacy[INET_ADDRSTRLEN] = "none";
+  if (entry) inet_ntop(AF_INET, entry->h_addr_list[0], legacy, sizeof(legacy));
+  printf("gethostbyname %s\n", legacy);
+  if (status != 0) {
+    /* Without the shim (or its session): only what needs no cluster. */
+    struct addrinfo *none = NULL;
+    printf("invalid %d\n", getaddrinfo("example.invalid", "80", &hints, &none));
+    return 0;
+  }
+
+  /* Blocking connect; getpeername is the cluster address. */
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (status == 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0) {
+    struct sockaddr_in peer;
+    socklen_t length = sizeof(peer);
+    getpeername(fd, (struct sockaddr *)&peer, &length);
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &peer.sin_addr, text, sizeof(text));
+    printf("peer %s:%d\n", text, ntohs(peer.sin_port));
+  } else {
+    printf("peer failed %s\n", strerror(errno));
+  }
+  close(fd);
+  printf("fetch %d\n", fetch("/blocking"));
+
+  /* 200 non-blocking connects from one epoll loop: all complete, none waits for another. */
+  enum { COUNT = 200 };
+  int fds[COUNT], inprogress = 0, connected = 0;
+  int poller = epoll_create1(0);
+  double start = now_ms();
+  for (int i = 0; i < COUNT; ++i) {
+    fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int rc = connect(fds[i], found->ai_addr, found->ai_addrlen);
+    if (rc == 0 || errno == EINPROGRESS) inprogress++;
+    struct epoll_event event = {.events = EPOLLOUT, .data.fd = fds[i]};
+    epoll_ctl(poller, EPOLL_CTL_ADD, fds[i], &event);
+  }
+  double issued = now_ms() - start;
+  while (connected < COUNT) {
+    struct epoll_event events[64];
+    int n = epoll_wait(poller, events, 64, 20000);
+    if (n <= 0) break;
+    for (int i = 0; i < n; ++i) {
+      int error = 0;
+      socklen_t length = sizeof(error);
+      getsockopt(events[i].data.fd, SOL_SOCKET, SO_ERROR, &error, &length);
+      if (error == 0) connected++;
+      epoll_ctl(poller, EPOLL_CTL_DEL, events[i].data.fd, NULL);
+    }
+  }
+  double completed = now_ms() - start;
+  int answered = 0;
+  for (int i = 0; i < COUNT; ++i) {
+    int flags = fcntl(fds[i], F_GETFL);
+    fcntl(fds[i], F_SETFL, flags & ~O_NONBLOCK);
+    const char request[] = "GET /nonblocking HTTP/1.0\r\n\r\n";
+    char answer[16] = {0};
+    if (write(fds[i], request, sizeof(request) - 1) > 0 && read(fds[i], answer, 12) == 12 &&
+        strncmp(answer, "HTTP/1.", 7) == 0)
+      answered++;
+    close(fds[i]);
+  }
+  printf("nonblocking %d %d %d %.1f %.1f\n", inprogress, connected, answered, issued, completed);
+
+  /* 200 threads resolving and connecting at once. */
+  pthread_t threads[COUNT];
+  int ok = 0;
+  for (int i = 0; i < COUNT; ++i) pthread_create(&threads[i], NULL, thread_fetch, NULL);
+  for (int i = 0; i < COUNT; ++i) {
+    void *result;
+    pthread_join(threads[i], &result);
+    ok += (int)(long)result;
+  }
+  printf("threads %d resolve=%d connect=%d answer=%d\n", ok, failed_resolve, failed_connect, failed_answer);
+
+  /* A forked child, and a posix_spawn'd shell running curl without proxy variables. */
+  pid_t child = fork();
+  if (child == 0) _exit(fetch("/forked") ? 0 : 1);
+  int childStatus = 0;
+  waitpid(child, &childStatus, 0);
+  printf("fork %d\n", WIFEXITED(childStatus) && WEXITSTATUS(childStatus) == 0);
+  char command[256];
+  snprintf(command, sizeof(command),
+           "curl -sS --max-time 20 --noproxy '*' http://%s:%s/spawned | grep -q '\"service\": \"%s\"'", service, port,
+           service);
+  char *spawnArgv[] = {"sh", "-c", command, NULL};
+  pid_t spawned;
+  int spawnStatus = -1;
+  if (posix_spawnp(&spawned, "sh", NULL, NULL, spawnArgv, environ) == 0) waitpid(spawned, &spawnStatus, 0);
+  printf("spawn %d\n", WIFEXITED(spawnStatus) && WEXITSTATUS(spawnStatus) == 0);
+
+  /* A name nobody has, and a closed port: an answer, not a hang. */
+  struct addrinfo *none = NULL;
+  printf("nxdomain %d\n", getaddrinfo("no-such-service.svc", "80", &hints, &none));
+  printf("invalid %d\n", getaddrinfo("example.invalid", "80", &hints, &none));
+  struct sockaddr_in closed = *(struct sockaddr_in *)found->ai_addr;
+  closed.sin_port = htons(81);
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  int rc = connect(fd, (struct sockaddr *)&closed, sizeof(closed));
+  char byte;
+  ssize_t got = rc == 0 ? read(fd, &byte, 1) : -1;
+  printf("closed_port connect=%d read=%zd errno=%s\n", rc, got, got < 0 ? strerrorname_np(errno) : "none");
+  close(fd);
+
+  /* Loopback stays loopback. */
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in local = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t localLength = sizeof(local);
+  bind(listener, (struct sockaddr *)&local, sizeof(local));
+  listen(listener, 1);
+  getsockname(listener, (struct sockaddr *)&local, &localLength);
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  int loop = connect(fd, (struct sockaddr *)&local, sizeof(local)) == 0;
+  struct sockaddr_in peer;
+  socklen_t peerLength = sizeof(peer);
+  getpeername(fd, (struct sockaddr *)&peer, &peerLength);
+  printf("loopback %d %d\n", loop, ntohs(peer.sin_port) == ntohs(local.sin_port));
+  close(fd);
+  close(listener);
+  freeaddrinfo(found);
+  return 0;
+}

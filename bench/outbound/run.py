@@ -8,7 +8,10 @@ serves a small payload, and every row reaches that same nginx:
 - keep-alive req/s with wrk: direct, the tunnel alone, the HTTP proxy (absolute-form, one upstream stream
   per wrk connection), and CONNECT and SOCKS4a through socat (socat forwarding directly is the peer that
   shows socat's own share);
-- the DNS forwarder: queries/s and p50/p99, sequential, through the tunnel to a stand-in cluster resolver.
+- the DNS forwarder: queries/s and p50/p99, sequential, through the tunnel to a stand-in cluster resolver;
+- the LD_PRELOAD shim (--outbound preload): set-up and wrk req/s with the shim loaded and 127.0.0.2 (where a
+  second nginx listens) as "the cluster", and the shim's added cost on connects and getaddrinfo calls that are
+  not the cluster's (a C loop with and without the shim).
 
 Aim: every proxy row within 10 % of the tunnel alone for req/s. Rows not measured here say why. Prints;
 never fails a build. Usage: run.py BUILD_DIR [seconds-per-wrk-row]"""
@@ -154,6 +157,33 @@ def wrk(port, script=None):
     return float(found.group(1)) if found else float("nan"), (errors.group(0) if errors else "")
 
 
+def wrk_at(url, env):
+    done = subprocess.run(["wrk", "-t", "2", "-c", "8", "-d", f"{SECONDS}s", url], capture_output=True, text=True,
+                          timeout=SECONDS + 60, env=env)
+    found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", done.stdout)
+    return float(found.group(1)) if found else float("nan"), (errors.group(0) if errors else "")
+
+
+def start_second_nginx(work: Path, port: int):
+    """The same payload on 127.0.0.2: an address the shim's ranges make "the cluster's"."""
+    (work / "nginx2.conf").write_text(f"""
+daemon off; worker_processes 1; pid {work}/nginx2.pid; error_log {work}/nginx2.err;
+events {{ worker_connections 4096; }}
+http {{ access_log off; keepalive_requests 1000000;
+  server {{ listen 127.0.0.2:{port}; root {work}/www; }} }}
+""")
+    process = subprocess.Popen(["nginx", "-c", str(work / "nginx2.conf"), "-p", str(work)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.2", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return process
+
+
 def socat(listen, target):
     process = subprocess.Popen(["socat", f"TCP-LISTEN:{listen},fork,reuseaddr,bind=127.0.0.1", target],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -161,10 +191,8 @@ def socat(listen, target):
     return process
 
 
-def dns_rows(bed, shadow_dns_port):
+def dns_rows(dns_port):
     """Sequential queries through tether-tunnel's forwarder to the shadow's resolver (a stand-in)."""
-    dns_port = free_port()
-    bed.client(bed.shadow_port, "--dns", str(dns_port)).wait_line(r"state=connected")
     samples = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(5)
@@ -188,6 +216,85 @@ def run_fake_dns(port):
     threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True).start()
 
 
+SHIM_COST = r"""
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e6 + t.tv_nsec / 1e3; }
+int main(int argc, char **argv) {
+  int port = atoi(argv[1]), count = atoi(argv[2]);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7F000001)};
+  double start = now();
+  for (int i = 0; i < count; ++i) { int fd = socket(AF_INET, SOCK_STREAM, 0); connect(fd, (void *)&to, sizeof to); close(fd); }
+  double connects = (now() - start) / count;
+  struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+  start = now();
+  for (int i = 0; i < count; ++i) { if (getaddrinfo("127.0.0.1", "80", &hints, &res) == 0) freeaddrinfo(res); }
+  double literal = (now() - start) / count;
+  start = now();
+  for (int i = 0; i < count; ++i) { if (getaddrinfo("localhost", "80", &hints, &res) == 0) freeaddrinfo(res); }
+  double name = (now() - start) / count;
+  printf("%.2f %.2f %.2f\n", connects, literal, name);
+  return 0;
+}
+"""
+
+
+# Connection set-up from a separate Python process (so LD_PRELOAD applies to it alone).
+SETUP_PROBE = """
+import socket, sys, time
+port, count = int(sys.argv[1]), int(sys.argv[2])
+samples = []
+for _ in range(count):
+    start = time.perf_counter()
+    sock = socket.create_connection(("127.0.0.2", port))
+    sock.sendall(b"GET /small HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+    sock.recv(1)
+    sock.close()
+    samples.append((time.perf_counter() - start) * 1000)
+samples.sort()
+print(samples[len(samples) // 2], samples[int(len(samples) * 0.99)])
+"""
+
+
+def shim_env(library, socket_path, port):
+    return {**os.environ, "LD_PRELOAD": library, "TETHER_PRELOAD": socket_path, "TETHER_PRELOAD_PORT": str(port),
+            "TETHER_PRELOAD_RANGES": "127.0.0.2/32", "TETHER_PRELOAD_DOMAINS": "svc.cluster.local"}
+
+
+def shim_rows(work, port, nginx2_port, results):
+    library = Path(BUILD) / "server" / "libtether-preload.so"
+    if not library.exists() or not shutil.which("gcc"):
+        print("shim (--outbound preload)          not measured: libtether-preload.so or gcc missing")
+        return
+    env = shim_env(str(library), str(work / "preload.sock"), port)
+    probe = work / "setup_probe.py"
+    probe.write_text(SETUP_PROBE)
+    for name, environment in (("127.0.0.2 direct, Python client (peer)", os.environ),
+                              ("shim, Python client", env)):
+        done = subprocess.run(["/usr/bin/python3", str(probe), str(nginx2_port), str(CONNECTIONS)], capture_output=True,
+                              text=True, env=environment, timeout=300)
+        if done.returncode != 0:
+            print(f"{name:<34} failed: {done.stderr[-300:]}")
+            continue
+        p50, p99 = (float(v) for v in done.stdout.split())
+        print(f"{name:<34} {p50:>8.3f} {p99:>8.3f}")
+    cost = work / "shim_cost"
+    (work / "shim_cost.c").write_text(SHIM_COST)
+    subprocess.run(["gcc", "-O2", "-o", str(cost), str(work / "shim_cost.c")], check=True, capture_output=True)
+    listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    threading.Thread(target=lambda: [listener.accept()[0].close() for _ in iter(int, 1)], daemon=True).start()
+    lport = str(listener.getsockname()[1])
+    plain = subprocess.run([str(cost), lport, "2000"], capture_output=True, text=True).stdout.split()
+    shimmed = subprocess.run([str(cost), lport, "2000"], capture_output=True, text=True, env=env).stdout.split()
+    results["shim_cost"] = (plain, shimmed)
+    return env
+
+
 def main():
     for tool in ("nginx", "wrk", "socat"):
         if not shutil.which(tool):
@@ -202,10 +309,12 @@ def main():
     try:
         with Bed(BUILD) as bed:
             shadow = bed.shadow("--dns-server", f"127.0.0.1:{fake_dns_port}")
-            bed.shadow_port = shadow.tunnel_port
-            proxy, forward = free_port(), free_port()
+            proxy, forward, dns_port = free_port(), free_port(), free_port()
+            # One client serves every row: the shadow keeps one tunnel connection, as a session's does.
             client = bed.client(shadow.tunnel_port, "--proxy", str(proxy), "--forward",
-                                f"{forward}=127.0.0.1:{nginx_port}")
+                                f"{forward}=127.0.0.1:{nginx_port}", "--dns", str(dns_port), "--preload",
+                                str(work / "preload.sock"))
+            preload_port = int(client.wait_line(r"serving what=preload port=(\d+)").group(1))
             client.wait_line(r"state=connected")
             target = f"127.0.0.1:{nginx_port}"
 
@@ -220,7 +329,11 @@ def main():
                               ("SOCKS4a", setup_socks4a(proxy, nginx_port))):
                 p50, p99 = measure_setup(one)
                 print(f"{name:<34} {p50:>8.3f} {p99:>8.3f}")
-            print("shim (--outbound preload)          not built yet")
+            nginx2_port = free_port()
+            nginx2 = start_second_nginx(work, nginx2_port)
+            peers.append(nginx2)
+            extra = {}
+            env = shim_rows(work, preload_port, nginx2_port, extra)
             print("netns (--outbound netns)           measured on kubesim only (its addresses are the cluster's)")
 
             absolute = work / "absolute.lua"
@@ -250,8 +363,22 @@ def main():
                 base = results.get(compared) if compared else None
                 versus = f"{rate / base * 100:>9.0f}%" if base else ""
                 print(f"{name:<38} {rate:>10.0f} {versus:>10} {errors}")
+            if env:
+                rate, errors = wrk_at(f"http://127.0.0.2:{nginx2_port}/small", os.environ)
+                print(f"{'127.0.0.2 direct (peer of the next)':<38} {rate:>10.0f} {'':>10} {errors}")
+                base = results.get("tunnel alone (forward)")
+                rate, errors = wrk_at(f"http://127.0.0.2:{nginx2_port}/small", env)
+                print(f"{'shim (wrk with LD_PRELOAD)':<38} {rate:>10.0f} {rate / base * 100:>9.0f}% {errors}")
+            if "shim_cost" in extra:
+                plain, shimmed = extra["shim_cost"]
+                print("\nbench/outbound: the shim's cost on what is not the cluster's (microseconds per call, "
+                      "2,000 calls)")
+                print(f"{'call':<34} {'without':>8} {'with':>8}")
+                for index, call in enumerate(("connect to 127.0.0.1", "getaddrinfo(\"127.0.0.1\")",
+                                              "getaddrinfo(\"localhost\")")):
+                    print(f"{call:<34} {float(plain[index]):>8.2f} {float(shimmed[index]):>8.2f}")
 
-            rate, p50, p99 = dns_rows(bed, fake_dns_port)
+            rate, p50, p99 = dns_rows(dns_port)
             print(f"\nbench/outbound: DNS forwarder, {CONNECTIONS} sequential queries through the tunnel: "
                   f"{rate:.0f} queries/s, p50 {p50:.3f} ms, p99 {p99:.3f} ms")
             cores = os.cpu_count()

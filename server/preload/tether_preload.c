@@ -189,6 +189,7 @@ static int destination_v4(const struct sockaddr *address, socklen_t length, uint
 }
 
 static int in_cluster(uint32_t ip) {
+  if (ip == 0x7F000001u) return 0; /* 127.0.0.1 is the session's own address, whatever the ranges say */
   for (int i = 0; i < range_count; ++i) {
     if ((ip & ranges[i].mask) == ranges[i].network) return 1;
   }

@@ -24,6 +24,7 @@
 #include "server/tunnel/HttpProxy.hpp"
 #include "server/tunnel/MixedProxy.hpp"
 #include "server/tunnel/PortForwarder.hpp"
+#include "server/tunnel/PreloadService.hpp"
 #include "server/tunnel/ProxyConfig.hpp"
 #include "server/tunnel/Socks5Proxy.hpp"
 #include "server/tunnel/TunnelClient.hpp"
@@ -41,6 +42,7 @@ struct Args {
   std::optional<std::uint16_t> mixed;  // --proxy: HTTP, SOCKS5 and SOCKS4a on one port (a session's)
   // --forward LOCAL=HOST:PORT: `tether forward`'s fixed dial (the tunnel alone, for benchmarks).
   std::optional<std::uint16_t> forwardPort;
+  std::string preloadSocket;  // --preload SOCKET: the LD_PRELOAD shim's service (benchmarks)
   std::string forwardHost;
   std::uint16_t forwardTarget = 0;
   std::optional<std::uint16_t> dns;
@@ -78,6 +80,8 @@ std::optional<Args> parse(int argc, char** argv, std::string& error) {
       a.socks = port(value);
     } else if (flag == "--http-proxy" && port(value)) {
       a.httpProxy = port(value);
+    } else if (flag == "--preload") {
+      a.preloadSocket = value;
     } else if (flag == "--proxy" && port(value)) {
       a.mixed = port(value);
     } else if (flag == "--forward" && value.find('=') != std::string::npos && colon != std::string::npos &&
@@ -132,7 +136,7 @@ int main(int argc, char** argv) {
                  "PORT]\n"
                  "                     [--http-proxy PORT] [--proxy PORT] [--forward LOCAL=HOST:PORT] [--dns "
                  "PORT]\n"
-                 "                     [--max-attempts N]\n"
+                 "                     [--preload SOCKET] [--max-attempts N]\n"
                  "                     [--log-level LEVEL]\n"
                  "                     [--proxy-handshake-timeout MS] [--proxy-max-clients N]\n";
     return 2;
@@ -191,6 +195,18 @@ int main(int argc, char** argv) {
   if (args->httpProxy) tether::tunnel::spawnLogged(executor, http.serve(), "http proxy");
   if (args->mixed) tether::tunnel::spawnLogged(executor, mixed.serve(), "proxy");
   if (args->forwardPort) tether::tunnel::spawnLogged(executor, forwarder->serve(), "forward");
+  std::shared_ptr<PreloadService> preload;
+  if (!args->preloadSocket.empty()) {
+    preload = std::make_shared<PreloadService>(shared, PreloadConfig{}, args->proxy);
+    std::string preloadError;
+    if (!preload->listen(args->preloadSocket, preloadError)) {
+      spdlog::error("event=bind_failed what=preload error=\"{}\"", preloadError);
+      return 2;
+    }
+    std::cout << "serving what=preload port=" << preload->port() << std::endl;
+    tether::tunnel::spawnLogged(executor, preload->serveRequests(), "preload requests");
+    tether::tunnel::spawnLogged(executor, preload->serveConnections(), "preload connections");
+  }
   if (args->dns) {
     tether::tunnel::spawnLogged(executor, dns.serveUdp(), "dns udp");
     tether::tunnel::spawnLogged(executor, dns.serveTcp(), "dns tcp");
@@ -202,6 +218,7 @@ int main(int argc, char** argv) {
     http.close();
     mixed.close();
     forwarder->close();
+    if (preload) preload->close();
     dns.close();
     ioc.stop();
   });

@@ -141,7 +141,7 @@ export type SessionState = 'starting' | 'prepared' | 'active' | 'reconnecting' |
 // wrapper (outbound netns): goes before the debuggee's command line (`tether netns-exec --control P --`).
 export interface LaunchEnv { env: Record<string, string>; unset: string[]; notes: string[]; wrapper?: string[] }
 
-export type Outbound = 'proxy' | 'netns';
+export type Outbound = 'proxy' | 'preload' | 'netns';
 
 export interface Session {
   id: string;

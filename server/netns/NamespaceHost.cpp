@@ -39,6 +39,10 @@ namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
+std::string wordAt(const std::vector<std::string>& items, std::size_t index) {
+  return index < items.size() ? items[index] : std::string();
+}
+
 // Waits until `control` has a message or `bound` passes; the message, or nothing on timeout.
 asio::awaitable<std::optional<Received>> nextMessage(asio::posix::stream_descriptor& control,
                                                      std::chrono::milliseconds bound) {
@@ -180,7 +184,9 @@ asio::awaitable<void> NamespaceHost::runLink(std::shared_ptr<NamespaceHost> self
   const auto& config = self->config_;
 
   auto hello = co_await nextMessage(link->control, config.setupTimeout);
-  const auto helloWords = hello ? words(hello->text) : std::vector<std::string>{};
+  // No class-type temporaries in conditional expressions in coroutines (GCC 12 destroys them twice).
+  std::vector<std::string> helloWords;
+  if (hello) helloWords = words(hello->text);
   if (helloWords.empty() || helloWords[0] != "hello" || valueOf(helloWords, "version") != "1") {
     spdlog::warn("event=netns_refused reason=\"no hello from a tether netns-exec of this version\"");
     sendMessage(control, "refused this session speaks version 1; run the netns-exec of the same tether");
@@ -262,8 +268,7 @@ asio::awaitable<void> NamespaceHost::runLink(std::shared_ptr<NamespaceHost> self
         waiting->second->wake.cancel();
       }
     } else if (!got.empty() && got[0] == "exited") {
-      spdlog::info("event=netns_command_exited pid={} {}", link->pid,
-                   support::logText(got.size() > 1 ? got[1] : ""));
+      spdlog::info("event=netns_command_exited pid={} {}", link->pid, support::logText(wordAt(got, 1)));
     }
     for (const int fd : message.fds) ::close(fd);
   }
@@ -295,7 +300,11 @@ asio::awaitable<void> NamespaceHost::carryIn(std::shared_ptr<Link> link, std::ui
   ::getsockopt(waiting.fd, SOL_SOCKET, SO_DOMAIN, &domain, &size);
   tcp::socket inside(client.get_executor());
   boost::system::error_code ec;
-  inside.assign(domain == AF_INET6 ? tcp::v6() : tcp::v4(), waiting.fd, ec);
+  if (domain == AF_INET6) {
+    inside.assign(tcp::v6(), waiting.fd, ec);
+  } else {
+    inside.assign(tcp::v4(), waiting.fd, ec);
+  }
   if (ec) {
     ::close(waiting.fd);
     co_return;

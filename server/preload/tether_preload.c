@@ -15,12 +15,14 @@
  * come from the environment (TETHER_PRELOAD, TETHER_PRELOAD_PORT, TETHER_PRELOAD_RANGES,
  * TETHER_PRELOAD_DOMAINS), read once when the library is loaded.
  *
- * A remote failure (nothing listens at the cluster address) shows as ECONNRESET on the first read or write,
- * not as ECONNREFUSED from connect: the local connect has already succeeded by then. */
+ * A blocking connect waits for the session's dial, so a remote refusal is ECONNREFUSED from connect as
+ * usual; for a non-blocking socket it shows as ECONNRESET on the first read or write, since the local
+ * connect has completed by then. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -245,9 +247,13 @@ int connect(int fd, const struct sockaddr *address, socklen_t length) {
     if (bind(fd, (struct sockaddr *)&here, hereLength) != 0) return -1;
     from = local_port(fd);
   }
+  /* A blocking socket's connect can wait for the remote dial, so it fails as a connect would (ECONNREFUSED,
+   * ETIMEDOUT); a non-blocking one must return at once and learns of a failure as a reset. */
+  int flags = fcntl(fd, F_GETFL);
+  int blocking = flags >= 0 && !(flags & O_NONBLOCK);
   char question[96];
   size_t at = 0;
-  put_text(question, &at, "C ");
+  put_text(question, &at, blocking ? "D " : "C ");
   put_number(question, &at, from);
   put_text(question, &at, " ");
   put_number(question, &at, (ip >> 24) & 0xFF);
@@ -261,8 +267,18 @@ int connect(int fd, const struct sockaddr *address, socklen_t length) {
   put_number(question, &at, port);
   put_text(question, &at, "\n");
   char reply[32];
-  if (ask(question, at, reply, sizeof(reply)) != 0 || reply[0] != 'K') {
+  if (ask(question, at, reply, sizeof(reply)) != 0) {
     errno = ENETUNREACH; /* the session is gone: the cluster cannot be reached */
+    return -1;
+  }
+  if (reply[0] == 'F') {
+    errno = strcmp(reply, "F refused") == 0   ? ECONNREFUSED
+            : strcmp(reply, "F timeout") == 0 ? ETIMEDOUT
+                                              : EHOSTUNREACH;
+    return -1;
+  }
+  if (reply[0] != 'K') {
+    errno = ENETUNREACH;
     return -1;
   }
   errno = saved;

@@ -26,6 +26,11 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kClientRead = 64u * 1024u;
 constexpr std::size_t kUpstreamRead = 256u * 1024u;
 
+std::string openError(const Reached& reached) {
+  if (reached.code == Code::TransportLost) return reached.message;
+  return std::string(tunnel::toString(reached.code)) + ": " + reached.message;
+}
+
 int statusForOpen(Code code) {
   return code == Code::Timeout ? 504 : 502;
 }
@@ -159,9 +164,7 @@ asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::tunnel(const Pr
   auto reached = co_await reach(tunnel_, config_, plan.target.host, plan.target.port);
   if (!reached.ok()) {
     const int status = reached.code == Code::TransportLost ? 503 : statusForOpen(reached.code);
-    const std::string error = reached.code == Code::TransportLost
-                                  ? reached.message
-                                  : std::string(tunnel::toString(reached.code)) + ": " + reached.message;
+    const std::string error = openError(reached);
     co_return co_await refuse(status, error, false);
   }
   static constexpr std::string_view established = "HTTP/1.1 200 Connection established\r\n\r\n";

@@ -25,6 +25,12 @@ namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxProxyAnswer = 16 * 1024;
 
+// "host:port", "[v6]:port".
+std::string authorityOf(const std::string& host, std::uint16_t port) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
 OutsideFailure failureOf(const boost::system::error_code& ec) {
   if (ec == asio::error::connection_refused) return OutsideFailure::Refused;
   if (ec == asio::error::timed_out || ec == asio::error::operation_aborted) return OutsideFailure::Timeout;
@@ -87,8 +93,7 @@ asio::awaitable<std::optional<OutsideConnection>> dialOutside(const std::string&
     error = "your HTTP proxy " + proxy.address.host + ":" + std::to_string(proxy.address.port) + ": " + error;
     co_return std::nullopt;
   }
-  const bool v6 = host.find(':') != std::string::npos;
-  const std::string authority = (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  const std::string authority = authorityOf(host, port);
   std::string request = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
   if (!proxy.credentials.empty()) {
     request += "Proxy-Authorization: Basic " + support::encodeBase64(proxy.credentials) + "\r\n";

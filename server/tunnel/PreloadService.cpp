@@ -104,25 +104,25 @@ asio::awaitable<void> PreloadService::answer(local::socket socket) {
     std::string name;
     words >> name;
     auto resolved = co_await (resolve(name) || deadline.async_wait(kAwait));
-    reply = resolved.index() == 0 ? std::get<0>(resolved) : std::string("E\n");
-  } else if (verb == "C") {
+    if (resolved.index() == 0) reply = std::get<0>(resolved);
+  } else if (verb == "C" || verb == "D") {
     unsigned localPort = 0, port = 0;
     std::string ip;
     words >> localPort >> ip >> port;
     if (localPort > 0 && localPort < 65536 && port > 0 && port < 65536 && isAddressLiteral(ip) &&
         announced_.size() < config_.maxAnnounced) {
-      announced_[static_cast<std::uint16_t>(localPort)] =
-          Announced{HostPort{ip, static_cast<std::uint16_t>(port)}, ++generation_};
+      const auto key = static_cast<std::uint16_t>(localPort);
+      const HostPort target{ip, static_cast<std::uint16_t>(port)};
+      drop(key);
+      const auto generation = ++generation_;
+      announced_[key] = Announced{target, generation, nullptr};
       reply = "K\n";
+      if (verb == "D") reply = co_await dialFirst(key, generation, target, deadline);
     }
   } else if (verb == "P") {
     unsigned localPort = 0;
     words >> localPort;
-    const auto found =
-        localPort < 65536 ? announced_.find(static_cast<std::uint16_t>(localPort)) : announced_.end();
-    reply = found == announced_.end()
-                ? std::string("N\n")
-                : "A " + found->second.target.host + " " + std::to_string(found->second.target.port) + "\n";
+    reply = announcedReply(localPort);
   }
   co_await (asio::async_write(socket, asio::buffer(reply), kAwait) || deadline.async_wait(kAwait));
 }
@@ -134,6 +134,46 @@ struct PreloadService::Pending {
   std::string reply;
 };
 
+std::string PreloadService::announcedReply(unsigned port) const {
+  const auto found = port < 65536 ? announced_.find(static_cast<std::uint16_t>(port)) : announced_.end();
+  if (found == announced_.end()) return "N\n";
+  return "A " + found->second.target.host + " " + std::to_string(found->second.target.port) + "\n";
+}
+
+void PreloadService::drop(std::uint16_t port) {
+  const auto announced = announced_.find(port);
+  if (announced == announced_.end()) return;
+  // A stream dialled for a socket that never connected (or a port the program reuses) is let go.
+  if (announced->second.dialled && announced->second.dialled->conn) {
+    announced->second.dialled->conn->release(announced->second.dialled->id);
+  }
+  announced_.erase(announced);
+}
+
+asio::awaitable<std::string> PreloadService::dialFirst(std::uint16_t port, std::uint64_t generation,
+                                                       HostPort target, asio::steady_timer& deadline) {
+  auto self = shared_from_this();
+  auto dialled = co_await (reach(*tunnel_, proxy_, target.host, target.port) || deadline.async_wait(kAwait));
+  std::shared_ptr<Reached> reached;
+  if (dialled.index() == 0) reached = std::make_shared<Reached>(std::move(std::get<0>(dialled)));
+  const auto still = announced_.find(port);
+  const bool mine = still != announced_.end() && still->second.generation == generation;
+  if (!reached || !reached->ok()) {
+    if (mine) announced_.erase(still);
+    const auto code = reached ? reached->code : tunnel::Code::Timeout;
+    if (code == tunnel::Code::Refused) co_return std::string("F refused\n");
+    if (code == tunnel::Code::Timeout) co_return std::string("F timeout\n");
+    if (code == tunnel::Code::DnsFailure) co_return std::string("F noname\n");
+    co_return std::string("F unreachable\n");
+  }
+  if (mine) {
+    still->second.dialled = std::move(reached);
+  } else if (reached->conn) {
+    reached->conn->release(reached->id);  // the port was announced again meanwhile
+  }
+  co_return std::string("K\n");
+}
+
 asio::awaitable<std::string> PreloadService::resolve(const std::string& name) {
   auto self = shared_from_this();
   const auto now = std::chrono::steady_clock::now();
@@ -144,7 +184,8 @@ asio::awaitable<std::string> PreloadService::resolve(const std::string& name) {
   if (const auto asked = pending_.find(name); asked != pending_.end()) {
     auto waiting = asked->second;  // someone is asking already: wait for that answer
     if (waiting->reply.empty()) co_await waiting->done.async_wait(kAwait);
-    co_return waiting->reply.empty() ? std::string("E\n") : waiting->reply;
+    if (waiting->reply.empty()) co_return std::string("E\n");
+    co_return waiting->reply;
   }
   auto mine = std::make_shared<Pending>(tunnel_->executor());
   pending_[name] = mine;
@@ -227,7 +268,13 @@ asio::awaitable<void> PreloadService::carry(tcp::socket socket) {
     }
   } forget{*this, localPort, found->second.generation, &socket};
   carried_.insert(&socket);
-  auto reached = co_await reach(*tunnel_, proxy_, target.host, target.port);
+  Reached reached;
+  if (found->second.dialled) {
+    reached = std::move(*found->second.dialled);  // `D`: dialled while the program's connect() waited
+    found->second.dialled.reset();
+  } else {
+    reached = co_await reach(*tunnel_, proxy_, target.host, target.port);
+  }
   if (!reached.ok()) {
     spdlog::info("event=preload_open_failed host={} port={} code=\"{}\" reason=\"{}\"", target.host,
                  target.port, tunnel::toString(reached.code), support::logText(reached.message));

@@ -1,12 +1,13 @@
-// PreloadService.hpp - the session's end of the LD_PRELOAD shim (`--outbound preload`, preload/): a Unix
-// socket the shim asks, and a loopback port the shim connects cluster-bound sockets to.
+// PreloadService.hpp - the session's end of the LD_PRELOAD shim (`--outbound preload`, server/preload/): a
+// Unix socket the shim asks, and a loopback port the shim connects cluster-bound sockets to.
 //
 // The shim's requests, one line each on a fresh connection, one line back:
-//   `R NAME`              resolve NAME as a pod would (the pod's search path, A records through the
-//                         agent's resolver): `A IP...`, `N` (no such name) or `E` (the tunnel is down);
-//   `C LPORT IP PORT`     the socket bound to 127.0.0.1:LPORT is about to connect here, meant for IP:PORT:
-//   `K`; `P LPORT`             where the connection from LPORT was meant to go (getpeername): `A IP PORT` or
-//   `N`.
+// - `R NAME`: resolve NAME as a pod would (the pod's search path, A records through the agent's resolver);
+//   `A IP...`, `N` (no such name) or `E` (the tunnel is down).
+// - `C LPORT IP PORT`: the socket bound to 127.0.0.1:LPORT is about to connect here, meant for IP:PORT; `K`.
+// - `D LPORT IP PORT`: the same for a blocking socket, dialled first so that connect() fails as it would;
+//   `K` once the destination answered, else `F refused`, `F timeout`, `F noname` or `F unreachable`.
+// - `P LPORT`: where the connection from LPORT was meant to go (getpeername); `A IP PORT` or `N`.
 // A connection accepted on the port is looked up by its source port and sent on by the session's routes
 // (the tunnel for the cluster's addresses); one that was not announced is reset.
 #pragma once
@@ -14,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -25,6 +27,7 @@
 
 #include "server/tunnel/OutboundPolicy.hpp"
 #include "server/tunnel/ProxyConfig.hpp"
+#include "server/tunnel/Reach.hpp"
 #include "server/tunnel/TunnelClient.hpp"
 
 namespace tether::tunnelclient {
@@ -32,8 +35,10 @@ namespace tether::tunnelclient {
 struct PreloadConfig {
   std::vector<std::string> search;  // the pod's search path, tried in order for names with few dots
   int ndots = 5;
-  std::chrono::milliseconds requestTimeout{10000};  // one request of the shim, resolution included
-  std::size_t maxAnnounced = 65536;                 // connections announced and not yet ended
+  // One request of the shim, a resolution or a dial included (longer than the tunnel's 10 s open bound, so
+  // a slow dial is answered with its own reason).
+  std::chrono::milliseconds requestTimeout{15000};
+  std::size_t maxAnnounced = 65536;  // connections announced and not yet ended
   // Answers kept: a program's 200 threads resolving one name make one question to the cluster, not 200.
   std::chrono::milliseconds answerTtl{5000};
   std::chrono::milliseconds noSuchNameTtl{2000};
@@ -54,6 +59,13 @@ class PreloadService : public std::enable_shared_from_this<PreloadService> {
   boost::asio::awaitable<std::string> resolve(const std::string& name);
   boost::asio::awaitable<std::string> resolveOnce(const std::string& name);
   boost::asio::awaitable<void> carry(boost::asio::ip::tcp::socket socket);
+  // `P`'s answer: where the connection from `port` was meant to go.
+  std::string announcedReply(unsigned port) const;
+  // Forgets an announcement, releasing what was dialled for it.
+  void drop(std::uint16_t port);
+  // `D`: dials `target` now and keeps the result for the connection from `port`; the reply line.
+  boost::asio::awaitable<std::string> dialFirst(std::uint16_t port, std::uint64_t generation, HostPort target,
+                                                boost::asio::steady_timer& deadline);
 
   std::shared_ptr<TunnelClient> tunnel_;
   PreloadConfig config_;
@@ -64,6 +76,7 @@ class PreloadService : public std::enable_shared_from_this<PreloadService> {
   struct Announced {
     HostPort target;
     std::uint64_t generation = 0;  // a port reused by a newer socket is not forgotten by the older one's end
+    std::shared_ptr<Reached> dialled;  // `D`: the stream (or connection) opened before the program connected
   };
   struct Answer {
     std::string reply;  // "A ..." or "N"

@@ -188,9 +188,18 @@ int main(int argc, char **argv) {
   closed.sin_port = htons(81);
   fd = socket(AF_INET, SOCK_STREAM, 0);
   int rc = connect(fd, (struct sockaddr *)&closed, sizeof(closed));
+  printf("closed_port_blocking connect=%d errno=%s\n", rc, rc < 0 ? strerrorname_np(errno) : "none");
+  close(fd);
+  /* Non-blocking: connect returns at once, and the refusal arrives as a reset on the first read. */
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  rc = connect(fd, (struct sockaddr *)&closed, sizeof(closed));
+  int connectErrno = errno;
+  int flags = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   char byte;
-  ssize_t got = rc == 0 ? read(fd, &byte, 1) : -1;
-  printf("closed_port connect=%d read=%zd errno=%s\n", rc, got, got < 0 ? strerrorname_np(errno) : "none");
+  ssize_t got = read(fd, &byte, 1);
+  printf("closed_port_nonblocking connect=%s read=%zd errno=%s\n", rc == 0 ? "0" : strerrorname_np(connectErrno),
+         got, got < 0 ? strerrorname_np(errno) : "none");
   close(fd);
 
   /* Loopback stays loopback. */

@@ -3,9 +3,10 @@ IPs, so every success went through the session:
 
 - a C program (shim_checks.c, built here) resolves a Service to its real ClusterIP, connects blocking (and
   getpeername says the ClusterIP), makes 200 non-blocking connects from one epoll loop, 200 threads at once,
-  a forked child and a posix_spawn'd curl without proxy variables; a name nobody has and a closed port
-  answer at once; loopback is untouched;
-- redis-cli and psql, which ignore proxy variables, reach Redis and PostgreSQL pods by name;
+  a forked child and a posix_spawn'd curl without proxy variables; a name nobody has answers at once; a
+  closed port refuses a blocking connect (ECONNREFUSED) and resets a non-blocking one; loopback is untouched;
+- redis-cli, psql and Node 20's fetch, which ignore proxy variables, reach Redis, PostgreSQL and a Service by
+  name (and do not with the proxy variables alone);
 - a static binary is refused before anything starts, pointing to --outbound netns."""
 import json
 import os
@@ -41,7 +42,10 @@ def test_a_dynamically_linked_program_reaches_services_by_name(demo, launcher, t
     assert checks["threads"] == "200 resolve=0 connect=0 answer=0"
     assert checks["fork"] == "1" and checks["spawn"] == "1"
     assert checks["nxdomain"] == str(socket.EAI_NONAME)
-    assert checks["closed_port"].startswith("connect=0 read=-1 errno=ECONNRESET"), checks["closed_port"]
+    # A blocking connect waits for the remote dial and fails as it would; a non-blocking one resets.
+    assert checks["closed_port_blocking"] == "connect=-1 errno=ECONNREFUSED", checks
+    assert checks["closed_port_nonblocking"] in ("connect=EINPROGRESS read=-1 errno=ECONNRESET",
+                                                 "connect=0 read=-1 errno=ECONNRESET"), checks
     assert checks["loopback"] == "1 1"
 
     # Without the shim: example.invalid fails the same way, and the cluster's name does not resolve at all.
@@ -57,13 +61,17 @@ def test_clients_that_ignore_proxies_reach_redis_and_postgres(demo, launcher, tm
               "run = lambda *c: subprocess.run(c, capture_output=True, text=True, timeout=60)\n"
               "r = run('redis-cli', '-h', 'redis', 'PING')\n"
               "p = run('psql', '-h', 'postgres', '-U', 'postgres', '-tAc', 'select 1')\n"
-              "json.dump({'redis': r.stdout + r.stderr, 'psql': p.stdout + p.stderr}, open(sys.argv[1], 'w'))\n")
+              "n = run('node', '-e', 'fetch(\\'http://inventory/node\\').then(r => r.text()).then(console.log)"
+              ".catch(e => console.log(String(e.cause || e)))')\n"
+              "json.dump({'redis': r.stdout + r.stderr, 'psql': p.stdout + p.stderr, 'node': n.stdout + n.stderr},"
+              " open(sys.argv[1], 'w'))\n")
     connect = launcher.cli(launcher.env(), "-n", demo.ns, "--outbound", "preload", "--", "/usr/bin/python3", "-c",
                            script, out, command="connect")
     assert connect.wait(timeout=300) == 0, connect.stderr_text()
     results = json.loads(out.read_text())
     assert results["redis"].strip() == "PONG", results
     assert results["psql"].strip() == "1", results
+    assert json.loads(results["node"])["path"] == "/node", results  # Node 20's fetch ignores proxy variables
 
     # The same clients with only the proxy variables (the default) cannot resolve the names.
     connect = launcher.cli(launcher.env(), "-n", demo.ns, "--", "/usr/bin/python3", "-c", script, out,
@@ -72,6 +80,7 @@ def test_clients_that_ignore_proxies_reach_redis_and_postgres(demo, launcher, tm
     results = json.loads(out.read_text())
     assert "PONG" not in results["redis"] and "redis" in results["redis"], results
     assert results["psql"].strip() != "1", results
+    assert "ENOTFOUND" in results["node"] or "EAI_AGAIN" in results["node"], results
 
 
 def test_a_static_binary_is_refused_before_anything_starts(demo, launcher, tmp_path):

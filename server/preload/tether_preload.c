@@ -50,22 +50,22 @@ static int range_count;
 static char domains[MAX_DOMAINS][MAX_TEXT];
 static int domain_count;
 
-static int (*real_connect)(int, const struct sockaddr *, socklen_t);
-static int (*real_getpeername)(int, struct sockaddr *, socklen_t *);
-static int (*real_getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
-static struct hostent *(*real_gethostbyname)(const char *);
-static struct hostent *(*real_gethostbyname2)(const char *, int);
-static int (*real_gethostbyname_r)(const char *, struct hostent *, char *, size_t, struct hostent **, int *);
-static int (*real_gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t, struct hostent **, int *);
+static int (*real_connect)(int, const struct sockaddr*, socklen_t);
+static int (*real_getpeername)(int, struct sockaddr*, socklen_t*);
+static int (*real_getaddrinfo)(const char*, const char*, const struct addrinfo*, struct addrinfo**);
+static struct hostent* (*real_gethostbyname)(const char*);
+static struct hostent* (*real_gethostbyname2)(const char*, int);
+static int (*real_gethostbyname_r)(const char*, struct hostent*, char*, size_t, struct hostent**, int*);
+static int (*real_gethostbyname2_r)(const char*, int, struct hostent*, char*, size_t, struct hostent**, int*);
 
-static void parse_ranges(const char *text) {
+static void parse_ranges(const char* text) {
   while (text && *text && range_count < MAX_RANGES) {
     char item[64];
     size_t length = strcspn(text, ",");
     if (length < sizeof(item)) {
       memcpy(item, text, length);
       item[length] = '\0';
-      char *slash = strchr(item, '/');
+      char* slash = strchr(item, '/');
       int bits = 32;
       if (slash) {
         *slash = '\0';
@@ -84,7 +84,7 @@ static void parse_ranges(const char *text) {
   }
 }
 
-static void parse_domains(const char *text) {
+static void parse_domains(const char* text) {
   while (text && *text && domain_count < MAX_DOMAINS) {
     size_t length = strcspn(text, ",");
     if (length > 0 && length < MAX_TEXT) {
@@ -105,8 +105,8 @@ __attribute__((constructor)) static void load(void) {
   real_gethostbyname2 = dlsym(RTLD_NEXT, "gethostbyname2");
   real_gethostbyname_r = dlsym(RTLD_NEXT, "gethostbyname_r");
   real_gethostbyname2_r = dlsym(RTLD_NEXT, "gethostbyname2_r");
-  const char *path = getenv("TETHER_PRELOAD");
-  const char *port = getenv("TETHER_PRELOAD_PORT");
+  const char* path = getenv("TETHER_PRELOAD");
+  const char* port = getenv("TETHER_PRELOAD_PORT");
   if (!path || !port || strlen(path) >= sizeof(control_path)) return;
   strcpy(control_path, path);
   session_port = (uint16_t)atoi(port);
@@ -117,7 +117,7 @@ __attribute__((constructor)) static void load(void) {
 
 /* One question to the session on a fresh connection; the answer line (without its newline) in `reply`.
  * Async-signal-safe: only syscalls and stack memory. Returns 0, or -1 when the session cannot be asked. */
-static int ask(const char *question, size_t length, char *reply, size_t size) {
+static int ask(const char* question, size_t length, char* reply, size_t size) {
   int saved = errno;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -126,7 +126,7 @@ static int ask(const char *question, size_t length, char *reply, size_t size) {
   address.sun_family = AF_UNIX;
   memcpy(address.sun_path, control_path, strlen(control_path));
   int result = -1;
-  if (real_connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0) {
+  if (real_connect(fd, (struct sockaddr*)&address, sizeof(address)) == 0) {
     size_t sent = 0;
     while (sent < length) {
       ssize_t n = write(fd, question + sent, length - sent);
@@ -143,7 +143,7 @@ static int ask(const char *question, size_t length, char *reply, size_t size) {
       if (memchr(reply, '\n', got)) break;
     }
     reply[got] = '\0';
-    char *newline = memchr(reply, '\n', got);
+    char* newline = memchr(reply, '\n', got);
     if (newline) {
       *newline = '\0';
       result = 0;
@@ -155,7 +155,7 @@ static int ask(const char *question, size_t length, char *reply, size_t size) {
 }
 
 /* Appends decimal `value` to `out` at *at (no snprintf: not async-signal-safe). */
-static void put_number(char *out, size_t *at, unsigned value) {
+static void put_number(char* out, size_t* at, unsigned value) {
   char digits[12];
   int count = 0;
   do {
@@ -165,22 +165,22 @@ static void put_number(char *out, size_t *at, unsigned value) {
   while (count) out[(*at)++] = digits[--count];
 }
 
-static void put_text(char *out, size_t *at, const char *text) {
+static void put_text(char* out, size_t* at, const char* text) {
   size_t length = strlen(text);
   memcpy(out + *at, text, length);
   *at += length;
 }
 
 /* The IPv4 address a connect is for (a sockaddr_in, or a v4-mapped sockaddr_in6); 0 when neither. */
-static int destination_v4(const struct sockaddr *address, socklen_t length, uint32_t *ip, uint16_t *port) {
+static int destination_v4(const struct sockaddr* address, socklen_t length, uint32_t* ip, uint16_t* port) {
   if (address->sa_family == AF_INET && length >= sizeof(struct sockaddr_in)) {
-    const struct sockaddr_in *in = (const struct sockaddr_in *)address;
+    const struct sockaddr_in* in = (const struct sockaddr_in*)address;
     *ip = ntohl(in->sin_addr.s_addr);
     *port = ntohs(in->sin_port);
     return 1;
   }
   if (address->sa_family == AF_INET6 && length >= sizeof(struct sockaddr_in6)) {
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)address;
+    const struct sockaddr_in6* in6 = (const struct sockaddr_in6*)address;
     if (!IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) return 0;
     memcpy(ip, &in6->sin6_addr.s6_addr[12], 4);
     *ip = ntohl(*ip);
@@ -199,10 +199,10 @@ static int in_cluster(uint32_t ip) {
 }
 
 /* Fills a loopback address of the socket's own family: 127.0.0.1:port or ::ffff:127.0.0.1:port. */
-static socklen_t loopback(int family, uint16_t port, struct sockaddr_storage *out) {
+static socklen_t loopback(int family, uint16_t port, struct sockaddr_storage* out) {
   memset(out, 0, sizeof(*out));
   if (family == AF_INET6) {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+    struct sockaddr_in6* in6 = (struct sockaddr_in6*)out;
     in6->sin6_family = AF_INET6;
     in6->sin6_port = htons(port);
     in6->sin6_addr.s6_addr[10] = 0xFF;
@@ -211,7 +211,7 @@ static socklen_t loopback(int family, uint16_t port, struct sockaddr_storage *ou
     in6->sin6_addr.s6_addr[15] = 1;
     return sizeof(struct sockaddr_in6);
   }
-  struct sockaddr_in *in = (struct sockaddr_in *)out;
+  struct sockaddr_in* in = (struct sockaddr_in*)out;
   in->sin_family = AF_INET;
   in->sin_port = htons(port);
   in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -221,13 +221,13 @@ static socklen_t loopback(int family, uint16_t port, struct sockaddr_storage *ou
 static uint16_t local_port(int fd) {
   struct sockaddr_storage bound;
   socklen_t length = sizeof(bound);
-  if (getsockname(fd, (struct sockaddr *)&bound, &length) != 0) return 0;
-  if (bound.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&bound)->sin_port);
-  if (bound.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+  if (getsockname(fd, (struct sockaddr*)&bound, &length) != 0) return 0;
+  if (bound.ss_family == AF_INET) return ntohs(((struct sockaddr_in*)&bound)->sin_port);
+  if (bound.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6*)&bound)->sin6_port);
   return 0;
 }
 
-int connect(int fd, const struct sockaddr *address, socklen_t length) {
+int connect(int fd, const struct sockaddr* address, socklen_t length) {
   if (!real_connect) real_connect = dlsym(RTLD_NEXT, "connect");
   uint32_t ip = 0;
   uint16_t port = 0;
@@ -244,7 +244,7 @@ int connect(int fd, const struct sockaddr *address, socklen_t length) {
   uint16_t from = local_port(fd);
   if (from == 0) {
     socklen_t hereLength = loopback(address->sa_family, 0, &here);
-    if (bind(fd, (struct sockaddr *)&here, hereLength) != 0) return -1;
+    if (bind(fd, (struct sockaddr*)&here, hereLength) != 0) return -1;
     from = local_port(fd);
   }
   /* A blocking socket's connect can wait for the remote dial, so it fails as a connect would (ECONNREFUSED,
@@ -284,16 +284,17 @@ int connect(int fd, const struct sockaddr *address, socklen_t length) {
   errno = saved;
   struct sockaddr_storage session;
   socklen_t sessionLength = loopback(address->sa_family, session_port, &session);
-  return real_connect(fd, (struct sockaddr *)&session, sessionLength);
+  return real_connect(fd, (struct sockaddr*)&session, sessionLength);
 }
 
-int getpeername(int fd, struct sockaddr *address, socklen_t *length) {
+int getpeername(int fd, struct sockaddr* address, socklen_t* length) {
   if (!real_getpeername) real_getpeername = dlsym(RTLD_NEXT, "getpeername");
   int result = real_getpeername(fd, address, length);
   if (result != 0 || !enabled || !address || !length) return result;
   uint32_t ip = 0;
   uint16_t port = 0;
-  if (!destination_v4(address, *length, &ip, &port) || ip != 0x7F000001u || port != session_port) return result;
+  if (!destination_v4(address, *length, &ip, &port) || ip != 0x7F000001u || port != session_port)
+    return result;
   char question[32];
   size_t at = 0;
   put_text(question, &at, "P ");
@@ -301,19 +302,19 @@ int getpeername(int fd, struct sockaddr *address, socklen_t *length) {
   put_text(question, &at, "\n");
   char reply[96];
   if (ask(question, at, reply, sizeof(reply)) != 0 || reply[0] != 'A') return result;
-  char *text = reply + 2;
-  char *space = strchr(text, ' ');
+  char* text = reply + 2;
+  char* space = strchr(text, ' ');
   if (!space) return result;
   *space = '\0';
   struct in_addr original;
   if (inet_pton(AF_INET, text, &original) != 1) return result;
   uint16_t originalPort = (uint16_t)atoi(space + 1);
   if (address->sa_family == AF_INET6) {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
+    struct sockaddr_in6* in6 = (struct sockaddr_in6*)address;
     memcpy(&in6->sin6_addr.s6_addr[12], &original, 4);
     in6->sin6_port = htons(originalPort);
   } else {
-    struct sockaddr_in *in = (struct sockaddr_in *)address;
+    struct sockaddr_in* in = (struct sockaddr_in*)address;
     in->sin_addr = original;
     in->sin_port = htons(originalPort);
   }
@@ -322,7 +323,7 @@ int getpeername(int fd, struct sockaddr *address, socklen_t *length) {
 
 /* --- names ------------------------------------------------------------------------------------------- */
 
-static int ends_with(const char *text, const char *suffix) {
+static int ends_with(const char* text, const char* suffix) {
   size_t a = strlen(text), b = strlen(suffix);
   return a >= b && strcasecmp(text + a - b, suffix) == 0;
 }
@@ -331,7 +332,7 @@ static int ends_with(const char *text, const char *suffix) {
  * 1 for names it may resolve (a single label, `orders.shop` for another namespace: the pod's search path
  * makes them Services, and when the cluster has no such name the system's resolver is asked instead), 0 for
  * the rest (address literals, localhost, names with more dots). */
-static int cluster_name(const char *name) {
+static int cluster_name(const char* name) {
   if (!enabled || !name || !*name || strlen(name) >= MAX_TEXT) return 0;
   struct in6_addr any;
   if (inet_pton(AF_INET, name, &any) == 1 || inet_pton(AF_INET6, name, &any) == 1) return 0;
@@ -346,13 +347,13 @@ static int cluster_name(const char *name) {
     strcat(suffix, domains[i]);
     if (ends_with(trimmed, suffix) || strcasecmp(trimmed, domains[i]) == 0) return 2;
   }
-  const char *dot = strchr(trimmed, '.');
+  const char* dot = strchr(trimmed, '.');
   if (!dot || !strchr(dot + 1, '.')) return 1;
   return 0;
 }
 
 /* The session's addresses for `name`: how many (0: no such name), or -1 when it cannot be asked. */
-static int resolve(const char *name, struct in_addr *out, int capacity) {
+static int resolve(const char* name, struct in_addr* out, int capacity) {
   char question[MAX_TEXT + 8];
   size_t at = 0;
   put_text(question, &at, "R ");
@@ -362,10 +363,10 @@ static int resolve(const char *name, struct in_addr *out, int capacity) {
   if (ask(question, at, reply, sizeof(reply)) != 0 || reply[0] == 'E') return -1;
   if (reply[0] != 'A') return 0;
   int count = 0;
-  char *cursor = reply + 1;
+  char* cursor = reply + 1;
   while (*cursor == ' ' && count < capacity) {
     cursor++;
-    char *end = strchr(cursor, ' ');
+    char* end = strchr(cursor, ' ');
     if (end) *end = '\0';
     if (inet_pton(AF_INET, cursor, &out[count]) == 1) count++;
     if (!end) break;
@@ -375,7 +376,8 @@ static int resolve(const char *name, struct in_addr *out, int capacity) {
   return count;
 }
 
-int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints, struct addrinfo **result) {
+int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
+                struct addrinfo** result) {
   if (!real_getaddrinfo) real_getaddrinfo = dlsym(RTLD_NEXT, "getaddrinfo");
   int kind = cluster_name(node);
   if (!kind || (hints && hints->ai_family == AF_INET6)) return real_getaddrinfo(node, service, hints, result);
@@ -383,7 +385,8 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
   int count = resolve(node, addresses, MAX_ADDRESSES);
   /* A name only the cluster has, while the session cannot answer: try again later, as a resolver says. */
   if (count < 0 && kind == 2) return EAI_AGAIN;
-  /* A maybe-name the cluster does not have (or cannot answer for): the system's resolver, as without Tether. */
+  /* A maybe-name the cluster does not have (or cannot answer for): the system's resolver, as without Tether.
+   */
   if (count < 0 || (count == 0 && kind == 1)) return real_getaddrinfo(node, service, hints, result);
   if (count == 0) return EAI_NONAME;
   /* libc builds each address's list (ports, socket types, flags) from the literal, so the result is what
@@ -398,7 +401,7 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
   for (int i = 0; i < count; ++i) {
     char text[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &addresses[i], text, sizeof(text));
-    struct addrinfo *one = NULL;
+    struct addrinfo* one = NULL;
     int status = real_getaddrinfo(text, service, &numeric, &one);
     if (status != 0) {
       if (head) freeaddrinfo(head);
@@ -413,18 +416,18 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
 }
 
 /* gethostbyname's family: a hostent in the caller's buffer (or a static one, as libc's own). */
-static int fill_hostent(const char *name, const struct in_addr *addresses, int count, struct hostent *entry,
-                        char *buffer, size_t size) {
-  size_t need = strlen(name) + 1 + (size_t)(count + 1) * sizeof(char *) + sizeof(char *) +
-                (size_t)count * sizeof(struct in_addr) + sizeof(void *);
+static int fill_hostent(const char* name, const struct in_addr* addresses, int count, struct hostent* entry,
+                        char* buffer, size_t size) {
+  size_t need = strlen(name) + 1 + (size_t)(count + 1) * sizeof(char*) + sizeof(char*) +
+                (size_t)count * sizeof(struct in_addr) + sizeof(void*);
   if (size < need) return ERANGE;
-  char *cursor = buffer;
-  uintptr_t misalign = (uintptr_t)cursor % sizeof(void *);
-  if (misalign) cursor += sizeof(void *) - misalign;
-  char **list = (char **)cursor;
-  cursor += (size_t)(count + 1) * sizeof(char *);
-  char **aliases = (char **)cursor;
-  cursor += sizeof(char *);
+  char* cursor = buffer;
+  uintptr_t misalign = (uintptr_t)cursor % sizeof(void*);
+  if (misalign) cursor += sizeof(void*) - misalign;
+  char** list = (char**)cursor;
+  cursor += (size_t)(count + 1) * sizeof(char*);
+  char** aliases = (char**)cursor;
+  cursor += sizeof(char*);
   for (int i = 0; i < count; ++i) {
     memcpy(cursor, &addresses[i], sizeof(struct in_addr));
     list[i] = cursor;
@@ -441,11 +444,12 @@ static int fill_hostent(const char *name, const struct in_addr *addresses, int c
   return 0;
 }
 
-int gethostbyname2_r(const char *name, int family, struct hostent *entry, char *buffer, size_t size,
-                     struct hostent **result, int *error) {
+int gethostbyname2_r(const char* name, int family, struct hostent* entry, char* buffer, size_t size,
+                     struct hostent** result, int* error) {
   if (!real_gethostbyname2_r) real_gethostbyname2_r = dlsym(RTLD_NEXT, "gethostbyname2_r");
   int kind = cluster_name(name);
-  if (family != AF_INET || !kind) return real_gethostbyname2_r(name, family, entry, buffer, size, result, error);
+  if (family != AF_INET || !kind)
+    return real_gethostbyname2_r(name, family, entry, buffer, size, result, error);
   struct in_addr addresses[MAX_ADDRESSES];
   int count = resolve(name, addresses, MAX_ADDRESSES);
   if (count < 0 && kind == 2) {
@@ -470,8 +474,8 @@ int gethostbyname2_r(const char *name, int family, struct hostent *entry, char *
   return 0;
 }
 
-int gethostbyname_r(const char *name, struct hostent *entry, char *buffer, size_t size, struct hostent **result,
-                    int *error) {
+int gethostbyname_r(const char* name, struct hostent* entry, char* buffer, size_t size,
+                    struct hostent** result, int* error) {
   if (!cluster_name(name)) {
     if (!real_gethostbyname_r) real_gethostbyname_r = dlsym(RTLD_NEXT, "gethostbyname_r");
     return real_gethostbyname_r(name, entry, buffer, size, result, error);
@@ -482,19 +486,19 @@ int gethostbyname_r(const char *name, struct hostent *entry, char *buffer, size_
 static struct hostent static_entry;
 static char static_buffer[2048];
 
-struct hostent *gethostbyname2(const char *name, int family) {
+struct hostent* gethostbyname2(const char* name, int family) {
   if (family != AF_INET || !cluster_name(name)) {
     if (!real_gethostbyname2) real_gethostbyname2 = dlsym(RTLD_NEXT, "gethostbyname2");
     return real_gethostbyname2(name, family);
   }
-  struct hostent *result = NULL;
+  struct hostent* result = NULL;
   int error = 0;
   gethostbyname2_r(name, family, &static_entry, static_buffer, sizeof(static_buffer), &result, &error);
   if (!result) h_errno = error;
   return result;
 }
 
-struct hostent *gethostbyname(const char *name) {
+struct hostent* gethostbyname(const char* name) {
   if (!cluster_name(name)) {
     if (!real_gethostbyname) real_gethostbyname = dlsym(RTLD_NEXT, "gethostbyname");
     return real_gethostbyname(name);

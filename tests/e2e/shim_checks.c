@@ -1,5 +1,6 @@
-/* shim_checks.c - the LD_PRELOAD shim's checks, run as the session's command (tests/e2e/test_outbound_preload.py).
- * Each check prints one line "NAME VALUE..." on stdout; the test reads them. Usage: shim_checks SERVICE PORT */
+/* shim_checks.c - the LD_PRELOAD shim's checks, run as the session's command
+ * (tests/e2e/test_outbound_preload.py). Each check prints one line "NAME VALUE..." on stdout; the test reads
+ * them. Usage: shim_checks SERVICE PORT */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,15 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+extern char** environ;
 
-static const char *service;
-static const char *port;
+static const char* service;
+static const char* port;
 /* Why fetches failed, by step (for a failure's reader). */
 static int failed_resolve, failed_connect, failed_answer;
 static pthread_mutex_t failures = PTHREAD_MUTEX_INITIALIZER;
 
-static void count_failure(int *which) {
+static void count_failure(int* which) {
   pthread_mutex_lock(&failures);
   (*which)++;
   pthread_mutex_unlock(&failures);
@@ -37,8 +38,9 @@ static double now_ms(void) {
   return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
 }
 
-/* Resolves SERVICE, connects (blocking), sends a GET for `path`, and says whether the answer names SERVICE. */
-static int fetch(const char *path) {
+/* Resolves SERVICE, connects (blocking), sends a GET for `path`, and says whether the answer names SERVICE.
+ */
+static int fetch(const char* path) {
   struct addrinfo hints = {0}, *found = NULL;
   hints.ai_socktype = SOCK_STREAM;
   if (getaddrinfo(service, port, &hints, &found) != 0) {
@@ -69,12 +71,12 @@ static int fetch(const char *path) {
   return ok;
 }
 
-static void *thread_fetch(void *arg) {
+static void* thread_fetch(void* arg) {
   (void)arg;
-  return (void *)(long)fetch("/thread");
+  return (void*)(long)fetch("/thread");
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 3) return 2;
   service = argv[1];
   port = argv[2];
@@ -86,15 +88,15 @@ int main(int argc, char **argv) {
   hints.ai_socktype = SOCK_STREAM;
   int status = getaddrinfo(service, port, &hints, &found);
   char ip[INET_ADDRSTRLEN] = "none";
-  if (status == 0) inet_ntop(AF_INET, &((struct sockaddr_in *)found->ai_addr)->sin_addr, ip, sizeof(ip));
+  if (status == 0) inet_ntop(AF_INET, &((struct sockaddr_in*)found->ai_addr)->sin_addr, ip, sizeof(ip));
   printf("resolved %s\n", ip);
-  struct hostent *entry = gethostbyname(service);
+  struct hostent* entry = gethostbyname(service);
   char legacy[INET_ADDRSTRLEN] = "none";
   if (entry) inet_ntop(AF_INET, entry->h_addr_list[0], legacy, sizeof(legacy));
   printf("gethostbyname %s\n", legacy);
   if (status != 0) {
     /* Without the shim (or its session): only what needs no cluster. */
-    struct addrinfo *none = NULL;
+    struct addrinfo* none = NULL;
     printf("invalid %d\n", getaddrinfo("example.invalid", "80", &hints, &none));
     return 0;
   }
@@ -104,7 +106,7 @@ int main(int argc, char **argv) {
   if (status == 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0) {
     struct sockaddr_in peer;
     socklen_t length = sizeof(peer);
-    getpeername(fd, (struct sockaddr *)&peer, &length);
+    getpeername(fd, (struct sockaddr*)&peer, &length);
     char text[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &peer.sin_addr, text, sizeof(text));
     printf("peer %s:%d\n", text, ntohs(peer.sin_port));
@@ -158,7 +160,7 @@ int main(int argc, char **argv) {
   int ok = 0;
   for (int i = 0; i < COUNT; ++i) pthread_create(&threads[i], NULL, thread_fetch, NULL);
   for (int i = 0; i < COUNT; ++i) {
-    void *result;
+    void* result;
     pthread_join(threads[i], &result);
     ok += (int)(long)result;
   }
@@ -172,48 +174,48 @@ int main(int argc, char **argv) {
   printf("fork %d\n", WIFEXITED(childStatus) && WEXITSTATUS(childStatus) == 0);
   char command[256];
   snprintf(command, sizeof(command),
-           "curl -sS --max-time 20 --noproxy '*' http://%s:%s/spawned | grep -q '\"service\": \"%s\"'", service, port,
-           service);
-  char *spawnArgv[] = {"sh", "-c", command, NULL};
+           "curl -sS --max-time 20 --noproxy '*' http://%s:%s/spawned | grep -q '\"service\": \"%s\"'",
+           service, port, service);
+  char* spawnArgv[] = {"sh", "-c", command, NULL};
   pid_t spawned;
   int spawnStatus = -1;
   if (posix_spawnp(&spawned, "sh", NULL, NULL, spawnArgv, environ) == 0) waitpid(spawned, &spawnStatus, 0);
   printf("spawn %d\n", WIFEXITED(spawnStatus) && WEXITSTATUS(spawnStatus) == 0);
 
   /* A name nobody has, and a closed port: an answer, not a hang. */
-  struct addrinfo *none = NULL;
+  struct addrinfo* none = NULL;
   printf("nxdomain %d\n", getaddrinfo("no-such-service.svc", "80", &hints, &none));
   printf("invalid %d\n", getaddrinfo("example.invalid", "80", &hints, &none));
-  struct sockaddr_in closed = *(struct sockaddr_in *)found->ai_addr;
+  struct sockaddr_in closed = *(struct sockaddr_in*)found->ai_addr;
   closed.sin_port = htons(81);
   fd = socket(AF_INET, SOCK_STREAM, 0);
-  int rc = connect(fd, (struct sockaddr *)&closed, sizeof(closed));
+  int rc = connect(fd, (struct sockaddr*)&closed, sizeof(closed));
   printf("closed_port_blocking connect=%d errno=%s\n", rc, rc < 0 ? strerrorname_np(errno) : "none");
   close(fd);
   /* Non-blocking: connect returns at once, and the refusal arrives as a reset on the first read. */
   fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  rc = connect(fd, (struct sockaddr *)&closed, sizeof(closed));
+  rc = connect(fd, (struct sockaddr*)&closed, sizeof(closed));
   int connectErrno = errno;
   int flags = fcntl(fd, F_GETFL);
   fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   char byte;
   ssize_t got = read(fd, &byte, 1);
-  printf("closed_port_nonblocking connect=%s read=%zd errno=%s\n", rc == 0 ? "0" : strerrorname_np(connectErrno),
-         got, got < 0 ? strerrorname_np(errno) : "none");
+  printf("closed_port_nonblocking connect=%s read=%zd errno=%s\n",
+         rc == 0 ? "0" : strerrorname_np(connectErrno), got, got < 0 ? strerrorname_np(errno) : "none");
   close(fd);
 
   /* Loopback stays loopback. */
   int listener = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in local = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t localLength = sizeof(local);
-  bind(listener, (struct sockaddr *)&local, sizeof(local));
+  bind(listener, (struct sockaddr*)&local, sizeof(local));
   listen(listener, 1);
-  getsockname(listener, (struct sockaddr *)&local, &localLength);
+  getsockname(listener, (struct sockaddr*)&local, &localLength);
   fd = socket(AF_INET, SOCK_STREAM, 0);
-  int loop = connect(fd, (struct sockaddr *)&local, sizeof(local)) == 0;
+  int loop = connect(fd, (struct sockaddr*)&local, sizeof(local)) == 0;
   struct sockaddr_in peer;
   socklen_t peerLength = sizeof(peer);
-  getpeername(fd, (struct sockaddr *)&peer, &peerLength);
+  getpeername(fd, (struct sockaddr*)&peer, &peerLength);
   printf("loopback %d %d\n", loop, ntohs(peer.sin_port) == ntohs(local.sin_port));
   close(fd);
   close(listener);

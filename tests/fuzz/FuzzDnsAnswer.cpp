@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto answer = parseDnsAnswer(input);
   for (const auto& address : answer.addresses) {
     unsigned char bytes[16];
-    if (::inet_pton(AF_INET, address.c_str(), bytes) != 1 && ::inet_pton(AF_INET6, address.c_str(), bytes) != 1)
+    if (::inet_pton(AF_INET, address.c_str(), bytes) != 1 &&
+        ::inet_pton(AF_INET6, address.c_str(), bytes) != 1)
       std::abort();
   }
   if (answer.rcode < -1 || answer.rcode > 15) std::abort();

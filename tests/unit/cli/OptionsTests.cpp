@@ -184,7 +184,8 @@ TEST_CASE("--outbound netns and the debugger's ports it carries in", "[cli][netn
 }
 
 TEST_CASE("doctor outbound takes a Service to fetch and the program to judge", "[cli][doctor]") {
-  const auto options = ok({"doctor", "outbound", "-n", "shop", "--service", "orders", "--", "./server", "-v"});
+  const auto options =
+      ok({"doctor", "outbound", "-n", "shop", "--service", "orders", "--", "./server", "-v"});
   CHECK(options.command == Command::Doctor);
   const auto& doctor = options.get<DoctorOptions>();
   CHECK(doctor.what == "outbound");

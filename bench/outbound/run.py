@@ -43,26 +43,27 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def start_nginx(work: Path, port: int):
-    (work / "www").mkdir()
+def start_nginx(work: Path, port: int, host: str = "127.0.0.1", name: str = "nginx"):
+    """nginx serving work/www/small on host:port (until something accepts there, bounded)."""
+    (work / "www").mkdir(exist_ok=True)
     (work / "www" / "small").write_bytes(b"x" * 64)
-    (work / "nginx.conf").write_text(f"""
-daemon off; worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx.err;
+    (work / f"{name}.conf").write_text(f"""
+daemon off; worker_processes 1; pid {work}/{name}.pid; error_log {work}/{name}.err;
 events {{ worker_connections 4096; }}
 http {{ access_log off; keepalive_requests 1000000;
-  server {{ listen 127.0.0.1:{port}; root {work}/www; }} }}
+  server {{ listen {host}:{port}; root {work}/www; }} }}
 """)
-    process = subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)],
+    process = subprocess.Popen(["nginx", "-c", str(work / f"{name}.conf"), "-p", str(work)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port)
+    wait_port(port, host=host)
     return process
 
 
-def wait_port(port: int, tries: int = 200):
-    """Until something accepts on 127.0.0.1:port (bounded)."""
+def wait_port(port: int, tries: int = 200, host: str = "127.0.0.1"):
+    """Until something accepts on host:port (bounded)."""
     for _ in range(tries):
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection((host, port), timeout=1).close()
             return
         except OSError:
             time.sleep(0.05)
@@ -163,25 +164,6 @@ def wrk_at(url, env):
     found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", done.stdout)
     return float(found.group(1)) if found else float("nan"), (errors.group(0) if errors else "")
-
-
-def start_second_nginx(work: Path, port: int):
-    """The same payload on 127.0.0.2: an address the shim's ranges make "the cluster's"."""
-    (work / "nginx2.conf").write_text(f"""
-daemon off; worker_processes 1; pid {work}/nginx2.pid; error_log {work}/nginx2.err;
-events {{ worker_connections 4096; }}
-http {{ access_log off; keepalive_requests 1000000;
-  server {{ listen 127.0.0.2:{port}; root {work}/www; }} }}
-""")
-    process = subprocess.Popen(["nginx", "-c", str(work / "nginx2.conf"), "-p", str(work)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.2", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return process
 
 
 def socat(listen, target):
@@ -330,7 +312,7 @@ def main():
                 p50, p99 = measure_setup(one)
                 print(f"{name:<34} {p50:>8.3f} {p99:>8.3f}")
             nginx2_port = free_port()
-            nginx2 = start_second_nginx(work, nginx2_port)
+            nginx2 = start_nginx(work, nginx2_port, host="127.0.0.2", name="nginx2")  # "the cluster" of the shim rows
             peers.append(nginx2)
             extra = {}
             env = shim_rows(work, preload_port, nginx2_port, extra)

@@ -20,30 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from outbound_support import build_fetch
 from tethertest.launch import CliSession, tether_env
 from tethertest.ports import free_port
 
 USER = "tether-e2e"
-
-FETCH_GO = """package main
-
-import (
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-)
-
-func main() {
-	response, err := http.Get(os.Args[1])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	body, _ := io.ReadAll(response.Body)
-	fmt.Print(string(body))
-}
-"""
 
 IDLE_JAVA = """public class Idle {
   public static void main(String[] args) {
@@ -198,14 +179,7 @@ def add_servers(demo):
 
 
 def build_static_fetch(directory: Path) -> Path:
-    source = directory / "fetch.go"
-    source.write_text(FETCH_GO)
-    binary = directory / "fetch"
-    env = {**os.environ, "CGO_ENABLED": "0", "GOCACHE": str(directory / "gocache"), "GOPATH": str(directory / "gopath"),
-           "GO111MODULE": "off"}
-    subprocess.run(["go", "build", "-o", str(binary), str(source)], check=True, env=env, capture_output=True,
-                   timeout=600)
-    shutil.rmtree(directory / "gocache", ignore_errors=True)
+    binary = build_fetch(directory, static=True)
     headers = subprocess.run(["readelf", "-l", str(binary)], capture_output=True, text=True, check=True).stdout
     assert "INTERP" not in headers, "the Go binary is not static, so this test would prove nothing"
     return binary

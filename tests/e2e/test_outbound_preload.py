@@ -9,12 +9,12 @@ IPs, so every success went through the session:
   name (and do not with the proxy variables alone);
 - a static binary is refused before anything starts, pointing to --outbound netns."""
 import json
-import os
 import socket
 import subprocess
 from pathlib import Path
 
-from test_outbound_netns import FETCH_GO, add_servers
+from outbound_support import build_fetch
+from test_outbound_netns import add_servers
 
 HERE = Path(__file__).resolve().parent
 
@@ -84,11 +84,7 @@ def test_clients_that_ignore_proxies_reach_redis_and_postgres(demo, launcher, tm
 
 
 def test_a_static_binary_is_refused_before_anything_starts(demo, launcher, tmp_path):
-    (tmp_path / "fetch.go").write_text(FETCH_GO)
-    subprocess.run(["go", "build", "-o", str(tmp_path / "fetch"), str(tmp_path / "fetch.go")], check=True,
-                   capture_output=True, timeout=600,
-                   env={**os.environ, "CGO_ENABLED": "0", "GOCACHE": str(tmp_path / "gocache"),
-                        "GOPATH": str(tmp_path / "gopath"), "GO111MODULE": "off"})
+    build_fetch(tmp_path, static=True)
     connect = launcher.cli(launcher.env(), "-n", demo.ns, "--outbound", "preload", "--", tmp_path / "fetch",
                            "http://inventory/", command="connect")
     assert connect.wait(timeout=60) == 2

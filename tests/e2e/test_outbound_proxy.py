@@ -9,6 +9,7 @@ import subprocess
 import threading
 
 from exchange_support import LocalServer
+from outbound_support import build_fetch
 
 OUTBOUND_CHECK = r'''
 import base64, json, os, socket, subprocess, sys, urllib.parse
@@ -186,38 +187,13 @@ public class Get {
 }
 """
 
-GO_FETCH = """package main
-
-import (
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-)
-
-func main() {
-	response, err := http.Get(os.Args[1])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	body, _ := io.ReadAll(response.Body)
-	fmt.Print(string(body))
-}
-"""
-
-
 def test_each_runtime_with_only_the_launch_environment(demo, launcher, tmp_path):
     """curl, urllib, requests, httpx (ALL_PROXY set, no socksio: no ImportError), Go net/http and the JVM
     reach a Service by short name and FQDN through the proxy; Node 20's fetch does not honour proxy
     variables (NODE_USE_ENV_PROXY needs Node 22.21 or 24), the documented failure that --outbound netns
     answers."""
     (tmp_path / "Get.java").write_text(GET_JAVA)
-    (tmp_path / "fetch.go").write_text(GO_FETCH)
-    subprocess.run(["go", "build", "-o", str(tmp_path / "fetch"), str(tmp_path / "fetch.go")], check=True,
-                   capture_output=True, timeout=600,
-                   env={**os.environ, "GOCACHE": str(tmp_path / "gocache"), "GOPATH": str(tmp_path / "gopath"),
-                        "GO111MODULE": "off"})
+    build_fetch(tmp_path, static=False)
     connect = launcher.cli(launcher.env(), "-n", demo.ns, "--", "/usr/bin/python3", "-c", MATRIX, tmp_path, demo.ns,
                            command="connect")
     assert connect.wait(timeout=300) == 0, connect.stderr_text()
@@ -348,11 +324,7 @@ def test_the_rest_leaves_this_machine_directly_or_through_the_developers_proxy(d
 
 def test_doctor_outbound_says_what_reaches_the_cluster_and_what_would(demo, launcher, tmp_path):
     """Real probes with a real session's launch environment; the program after `--` judged from its file."""
-    (tmp_path / "fetch.go").write_text(GO_FETCH)
-    subprocess.run(["go", "build", "-o", str(tmp_path / "fetch"), str(tmp_path / "fetch.go")], check=True,
-                   capture_output=True, timeout=600,
-                   env={**os.environ, "CGO_ENABLED": "0", "GOCACHE": str(tmp_path / "gocache"),
-                        "GOPATH": str(tmp_path / "gopath"), "GO111MODULE": "off"})
+    build_fetch(tmp_path, static=True)
     result = subprocess.run([launcher.tether, "doctor", "outbound", "-n", demo.ns, "--service", "inventory", "--",
                              str(tmp_path / "fetch")], capture_output=True, text=True, timeout=300,
                             # Debian's python3 first: it has requests and httpx (the image's own python3 may not).

@@ -13,6 +13,8 @@ export interface TetherBlock {
   kubeconfig?: string;
   strategy?: 'selector' | 'scale';
   image?: string;
+  /** How the debuggee reaches the namespace: proxy variables (default) or the LD_PRELOAD shim as well. */
+  outbound?: 'proxy' | 'preload';
 }
 
 /** The defaults that come from settings; the block's own fields win over them. */
@@ -25,7 +27,8 @@ export const INJECTED_KEY = '__tetherInjected';
 export class TetherConfigError extends Error {}
 
 /** The keys a block may have; schemas/launch-tether.schema.json lists the same (a unit test checks). */
-export const BLOCK_KEYS = ['service', 'namespace', 'context', 'kubeconfig', 'mode', 'expose', 'strategy', 'image'];
+export const BLOCK_KEYS = ['service', 'namespace', 'context', 'kubeconfig', 'mode', 'expose', 'strategy', 'image',
+  'outbound'];
 
 const EXPOSE = /^\d{1,5}(:[A-Za-z0-9-]+)?$/;
 
@@ -70,10 +73,23 @@ export function readTetherBlock(config: Record<string, unknown>): TetherBlock | 
   if (strategy !== undefined && strategy !== 'selector' && strategy !== 'scale') {
     throw new TetherConfigError(`tether.strategy "${strategy}": expected "selector" or "scale"`);
   }
-  return {
+  const outbound = str('outbound');
+  if (outbound === 'netns') {
+    // The debug adapter starts the debuggee itself and talks to it over the machine's loopback, which a
+    // network namespace would take away; the shim reaches the same clients for dynamically linked programs.
+    throw new TetherConfigError('tether.outbound "netns" is not available in a launch configuration: the debugger ' +
+      'could not reach the debuggee inside its namespace. Use "preload" (database drivers, redis, Node 20 and ' +
+      'other clients that ignore proxies), or run `tether exchange ... --outbound netns -- CMD` in a terminal');
+  }
+  if (outbound !== undefined && outbound !== 'proxy' && outbound !== 'preload') {
+    throw new TetherConfigError(`tether.outbound "${outbound}": expected "proxy" or "preload"`);
+  }
+  const read: TetherBlock = {
     service, expose, mode: 'exchange', namespace: str('namespace'), context: str('context'),
     kubeconfig: str('kubeconfig'), strategy: strategy as TetherBlock['strategy'], image: str('image'),
   };
+  if (outbound !== undefined) read.outbound = outbound as TetherBlock['outbound'];
+  return read;
 }
 
 /** `tether/session/start` params for a block: the block's fields first, then the settings' defaults. */
@@ -89,6 +105,7 @@ export function startParams(block: TetherBlock, defaults: TetherDefaults,
   if (namespace) params.namespace = namespace;
   if (block.strategy) params.exchange = { strategy: block.strategy };
   if (block.image) params.image = block.image;
+  if (block.outbound) params.outbound = block.outbound;
   return params;
 }
 

@@ -46,11 +46,20 @@ test('bad blocks are refused with a message naming the field', () => {
     [{ service: 'a', expose: 'x:1' }, /tether.expose "x:1"/],
     [{ service: 'a', expose: '1', mode: 'mesh' }, /tether.mode "mesh"/],
     [{ service: 'a', expose: '1', strategy: 'move' }, /tether.strategy/],
+    [{ service: 'a', expose: '1', outbound: 'tun' }, /tether.outbound "tun": expected "proxy" or "preload"/],
+    [{ service: 'a', expose: '1', outbound: 'netns' }, /tether.outbound "netns" is not available.*"preload"/],
     [{ service: 'a', expose: '1', servce: 'b' }, /tether.servce is not a known field/],
     [{ service: 7, expose: '1' }, /tether.service: expected a string/],
   ];
   for (const [tether, message] of bad) assert.throws(() => readTetherBlock({ tether }), (e: Error) =>
     e instanceof TetherConfigError && message.test(e.message), JSON.stringify(tether));
+});
+
+test('outbound preload is passed to the session start', () => {
+  const block = readTetherBlock({ tether: { service: 'orders', expose: '1', outbound: 'preload' } })!;
+  assert.equal(block.outbound, 'preload');
+  assert.equal(startParams(block, {}).outbound, 'preload');
+  assert.equal(startParams(readTetherBlock({ tether: { service: 'orders', expose: '1' } })!, {}).outbound, undefined);
 });
 
 test('start params: the block wins over settings, empty settings are left out', () => {

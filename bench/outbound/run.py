@@ -316,7 +316,7 @@ def main():
             peers.append(nginx2)
             extra = {}
             env = shim_rows(work, preload_port, nginx2_port, extra)
-            print("netns (--outbound netns)           measured on kubesim only (its addresses are the cluster's)")
+            print("netns (--outbound netns)           not measured yet: its destinations must be cluster addresses")
 
             absolute = work / "absolute.lua"
             absolute.write_text(f'wrk.path = "http://{target}/small"\n')

@@ -26,9 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "server/cli/Environment.hpp"
 #include "server/core/Backend.hpp"
-
-extern char** environ;
 
 namespace tether::cli {
 
@@ -43,22 +42,10 @@ struct Probe {
 
 // Runs argv with `env` (this process's environment extended by it), output captured, bounded in time.
 Probe run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
-  std::map<std::string, std::string> merged;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    const std::string text = *entry;
-    const auto equals = text.find('=');
-    if (equals != std::string::npos) merged[text.substr(0, equals)] = text.substr(equals + 1);
-  }
-  for (const auto& [key, value] : env) merged[key] = value;
-  std::vector<std::string> envText;
-  for (const auto& [key, value] : merged) envText.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (auto& entry : envText) envp.push_back(entry.data());
-  envp.push_back(nullptr);
+  auto envText = environmentWith(env);
+  const auto envp = pointersTo(envText);
   std::vector<std::string> argText(argv);
-  std::vector<char*> args;
-  for (auto& arg : argText) args.push_back(arg.data());
-  args.push_back(nullptr);
+  const auto args = pointersTo(argText);
 
   Probe probe;
   int pipeFds[2];
@@ -328,12 +315,7 @@ int runDoctor(const Options& options) {
     request.caller = core::Caller::Cli;
     request.mode = "connect";
     request.connection = connection;
-    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-      const std::string text = *entry;
-      const auto equals = text.find('=');
-      if (equals != std::string::npos)
-        request.baseEnv.emplace(text.substr(0, equals), text.substr(equals + 1));
-    }
+    request.baseEnv = processEnvironment();
     out << "Starting a connect session to probe with its launch environment...\n" << std::flush;
     const auto session = backend.startSession(request, [](const std::string&) {});
     const std::string url = "http://" + service + ":" + std::to_string(port) + "/";

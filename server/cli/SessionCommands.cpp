@@ -3,6 +3,8 @@
 // end of `-- CMD`, or the session failing by itself.
 #include "server/cli/SessionCommands.hpp"
 
+#include "server/cli/Environment.hpp"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -227,35 +229,13 @@ std::string undoneOnStop(const core::SessionView& session) {
   return "delete the shadow pod";
 }
 
-std::map<std::string, std::string> processEnvironment() {
-  std::map<std::string, std::string> env;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    const std::string text = *entry;
-    const auto equals = text.find('=');
-    if (equals != std::string::npos) env.emplace(text.substr(0, equals), text.substr(equals + 1));
-  }
-  return env;
-}
-
 // Starts CMD with this process's environment plus the session's. Everything is prepared before fork():
 // the child of a threaded process may only call async-signal-safe functions before exec.
 pid_t startCommand(const std::vector<std::string>& run, const std::map<std::string, std::string>& launchEnv) {
-  std::map<std::string, std::string> merged;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    const std::string text = *entry;
-    const auto equals = text.find('=');
-    if (equals != std::string::npos) merged[text.substr(0, equals)] = text.substr(equals + 1);
-  }
-  for (const auto& [key, value] : launchEnv) merged[key] = value;
-  std::vector<std::string> envText;
-  for (const auto& [key, value] : merged) envText.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (auto& entry : envText) envp.push_back(entry.data());
-  envp.push_back(nullptr);
+  auto envText = environmentWith(launchEnv);
+  const auto envp = pointersTo(envText);
   std::vector<std::string> argText(run);
-  std::vector<char*> argv;
-  for (auto& arg : argText) argv.push_back(arg.data());
-  argv.push_back(nullptr);
+  const auto argv = pointersTo(argText);
   const std::string failure = "tether: cannot run " + run[0] + "\n";
   const sigset_t set = sessionSignals();
 

@@ -7,6 +7,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "protocol/tunnel/asio/Spawn.hpp"
 #include "server/kube/Client.hpp"
 #include "server/kube/Objects.hpp"
@@ -37,6 +40,16 @@ std::shared_ptr<const tunnelclient::OutboundPolicy> ShadowSession::Impl::outboun
   // Nothing learnt (no Services, no permission): every address literal stays the cluster's, as before.
   policy->clusterRanges = tunnelclient::rangesAround(addresses);
   policy->upstream = tunnelclient::developerProxy(request.environment);
+  // A VPN or a local network inside the cluster's ranges: the debuggee's connections to those addresses go
+  // to the cluster. Say so; this machine's own routes are never touched.
+  std::ifstream routes("/proc/net/route");
+  const std::string routeText((std::istreambuf_iterator<char>(routes)), std::istreambuf_iterator<char>());
+  for (const auto& overlap : tunnelclient::overlapsWithRoutes(policy->clusterRanges, routeText)) {
+    spdlog::warn("event=cluster_range_overlap session={} detail=\"{}\"", request.id, overlap);
+    progress("warning: the cluster's " + overlap +
+             "; the debuggee's connections to addresses there go to the "
+             "cluster (reach hosts of your own network there by a name the cluster does not have)");
+  }
   std::string ranges;
   for (const auto& range : policy->clusterRanges) ranges += (ranges.empty() ? "" : ",") + range.toString();
   spdlog::info(

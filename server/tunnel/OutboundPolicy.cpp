@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 namespace tether::tunnelclient {
 
@@ -69,6 +70,16 @@ bool Cidr::contains(std::string_view address) const {
   for (int bit = 0; bit < bits_; ++bit) {
     const int mask = 0x80 >> (bit % 8);
     if ((bytes[bit / 8] & mask) != (bytes_[bit / 8] & mask)) return false;
+  }
+  return true;
+}
+
+bool Cidr::overlaps(const Cidr& other) const {
+  if (v4_ != other.v4_) return false;
+  const int bits = std::min(bits_, other.bits_);  // the shorter prefix decides
+  for (int bit = 0; bit < bits; ++bit) {
+    const int mask = 0x80 >> (bit % 8);
+    if ((bytes_[bit / 8] & mask) != (other.bytes_[bit / 8] & mask)) return false;
   }
   return true;
 }
@@ -183,6 +194,43 @@ std::vector<Cidr> rangesAround(const std::vector<std::string>& addresses) {
     if (!known) ranges.push_back(*network);
   }
   return ranges;
+}
+
+std::vector<std::string> overlapsWithRoutes(const std::vector<Cidr>& ranges, std::string_view procNetRoute) {
+  std::vector<std::string> found;
+  std::size_t at = procNetRoute.find('\n');  // the first line names the columns
+  while (at != std::string_view::npos && at + 1 < procNetRoute.size()) {
+    const auto end = procNetRoute.find('\n', at + 1);
+    const std::string line(procNetRoute.substr(at + 1, end == std::string_view::npos ? end : end - at - 1));
+    at = end;
+    // Iface Destination Gateway Flags RefCnt Use Metric Mask ... (addresses in hex, network byte order as
+    // read)
+    std::vector<std::string> fields;
+    std::size_t from = 0;
+    while (from < line.size()) {
+      while (from < line.size() && (line[from] == ' ' || line[from] == '\t')) ++from;
+      auto to = from;
+      while (to < line.size() && line[to] != ' ' && line[to] != '\t') ++to;
+      if (to > from) fields.push_back(line.substr(from, to - from));
+      from = to;
+    }
+    if (fields.size() < 8 || fields[0] == "lo") continue;
+    const auto destination = static_cast<std::uint32_t>(std::strtoul(fields[1].c_str(), nullptr, 16));
+    const auto mask = static_cast<std::uint32_t>(std::strtoul(fields[7].c_str(), nullptr, 16));
+    if (mask == 0) continue;  // the default route covers everything; it is no local network
+    int bits = 0;
+    for (std::uint32_t m = mask; m != 0; m >>= 1) bits += static_cast<int>(m & 1u);
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &destination, text, sizeof(text));  // already in network order in memory
+    const auto route = Cidr::parse(std::string(text) + "/" + std::to_string(bits));
+    if (!route) continue;
+    for (const auto& range : ranges) {
+      if (range.overlaps(*route)) {
+        found.push_back(range.toString() + " overlaps your route " + route->toString() + " on " + fields[0]);
+      }
+    }
+  }
+  return found;
 }
 
 std::optional<UpstreamProxy> developerProxy(const std::map<std::string, std::string>& environment) {

@@ -26,6 +26,8 @@ class Cidr {
   bool contains(std::string_view address) const;
   std::string toString() const;
 
+  bool overlaps(const Cidr& other) const;
+
  private:
   std::array<std::uint8_t, 16> bytes_{};
   int bits_ = 0;
@@ -71,6 +73,11 @@ const char* toString(Via via);
 // each IPv4 address and the /64 of each IPv6 one, once each. Service and Pod ranges are not readable by
 // a namespace's user, so this is an estimate, wide enough for the usual /12 and /16 layouts.
 std::vector<Cidr> rangesAround(const std::vector<std::string>& addresses);
+
+// The cluster ranges that overlap a route of this machine (the text of /proc/net/route): "10.96.0.0/16
+// overlaps your route 10.0.0.0/8 on tun0". Default routes and loopback do not count. Addresses there go to
+// the cluster for the debuggee (only the debuggee: this machine's routes are never changed).
+std::vector<std::string> overlapsWithRoutes(const std::vector<Cidr>& ranges, std::string_view procNetRoute);
 
 // The developer's own proxy from their environment as it was (HTTPS_PROXY, https_proxy, HTTP_PROXY,
 // http_proxy, the first set; NO_PROXY or no_proxy as its bypass list); nullopt when none is set.

@@ -20,7 +20,6 @@
 #include "server/tunnel/DnsMessage.hpp"
 #include "server/tunnel/LocalListen.hpp"
 #include "server/tunnel/Reach.hpp"
-#include "server/tunnel/Splice.hpp"
 #include "support/text/LogText.hpp"
 
 namespace tether::tunnelclient {
@@ -281,11 +280,7 @@ asio::awaitable<void> PreloadService::carry(tcp::socket socket) {
     reset(socket);  // the program reads ECONNRESET: refused or unreachable, not a hang
     co_return;
   }
-  if (reached.outside) {
-    co_await splice(std::move(socket), std::move(reached.outside->socket));
-    co_return;
-  }
-  co_await reached.conn->pump(reached.id, std::move(socket));
+  co_await join(std::move(reached), std::move(socket));
 }
 
 }  // namespace tether::tunnelclient

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/tunnel/Splice.hpp"
 #include "support/text/LogText.hpp"
 
 namespace tether::tunnelclient {
@@ -94,6 +95,14 @@ asio::awaitable<Reached> reach(TunnelClient& tunnel, const ProxyConfig& config, 
                  support::logText(host), port, toString(via), support::logText(here.message));
   }
   co_return here;
+}
+
+asio::awaitable<void> join(Reached reached, asio::ip::tcp::socket client) {
+  if (reached.outside) {
+    co_await splice(std::move(client), std::move(reached.outside->socket));
+  } else if (reached.conn) {
+    co_await reached.conn->pump(reached.id, std::move(client));
+  }
 }
 
 }  // namespace tether::tunnelclient

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -34,5 +35,9 @@ Via routeOf(const ProxyConfig& config, const std::string& host);
 
 boost::asio::awaitable<Reached> reach(TunnelClient& tunnel, const ProxyConfig& config,
                                       const std::string& host, std::uint16_t port);
+
+// Joins a client's socket with what `reach` gave (ok() only): spliced to the connection from this machine,
+// or pumped into the tunnel stream; returns when both directions have ended.
+boost::asio::awaitable<void> join(Reached reached, boost::asio::ip::tcp::socket client);
 
 }  // namespace tether::tunnelclient

@@ -10,7 +10,6 @@
 #include <cstring>
 
 #include "server/tunnel/Reach.hpp"
-#include "server/tunnel/Splice.hpp"
 
 namespace tether::tunnelclient {
 
@@ -75,11 +74,7 @@ asio::awaitable<void> TransparentProxy::serveClient(tcp::socket& socket) {
     reset(socket);
     co_return;
   }
-  if (reached.outside) {
-    co_await splice(std::move(socket), std::move(reached.outside->socket));
-    co_return;
-  }
-  co_await reached.conn->pump(reached.id, std::move(socket));
+  co_await join(std::move(reached), std::move(socket));
 }
 
 }  // namespace tether::tunnelclient

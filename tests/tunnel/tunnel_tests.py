@@ -187,10 +187,15 @@ def test_shadow_killed_is_reported():
         client = bed.client(shadow.tunnel_port, "--max-attempts", "3")
         client.wait_line(r"state=connected")
         shadow.kill()
-        client.wait_line(r'event=tunnel_lost code="transport lost" reason="the peer closed the tunnel"')
-        client.wait_line(r"state=reconnecting")
-        client.wait_line(r'state=failed detail="gave up after 3 attempts: .*Connection refused"', timeout=20)
-        assert client.wait_exit() == 3
+        # Hold the dead shadow's port, bound but not listening, so every reconnect is refused: a test running
+        # beside this one could otherwise be given the port and answer the client's attempts itself.
+        with socket.socket() as holder:
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            holder.bind(("127.0.0.1", shadow.tunnel_port))
+            client.wait_line(r'event=tunnel_lost code="transport lost" reason="the peer closed the tunnel"')
+            client.wait_line(r"state=reconnecting")
+            client.wait_line(r'state=failed detail="gave up after 3 attempts: .*Connection refused"', timeout=20)
+            assert client.wait_exit() == 3
 
 
 def test_wrong_token_rejected_before_any_stream():

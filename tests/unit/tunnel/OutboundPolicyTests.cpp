@@ -78,3 +78,20 @@ TEST_CASE("prefixes, and the ranges around what the session saw", "[tunnel][outb
   CHECK(ranges[1].toString() == "10.244.0.0/16");
   CHECK(ranges[2].toString() == "fd00:10::/64");
 }
+
+TEST_CASE("a cluster range inside a route of this machine is named", "[tunnel][outbound]") {
+  // /proc/net/route: addresses in hex as stored (little-endian here): 0000000A is 10.0.0.0, 00FF is /8.
+  const std::string routes =
+      "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+      "eth0\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+      "eth0\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+      "tun0\t0000000A\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n"
+      "lo\t0000007F\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n";
+  const auto overlaps = overlapsWithRoutes(
+      {*Cidr::parse("10.96.0.0/16"), *Cidr::parse("172.20.0.0/16"), *Cidr::parse("127.0.0.0/8")}, routes);
+  REQUIRE(overlaps.size() == 1);
+  CHECK(overlaps[0] == "10.96.0.0/16 overlaps your route 10.0.0.0/8 on tun0");
+  CHECK(overlapsWithRoutes({*Cidr::parse("10.96.0.0/16")}, "header only\n").empty());
+  CHECK(Cidr::parse("10.0.0.0/8")->overlaps(*Cidr::parse("10.96.0.0/16")));
+  CHECK_FALSE(Cidr::parse("10.0.0.0/16")->overlaps(*Cidr::parse("10.96.0.0/16")));
+}

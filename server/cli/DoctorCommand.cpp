@@ -28,6 +28,7 @@
 
 #include "server/cli/Environment.hpp"
 #include "server/core/Backend.hpp"
+#include "server/netns/NamespaceExec.hpp"
 
 namespace tether::cli {
 
@@ -251,26 +252,9 @@ std::string judgeProgram(const std::string& program) {
   return verdict + ".";
 }
 
-std::string netnsAvailability() {
-  std::string missing;
-  for (const char* tool : {"ip", "nft"}) {
-    bool found = false;
-    for (const char* dir : {"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"}) {
-      found = found || ::access((std::string(dir) + tool).c_str(), X_OK) == 0;
-    }
-    if (!found) missing += std::string(missing.empty() ? "" : ", ") + tool;
-  }
-  if (!missing.empty())
-    return "not available: " + missing + " missing (Debian: apt install iproute2 nftables)";
-  const pid_t child = ::fork();
-  if (child == 0) _exit(::unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0 ? 0 : 1);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-    return "available (unprivileged user namespaces work here)";
-  return "not available: this host refuses unprivileged user namespaces (check sysctl "
-         "user.max_user_namespaces, "
-         "kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns)";
+std::string netnsVerdict() {
+  const auto missing = netns::namespaceUnavailable();
+  return missing.empty() ? "available (unprivileged user namespaces work here)" : "not available: " + missing;
 }
 
 }  // namespace
@@ -331,8 +315,8 @@ int runDoctor(const Options& options) {
     std::error_code ignored;
     std::filesystem::remove_all(scratch, ignored);
     if (!doctor.run.empty()) out << "Your program: " << judgeProgram(doctor.run[0]) << "\n";
-    out << "--outbound netns (every TCP connection and DNS query of one command, no root): "
-        << netnsAvailability() << "\n";
+    out << "--outbound netns (every TCP connection and DNS query of one command, no root): " << netnsVerdict()
+        << "\n";
     out << "Stopping the session...\n" << std::flush;
     backend.stopSession(session.id, true);
   } catch (const core::Error& error) {

@@ -60,8 +60,10 @@ void addSessionFlags(CLI::App& app, SessionOptions& session) {
          "--outbound", session.outbound,
          "how `-- CMD` reaches the namespace: proxy (default: proxy variables, HTTP clients), preload (an "
          "LD_PRELOAD shim as well: any dynamically linked TCP client) or netns (its own rootless network "
-         "namespace: every TCP connection and DNS query, any program)")
-      ->check(oneOf({"proxy", "preload", "netns"}));
+         "namespace: every TCP connection and DNS query, any program); auto: the strongest this machine and "
+         "CMD "
+         "allow")
+      ->check(oneOf({"proxy", "preload", "netns", "auto"}));
   app.add_option(
          "--debug-port", session.debugPorts,
          "with --outbound netns: 127.0.0.1:PORT here reaches PORT inside the namespace, where CMD's debug "
@@ -507,7 +509,8 @@ std::variant<Options, UsageError> parseOptions(const std::vector<std::string>& g
     }
   }
   if (const auto* session = std::get_if<SessionOptions>(&options.specific);
-      session != nullptr && !session->debugPorts.empty() && session->outbound != "netns") {
+      session != nullptr && !session->debugPorts.empty() && session->outbound != "netns" &&
+      session->outbound != "auto") {
     return UsageError{
         "--debug-port carries a port into CMD's network namespace, so it needs --outbound netns; "
         "without it, CMD's debug adapter already listens on this machine"};

@@ -22,6 +22,7 @@
 #include "server/core/Backend.hpp"
 #include "server/core/Executable.hpp"
 #include "server/ide/SessionJson.hpp"
+#include "server/netns/NamespaceExec.hpp"
 
 extern char** environ;
 
@@ -231,6 +232,17 @@ std::string undoneOnStop(const core::SessionView& session) {
 
 // Starts CMD with this process's environment plus the session's. Everything is prepared before fork():
 // the child of a threaded process may only call async-signal-safe functions before exec.
+// `--outbound auto`: netns where this machine allows it (it catches everything, static binaries too), else
+// preload for a program the dynamic loader starts, else the proxy variables. Without CMD, the proxy: the
+// environment is all the user takes to other terminals.
+std::string chooseOutbound(const std::vector<std::string>& run) {
+  if (run.empty()) return "proxy";
+  if (netns::namespaceUnavailable().empty()) return "netns";
+  const auto program = core::inspectProgram(run[0]);
+  if (program.linkage == core::Linkage::Dynamic || program.linkage == core::Linkage::Script) return "preload";
+  return "proxy";
+}
+
 pid_t startCommand(const std::vector<std::string>& run, const std::map<std::string, std::string>& launchEnv) {
   auto envText = environmentWith(launchEnv);
   const auto envp = pointersTo(envText);
@@ -298,7 +310,12 @@ int runSession(const Options& chosen) {
   } catch (const core::Error& error) {
     printer.error(error);  // not fatal: this start may still work
   }
-  if (options.outbound == "preload" && !options.run.empty()) {
+  std::string outbound = options.outbound;
+  if (outbound == "auto") {
+    outbound = chooseOutbound(options.run);
+    std::cerr << "tether: --outbound auto: " << outbound << "\n";
+  }
+  if (outbound == "preload" && !options.run.empty()) {
     // The shim reaches only what the dynamic loader starts: say so now, not after a session that catches
     // nothing.
     const auto program = core::inspectProgram(options.run[0]);
@@ -318,7 +335,7 @@ int runSession(const Options& chosen) {
   // CMD is started from this process's environment: the session extends that (NO_PROXY ...).
   request.baseEnv = processEnvironment();
   request.image = options.image;
-  request.outbound = options.outbound;
+  request.outbound = outbound;
   // With `-- CMD`, CMD starts as soon as the session's environment is known, and traffic moves once it
   // listens on the exposed local ports.
   request.awaitLocal = !options.run.empty();

@@ -78,6 +78,9 @@ void handleSessionStart(core::Backend& backend, rpc::Outgoing& out, const json::
   request.image = reader.optionalString("image").value_or("");
   request.proxyProtocol = reader.optionalBool("proxyProtocol").value_or(false);
   request.outbound = reader.optionalString("outbound").value_or("proxy");
+  // A debug adapter starts the debuggee and reaches it over this machine's loopback: the strongest tier
+  // that keeps it is the shim (netns would hide the debuggee's loopback from the adapter).
+  if (request.outbound == "auto") request.outbound = "preload";
   request.matchers = matchersOf(reader);
   const auto& baseEnv = reader.raw("baseEnv");
   if (!baseEnv.is_null()) {

@@ -334,6 +334,22 @@ int exitCodeOf(int status) {
 
 }  // namespace
 
+std::string namespaceUnavailable() {
+  std::string missing;
+  for (const char* tool : {"ip", "nft"}) {
+    if (findTool(tool).empty()) missing += std::string(missing.empty() ? "" : ", ") + tool;
+  }
+  if (!missing.empty()) return missing + " missing (Debian: apt install iproute2 nftables)";
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(::unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0 ? 0 : 1);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  return "this host refuses unprivileged user namespaces (check sysctl user.max_user_namespaces, "
+         "kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns)";
+}
+
 int runNamespaceExec(int argc, char** argv) {
   const auto options = parse(argc, argv);
   if (!options) return 2;

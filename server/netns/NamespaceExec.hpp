@@ -16,7 +16,13 @@
 // Must run before any thread starts: unshare(CLONE_NEWUSER) refuses a multithreaded caller.
 #pragma once
 
+#include <string>
+
 namespace tether::netns {
+
+// Empty when `tether netns-exec` can work on this machine (ip and nft installed, an unprivileged user
+// namespace can be made), else why not, in a sentence that names what to change. Forks a probe child.
+std::string namespaceUnavailable();
 
 // argv[0] is "netns-exec". Returns the process's exit code (the command's, or 125 and a message on
 // stderr when the namespace could not be made).

@@ -91,3 +91,11 @@ def test_a_static_binary_is_refused_before_anything_starts(demo, launcher, tmp_p
     stderr = connect.stderr_text()
     assert "is statically linked" in stderr and "--outbound netns" in stderr, stderr
     assert demo.tether_objects() == []
+
+
+def test_auto_picks_the_strongest_tier_this_machine_allows(demo, launcher, tmp_path):
+    """Unprivileged user namespaces work here (the netns e2e proves it), so auto runs CMD in one."""
+    connect = launcher.cli(launcher.env(), "-n", demo.ns, "--outbound", "auto", "--", "/bin/sh", "-c",
+                           'test -n "$TETHER_NETNS_CONTROL" && test -z "$LD_PRELOAD"', command="connect")
+    assert connect.wait(timeout=120) == 0, connect.stderr_text()
+    assert "--outbound auto: netns" in connect.stderr_text()

@@ -177,7 +177,8 @@ TEST_CASE("--outbound netns and the debugger's ports it carries in", "[cli][netn
 
   CHECK(error({"connect", "--outbound", "tun"}).find("--outbound") != std::string::npos);
   // auto may become netns, so a debugger's port is accepted with it.
-  CHECK(ok({"connect", "--outbound", "auto", "--debug-port", "5005"}).get<SessionOptions>().outbound == "auto");
+  CHECK(ok({"connect", "--outbound", "auto", "--debug-port", "5005"}).get<SessionOptions>().outbound ==
+        "auto");
   CHECK(error({"exchange", "orders", "--expose", "1", "--debug-port", "5005"}) ==
         "--debug-port carries a port into CMD's network namespace, so it needs --outbound netns; without it, "
         "CMD's debug adapter already listens on this machine");

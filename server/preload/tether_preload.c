@@ -56,6 +56,8 @@ static int (*real_getaddrinfo)(const char*, const char*, const struct addrinfo*,
 static struct hostent* (*real_gethostbyname)(const char*);
 static struct hostent* (*real_gethostbyname2)(const char*, int);
 static int (*real_gethostbyname_r)(const char*, struct hostent*, char*, size_t, struct hostent**, int*);
+static int (*real_getnameinfo)(const struct sockaddr*, socklen_t, char*, socklen_t, char*, socklen_t, int);
+static struct hostent* (*real_gethostbyaddr)(const void*, socklen_t, int);
 static int (*real_gethostbyname2_r)(const char*, int, struct hostent*, char*, size_t, struct hostent**, int*);
 
 static void parse_ranges(const char* text) {
@@ -105,6 +107,8 @@ __attribute__((constructor)) static void load(void) {
   real_gethostbyname2 = dlsym(RTLD_NEXT, "gethostbyname2");
   real_gethostbyname_r = dlsym(RTLD_NEXT, "gethostbyname_r");
   real_gethostbyname2_r = dlsym(RTLD_NEXT, "gethostbyname2_r");
+  real_getnameinfo = dlsym(RTLD_NEXT, "getnameinfo");
+  real_gethostbyaddr = dlsym(RTLD_NEXT, "gethostbyaddr");
   const char* path = getenv("TETHER_PRELOAD");
   const char* port = getenv("TETHER_PRELOAD_PORT");
   if (!path || !port || strlen(path) >= sizeof(control_path)) return;
@@ -504,4 +508,68 @@ struct hostent* gethostbyname(const char* name) {
     return real_gethostbyname(name);
   }
   return gethostbyname2(name, AF_INET);
+}
+
+/* --- addresses back to names ------------------------------------------------------------------------- */
+
+/* The name the session resolved to `ip` (host order) into `name`; 1 when known. The cluster's resolver has
+ * no reverse records to ask, so only names resolved through this shim are known. */
+static int name_of(uint32_t ip, char* name, size_t size) {
+  char question[32];
+  size_t at = 0;
+  put_text(question, &at, "N ");
+  put_number(question, &at, (ip >> 24) & 0xFF);
+  put_text(question, &at, ".");
+  put_number(question, &at, (ip >> 16) & 0xFF);
+  put_text(question, &at, ".");
+  put_number(question, &at, (ip >> 8) & 0xFF);
+  put_text(question, &at, ".");
+  put_number(question, &at, ip & 0xFF);
+  put_text(question, &at, "\n");
+  char reply[MAX_TEXT + 8];
+  if (ask(question, at, reply, sizeof(reply)) != 0 || reply[0] != 'A' || strlen(reply + 2) >= size) return 0;
+  strcpy(name, reply + 2);
+  return 1;
+}
+
+int getnameinfo(const struct sockaddr* address, socklen_t length, char* host, socklen_t hostLength,
+                char* service, socklen_t serviceLength, int flags) {
+  if (!real_getnameinfo) real_getnameinfo = dlsym(RTLD_NEXT, "getnameinfo");
+  uint32_t ip = 0;
+  uint16_t port = 0;
+  if (!enabled || !address || !host || hostLength == 0 || (flags & NI_NUMERICHOST) ||
+      !destination_v4(address, length, &ip, &port) || !in_cluster(ip)) {
+    return real_getnameinfo(address, length, host, hostLength, service, serviceLength, flags);
+  }
+  /* The service part, and the numeric host, from libc; then the cluster's name over it when known. */
+  int numeric = (flags | NI_NUMERICHOST) & ~NI_NAMEREQD; /* libc refuses NAMEREQD with NUMERICHOST */
+  int status = real_getnameinfo(address, length, host, hostLength, service, serviceLength, numeric);
+  if (status != 0) return status;
+  char name[MAX_TEXT];
+  if (name_of(ip, name, sizeof(name))) {
+    if (strlen(name) >= hostLength) return EAI_OVERFLOW;
+    strcpy(host, name);
+  } else if (flags & NI_NAMEREQD) {
+    return EAI_NONAME;
+  }
+  return 0;
+}
+
+struct hostent* gethostbyaddr(const void* address, socklen_t length, int family) {
+  if (!real_gethostbyaddr) real_gethostbyaddr = dlsym(RTLD_NEXT, "gethostbyaddr");
+  uint32_t ip = 0;
+  if (!enabled || family != AF_INET || length != 4 || !address)
+    return real_gethostbyaddr(address, length, family);
+  memcpy(&ip, address, 4);
+  ip = ntohl(ip);
+  if (!in_cluster(ip)) return real_gethostbyaddr(address, length, family);
+  char name[MAX_TEXT];
+  if (!name_of(ip, name, sizeof(name))) {
+    h_errno = HOST_NOT_FOUND;
+    return NULL;
+  }
+  struct in_addr one;
+  memcpy(&one, address, 4);
+  if (fill_hostent(name, &one, 1, &static_entry, static_buffer, sizeof(static_buffer)) != 0) return NULL;
+  return &static_entry;
 }

@@ -122,6 +122,12 @@ asio::awaitable<void> PreloadService::answer(local::socket socket) {
     unsigned localPort = 0;
     words >> localPort;
     reply = announcedReply(localPort);
+  } else if (verb == "N") {
+    std::string ip;
+    words >> ip;
+    const auto known = names_.find(ip);
+    reply = "N\n";
+    if (known != names_.end()) reply = "A " + known->second + "\n";
   }
   co_await (asio::async_write(socket, asio::buffer(reply), kAwait) || deadline.async_wait(kAwait));
 }
@@ -225,7 +231,11 @@ asio::awaitable<std::string> PreloadService::resolveOnce(const std::string& rawN
     const auto answer = parseDnsAnswer(reply.answer);
     if (answer.rcode == 0 && !answer.addresses.empty()) {
       std::string text = "A";
-      for (const auto& address : answer.addresses) text += " " + address;
+      for (const auto& address : answer.addresses) {
+        text += " " + address;
+        names_[address] = candidate;  // for getnameinfo: the cluster has no PTR records to ask
+      }
+      if (names_.size() > 65536) names_.erase(names_.begin());
       co_return text + "\n";
     }
     if (answer.rcode != 0 && answer.rcode != 3) co_return std::string("E\n");

@@ -8,6 +8,7 @@
 // - `D LPORT IP PORT`: the same for a blocking socket, dialled first so that connect() fails as it would;
 //   `K` once the destination answered, else `F refused`, `F timeout`, `F noname` or `F unreachable`.
 // - `P LPORT`: where the connection from LPORT was meant to go (getpeername); `A IP PORT` or `N`.
+// - `N IP`: the name an earlier `R` resolved to IP (getnameinfo, gethostbyaddr); `A NAME` or `N`.
 // A connection accepted on the port is looked up by its source port and sent on by the session's routes
 // (the tunnel for the cluster's addresses); one that was not announced is reset.
 #pragma once
@@ -87,6 +88,7 @@ class PreloadService : public std::enable_shared_from_this<PreloadService> {
   std::map<std::uint16_t, Announced> announced_;  // by the shim's local port
   std::uint64_t generation_ = 0;
   std::map<std::string, Answer> answers_;
+  std::map<std::string, std::string> names_;  // address -> the name it answered (the FQDN that resolved)
   std::map<std::string, std::shared_ptr<Pending>> pending_;
   std::set<boost::asio::ip::tcp::socket*> carried_;
   std::uint16_t nextQueryId_ = 1;

@@ -94,6 +94,10 @@ int main(int argc, char** argv) {
   char legacy[INET_ADDRSTRLEN] = "none";
   if (entry) inet_ntop(AF_INET, entry->h_addr_list[0], legacy, sizeof(legacy));
   printf("gethostbyname %s\n", legacy);
+  char reverse[256] = "none";
+  if (status == 0)
+    getnameinfo(found->ai_addr, found->ai_addrlen, reverse, sizeof(reverse), NULL, 0, NI_NAMEREQD);
+  printf("reverse %s\n", reverse);
   if (status != 0) {
     /* Without the shim (or its session): only what needs no cluster. */
     struct addrinfo* none = NULL;

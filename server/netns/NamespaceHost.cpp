@@ -275,10 +275,10 @@ asio::awaitable<void> NamespaceHost::runLink(std::shared_ptr<NamespaceHost> self
   spdlog::info("event=netns_detached pid={}", link->pid);
 }
 
-asio::awaitable<void> NamespaceHost::carryIn(std::shared_ptr<Link> link, std::uint16_t port,
-                                             tcp::socket client) {
+asio::awaitable<int> NamespaceHost::dialInside(std::shared_ptr<Link> link, std::uint16_t port,
+                                               bool& answered) {
   const auto seq = link->nextSeq++;
-  Link::Pending waiting(client.get_executor());
+  Link::Pending waiting(link->control.get_executor());
   link->pending[seq] = &waiting;
   if (sendMessage(link->control.native_handle(),
                   "dial " + std::to_string(port) + " " + std::to_string(seq))) {
@@ -286,10 +286,33 @@ asio::awaitable<void> NamespaceHost::carryIn(std::shared_ptr<Link> link, std::ui
     co_await waiting.wake.async_wait(kAwait);
   }
   link->pending.erase(seq);
-  if (waiting.fd < 0) {
-    spdlog::info("event=netns_carry_in_failed port={} reason=\"{}\"", port,
-                 waiting.answered ? "nothing listens on that port inside the namespace"
-                                  : "no answer from the wrapper");
+  answered = waiting.answered;
+  co_return waiting.fd;
+}
+
+asio::awaitable<bool> NamespaceHost::listeningInside(std::uint16_t port) {
+  auto self = shared_from_this();
+  const std::vector<std::shared_ptr<Link>> links(links_.begin(), links_.end());
+  for (const auto& link : links) {
+    if (!link->transparent) continue;  // not attached yet: its program has not even started
+    bool answered = false;
+    const int fd = co_await dialInside(link, port, answered);
+    if (fd >= 0) {
+      ::close(fd);
+      co_return true;
+    }
+  }
+  co_return false;
+}
+
+asio::awaitable<void> NamespaceHost::carryIn(std::shared_ptr<Link> link, std::uint16_t port,
+                                             tcp::socket client) {
+  bool answered = false;
+  const int fd = co_await dialInside(link, port, answered);
+  if (fd < 0) {
+    spdlog::info(
+        "event=netns_carry_in_failed port={} reason=\"{}\"", port,
+        answered ? "nothing listens on that port inside the namespace" : "no answer from the wrapper");
     boost::system::error_code ec;
     client.set_option(asio::socket_base::linger(true, 0), ec);
     client.close(ec);
@@ -297,16 +320,16 @@ asio::awaitable<void> NamespaceHost::carryIn(std::shared_ptr<Link> link, std::ui
   }
   int domain = AF_INET;
   socklen_t size = sizeof(domain);
-  ::getsockopt(waiting.fd, SOL_SOCKET, SO_DOMAIN, &domain, &size);
+  ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size);
   tcp::socket inside(client.get_executor());
   boost::system::error_code ec;
   if (domain == AF_INET6) {
-    inside.assign(tcp::v6(), waiting.fd, ec);
+    inside.assign(tcp::v6(), fd, ec);
   } else {
-    inside.assign(tcp::v4(), waiting.fd, ec);
+    inside.assign(tcp::v4(), fd, ec);
   }
   if (ec) {
-    ::close(waiting.fd);
+    ::close(fd);
     co_return;
   }
   co_await tunnelclient::splice(std::move(client), std::move(inside));

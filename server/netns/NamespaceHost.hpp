@@ -62,11 +62,18 @@ class NamespaceHost : public std::enable_shared_from_this<NamespaceHost> {
   boost::asio::awaitable<void> serve();
   // Closes the listener and every link (each wrapper then asks its command to end) and removes the path.
   void close();
+  // Whether a program inside an attached namespace accepts on 127.0.0.1:port there (the session's "is the
+  // local process listening yet", which this machine's own 127.0.0.1 cannot answer: the carried-in
+  // listener is there from the start).
+  boost::asio::awaitable<bool> listeningInside(std::uint16_t port);
 
  private:
   struct Link;
   static boost::asio::awaitable<void> runLink(std::shared_ptr<NamespaceHost> self,
                                               std::shared_ptr<Link> link);
+  // A socket connected to `port` inside the link's namespace, or -1 (`answered`: the wrapper said no).
+  static boost::asio::awaitable<int> dialInside(std::shared_ptr<Link> link, std::uint16_t port,
+                                                bool& answered);
   static boost::asio::awaitable<void> carryIn(std::shared_ptr<Link> link, std::uint16_t port,
                                               boost::asio::ip::tcp::socket client);
 

@@ -47,6 +47,9 @@ struct SessionTimings {
   // With SessionSpec::awaitLocal: how long the local process may take to listen before traffic moves.
   std::chrono::milliseconds localListenTimeout{std::chrono::seconds(60)};
   std::chrono::milliseconds localListenProbe{100};  // between connect attempts (no event says "listening")
+  // One such probe inside an outbound-netns namespace: the wrapper's dial (NamespaceConfig::dialTimeout)
+  // and a margin.
+  std::chrono::milliseconds namespaceProbeTimeout{6000};
   // How long a stop waits for the tunnel client to close before it deletes the shadow pod regardless.
   std::chrono::milliseconds tunnelStopTimeout{std::chrono::seconds(5)};
   // After a session ended: how long its last handlers (closing sockets, a cancelled watch) may take to run

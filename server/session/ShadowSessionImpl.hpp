@@ -45,6 +45,7 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   void progress(const std::string& step);
 
   std::shared_ptr<const tunnelclient::OutboundPolicy> outboundPolicy();
+  bool localListening(int port);
 
   // --- the actions; each returns how it went ---
   // ShadowActions.cpp: what every mode does.

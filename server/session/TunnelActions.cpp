@@ -243,6 +243,17 @@ static bool listening(int port) {
   return !ec;
 }
 
+// Whether the local process listens on `port`: on this machine's loopback, or, with outbound netns,
+// inside the debuggee's namespace (asked of its wrapper within the probe interval).
+bool ShadowSession::Impl::localListening(int port) {
+  if (!namespaceHost) return listening(port);
+  auto answer = std::make_shared<std::promise<bool>>();
+  auto future = answer->get_future();
+  asio::co_spawn(executor, namespaceHost->listeningInside(static_cast<std::uint16_t>(port)),
+                 [answer](std::exception_ptr error, bool open) { answer->set_value(!error && open); });
+  return future.wait_for(timings.namespaceProbeTimeout) == std::future_status::ready && future.get();
+}
+
 void ShadowSession::Impl::announcePrepared() {
   if (preparedAnnounced) return;
   preparedAnnounced = true;
@@ -261,7 +272,7 @@ Outcome ShadowSession::Impl::awaitLocalListeners() {
   for (const auto& port : exposed) {
     progress("Waiting for your process to listen on 127.0.0.1:" + std::to_string(port.local));
     // No event says "a process started listening"; probe with a pause that a stop interrupts.
-    while (!listening(port.local)) {
+    while (!localListening(port.local)) {
       if (std::chrono::steady_clock::now() >= deadline) {
         return failed("nothing listens on 127.0.0.1:" + std::to_string(port.local) + " after " +
                       std::to_string(timings.localListenTimeout.count() / 1000) +

@@ -33,8 +33,8 @@ IDLE_JAVA = """public class Idle {
 }
 """
 
-# Runs inside the namespace as the session's CMD: serves the exchanged Service's traffic, starts a JVM
-# waiting for a debugger, runs every client, hands the results over a FIFO and waits for the test's word.
+# Runs inside the namespace as the session's CMD: starts a JVM waiting for a debugger, runs every client,
+# hands the results over a FIFO, then serves the exchanged Service's traffic and waits for the test's word.
 CHECKS = r'''
 import http.server, json, os, socket, subprocess, sys, threading
 work, local, jdwp, ns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -52,8 +52,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", local), Handler)
-threading.Thread(target=server.serve_forever, daemon=True).start()
 java = subprocess.Popen(["java", f"-agentlib:jdwp=transport=dt_socket,server=y,suspend=y,address=127.0.0.1:{jdwp}",
                          os.path.join(work, "Idle.java")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 listening = java.stdout.readline()  # "Listening for transport dt_socket at address: PORT"
@@ -88,6 +86,9 @@ except socket.gaierror as error:
     results["nxdomain"] = error.errno
 with open(os.path.join(work, "results.fifo"), "w") as out:
     json.dump(results, out)
+# Only now does the program listen: the session must have waited for it inside the namespace.
+server = http.server.ThreadingHTTPServer(("127.0.0.1", local), Handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
 with open(os.path.join(work, "finish.fifo")) as finish:
     finish.read()
 java.kill()
@@ -202,9 +203,13 @@ def test_any_program_reaches_the_namespace_and_the_namespace_reaches_it(demo, us
                           "--debug-port", jdwp, "--", "/usr/bin/python3", user.dir / "checks.py", user.dir, local,
                           jdwp, demo.ns], tmp_path / "exchange.log")
     try:
+        session.wait_state("prepared", timeout=120)
+        results = json.loads(read_fifo(results_fifo, timeout=240))
+        # Nothing listened inside the namespace yet, so the Service's traffic has not moved (this machine's
+        # 127.0.0.1:LOCAL, where the carried-in listener is, must not count as the program listening).
+        assert "active" not in session.session_states(), session.session_states()
         active = session.wait_started(timeout=120)
         assert active["outbound"] == "netns"
-        results = json.loads(read_fifo(results_fifo, timeout=240))
         (tmp_path / "results.json").write_text(json.dumps(results, indent=1))  # for a failure's reader
         assert results["uid"] == unprivileged[0]  # the command kept the user's own uid: no root anywhere
         assert results["proxy_variables"] == []  # nothing to honour: every connection is caught

@@ -287,8 +287,26 @@ std::string buildNamespace(const std::vector<std::string>& config, int& transpar
   return {};
 }
 
+// Connects `fd` to `address` within `boundMs` (the program may be stopped in a debugger with its backlog
+// full: a blocking connect would wait out the SYN retries while every other dial waits behind it).
+int connectWithin(int fd, const sockaddr* address, socklen_t length, int boundMs) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  if (::connect(fd, address, length) == 0) return 0;
+  if (errno != EINPROGRESS) return errno;
+  pollfd writable{fd, POLLOUT, 0};
+  const int ready = ::poll(&writable, 1, boundMs);
+  if (ready <= 0) return ETIMEDOUT;
+  int error = 0;
+  socklen_t size = sizeof(error);
+  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size);
+  if (error == 0) ::fcntl(fd, F_SETFL, flags);
+  return error;
+}
+
 // Answers "dial PORT SEQ": a socket connected to the program's PORT on the namespace's loopback.
 void serveDial(int control, const std::vector<std::string>& request) {
+  constexpr int kDialBoundMs = 2000;
   if (request.size() < 3) return;
   const long port = std::strtol(request[1].c_str(), nullptr, 10);
   const std::string& seq = request[2];
@@ -300,26 +318,23 @@ void serveDial(int control, const std::vector<std::string>& request) {
         lastError = errno;
         continue;
       }
-      int rc = -1;
-      if (family == AF_INET) {
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(static_cast<std::uint16_t>(port));
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-      } else {
-        sockaddr_in6 address{};
-        address.sin6_family = AF_INET6;
-        address.sin6_port = htons(static_cast<std::uint16_t>(port));
-        address.sin6_addr = in6addr_loopback;
-        rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-      }
-      if (rc == 0) {
+      sockaddr_in v4{};
+      v4.sin_family = AF_INET;
+      v4.sin_port = htons(static_cast<std::uint16_t>(port));
+      v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      sockaddr_in6 v6{};
+      v6.sin6_family = AF_INET6;
+      v6.sin6_port = htons(static_cast<std::uint16_t>(port));
+      v6.sin6_addr = in6addr_loopback;
+      const int error = family == AF_INET
+                            ? connectWithin(fd, reinterpret_cast<sockaddr*>(&v4), sizeof(v4), kDialBoundMs)
+                            : connectWithin(fd, reinterpret_cast<sockaddr*>(&v6), sizeof(v6), kDialBoundMs);
+      if (error == 0) {
         sendMessage(control, "dialed " + seq + " ok", {fd});
         ::close(fd);
         return;
       }
-      lastError = errno;
+      lastError = error;
       ::close(fd);
     }
   }

@@ -157,7 +157,12 @@ asio::awaitable<void> NamespaceHost::serve() {
     auto [ec] = co_await accepting_->async_wait(asio::posix::descriptor_base::wait_read, kAwait);
     if (ec || !accepting_->is_open()) co_return;
     const int fd = ::accept4(accepting_->native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      // Out of descriptors, most likely: pause rather than spin on the session's only thread.
+      asio::steady_timer pause(tunnel_->executor(), config_.acceptBackoff);
+      co_await pause.async_wait(kAwait);
+      continue;
+    }
     if (links_.size() >= config_.maxLinks) {
       sendMessage(fd, "refused too many namespaces attached to this session (NamespaceConfig::maxLinks)");
       ::close(fd);
@@ -187,6 +192,11 @@ asio::awaitable<void> NamespaceHost::runLink(std::shared_ptr<NamespaceHost> self
   // No class-type temporaries in conditional expressions in coroutines (GCC 12 destroys them twice).
   std::vector<std::string> helloWords;
   if (hello) helloWords = words(hello->text);
+  if (hello) {
+    for (const int fd : hello->fds) ::close(fd);  // a hello carries none; whatever came is not ours to keep
+  }
+  // close() may have run while we waited: the descriptor number could belong to someone else by now.
+  if (!link->control.is_open()) co_return;
   if (helloWords.empty() || helloWords[0] != "hello" || valueOf(helloWords, "version") != "1") {
     spdlog::warn("event=netns_refused reason=\"no hello from a tether netns-exec of this version\"");
     sendMessage(control, "refused this session speaks version 1; run the netns-exec of the same tether");
@@ -202,9 +212,14 @@ asio::awaitable<void> NamespaceHost::runLink(std::shared_ptr<NamespaceHost> self
   }
   std::string search;
   for (const auto& domain : config.search) search += (search.empty() ? "" : ",") + domain;
+  if (!link->control.is_open()) co_return;
   sendMessage(control, "config search=" + search + " ndots=5");
 
   auto ready = co_await nextMessage(link->control, config.setupTimeout);
+  if (ready && !link->control.is_open()) {
+    for (const int fd : ready->fds) ::close(fd);  // the session stopped meanwhile: nothing to serve
+    co_return;
+  }
   if (!ready || ready->ended) {
     spdlog::warn(
         "event=netns_setup_failed pid={} reason=\"{}\"", link->pid,

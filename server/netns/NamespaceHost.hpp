@@ -36,7 +36,8 @@ struct NamespaceConfig {
   std::chrono::milliseconds setupTimeout{30000};
   // A connection carried in waits this long for the wrapper's socket to the program.
   std::chrono::milliseconds dialTimeout{5000};
-  std::size_t maxLinks = 32;  // wrappers attached at once
+  std::size_t maxLinks = 32;                     // wrappers attached at once
+  std::chrono::milliseconds acceptBackoff{100};  // after a failed accept (out of descriptors)
   // Bounds and routes of the namespace's redirected connections and DNS (the session's OutboundPolicy).
   tunnelclient::ProxyConfig proxy;
 };

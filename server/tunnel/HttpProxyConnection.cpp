@@ -11,6 +11,7 @@
 
 #include "protocol/http1/Body.hpp"
 #include "server/tunnel/Splice.hpp"
+#include "support/text/Base64.hpp"
 #include "support/text/LogText.hpp"
 
 namespace tether::tunnelclient {
@@ -25,6 +26,22 @@ namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kClientRead = 64u * 1024u;
 constexpr std::size_t kUpstreamRead = 256u * 1024u;
+
+// The planned origin-form head in absolute form for the developer's proxy, with its credentials.
+std::string absoluteForm(const ProxyPlan& plan, const UpstreamProxy& proxy) {
+  std::string head = plan.upstreamHead;
+  const auto first = head.find(' ');
+  if (first != std::string::npos && first + 1 < head.size() && head[first + 1] == '/') {
+    const bool v6 = plan.target.host.find(':') != std::string::npos;
+    const std::string host = v6 ? "[" + plan.target.host + "]" : plan.target.host;
+    head.insert(first + 1, "http://" + host + ":" + std::to_string(plan.target.port));
+  }
+  if (!proxy.credentials.empty()) {
+    head.insert(head.size() - 2,
+                "Proxy-Authorization: Basic " + support::encodeBase64(proxy.credentials) + "\r\n");
+  }
+  return head;
+}
 
 std::string openError(const Reached& reached) {
   if (reached.code == Code::TransportLost) return reached.message;
@@ -193,10 +210,18 @@ asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::forwardOutside(
                                                                                 Via via, bool& tryCluster) {
   OutsideFailure failure = OutsideFailure::None;
   std::string error;
-  auto outside = co_await dialOutside(plan.target.host, plan.target.port, *config_.policy, via,
-                                      config_.outsideDialTimeout, failure, error);
+  // Through the developer's proxy, a plain-http request goes to it in absolute form, as their own client
+  // would send it: many proxies allow CONNECT to 443 only (Squid's default).
+  std::string host = plan.target.host;
+  std::uint16_t port = plan.target.port;
+  if (via == Via::Upstream) {
+    host = config_.policy->upstream->address.host;
+    port = config_.policy->upstream->address.port;
+  }
+  auto outside = co_await dialOutside(host, port, *config_.policy, Via::Direct, config_.outsideDialTimeout,
+                                      failure, error);
   if (!outside) {
-    if (failure == OutsideFailure::NoSuchName && !isAddressLiteral(plan.target.host)) {
+    if (via == Via::Direct && failure == OutsideFailure::NoSuchName && !isAddressLiteral(plan.target.host)) {
       tryCluster = true;  // `orders.other-ns`: unknown here, perhaps a Service of another namespace
       co_return After::Next;
     }
@@ -208,6 +233,7 @@ asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::forwardOutside(
   // Not pooled: the upstream closes after its answer (`Connection: close`), the client's connection with it,
   // and the client's next request comes on a new connection that is routed on its own.
   std::string head = plan.upstreamHead;
+  if (via == Via::Upstream) head = absoluteForm(plan, *config_.policy->upstream);
   head.insert(head.size() - 2, "Connection: close\r\n");
   co_return co_await joinOutside(std::move(*outside), head + in_);
 }

@@ -82,7 +82,12 @@ asio::awaitable<void> PreloadService::serveRequests() {
   while (requests_.is_open()) {
     auto [ec, socket] = co_await requests_.async_accept(kAwait);
     if (ec == asio::error::operation_aborted || !requests_.is_open()) co_return;
-    if (ec) continue;
+    if (ec) {
+      // Out of descriptors, most likely: pause rather than spin on the session's only thread.
+      asio::steady_timer pause(tunnel_->executor(), config_.acceptBackoff);
+      co_await pause.async_wait(kAwait);
+      continue;
+    }
     tunnel::spawnLogged(tunnel_->executor(), self->answer(std::move(socket)), "preload request");
   }
 }
@@ -113,8 +118,9 @@ asio::awaitable<void> PreloadService::answer(local::socket socket) {
       const auto key = static_cast<std::uint16_t>(localPort);
       const HostPort target{ip, static_cast<std::uint16_t>(port)};
       drop(key);
+      expireAnnouncements();
       const auto generation = ++generation_;
-      announced_[key] = Announced{target, generation, nullptr};
+      announced_[key] = Announced{target, generation, nullptr, std::chrono::steady_clock::now(), false};
       reply = "K\n";
       if (verb == "D") reply = co_await dialFirst(key, generation, target, deadline);
     }
@@ -143,6 +149,17 @@ std::string PreloadService::announcedReply(unsigned port) const {
   const auto found = port < 65536 ? announced_.find(static_cast<std::uint16_t>(port)) : announced_.end();
   if (found == announced_.end()) return "N\n";
   return "A " + found->second.target.host + " " + std::to_string(found->second.target.port) + "\n";
+}
+
+void PreloadService::expireAnnouncements() {
+  // Only when many are kept: the usual case (a few connections) costs nothing.
+  if (announced_.size() < 64) return;
+  const auto oldest = std::chrono::steady_clock::now() - config_.announcementTtl;
+  std::vector<std::uint16_t> stale;
+  for (const auto& [port, announced] : announced_) {
+    if (!announced.used && announced.at < oldest) stale.push_back(port);
+  }
+  for (const auto port : stale) drop(port);
 }
 
 void PreloadService::drop(std::uint16_t port) {
@@ -231,7 +248,9 @@ asio::awaitable<std::string> PreloadService::resolveOnce(const std::string& rawN
     const auto answer = parseDnsAnswer(reply.answer);
     if (answer.rcode == 0 && !answer.addresses.empty()) {
       std::string text = "A";
+      std::size_t count = 0;
       for (const auto& address : answer.addresses) {
+        if (++count > config_.maxAddresses) break;  // the shim's buffer holds this many
         text += " " + address;
         names_[address] = candidate;  // for getnameinfo: the cluster has no PTR records to ask
       }
@@ -255,11 +274,17 @@ asio::awaitable<void> PreloadService::carry(tcp::socket socket) {
   auto self = shared_from_this();
   boost::system::error_code ec;
   const auto peer = socket.remote_endpoint(ec);
-  const auto found = ec ? announced_.end() : announced_.find(peer.port());
-  if (found == announced_.end()) {
+  // Only the shim's own socket: bound to 127.0.0.1 (another local user cannot bind 127.0.0.1:PORT while
+  // it is held), announced a moment ago, and not taken already.
+  auto found = announced_.end();
+  if (!ec && peer.address() == asio::ip::address_v4::loopback()) found = announced_.find(peer.port());
+  const bool fresh = found != announced_.end() && !found->second.used &&
+                     std::chrono::steady_clock::now() - found->second.at < config_.announcementTtl;
+  if (!fresh) {
     reset(socket);  // not a connection the shim announced: nobody else may use the session's way out
     co_return;
   }
+  found->second.used = true;
   const auto localPort = found->first;
   const auto target = found->second.target;
   struct Forget {

@@ -40,6 +40,11 @@ struct PreloadConfig {
   // a slow dial is answered with its own reason).
   std::chrono::milliseconds requestTimeout{15000};
   std::size_t maxAnnounced = 65536;  // connections announced and not yet ended
+  // An announcement no connection took within this long is dropped (a program killed between announcing
+  // and connecting, a connect() called again): the program's connect follows its announcement at once.
+  std::chrono::milliseconds announcementTtl{30000};
+  std::size_t maxAddresses = 16;                 // per answer to `R` (the shim reads at most 16)
+  std::chrono::milliseconds acceptBackoff{100};  // after a failed accept (out of descriptors)
   // Answers kept: a program's 200 threads resolving one name make one question to the cluster, not 200.
   std::chrono::milliseconds answerTtl{5000};
   std::chrono::milliseconds noSuchNameTtl{2000};
@@ -62,6 +67,8 @@ class PreloadService : public std::enable_shared_from_this<PreloadService> {
   boost::asio::awaitable<void> carry(boost::asio::ip::tcp::socket socket);
   // `P`'s answer: where the connection from `port` was meant to go.
   std::string announcedReply(unsigned port) const;
+  // Drops announcements no connection took within announcementTtl.
+  void expireAnnouncements();
   // Forgets an announcement, releasing what was dialled for it.
   void drop(std::uint16_t port);
   // `D`: dials `target` now and keeps the result for the connection from `port`; the reply line.
@@ -78,6 +85,8 @@ class PreloadService : public std::enable_shared_from_this<PreloadService> {
     HostPort target;
     std::uint64_t generation = 0;  // a port reused by a newer socket is not forgotten by the older one's end
     std::shared_ptr<Reached> dialled;  // `D`: the stream (or connection) opened before the program connected
+    std::chrono::steady_clock::time_point at;  // when announced: an unused announcement expires
+    bool used = false;                         // the first connection from the port took it
   };
   struct Answer {
     std::string reply;  // "A ..." or "N"

@@ -3,6 +3,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
 #include "server/tunnel/Splice.hpp"
 #include "support/text/LogText.hpp"
 
@@ -99,6 +103,10 @@ asio::awaitable<Reached> reach(TunnelClient& tunnel, const ProxyConfig& config, 
 
 asio::awaitable<void> join(Reached reached, asio::ip::tcp::socket client) {
   if (reached.outside) {
+    // What the developer's proxy passed on with its 200 is the server's first bytes (SSH, SMTP speak first).
+    auto [ec, written] = co_await asio::async_write(client, asio::buffer(reached.outside->early),
+                                                    asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
     co_await splice(std::move(client), std::move(reached.outside->socket));
   } else if (reached.conn) {
     co_await reached.conn->pump(reached.id, std::move(client));

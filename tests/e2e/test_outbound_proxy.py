@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import threading
+import urllib.parse
 
 from exchange_support import LocalServer
 from outbound_support import build_fetch
@@ -217,8 +218,8 @@ def test_each_runtime_with_only_the_launch_environment(demo, launcher, tmp_path)
 
 
 class DeveloperProxy:
-    """The developer's own (corporate) HTTP proxy on 127.0.0.1: it takes CONNECT only, records each target,
-    and answers the HTTP request that follows itself, naming the target."""
+    """The developer's own (corporate) HTTP proxy on 127.0.0.1: it records each target, and answers a
+    plain-http request in absolute form, or the request that follows a CONNECT, itself, naming the target."""
 
     def __init__(self):
         self.targets = []
@@ -247,7 +248,11 @@ class DeveloperProxy:
             method, target = line.split()[:2]
             self.targets.append(target)
             if method != "CONNECT":
-                client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                # Absolute form, as a proxy is asked for plain http (many allow CONNECT to 443 only).
+                body = json.dumps({"via": "developer-proxy", "target": target,
+                                   "path": urllib.parse.urlsplit(target).path}).encode()
+                client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+                               + body)
                 return
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             while b"\r\n\r\n" not in rest:
@@ -313,13 +318,14 @@ def test_the_rest_leaves_this_machine_directly_or_through_the_developers_proxy(d
     developer.close()
     results = json.loads(out.read_text())
     assert json.loads(results["direct"]["out"]) == {"via": "this-machine", "path": "/here"}, results["direct"]
-    for check, path in (("external", "/absolute"), ("external_connect", "/connect"), ("external_socks", "/socks")):
+    for check, target, path in (("external", "http://external.example:80/absolute", "/absolute"),
+                                ("external_connect", "external.example:80", "/connect"),
+                                ("external_socks", "external.example:80", "/socks")):
         assert results[check]["rc"] == 0, results[check]
-        assert json.loads(results[check]["out"]) == {"via": "developer-proxy", "target": "external.example:80",
-                                                      "path": path}
+        assert json.loads(results[check]["out"]) == {"via": "developer-proxy", "target": target, "path": path}
     assert results["bypassed"]["rc"] != 0  # no such name anywhere; above all, not sent to the developer's proxy
     assert json.loads(results["cluster"]["out"])["service"] == "inventory"
-    assert developer.targets == ["external.example:80"] * 3
+    assert developer.targets == ["http://external.example:80/absolute", "external.example:80", "external.example:80"]
 
 
 def test_doctor_outbound_says_what_reaches_the_cluster_and_what_would(demo, launcher, tmp_path):

@@ -454,10 +454,10 @@ asio::awaitable<DnsReply> Connection::dns(std::string query) {
   const auto id = mux_->dnsQuery(query);
   kickWriter();
   auto answer = co_await waitAnswer(id);
-  if (!answer) {
-    co_return torn_ ? DnsReply{Code::TransportLost, "the tunnel closed before the DNS answer", ""}
-                    : DnsReply{Code::Timeout, "no DNS answer within " + ms(config_.requestTimeout), ""};
-  }
+  // No class-type temporaries in a conditional expression in a coroutine (GCC 12 destroys them twice).
+  if (!answer && torn_)
+    co_return DnsReply{Code::TransportLost, "the tunnel closed before the DNS answer", ""};
+  if (!answer) co_return DnsReply{Code::Timeout, "no DNS answer within " + ms(config_.requestTimeout), ""};
   co_return DnsReply{answer->status.code, answer->status.message, std::move(answer->payload)};
 }
 

@@ -1,5 +1,7 @@
 """Exchange sessions that cannot work (issue #6): nothing listens locally, missing permissions, bad input.
 Each gives an error naming the object and what to do, and leaves the cluster as it was."""
+import socket
+
 import pytest
 
 from exchange_support import LocalServer, free_port, tether_annotations
@@ -11,6 +13,11 @@ from tethertest.rpc import RpcError
 def test_nothing_listening_locally_resets_cluster_clients_and_says_so(demo, launcher):
     before = demo.svc("orders")
     port = free_port()
+    # Held bound but not listening, so connections to it are refused and no other socket (the session's own
+    # proxy port, which the kernel picks from the same range) can be given it meanwhile.
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", port))
     exchange = launcher.cli(launcher.env(), "orders", "--expose", f"{port}:80", "-n", demo.ns)
     exchange.wait_started()
 
@@ -22,6 +29,7 @@ def test_nothing_listening_locally_resets_cluster_clients_and_says_so(demo, laun
     assert exchange.process.poll() is None
 
     # The developer starts the process: traffic flows and the warning goes away.
+    holder.close()
     local = LocalServer(port)
     assert demo.get_json("http://orders/late") == local.answer("/late")
     exchange.wait_event(lambda e: e.get("event") == "session" and e["session"]["state"] == "active"

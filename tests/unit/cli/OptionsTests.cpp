@@ -167,7 +167,9 @@ TEST_CASE("each command has its own --help, and completion its shells", "[cli]")
   CHECK(ok({"--help"}).helpText.find("__complete") == std::string::npos);  // hidden
 }
 
-TEST_CASE("--outbound netns and the debugger's ports it carries in", "[cli][netns]") {
+// A test name must not start with "--": ctest passes it to the test binary, which would read it as a flag.
+TEST_CASE("outbound netns and the debugger's ports it carries in (--outbound, --debug-port)",
+          "[cli][netns]") {
   const auto options = ok({"connect", "--outbound", "netns", "--debug-port", "5005", "--debug-port", "5678",
                            "--", "java", "-jar", "app.jar"});
   const auto& session = options.get<SessionOptions>();

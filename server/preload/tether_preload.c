@@ -8,12 +8,17 @@
  *     127.0.0.1:0, the session is told which local port is meant for which address, and the socket connects
  *     to the session's port, in the caller's own blocking mode (a non-blocking connect still returns
  *     EINPROGRESS and completes asynchronously). getpeername reports the cluster address.
- * Everything else (loopback, other addresses, UDP, names outside the cluster) goes to libc untouched.
+ *   - a UDP datagram to a nameserver of /etc/resolv.conf, port 53 (c-ares in Node's dns.resolve, a program's
+ *     own resolver), goes to the session's DNS port instead, which answers cluster names as getaddrinfo
+ *     here does and asks that nameserver the rest; recvfrom, recvmsg and getpeername give the nameserver's
+ *     address back, so a resolver that checks where its answer came from accepts it.
+ * Everything else (loopback, other addresses, other UDP, names outside the cluster) goes to libc untouched.
  *
  * The connect path is async-signal-safe, as connect itself is: a fresh Unix socket per question, buffers on
  * the stack, no malloc, no locks; so it is safe in threads, after fork and in signal handlers. The settings
  * come from the environment (TETHER_PRELOAD, TETHER_PRELOAD_PORT, TETHER_PRELOAD_RANGES,
- * TETHER_PRELOAD_DOMAINS), read once when the library is loaded.
+ * TETHER_PRELOAD_DOMAINS, TETHER_PRELOAD_DNS_PORT, TETHER_PRELOAD_NAMESERVERS), read once when the library
+ * is loaded.
  *
  * A blocking connect waits for the session's dial, so a remote refusal is ECONNREFUSED from connect as
  * usual; for a non-blocking socket it shows as ECONNRESET on the first read or write, since the local
@@ -37,6 +42,8 @@
 #define MAX_DOMAINS 8
 #define MAX_TEXT 256
 #define MAX_ADDRESSES 16
+#define MAX_NAMESERVERS 3 /* as many as glibc reads from resolv.conf */
+#define MAX_MARKED_FDS 65536
 
 struct range {
   uint32_t network; /* host order */
@@ -50,6 +57,13 @@ static struct range ranges[MAX_RANGES];
 static int range_count;
 static char domains[MAX_DOMAINS][MAX_TEXT];
 static int domain_count;
+static uint16_t dns_port;
+static struct range nameservers[MAX_NAMESERVERS];
+static int nameserver_count;
+/* Which nameserver (index + 1) a UDP socket's questions were meant for, by descriptor: its answers are
+ * given back as from there. Plain byte stores: async-signal-safe, and a stale entry is harmless (only a
+ * datagram from the session's DNS port is ever rewritten). */
+static unsigned char asked_nameserver[MAX_MARKED_FDS];
 
 static int (*real_connect)(int, const struct sockaddr*, socklen_t);
 static int (*real_getpeername)(int, struct sockaddr*, socklen_t*);
@@ -60,9 +74,15 @@ static int (*real_gethostbyname_r)(const char*, struct hostent*, char*, size_t, 
 static int (*real_getnameinfo)(const struct sockaddr*, socklen_t, char*, socklen_t, char*, socklen_t, int);
 static struct hostent* (*real_gethostbyaddr)(const void*, socklen_t, int);
 static int (*real_gethostbyname2_r)(const char*, int, struct hostent*, char*, size_t, struct hostent**, int*);
+static ssize_t (*real_sendto)(int, const void*, size_t, int, const struct sockaddr*, socklen_t);
+static ssize_t (*real_sendmsg)(int, const struct msghdr*, int);
+static ssize_t (*real_recvfrom)(int, void*, size_t, int, struct sockaddr*, socklen_t*);
+static ssize_t (*real_recvmsg)(int, struct msghdr*, int);
 
-static void parse_ranges(const char* text) {
-  while (text && *text && range_count < MAX_RANGES) {
+/* "10.96.0.0/16,10.244.0.0/16" (a bare address is a /32) into `out`; how many were read. */
+static int parse_ranges(const char* text, struct range* out, int capacity) {
+  int count = 0;
+  while (text && *text && count < capacity) {
     char item[64];
     size_t length = strcspn(text, ",");
     if (length < sizeof(item)) {
@@ -77,14 +97,15 @@ static void parse_ranges(const char* text) {
       struct in_addr address;
       if (inet_pton(AF_INET, item, &address) == 1 && bits >= 0 && bits <= 32) {
         uint32_t mask = bits == 0 ? 0 : 0xFFFFFFFFu << (32 - bits);
-        ranges[range_count].network = ntohl(address.s_addr) & mask;
-        ranges[range_count].mask = mask;
-        range_count++;
+        out[count].network = ntohl(address.s_addr) & mask;
+        out[count].mask = mask;
+        count++;
       }
     }
     text += length;
     if (*text == ',') text++;
   }
+  return count;
 }
 
 static void parse_domains(const char* text) {
@@ -110,14 +131,22 @@ __attribute__((constructor)) static void load(void) {
   real_gethostbyname2_r = dlsym(RTLD_NEXT, "gethostbyname2_r");
   real_getnameinfo = dlsym(RTLD_NEXT, "getnameinfo");
   real_gethostbyaddr = dlsym(RTLD_NEXT, "gethostbyaddr");
+  real_sendto = dlsym(RTLD_NEXT, "sendto");
+  real_sendmsg = dlsym(RTLD_NEXT, "sendmsg");
+  real_recvfrom = dlsym(RTLD_NEXT, "recvfrom");
+  real_recvmsg = dlsym(RTLD_NEXT, "recvmsg");
   const char* path = getenv("TETHER_PRELOAD");
   const char* port = getenv("TETHER_PRELOAD_PORT");
   if (!path || !port || strlen(path) >= sizeof(control_path)) return;
   strcpy(control_path, path);
   session_port = (uint16_t)atoi(port);
-  parse_ranges(getenv("TETHER_PRELOAD_RANGES"));
+  range_count = parse_ranges(getenv("TETHER_PRELOAD_RANGES"), ranges, MAX_RANGES);
   parse_domains(getenv("TETHER_PRELOAD_DOMAINS"));
   enabled = session_port != 0 && real_connect && real_getpeername && real_getaddrinfo;
+  const char* dns = getenv("TETHER_PRELOAD_DNS_PORT");
+  nameserver_count = parse_ranges(getenv("TETHER_PRELOAD_NAMESERVERS"), nameservers, MAX_NAMESERVERS);
+  if (enabled && dns && real_sendto && real_sendmsg && real_recvfrom && real_recvmsg)
+    dns_port = (uint16_t)atoi(dns);
 }
 
 /* One question to the session on a fresh connection; the answer line (without its newline) in `reply`.
@@ -181,6 +210,14 @@ static void put_text(char* out, size_t* at, const char* text) {
   *at += length;
 }
 
+/* Appends `ip` (host order) as a dotted quad. */
+static void put_ipv4(char* out, size_t* at, uint32_t ip) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    put_number(out, at, (ip >> shift) & 0xFF);
+    if (shift) put_text(out, at, ".");
+  }
+}
+
 /* The IPv4 address a connect is for (a sockaddr_in, or a v4-mapped sockaddr_in6); 0 when neither. */
 static int destination_v4(const struct sockaddr* address, socklen_t length, uint32_t* ip, uint16_t* port) {
   if (address->sa_family == AF_INET && length >= sizeof(struct sockaddr_in)) {
@@ -237,8 +274,96 @@ static uint16_t local_port(int fd) {
   return 0;
 }
 
+/* --- UDP DNS ---------------------------------------------------------------------------------------- */
+
+/* For a UDP datagram (or connect) to a nameserver's port 53: the session's DNS port in `out`, and the socket
+ * marked, so answers read from it look as if from that nameserver. 0 for anything else. */
+static int dns_redirect(int fd, const struct sockaddr* address, socklen_t length,
+                        struct sockaddr_storage* out, socklen_t* outLength) {
+  uint32_t ip = 0;
+  uint16_t port = 0;
+  if (!dns_port || !address || !destination_v4(address, length, &ip, &port) || port != 53) return 0;
+  int which = -1;
+  for (int i = 0; i < nameserver_count && which < 0; ++i) {
+    if (ip == nameservers[i].network) which = i;
+  }
+  int type = 0;
+  socklen_t typeLength = sizeof(type);
+  if (which < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &typeLength) != 0 || type != SOCK_DGRAM)
+    return 0;
+  if (fd >= 0 && fd < MAX_MARKED_FDS) asked_nameserver[fd] = (unsigned char)(which + 1);
+  *outLength = loopback(address->sa_family, dns_port, out);
+  return 1;
+}
+
+/* An address the kernel reported for `fd` (a datagram's source, a connected peer): when it is the session's
+ * DNS port, the nameserver the socket asked instead. `capacity` is the caller's buffer size. */
+static void dns_restore(int fd, struct sockaddr* address, socklen_t capacity) {
+  uint32_t ip = 0;
+  uint16_t port = 0;
+  if (!dns_port || !address || !destination_v4(address, capacity, &ip, &port) || ip != 0x7F000001u ||
+      port != dns_port || nameserver_count == 0)
+    return;
+  int which = fd >= 0 && fd < MAX_MARKED_FDS && asked_nameserver[fd] ? asked_nameserver[fd] - 1 : 0;
+  uint32_t server = htonl(nameservers[which].network);
+  if (address->sa_family == AF_INET6) {
+    struct sockaddr_in6* in6 = (struct sockaddr_in6*)address;
+    memcpy(&in6->sin6_addr.s6_addr[12], &server, 4);
+    in6->sin6_port = htons(53);
+  } else {
+    ((struct sockaddr_in*)address)->sin_addr.s_addr = server;
+    ((struct sockaddr_in*)address)->sin_port = htons(53);
+  }
+}
+
+ssize_t sendto(int fd, const void* data, size_t size, int flags, const struct sockaddr* address,
+               socklen_t length) {
+  if (!real_sendto) real_sendto = dlsym(RTLD_NEXT, "sendto");
+  struct sockaddr_storage session;
+  socklen_t sessionLength = 0;
+  if (dns_redirect(fd, address, length, &session, &sessionLength))
+    return real_sendto(fd, data, size, flags, (struct sockaddr*)&session, sessionLength);
+  return real_sendto(fd, data, size, flags, address, length);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr* message, int flags) {
+  if (!real_sendmsg) real_sendmsg = dlsym(RTLD_NEXT, "sendmsg");
+  struct sockaddr_storage session;
+  socklen_t sessionLength = 0;
+  if (message && dns_redirect(fd, message->msg_name, message->msg_namelen, &session, &sessionLength)) {
+    struct msghdr redirected = *message;
+    redirected.msg_name = &session;
+    redirected.msg_namelen = sessionLength;
+    return real_sendmsg(fd, &redirected, flags);
+  }
+  return real_sendmsg(fd, message, flags);
+}
+
+ssize_t recvfrom(int fd, void* data, size_t size, int flags, struct sockaddr* address, socklen_t* length) {
+  if (!real_recvfrom) real_recvfrom = dlsym(RTLD_NEXT, "recvfrom");
+  socklen_t capacity = length ? *length : 0;
+  ssize_t got = real_recvfrom(fd, data, size, flags, address, length);
+  if (got >= 0 && address && length && *length <= capacity) dns_restore(fd, address, *length);
+  return got;
+}
+
+ssize_t recvmsg(int fd, struct msghdr* message, int flags) {
+  if (!real_recvmsg) real_recvmsg = dlsym(RTLD_NEXT, "recvmsg");
+  socklen_t capacity = message ? message->msg_namelen : 0;
+  ssize_t got = real_recvmsg(fd, message, flags);
+  if (got >= 0 && message && message->msg_name && message->msg_namelen <= capacity)
+    dns_restore(fd, message->msg_name, message->msg_namelen);
+  return got;
+}
+
+/* --- connections ------------------------------------------------------------------------------------- */
+
 int connect(int fd, const struct sockaddr* address, socklen_t length) {
   if (!real_connect) real_connect = dlsym(RTLD_NEXT, "connect");
+  struct sockaddr_storage nameserver;
+  socklen_t nameserverLength = 0;
+  if (dns_redirect(fd, address, length, &nameserver, &nameserverLength))
+    return real_connect(fd, (struct sockaddr*)&nameserver, nameserverLength);
   uint32_t ip = 0;
   uint16_t port = 0;
   if (!enabled || !address || !destination_v4(address, length, &ip, &port) || !in_cluster(ip)) {
@@ -266,13 +391,7 @@ int connect(int fd, const struct sockaddr* address, socklen_t length) {
   put_text(question, &at, blocking ? "D " : "C ");
   put_number(question, &at, from);
   put_text(question, &at, " ");
-  put_number(question, &at, (ip >> 24) & 0xFF);
-  put_text(question, &at, ".");
-  put_number(question, &at, (ip >> 16) & 0xFF);
-  put_text(question, &at, ".");
-  put_number(question, &at, (ip >> 8) & 0xFF);
-  put_text(question, &at, ".");
-  put_number(question, &at, ip & 0xFF);
+  put_ipv4(question, &at, ip);
   put_text(question, &at, " ");
   put_number(question, &at, port);
   put_text(question, &at, "\n");
@@ -299,8 +418,10 @@ int connect(int fd, const struct sockaddr* address, socklen_t length) {
 
 int getpeername(int fd, struct sockaddr* address, socklen_t* length) {
   if (!real_getpeername) real_getpeername = dlsym(RTLD_NEXT, "getpeername");
+  socklen_t capacity = length ? *length : 0;
   int result = real_getpeername(fd, address, length);
   if (result != 0 || !enabled || !address || !length) return result;
+  if (*length <= capacity) dns_restore(fd, address, *length);
   uint32_t ip = 0;
   uint16_t port = 0;
   if (!destination_v4(address, *length, &ip, &port) || ip != 0x7F000001u || port != session_port)
@@ -524,13 +645,7 @@ static int name_of(uint32_t ip, char* name, size_t size) {
   char question[32];
   size_t at = 0;
   put_text(question, &at, "N ");
-  put_number(question, &at, (ip >> 24) & 0xFF);
-  put_text(question, &at, ".");
-  put_number(question, &at, (ip >> 16) & 0xFF);
-  put_text(question, &at, ".");
-  put_number(question, &at, (ip >> 8) & 0xFF);
-  put_text(question, &at, ".");
-  put_number(question, &at, ip & 0xFF);
+  put_ipv4(question, &at, ip);
   put_text(question, &at, "\n");
   char reply[MAX_TEXT + 8];
   if (ask(question, at, reply, sizeof(reply)) != 0 || reply[0] != 'A' || strlen(reply + 2) >= size) return 0;

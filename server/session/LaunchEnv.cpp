@@ -79,7 +79,9 @@ std::map<std::string, std::string> preloadEnvironment(const PreloadEnvInput& inp
           {"TETHER_PRELOAD", input.socketPath},
           {"TETHER_PRELOAD_PORT", std::to_string(input.port)},
           {"TETHER_PRELOAD_RANGES", joined(input.ranges, ",")},
-          {"TETHER_PRELOAD_DOMAINS", joined(input.domains, ",")}};
+          {"TETHER_PRELOAD_DOMAINS", joined(input.domains, ",")},
+          {"TETHER_PRELOAD_DNS_PORT", std::to_string(input.dnsPort)},
+          {"TETHER_PRELOAD_NAMESERVERS", joined(input.nameservers, ",")}};
 }
 
 std::string findPreloadLibrary() {

@@ -44,11 +44,13 @@ std::string findJvmAgent();
 std::string findPreloadLibrary();
 
 struct PreloadEnvInput {
-  std::string library;               // libtether-preload.so
-  std::string socketPath;            // the session's PreloadService
-  std::uint16_t port = 0;            // ... and its connection port
-  std::vector<std::string> ranges;   // the cluster's IPv4 ranges ("10.96.0.0/16")
-  std::vector<std::string> domains;  // the pod's search path
+  std::string library;                   // libtether-preload.so
+  std::string socketPath;                // the session's PreloadService
+  std::uint16_t port = 0;                // ... and its connection port
+  std::vector<std::string> ranges;       // the cluster's IPv4 ranges ("10.96.0.0/16")
+  std::vector<std::string> domains;      // the pod's search path
+  std::uint16_t dnsPort = 0;             // the session's PreloadDns, for UDP DNS to ...
+  std::vector<std::string> nameservers;  // ... these (resolv.conf's IPv4 nameservers)
 };
 
 // LD_PRELOAD (the shim first, the user's own after it) and the shim's TETHER_PRELOAD* settings, added to

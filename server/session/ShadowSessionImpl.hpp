@@ -19,6 +19,7 @@
 #include "server/tunnel/DnsForwarder.hpp"
 #include "server/tunnel/MixedProxy.hpp"
 #include "server/tunnel/PortForwarder.hpp"
+#include "server/tunnel/PreloadDns.hpp"
 #include "server/tunnel/PreloadService.hpp"
 #include "server/tunnel/TunnelClient.hpp"
 #include "support/exec/SteppedTask.hpp"
@@ -181,6 +182,7 @@ struct ShadowSession::Impl final : tunnelclient::TunnelObserver {
   std::unique_ptr<tunnelclient::DnsForwarder> dns;
   std::shared_ptr<netns::NamespaceHost> namespaceHost;           // outbound netns
   std::shared_ptr<tunnelclient::PreloadService> preloadService;  // outbound preload
+  std::shared_ptr<tunnelclient::PreloadDns> preloadDns;          // ... its UDP DNS
   std::optional<PreloadEnvInput> preloadInput;                   // ... and what its launch environment names
 };
 

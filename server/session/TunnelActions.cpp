@@ -121,6 +121,15 @@ Outcome ShadowSession::Impl::openTunnel() {
     }
     shim.port = preloadService->port();
     shim.domains = preloadConfig.search;
+    // Programs with their own resolver ask resolv.conf's nameservers; the shim sends them to this port.
+    tunnelclient::PreloadDnsConfig dnsConfig;
+    std::ifstream resolvConf("/etc/resolv.conf");
+    dnsConfig.upstream = tunnelclient::ipv4Nameservers(
+        std::string(std::istreambuf_iterator<char>(resolvConf), std::istreambuf_iterator<char>()));
+    preloadDns = std::make_shared<tunnelclient::PreloadDns>(preloadService, tunnel, dnsConfig);
+    if (!preloadDns->bind(error)) return failed("could not open " + error);
+    shim.dnsPort = preloadDns->port();
+    shim.nameservers = dnsConfig.upstream;
     for (const auto& range : policy->clusterRanges) {
       if (range.toString().find(':') == std::string::npos) shim.ranges.push_back(range.toString());
     }
@@ -133,6 +142,7 @@ Outcome ShadowSession::Impl::openTunnel() {
     if (preloadService) {
       tunnel::spawnLogged(executor, preloadService->serveRequests(), "preload requests");
       tunnel::spawnLogged(executor, preloadService->serveConnections(), "preload connections");
+      tunnel::spawnLogged(executor, preloadDns->serve(), "preload dns");
     }
     if (namespaceHost) tunnel::spawnLogged(executor, namespaceHost->serve(), "netns control");
     tunnel::spawnLogged(executor, proxy->serve(), "proxy");
@@ -296,6 +306,7 @@ void ShadowSession::Impl::stopTunnel() {
     if (dns) dns->close();
     if (namespaceHost) namespaceHost->close();
     if (preloadService) preloadService->close();
+    if (preloadDns) preloadDns->close();
     if (tunnel) tunnel->stop();
   });
   bool timedOut = false;

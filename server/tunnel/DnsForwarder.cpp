@@ -88,8 +88,8 @@ void DnsForwarder::close() {
   for (auto* client : clients_) client->close(ec);
 }
 
-asio::awaitable<std::string> DnsForwarder::resolve(std::string query) {
-  auto conn = client_.current();
+asio::awaitable<std::string> relayDnsQuery(TunnelClient& client, std::string query) {
+  auto conn = client.current();
   if (!conn) co_return servfailFor(query);
   auto reply = co_await conn->dns(query);
   if (reply.code != tunnel::Code::Ok || reply.answer.size() < kDnsHeaderSize) {
@@ -113,7 +113,7 @@ asio::awaitable<void> DnsForwarder::serveUdp() {
 }
 
 asio::awaitable<void> DnsForwarder::answerUdp(std::string query, udp::endpoint from) {
-  std::string answer = co_await resolve(std::move(query));
+  std::string answer = co_await relayDnsQuery(client_, std::move(query));
   if (!answer.empty() && udp_.is_open()) co_await udp_.async_send_to(asio::buffer(answer), from, kAwait);
 }
 
@@ -141,7 +141,7 @@ asio::awaitable<void> DnsForwarder::serveTcpClient(tcp::socket socket) {
     std::string query((static_cast<std::size_t>(prefix[0]) << 8) | prefix[1], '\0');
     auto body = co_await (asio::async_read(socket, asio::buffer(query), kAwait) || idle.async_wait(kAwait));
     if (body.index() == 1 || std::get<0>(std::get<0>(body)) || query.size() < kDnsHeaderSize) co_return;
-    std::string answer = co_await resolve(std::move(query));
+    std::string answer = co_await relayDnsQuery(client_, std::move(query));
     std::string framed;
     framed.push_back(static_cast<char>((answer.size() >> 8) & 0xFF));
     framed.push_back(static_cast<char>(answer.size() & 0xFF));

@@ -16,6 +16,9 @@
 
 namespace tether::tunnelclient {
 
+// One query relayed as it is to the agent's resolver; SERVFAIL for `query` when the tunnel cannot answer.
+boost::asio::awaitable<std::string> relayDnsQuery(TunnelClient& client, std::string query);
+
 class DnsForwarder {
  public:
   DnsForwarder(TunnelClient& client, ProxyConfig config = {});
@@ -33,7 +36,6 @@ class DnsForwarder {
  private:
   boost::asio::awaitable<void> answerUdp(std::string query, boost::asio::ip::udp::endpoint from);
   boost::asio::awaitable<void> serveTcpClient(boost::asio::ip::tcp::socket socket);
-  boost::asio::awaitable<std::string> resolve(std::string query);
 
   TunnelClient& client_;
   ProxyConfig config_;

@@ -94,4 +94,53 @@ DnsAnswer parseDnsAnswer(std::string_view reply) {
   return answer;
 }
 
+std::optional<DnsQuestion> parseDnsQuestion(std::string_view query) {
+  if (query.size() < kDnsHeaderSize) return std::nullopt;
+  const auto flags = static_cast<unsigned char>(query[2]);
+  if ((flags & 0x80) != 0 || (flags & 0x78) != 0) return std::nullopt;  // a response, or not QUERY
+  if (read16(query, 4) == 0) return std::nullopt;
+  DnsQuestion question;
+  std::size_t at = kDnsHeaderSize;
+  for (;;) {
+    if (at >= query.size()) return std::nullopt;
+    const auto length = static_cast<unsigned char>(query[at]);
+    if (length == 0) break;
+    if ((length & 0xC0) != 0 || at + 1 + length > query.size()) return std::nullopt;
+    if (!question.name.empty()) question.name += '.';
+    question.name.append(query.substr(at + 1, length));
+    if (question.name.size() > 253) return std::nullopt;
+    at += 1 + length;
+  }
+  at += 1;
+  if (at + 4 > query.size()) return std::nullopt;
+  question.type = read16(query, at);
+  question.klass = read16(query, at + 2);
+  question.end = at + 4;
+  return question;
+}
+
+std::string dnsResponse(std::string_view query, const DnsQuestion& question, int rcode,
+                        const std::vector<std::string>& ipv4, std::uint32_t ttl) {
+  std::string records;
+  std::uint16_t count = 0;
+  for (const auto& address : ipv4) {
+    unsigned char bytes[4];
+    if (question.type != 1 || ::inet_pton(AF_INET, address.c_str(), bytes) != 1) continue;
+    records += std::string("\xC0\x0C\x00\x01\x00\x01", 6);  // the question's name; A; IN
+    for (int shift = 24; shift >= 0; shift -= 8) records += static_cast<char>((ttl >> shift) & 0xFF);
+    records += std::string("\x00\x04", 2);
+    records.append(reinterpret_cast<const char*>(bytes), 4);
+    ++count;
+  }
+  std::string reply(query.substr(0, 2));
+  reply += static_cast<char>(0x80 | (static_cast<unsigned char>(query[2]) & 0x01));  // QR; RD echoed
+  reply += static_cast<char>(0x80 | (rcode & 0x0F));                                 // RA; RCODE
+  reply += std::string("\x00\x01", 2);
+  reply += static_cast<char>(count >> 8);
+  reply += static_cast<char>(count & 0xFF);
+  reply += std::string(4, '\0');
+  reply += query.substr(kDnsHeaderSize, question.end - kDnsHeaderSize);
+  return reply + records;
+}
+
 }  // namespace tether::tunnelclient

@@ -172,6 +172,20 @@ Via OutboundPolicy::route(std::string_view rawHost) const {
   return outside(host);
 }
 
+NameScope nameScope(std::string_view rawName, const std::vector<std::string>& search) {
+  const auto name = lower(rawName);
+  if (name.empty() || isAddressLiteral(name)) return NameScope::Outside;
+  if (name == "localhost" || endsWith(name, ".localhost")) return NameScope::Outside;
+  if (endsWith(name, ".svc")) return NameScope::Cluster;
+  for (const auto& rawDomain : search) {
+    const auto domain = lower(rawDomain);
+    if (!domain.empty() && (name == domain || endsWith(name, "." + domain))) return NameScope::Cluster;
+  }
+  const auto dot = name.find('.');
+  if (dot == std::string::npos || name.find('.', dot + 1) == std::string::npos) return NameScope::Maybe;
+  return NameScope::Outside;
+}
+
 std::vector<Cidr> rangesAround(const std::vector<std::string>& addresses) {
   std::vector<Cidr> ranges;
   for (const auto& address : addresses) {

@@ -69,6 +69,13 @@ struct OutboundPolicy {
 
 const char* toString(Via via);
 
+// Whose a name is, for the preload shim's resolving: only the cluster's (`.svc`, under a search domain of
+// the pod), maybe the cluster's (at most one dot: the pod's search path may make it a Service, else the
+// system's resolver has it), or not the cluster's (address literals, localhost, the rest). The shim's
+// cluster_name() (server/preload/) makes the same decision in C.
+enum class NameScope { Outside, Maybe, Cluster };
+NameScope nameScope(std::string_view name, const std::vector<std::string>& search);
+
 // Ranges that cover these cluster addresses (a namespace's ClusterIPs, the shadow pod's IP): the /16 of
 // each IPv4 address and the /64 of each IPv6 one, once each. Service and Pod ranges are not readable by
 // a namespace's user, so this is an estimate, wide enough for the usual /12 and /16 layouts.

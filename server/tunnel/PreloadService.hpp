@@ -59,10 +59,13 @@ class PreloadService : public std::enable_shared_from_this<PreloadService> {
   boost::asio::awaitable<void> serveRequests();
   boost::asio::awaitable<void> serveConnections();
   void close();
+  // `R NAME`'s answer line ("A IP...\n", "N\n" or "E\n"): cached, one question in flight per name. The
+  // shim's UDP DNS (PreloadDns) answers from it too, so both ways of asking agree.
+  boost::asio::awaitable<std::string> resolve(const std::string& name);
+  const PreloadConfig& config() const { return config_; }
 
  private:
   boost::asio::awaitable<void> answer(boost::asio::local::stream_protocol::socket socket);
-  boost::asio::awaitable<std::string> resolve(const std::string& name);
   boost::asio::awaitable<std::string> resolveOnce(const std::string& name);
   boost::asio::awaitable<void> carry(boost::asio::ip::tcp::socket socket);
   // `P`'s answer: where the connection from `port` was meant to go.

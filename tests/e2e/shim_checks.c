@@ -1,12 +1,13 @@
 /* shim_checks.c - the LD_PRELOAD shim's checks, run as the session's command
  * (tests/e2e/test_outbound_preload.py). Each check prints one line "NAME VALUE..." on stdout; the test reads
- * them. Usage: shim_checks SERVICE PORT */
+ * them. Usage: shim_checks SERVICE PORT NAMESPACE */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -36,6 +37,76 @@ static double now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+}
+
+/* The first IPv4 nameserver of /etc/resolv.conf, as a program with its own resolver finds it. */
+static int first_nameserver(struct in_addr* out) {
+  FILE* file = fopen("/etc/resolv.conf", "r");
+  char line[256], address[64];
+  int found = 0;
+  while (file && !found && fgets(line, sizeof(line), file)) {
+    found = sscanf(line, "nameserver %63s", address) == 1 && inet_pton(AF_INET, address, out) == 1;
+  }
+  if (file) fclose(file);
+  return found;
+}
+
+/* One A question for `name` over UDP to the nameserver, as a resolver of its own sends it: by sendto, or
+ * (`connected`) by connect + send, as c-ares does. Prints "LABEL ADDRESS from=1" when the answer came from
+ * the nameserver's address (resolvers drop answers from anywhere else) and held an A record. */
+static void raw_dns(const char* label, const char* name, int connected) {
+  struct in_addr server;
+  if (!first_nameserver(&server)) {
+    printf("%s no-nameserver\n", label);
+    return;
+  }
+  unsigned char query[300] = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0};
+  size_t at = 12;
+  for (const char* label_start = name; *label_start;) {
+    size_t length = strcspn(label_start, ".");
+    query[at++] = (unsigned char)length;
+    memcpy(query + at, label_start, length);
+    at += length;
+    label_start += length;
+    if (*label_start == '.') label_start++;
+  }
+  query[at++] = 0;
+  const unsigned char tail[] = {0, 1, 0, 1}; /* A, IN */
+  memcpy(query + at, tail, 4);
+  at += 4;
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(53), .sin_addr = server};
+  ssize_t sent = connected
+                     ? (connect(fd, (struct sockaddr*)&to, sizeof(to)) == 0 ? send(fd, query, at, 0) : -1)
+                     : sendto(fd, query, at, 0, (struct sockaddr*)&to, sizeof(to));
+  struct pollfd wait = {.fd = fd, .events = POLLIN};
+  unsigned char answer[1500];
+  struct sockaddr_in from = {0};
+  socklen_t fromLength = sizeof(from);
+  ssize_t got = -1;
+  if (sent == (ssize_t)at && poll(&wait, 1, 10000) == 1)
+    got = recvfrom(fd, answer, sizeof(answer), 0, (struct sockaddr*)&from, &fromLength);
+  struct sockaddr_in peer = {0};
+  socklen_t peerLength = sizeof(peer);
+  int peerIsServer = !connected || (getpeername(fd, (struct sockaddr*)&peer, &peerLength) == 0 &&
+                                    peer.sin_addr.s_addr == server.s_addr && ntohs(peer.sin_port) == 53);
+  close(fd);
+  /* The first A record: after the echoed question, each record is name(2, compressed) type class ttl len. */
+  char text[INET_ADDRSTRLEN] = "none";
+  if (got > (ssize_t)at && answer[0] == 0x12 && answer[1] == 0x34 && (answer[7] > 0 || answer[6] > 0)) {
+    size_t record = at;
+    while (record + 12 <= (size_t)got) {
+      unsigned type = (unsigned)(answer[record + 2] << 8 | answer[record + 3]);
+      unsigned length = (unsigned)(answer[record + 10] << 8 | answer[record + 11]);
+      if (type == 1 && length == 4 && record + 16 <= (size_t)got) {
+        inet_ntop(AF_INET, answer + record + 12, text, sizeof(text));
+        break;
+      }
+      record += 12 + length;
+    }
+  }
+  int fromServer = got >= 0 && from.sin_addr.s_addr == server.s_addr && ntohs(from.sin_port) == 53;
+  printf("%s %s from=%d peer=%d\n", label, text, fromServer, peerIsServer);
 }
 
 /* Resolves SERVICE, connects (blocking), sends a GET for `path`, and says whether the answer names SERVICE.
@@ -207,6 +278,13 @@ int main(int argc, char** argv) {
   printf("closed_port_nonblocking connect=%s read=%zd errno=%s\n",
          rc == 0 ? "0" : strerrorname_np(connectErrno), got, got < 0 ? strerrorname_np(errno) : "none");
   close(fd);
+
+  /* A resolver of its own (c-ares, Go's): UDP questions to the nameserver of resolv.conf, answered as from
+   * there. The Service's full name, the short one, and a name nobody has. */
+  char fqdn[256];
+  snprintf(fqdn, sizeof(fqdn), "%s.%s.svc.cluster.local", service, argc > 3 ? argv[3] : "default");
+  raw_dns("udp_dns", service, 0);
+  raw_dns("udp_dns_connected", fqdn, 1);
 
   /* Loopback stays loopback. */
   int listener = socket(AF_INET, SOCK_STREAM, 0);

@@ -7,14 +7,19 @@ IPs, so every success went through the session:
   closed port refuses a blocking connect (ECONNREFUSED) and resets a non-blocking one; loopback is untouched;
 - redis-cli, psql and Node 20's fetch, which ignore proxy variables, reach Redis, PostgreSQL and a Service by
   name (and do not with the proxy variables alone);
+- Node's dns.resolve4 (c-ares, its own UDP DNS) gets the cluster's answers for cluster names, and the
+  nameserver's own answers for the rest: a nameserver of the test's, named by a private resolv.conf;
 - a static binary is refused before anything starts, pointing to --outbound netns."""
 import json
 import socket
+import struct
 import subprocess
+import threading
 from pathlib import Path
 
 from outbound_support import build_fetch
 from test_outbound_netns import add_servers
+from tethertest.launch import CliSession
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,7 +34,7 @@ def test_a_dynamically_linked_program_reaches_services_by_name(demo, launcher, t
                    capture_output=True, timeout=120)
     out = tmp_path / "checks.txt"
     connect = launcher.cli(launcher.env(), "-n", demo.ns, "--outbound", "preload", "--", "/bin/sh", "-c",
-                           '"$0" inventory 80 > "$1"', binary, out, command="connect")
+                           '"$0" inventory 80 "$2" > "$1"', binary, out, demo.ns, command="connect")
     assert connect.wait(timeout=300) == 0, connect.stderr_text()
     checks = lines_of(out.read_text())
     cluster_ip = demo.svc("inventory")["spec"]["clusterIP"]
@@ -49,6 +54,10 @@ def test_a_dynamically_linked_program_reaches_services_by_name(demo, launcher, t
     assert checks["closed_port_nonblocking"] in ("connect=EINPROGRESS read=-1 errno=ECONNRESET",
                                                  "connect=0 read=-1 errno=ECONNRESET"), checks
     assert checks["loopback"] == "1 1"
+    # Raw UDP DNS to resolv.conf's nameserver (as c-ares and Go's resolver send it): the cluster's answer,
+    # from the nameserver's address, by sendto and by a connected socket.
+    assert checks["udp_dns"] == f"{cluster_ip} from=1 peer=1", checks
+    assert checks["udp_dns_connected"] == f"{cluster_ip} from=1 peer=1", checks
 
     # Without the shim: example.invalid fails the same way, and the cluster's name does not resolve at all.
     plain = subprocess.run([str(binary), "inventory", "80"], capture_output=True, text=True, timeout=120)
@@ -101,3 +110,80 @@ def test_auto_picks_the_strongest_tier_this_machine_allows(demo, launcher, tmp_p
                            'test -n "$TETHER_NETNS_CONTROL" && test -z "$LD_PRELOAD"', command="connect")
     assert connect.wait(timeout=120) == 0, connect.stderr_text()
     assert "--outbound auto: netns" in connect.stderr_text()
+
+
+class Nameserver:
+    """A nameserver on 127.0.0.77:53 that knows `*.example.test` (192.0.2.7) and nothing else (NXDOMAIN), and
+    records every name it was asked."""
+
+    ADDRESS = "127.0.0.77"
+
+    def __init__(self):
+        self.asked = []
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind((self.ADDRESS, 53))
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                query, peer = self.socket.recvfrom(1500)
+            except OSError:
+                return
+            at, labels = 12, []
+            while query[at]:
+                labels.append(query[at + 1:at + 1 + query[at]].decode())
+                at += 1 + query[at]
+            question_end = at + 5
+            name = ".".join(labels).lower()
+            self.asked.append(name)
+            known = name.endswith("example.test")
+            header = query[:2] + bytes([0x81, 0x80 if known else 0x83]) + struct.pack(">HHHH", 1, int(known), 0, 0)
+            answer = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton("192.0.2.7") if known else b""
+            self.socket.sendto(header + query[12:question_end] + answer, peer)
+
+    def close(self):
+        self.socket.close()
+
+
+def test_a_resolver_of_its_own_gets_the_clusters_names_and_the_nameservers_answers(demo, launcher, tmp_path):
+    nameserver = Nameserver()
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text(f"nameserver {nameserver.ADDRESS}\n")
+    # tether runs in a mount namespace of its own where /etc/resolv.conf names the test's nameserver: the
+    # session and the debuggee both see it, this machine's file is untouched.
+    wrapper = tmp_path / "tether-private-resolv"
+    wrapper.write_text("#!/bin/sh\nexec unshare --mount --propagation private -- /bin/sh -c "
+                       "'mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"' "
+                       f"{resolv} {launcher.tether} \"$@\"\n")
+    wrapper.chmod(0o755)
+    fqdn = f"inventory.{demo.ns}.svc.cluster.local"
+    script = ("const dns = require('dns'); const r = new dns.promises.Resolver({timeout: 3000, tries: 1});"
+              "const ask = n => r.resolve4(n).then(a => a.join(','), e => e.code);"
+              f"Promise.all(['inventory', '{fqdn}', 'www.example.test', 'nothing-here'].map(ask))"
+              ".then(a => console.log(JSON.stringify(a)))")
+    results, asked = {}, {}
+    try:
+        for outbound in ("preload", "proxy"):
+            out = tmp_path / f"dns-{outbound}.json"
+            session = CliSession(str(wrapper), launcher.env(), ["-n", demo.ns, "--outbound", outbound, "--",
+                                                                 "/bin/sh", "-c", 'node -e "$0" > "$1"', script, out],
+                                 tmp_path / f"connect-{outbound}.log", "json", launcher.cluster_log, "connect")
+            launcher.processes.append(session)
+            assert session.wait(timeout=300) == 0, session.stderr_text()
+            results[outbound] = json.loads(out.read_text())
+            asked[outbound] = list(nameserver.asked)
+            nameserver.asked.clear()
+    finally:
+        nameserver.close()
+    cluster_ip = demo.svc("inventory")["spec"]["clusterIP"]
+    # With the shim: cluster names from the cluster, the rest from the nameserver as it answered.
+    assert results["preload"] == [cluster_ip, cluster_ip, "192.0.2.7", "ENOTFOUND"], results
+    # Without it, c-ares asks the nameserver, which has no cluster names.
+    assert results["proxy"] == ["ENOTFOUND", "ENOTFOUND", "192.0.2.7", "ENOTFOUND"], results
+    # The cluster's names never reached the nameserver while the shim ran; the outside ones (and the single
+    # label the cluster lacks) did, as they did without it.
+    assert "inventory" not in asked["preload"] and fqdn not in asked["preload"], asked
+    assert {"www.example.test", "nothing-here"} <= set(asked["preload"]), asked
+    assert {"inventory", fqdn, "www.example.test", "nothing-here"} <= set(asked["proxy"]), asked

@@ -1,6 +1,7 @@
-// FuzzDnsAnswer.cpp - libFuzzer target for the DNS answers the preload shim's resolver reads (they come
-// from the cluster's resolver through the agent): any bytes must parse without reading past the message,
-// and every address given back must be an address.
+// FuzzDnsAnswer.cpp - libFuzzer target for the DNS the preload shim's resolver reads: answers (from the
+// cluster's resolver through the agent) and questions (a local program's datagrams to its nameserver). Any
+// bytes must parse without reading past the message, every address given back must be an address, and an
+// answer built for a question must read back as an answer with that question's rcode.
 // fuzz-links: tether_tunnel_client
 #include <arpa/inet.h>
 
@@ -21,5 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::abort();
   }
   if (answer.rcode < -1 || answer.rcode > 15) std::abort();
+  if (const auto question = parseDnsQuestion(input)) {
+    if (question->end > input.size() || question->name.size() > 253) std::abort();
+    const auto built = parseDnsAnswer(dnsResponse(input, *question, 3, {"10.96.0.1"}, 5));
+    if (built.rcode != 3 || built.addresses.size() != (question->type == 1 ? 1u : 0u)) std::abort();
+  }
   return 0;
 }

@@ -95,3 +95,19 @@ TEST_CASE("a cluster range inside a route of this machine is named", "[tunnel][o
   CHECK(Cidr::parse("10.0.0.0/8")->overlaps(*Cidr::parse("10.96.0.0/16")));
   CHECK_FALSE(Cidr::parse("10.0.0.0/16")->overlaps(*Cidr::parse("10.96.0.0/16")));
 }
+
+TEST_CASE("the shim's names: the cluster's, maybe the cluster's, or not", "[tunnel][outbound]") {
+  const std::vector<std::string> search{"shop.svc.cluster.local", "svc.cluster.local", "cluster.local"};
+  CHECK(nameScope("orders.shop.svc.cluster.local", search) == NameScope::Cluster);
+  CHECK(nameScope("Orders.Shop.SVC.", search) == NameScope::Cluster);
+  CHECK(nameScope("orders.shop.svc", search) == NameScope::Cluster);
+  CHECK(nameScope("cluster.local", search) == NameScope::Cluster);
+  CHECK(nameScope("orders", search) == NameScope::Maybe);
+  CHECK(nameScope("orders.other", search) == NameScope::Maybe);  // another namespace's Service, perhaps
+  CHECK(nameScope("example.com", search) == NameScope::Maybe);   // one dot: asked of the cluster first
+  CHECK(nameScope("www.example.com", search) == NameScope::Outside);
+  CHECK(nameScope("localhost", search) == NameScope::Outside);
+  CHECK(nameScope("db.localhost", search) == NameScope::Outside);
+  CHECK(nameScope("10.96.0.7", search) == NameScope::Outside);
+  CHECK(nameScope("", search) == NameScope::Outside);
+}

@@ -228,6 +228,19 @@ Result<std::string> podIP(Client& client, const std::string& namespaceName, cons
   return text(result.value(), {"status", "podIP"});
 }
 
+Result<std::vector<std::string>> podIPs(Client& client, const std::string& namespaceName) {
+  auto result = client.listSync(resources::pods, namespaceName);
+  if (!result) return result.error();
+  std::vector<std::string> addresses;
+  const auto* list = items(result.value());
+  if (list == nullptr) return addresses;
+  for (const auto& pod : *list) {
+    auto address = text(pod, {"status", "podIP"});
+    if (!address.empty()) addresses.push_back(std::move(address));
+  }
+  return addresses;
+}
+
 int SimplePod::lowestPort() const {
   int lowest = 0;
   for (const auto& port : ports) {

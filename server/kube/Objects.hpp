@@ -110,6 +110,8 @@ Result<ObjectMeta> getPodMeta(Client& client, const std::string& namespaceName, 
 Result<std::string> podPhase(Client& client, const std::string& namespaceName, const std::string& name);
 // A pod's status.podIP (empty while it has none).
 Result<std::string> podIP(Client& client, const std::string& namespaceName, const std::string& name);
+// Every pod's status.podIP in a namespace (pods without one left out).
+Result<std::vector<std::string>> podIPs(Client& client, const std::string& namespaceName);
 
 Result<ObjectMeta> createSecret(Client& client, const ObjectMeta& meta,
                                 const std::map<std::string, std::string>& data);

@@ -37,18 +37,27 @@ std::shared_ptr<const tunnelclient::OutboundPolicy> ShadowSession::Impl::outboun
     for (const auto& service : services.value()) addresses.push_back(service.clusterIP);
   }
   if (auto ip = kube::podIP(*client, request.namespaceName, shadowName)) addresses.push_back(ip.value());
+  // The namespace's pods too: on a multi-node cluster their IPs can lie outside the shadow pod's range.
+  if (auto pods = kube::podIPs(*client, request.namespaceName)) {
+    for (auto& ip : pods.value()) addresses.push_back(std::move(ip));
+  }
   // Nothing learnt (no Services, no permission): every address literal stays the cluster's, as before.
   policy->clusterRanges = tunnelclient::rangesAround(addresses);
   policy->upstream = tunnelclient::developerProxy(request.environment);
-  // A VPN or a local network inside the cluster's ranges: the debuggee's connections to those addresses go
-  // to the cluster. Say so; this machine's own routes are never touched.
+  // A VPN or a local network inside the cluster's ranges: there, only the addresses known to be the
+  // cluster's go to it, and the rest stays on the developer's network. Say so; this machine's own routes are
+  // never touched. (Every range came from a known address, so a narrowed range keeps at least that one.)
   std::ifstream routes("/proc/net/route");
   const std::string routeText((std::istreambuf_iterator<char>(routes)), std::istreambuf_iterator<char>());
-  for (const auto& overlap : tunnelclient::overlapsWithRoutes(policy->clusterRanges, routeText)) {
-    spdlog::warn("event=cluster_range_overlap session={} detail=\"{}\"", request.id, overlap);
-    progress("warning: the cluster's " + overlap +
-             "; the debuggee's connections to addresses there go to the "
-             "cluster (reach hosts of your own network there by a name the cluster does not have)");
+  const auto overlaps = tunnelclient::overlapsWithRoutes(policy->clusterRanges, routeText);
+  for (const auto& overlap : overlaps) {
+    spdlog::warn("event=cluster_range_overlap session={} detail=\"{}\"", request.id, overlap.describe());
+    progress("warning: the cluster's " + overlap.describe() +
+             "; there, only the namespace's own Service and pod addresses go to the cluster, and other "
+             "addresses stay on your network");
+  }
+  if (!overlaps.empty()) {
+    policy->clusterRanges = tunnelclient::narrowedToKnown(policy->clusterRanges, overlaps, addresses);
   }
   std::string ranges;
   for (const auto& range : policy->clusterRanges) ranges += (ranges.empty() ? "" : ",") + range.toString();

@@ -210,8 +210,12 @@ std::vector<Cidr> rangesAround(const std::vector<std::string>& addresses) {
   return ranges;
 }
 
-std::vector<std::string> overlapsWithRoutes(const std::vector<Cidr>& ranges, std::string_view procNetRoute) {
-  std::vector<std::string> found;
+std::string RouteOverlap::describe() const {
+  return range.toString() + " overlaps your route " + route.toString() + " on " + device;
+}
+
+std::vector<RouteOverlap> overlapsWithRoutes(const std::vector<Cidr>& ranges, std::string_view procNetRoute) {
+  std::vector<RouteOverlap> found;
   std::size_t at = procNetRoute.find('\n');  // the first line names the columns
   while (at != std::string_view::npos && at + 1 < procNetRoute.size()) {
     const auto end = procNetRoute.find('\n', at + 1);
@@ -229,6 +233,9 @@ std::vector<std::string> overlapsWithRoutes(const std::vector<Cidr>& ranges, std
       from = to;
     }
     if (fields.size() < 8 || fields[0] == "lo") continue;
+    // A reject route (unreachable, blackhole, prohibit: flag 0x0200, no device) is no network one reaches.
+    constexpr unsigned long kRejectFlag = 0x0200;
+    if (fields[0] == "*" || (std::strtoul(fields[3].c_str(), nullptr, 16) & kRejectFlag) != 0) continue;
     const auto destination = static_cast<std::uint32_t>(std::strtoul(fields[1].c_str(), nullptr, 16));
     const auto mask = static_cast<std::uint32_t>(std::strtoul(fields[7].c_str(), nullptr, 16));
     if (mask == 0) continue;  // the default route covers everything; it is no local network
@@ -239,12 +246,36 @@ std::vector<std::string> overlapsWithRoutes(const std::vector<Cidr>& ranges, std
     const auto route = Cidr::parse(std::string(text) + "/" + std::to_string(bits));
     if (!route) continue;
     for (const auto& range : ranges) {
-      if (range.overlaps(*route)) {
-        found.push_back(range.toString() + " overlaps your route " + route->toString() + " on " + fields[0]);
-      }
+      if (range.overlaps(*route)) found.push_back(RouteOverlap{range, *route, fields[0]});
     }
   }
   return found;
+}
+
+std::vector<Cidr> narrowedToKnown(const std::vector<Cidr>& ranges, const std::vector<RouteOverlap>& overlaps,
+                                  const std::vector<std::string>& known) {
+  std::vector<Cidr> narrowed;
+  std::vector<std::string> seen;  // as text, so an address in two overlapping ranges is kept once
+  const auto keep = [&](const Cidr& cidr) {
+    const auto text = cidr.toString();
+    if (std::find(seen.begin(), seen.end(), text) != seen.end()) return;
+    seen.push_back(text);
+    narrowed.push_back(cidr);
+  };
+  for (const auto& range : ranges) {
+    const auto text = range.toString();
+    const bool overlapped = std::any_of(overlaps.begin(), overlaps.end(),
+                                        [&](const RouteOverlap& o) { return o.range.toString() == text; });
+    if (!overlapped) {
+      keep(range);
+      continue;
+    }
+    for (const auto& address : known) {
+      if (!range.contains(address)) continue;
+      if (auto exact = Cidr::parse(address)) keep(*exact);
+    }
+  }
+  return narrowed;
 }
 
 std::optional<UpstreamProxy> developerProxy(const std::map<std::string, std::string>& environment) {

@@ -81,10 +81,24 @@ NameScope nameScope(std::string_view name, const std::vector<std::string>& searc
 // a namespace's user, so this is an estimate, wide enough for the usual /12 and /16 layouts.
 std::vector<Cidr> rangesAround(const std::vector<std::string>& addresses);
 
-// The cluster ranges that overlap a route of this machine (the text of /proc/net/route): "10.96.0.0/16
-// overlaps your route 10.0.0.0/8 on tun0". Default routes and loopback do not count. Addresses there go to
-// the cluster for the debuggee (only the debuggee: this machine's routes are never changed).
-std::vector<std::string> overlapsWithRoutes(const std::vector<Cidr>& ranges, std::string_view procNetRoute);
+// A cluster range that overlaps a route of this machine (a VPN, a local network).
+struct RouteOverlap {
+  Cidr range;  // the cluster's
+  Cidr route;  // this machine's
+  std::string device;
+  std::string describe() const;  // "10.96.0.0/16 overlaps your route 10.0.0.0/8 on tun0"
+};
+
+// The cluster ranges that overlap a route of this machine (the text of /proc/net/route). Default routes
+// and loopback do not count.
+std::vector<RouteOverlap> overlapsWithRoutes(const std::vector<Cidr>& ranges, std::string_view procNetRoute);
+
+// `ranges` with each one that overlaps a route of this machine replaced by the cluster addresses known
+// inside it (a full-length prefix each: the namespace's ClusterIPs and pod IPs): those still go to the
+// cluster, every other address there stays on the developer's own network. This machine's routes are
+// never changed; only the debuggee's view of what is the cluster's narrows.
+std::vector<Cidr> narrowedToKnown(const std::vector<Cidr>& ranges, const std::vector<RouteOverlap>& overlaps,
+                                  const std::vector<std::string>& known);
 
 // The developer's own proxy from their environment as it was (HTTPS_PROXY, https_proxy, HTTP_PROXY,
 // http_proxy, the first set; NO_PROXY or no_proxy as its bypass list); nullopt when none is set.

@@ -187,3 +187,53 @@ def test_a_resolver_of_its_own_gets_the_clusters_names_and_the_nameservers_answe
     assert "inventory" not in asked["preload"] and fqdn not in asked["preload"], asked
     assert {"www.example.test", "nothing-here"} <= set(asked["preload"]), asked
     assert {"inventory", fqdn, "www.example.test", "nothing-here"} <= set(asked["proxy"]), asked
+
+
+def test_a_cluster_range_inside_a_local_route_leaves_that_networks_hosts_alone(demo, launcher, tmp_path):
+    """A VPN route over the Service range (10.96.0.0/12 on a veth the test makes): the session names the
+    overlap, the namespace's own addresses still go to the cluster, and a host of that network (a server of the
+    test's on 10.96.254.x) is reached on this machine, by a raw socket under the shim and through the proxy."""
+    taken = {json.loads(spec).get("clusterIP") for _, spec, _ in demo.services().values()}
+    local = next(f"10.96.254.{n}" for n in range(1, 250) if f"10.96.254.{n}" not in taken)
+    subprocess.run(["ip", "link", "add", "tether-ovl0", "type", "veth", "peer", "name", "tether-ovl1"], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", f"{local}/12", "dev", "tether-ovl0"], check=True)
+        for device in ("tether-ovl0", "tether-ovl1"):
+            subprocess.run(["ip", "link", "set", device, "up"], check=True)
+        server = socket.create_server((local, 0))
+        threading.Thread(target=lambda: [serve_once(server) for _ in range(2)], daemon=True).start()
+        out = tmp_path / "overlap.json"
+        script = ("import json, socket, sys, urllib.request\n"
+                  "host, port = sys.argv[2], int(sys.argv[3])\n"
+                  "raw = socket.create_connection((host, port), timeout=20)\n"
+                  "raw.sendall(b'raw'); raw_answer = raw.recv(100).decode()\n"
+                  "proxied = urllib.request.urlopen(f'http://{host}:{port}/', timeout=20).read().decode()\n"
+                  "cluster = json.loads(urllib.request.urlopen('http://inventory/', timeout=20).read())['service']\n"
+                  "json.dump({'raw': raw_answer, 'proxied': proxied, 'cluster': cluster}, open(sys.argv[1], 'w'))\n")
+        connect = launcher.cli(launcher.env(), "-n", demo.ns, "--outbound", "preload", "--", "/usr/bin/python3",
+                               "-c", script, out, local, server.getsockname()[1], command="connect")
+        assert connect.wait(timeout=300) == 0, connect.stderr_text()
+        server.close()
+    finally:
+        subprocess.run(["ip", "link", "del", "tether-ovl0"], check=False)
+    steps = [e["step"] for e in connect.events if e.get("event") == "progress"]
+    warnings = [step for step in steps if "overlaps your route" in step]
+    # Only the VPN's route: kubesim's own unreachable routes for pod and Service IPs are no network.
+    assert len(warnings) == 1 and "10.96.0.0/16 overlaps your route 10.96.0.0/12 on tether-ovl0" in warnings[0], steps
+    assert "other addresses stay on your network" in warnings[0], warnings
+    results = json.loads(out.read_text())
+    assert results["raw"].startswith("local server"), results
+    assert "local server" in results["proxied"], results
+    assert results["cluster"] == "inventory", results
+
+
+def serve_once(server: socket.socket):
+    """One connection: 'local server' back (an HTTP answer when the request was one)."""
+    connection, _ = server.accept()
+    with connection:
+        request = connection.recv(4096)
+        body = b"local server"
+        if request.startswith(b"GET"):
+            connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        else:
+            connection.sendall(body)

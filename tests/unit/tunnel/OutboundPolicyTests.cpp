@@ -86,14 +86,29 @@ TEST_CASE("a cluster range inside a route of this machine is named", "[tunnel][o
       "eth0\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
       "eth0\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
       "tun0\t0000000A\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n"
-      "lo\t0000007F\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n";
+      "lo\t0000007F\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n"
+      // `ip route add unreachable 172.20.0.0/16`: a reject route, no network of this machine's.
+      "*\t000014AC\t00000000\t0201\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
   const auto overlaps = overlapsWithRoutes(
       {*Cidr::parse("10.96.0.0/16"), *Cidr::parse("172.20.0.0/16"), *Cidr::parse("127.0.0.0/8")}, routes);
   REQUIRE(overlaps.size() == 1);
-  CHECK(overlaps[0] == "10.96.0.0/16 overlaps your route 10.0.0.0/8 on tun0");
+  CHECK(overlaps[0].describe() == "10.96.0.0/16 overlaps your route 10.0.0.0/8 on tun0");
   CHECK(overlapsWithRoutes({*Cidr::parse("10.96.0.0/16")}, "header only\n").empty());
   CHECK(Cidr::parse("10.0.0.0/8")->overlaps(*Cidr::parse("10.96.0.0/16")));
   CHECK_FALSE(Cidr::parse("10.0.0.0/16")->overlaps(*Cidr::parse("10.96.0.0/16")));
+
+  // There, only the namespace's known addresses stay the cluster's; a range without overlap is kept whole.
+  const std::vector<Cidr> ranges{*Cidr::parse("10.96.0.0/16"), *Cidr::parse("172.20.0.0/16")};
+  const auto narrowed =
+      narrowedToKnown(ranges, overlaps, {"10.96.0.10", "10.96.3.7", "10.96.0.10", "172.20.1.1", "None"});
+  std::vector<std::string> texts;
+  for (const auto& range : narrowed) texts.push_back(range.toString());
+  CHECK(texts == std::vector<std::string>{"10.96.0.10/32", "10.96.3.7/32", "172.20.0.0/16"});
+  OutboundPolicy policy;
+  policy.clusterRanges = narrowed;
+  CHECK(policy.route("10.96.3.7") == Via::Tunnel);
+  CHECK(policy.route("10.96.200.1") == Via::Direct);  // a host of the developer's VPN
+  CHECK(policy.route("172.20.9.9") == Via::Tunnel);
 }
 
 TEST_CASE("the shim's names: the cluster's, maybe the cluster's, or not", "[tunnel][outbound]") {

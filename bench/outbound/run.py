@@ -11,7 +11,11 @@ serves a small payload, and every row reaches that same nginx:
 - the DNS forwarder: queries/s and p50/p99, sequential, through the tunnel to a stand-in cluster resolver;
 - the LD_PRELOAD shim (--outbound preload): set-up and wrk req/s with the shim loaded and 127.0.0.2 (where a
   second nginx listens) as "the cluster", and the shim's added cost on connects and getaddrinfo calls that are
-  not the cluster's (a C loop with and without the shim).
+  not the cluster's (a C loop with and without the shim);
+- the network namespace (--outbound netns): set-up and wrk req/s from inside a namespace made by
+  `tether netns-exec`, joined to tether-netns-host (the session's end, on its own shadow), towards a third
+  nginx on 10.253.0.1, an address on a veth the bench adds (root only; removed at the end), which the
+  namespace sends through the tunnel like any cluster address.
 
 Aim: every proxy row within 10 % of the tunnel alone for req/s. Rows not measured here say why. Prints;
 never fails a build. Usage: run.py BUILD_DIR [seconds-per-wrk-row]"""
@@ -230,10 +234,11 @@ int main(int argc, char **argv) {
 SETUP_PROBE = """
 import socket, sys, time
 port, count = int(sys.argv[1]), int(sys.argv[2])
+host = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.2"
 samples = []
 for _ in range(count):
     start = time.perf_counter()
-    sock = socket.create_connection(("127.0.0.2", port))
+    sock = socket.create_connection((host, port))
     sock.sendall(b"GET /small HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
     sock.recv(1)
     sock.close()
@@ -241,6 +246,56 @@ for _ in range(count):
 samples.sort()
 print(samples[len(samples) // 2], samples[int(len(samples) * 0.99)])
 """
+
+
+NETNS_ADDRESS = "10.253.0.1"
+NETNS_DEVICE = "tether-bench0"
+
+
+def netns_rows(bed, work, nginx3_port, results):
+    """Starts tether-netns-host on its own shadow and measures set-up from inside a namespace; returns the
+    command prefix that runs a program there (for the wrk row), or None with the reason printed."""
+    host = Path(BUILD) / "server" / "netns" / "tether-netns-host"
+    tether = Path(BUILD) / "server" / "tether"
+    if not host.exists() or not tether.exists():
+        print("netns (--outbound netns)           not measured: tether-netns-host or tether missing")
+        return None
+    private = work / "netns"
+    private.mkdir(mode=0o700)
+    control = private / "control.sock"
+    shadow = bed.shadow()
+    bed.start("netns-host", [str(host), "--connect", f"127.0.0.1:{shadow.tunnel_port}", "--control", str(control)],
+              {"TETHER_TOKEN": bed.token}).wait_line(r"state=connected")
+    prefix = [str(tether), "netns-exec", "--control", str(control), "--"]
+    probe = work / "setup_probe.py"
+    for name, wrapper in ((f"{NETNS_ADDRESS} direct, Python (peer)", []), ("netns, Python client", prefix)):
+        done = subprocess.run([*wrapper, "/usr/bin/python3", str(probe), str(nginx3_port), str(CONNECTIONS),
+                               NETNS_ADDRESS], capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            print(f"{name:<34} failed: {done.stderr[-300:]}")
+            return None
+        p50, p99 = (float(v) for v in done.stdout.split()[-2:])
+        print(f"{name:<34} {p50:>8.3f} {p99:>8.3f}")
+    return prefix
+
+
+def add_netns_address():
+    """10.253.0.1 on a veth of this machine (root only): a non-loopback address the namespace sends through
+    the tunnel and the local shadow can dial. False when it cannot be added."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        return False
+    made = subprocess.run(["ip", "link", "add", NETNS_DEVICE, "type", "veth", "peer", "name", NETNS_DEVICE + "p"],
+                          capture_output=True)
+    if made.returncode != 0:
+        return False
+    for command in (["ip", "addr", "add", f"{NETNS_ADDRESS}/32", "dev", NETNS_DEVICE],
+                    ["ip", "link", "set", NETNS_DEVICE, "up"], ["ip", "link", "set", NETNS_DEVICE + "p", "up"]):
+        subprocess.run(command, capture_output=True)
+    return True
+
+
+def remove_netns_address():
+    subprocess.run(["ip", "link", "del", NETNS_DEVICE], capture_output=True)
 
 
 def shim_env(library, socket_path, port):
@@ -288,6 +343,7 @@ def main():
     nginx = start_nginx(work, nginx_port)
     run_fake_dns(fake_dns_port)
     peers = []
+    added_address = False
     try:
         with Bed(BUILD) as bed:
             shadow = bed.shadow("--dns-server", f"127.0.0.1:{fake_dns_port}")
@@ -316,7 +372,13 @@ def main():
             peers.append(nginx2)
             extra = {}
             env = shim_rows(work, preload_port, nginx2_port, extra)
-            print("netns (--outbound netns)           not measured yet: its destinations must be cluster addresses")
+            netns_prefix, nginx3_port = None, free_port()
+            if add_netns_address():
+                added_address = True
+                peers.append(start_nginx(work, nginx3_port, host=NETNS_ADDRESS, name="nginx3"))
+                netns_prefix = netns_rows(bed, work, nginx3_port, extra)
+            else:
+                print("netns (--outbound netns)           not measured: adding an address needs root and veth")
 
             absolute = work / "absolute.lua"
             absolute.write_text(f'wrk.path = "http://{target}/small"\n')
@@ -351,6 +413,17 @@ def main():
                 base = results.get("tunnel alone (forward)")
                 rate, errors = wrk_at(f"http://127.0.0.2:{nginx2_port}/small", env)
                 print(f"{'shim (wrk with LD_PRELOAD)':<38} {rate:>10.0f} {rate / base * 100:>9.0f}% {errors}")
+            if netns_prefix:
+                url = f"http://{NETNS_ADDRESS}:{nginx3_port}/small"
+                rate, errors = wrk_at(url, os.environ)
+                print(f"{'10.253.0.1 direct (peer of the next)':<38} {rate:>10.0f} {'':>10} {errors}")
+                base = results.get("tunnel alone (forward)")
+                done = subprocess.run([*netns_prefix, "wrk", "-t", "2", "-c", "8", "-d", f"{SECONDS}s", url],
+                                      capture_output=True, text=True, timeout=SECONDS + 60)
+                found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+                rate = float(found.group(1)) if found else float("nan")
+                print(f"{'netns (wrk inside the namespace)':<38} {rate:>10.0f} {rate / base * 100:>9.0f}% "
+                      f"{'' if found else done.stderr[-200:]}")
             if "shim_cost" in extra:
                 plain, shimmed = extra["shim_cost"]
                 print("\nbench/outbound: the shim's cost on what is not the cluster's (microseconds per call, "
@@ -369,6 +442,8 @@ def main():
         for peer in peers:
             peer.kill()
         nginx.kill()
+        if added_address:
+            remove_netns_address()
         shutil.rmtree(work, ignore_errors=True)
 
 

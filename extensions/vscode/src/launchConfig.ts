@@ -13,8 +13,9 @@ export interface TetherBlock {
   kubeconfig?: string;
   strategy?: 'selector' | 'scale';
   image?: string;
-  /** How the debuggee reaches the namespace: proxy variables (default) or the LD_PRELOAD shim as well. */
-  outbound?: 'proxy' | 'preload';
+  /** How the debuggee reaches the namespace: proxy variables (default), the LD_PRELOAD shim as well, a
+   *  network namespace of its own (Node launches), or the strongest the backend allows (`auto`). */
+  outbound?: 'proxy' | 'preload' | 'netns' | 'auto';
 }
 
 /** The defaults that come from settings; the block's own fields win over them. */
@@ -25,6 +26,9 @@ export const SESSION_KEY = '__tetherSessionId';
 export const INJECTED_KEY = '__tetherInjected';
 
 export class TetherConfigError extends Error {}
+
+/** Debug types whose runtime can run inside `tether netns-exec` (runtimeExecutable + runtimeArgs). */
+const WRAPPABLE = new Set(['node', 'pwa-node']);
 
 /** The keys a block may have; schemas/launch-tether.schema.json lists the same (a unit test checks). */
 export const BLOCK_KEYS = ['service', 'namespace', 'context', 'kubeconfig', 'mode', 'expose', 'strategy', 'image',
@@ -74,15 +78,17 @@ export function readTetherBlock(config: Record<string, unknown>): TetherBlock | 
     throw new TetherConfigError(`tether.strategy "${strategy}": expected "selector" or "scale"`);
   }
   const outbound = str('outbound');
-  if (outbound === 'netns') {
-    // The debug adapter starts the debuggee itself and talks to it over the machine's loopback, which a
-    // network namespace would take away; the shim reaches the same clients for dynamically linked programs.
-    throw new TetherConfigError('tether.outbound "netns" is not available in a launch configuration: the debugger ' +
-      'could not reach the debuggee inside its namespace. Use "preload" (database drivers, redis, Node 20 and ' +
-      'other clients that ignore proxies), or run `tether exchange ... --outbound netns -- CMD` in a terminal');
+  if (outbound !== undefined && !['proxy', 'preload', 'netns', 'auto'].includes(outbound)) {
+    throw new TetherConfigError(`tether.outbound "${outbound}": expected "proxy", "preload", "netns" or "auto"`);
   }
-  if (outbound !== undefined && outbound !== 'proxy' && outbound !== 'preload') {
-    throw new TetherConfigError(`tether.outbound "${outbound}": expected "proxy" or "preload"`);
+  const type = String(config.type ?? '');
+  if (outbound === 'netns' && !WRAPPABLE.has(type)) {
+    // The debuggee must start inside the namespace, so the adapter's runtime must be one we can put a wrapper
+    // before; and adapters that talk to their debuggee over TCP on 127.0.0.1 (debugpy, dlv, JDWP launches)
+    // would not find it there. js-debug talks to Node over a Unix socket path, which the namespace shares.
+    throw new TetherConfigError(`tether.outbound "netns" works with Node launch configurations (type "node"), ` +
+      `not with type "${type}": its debugger would not reach the debuggee inside the namespace. Use "preload" ` +
+      '(database drivers, redis and other clients that ignore proxies, in any dynamically linked program)');
   }
   const read: TetherBlock = {
     service, expose, mode: 'exchange', namespace: str('namespace'), context: str('context'),
@@ -201,5 +207,13 @@ export function applySession(config: Record<string, unknown>, session: Session):
   const userEnv = (config.env && typeof config.env === 'object') ? config.env as Record<string, string | null> : {};
   const { env, overridden } = mergeEnv(userEnv, launch, NULL_UNSETS.has(type));
   out.env = env;
+  if (launch.wrapper?.length) {
+    // outbound netns: the runtime starts inside the session's namespace, `tether netns-exec ... -- node ...`.
+    const runtime = typeof config.runtimeExecutable === 'string' && config.runtimeExecutable !== ''
+      ? config.runtimeExecutable : 'node';
+    const runtimeArgs = Array.isArray(config.runtimeArgs) ? config.runtimeArgs as string[] : [];
+    out.runtimeExecutable = launch.wrapper[0];
+    out.runtimeArgs = [...launch.wrapper.slice(1), runtime, ...runtimeArgs];
+  }
   return { config: out, overridden };
 }

@@ -132,7 +132,7 @@ export interface SessionStartParams extends ClusterParams {
   proxyProtocol?: boolean;
   /** Two-phase start: answered once the session is prepared; `sessionChanged` says when it is active. */
   awaitLocal?: boolean;
-  outbound?: Outbound;
+  outbound?: Outbound | 'auto';
   workDoneToken?: ProgressToken;
 }
 

@@ -2,6 +2,8 @@
 // extension under development and the kubesim cluster of that run (demo/sample-app.json in namespace "demo").
 // `run()` resolving is a pass, rejecting a failure; every wait is on an event with a deadline.
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import type { TetherApi } from '../../src/extension';
 import type * as proto from '../../src/protocol';
@@ -76,6 +78,37 @@ const tests: [string, (api: TetherApi) => Promise<void>][] = [
     assert.deepEqual(stopped!.map((s) => [s.id, s.state]), [[id, 'stopped']]);
     await sessionsSatisfy(api, 'no session left', (s) => s.length === 0);
     await settings.update('keepSessionAfterDebug', undefined, vscode.ConfigurationTarget.Global);
+  }],
+  ['a Node launch with outbound netns runs in a network namespace of its own, and the Service\'s traffic reaches it', async (api) => {
+    const folder = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    const kubeconfig = vscode.workspace.getConfiguration('tether').get<string>('kubeconfig')!;
+    const config = {
+      name: 'inventory netns (exthost test)', type: 'node', request: 'launch', runtimeExecutable: '/usr/bin/node',
+      program: `${folder}/server.js`, console: 'internalConsole', env: { PORT: '23457', CONFIG_NAME: 'netns' },
+      tether: { namespace: 'demo', service: 'inventory', expose: '23457:http', outbound: 'netns' },
+    };
+    const started = new Promise<vscode.DebugSession>((resolve) => {
+      const sub = vscode.debug.onDidStartDebugSession((s) => { if (!s.parentSession) { sub.dispose(); resolve(s); } });
+    });
+    assert.equal(await vscode.debug.startDebugging(vscode.workspace.workspaceFolders![0], config), true);
+    const debug = await within('the debug session to start', 180, started);
+    const id = debug.configuration.__tetherSessionId as string;
+    assert.match(debug.configuration.runtimeExecutable, /\/tether$/);
+    assert.deepEqual(debug.configuration.runtimeArgs.slice(0, 1), ['netns-exec']);
+    // Active only once the debuggee listens on 23457 inside its namespace (this machine's port is the carrier).
+    await sessionsSatisfy(api, 'the netns session active', (s) => s.some((x) => x.id === id && x.state === 'active'));
+    const { pid } = JSON.parse(fs.readFileSync(`${folder}/out/started-netns.json`, 'utf8')) as { pid: number };
+    assert.notEqual(fs.readlinkSync(`/proc/${pid}/ns/net`), fs.readlinkSync('/proc/self/ns/net'),
+      'the debuggee runs in another network namespace');
+    const body = execFileSync('kubectl', ['--kubeconfig', kubeconfig, 'exec', '-n', 'demo', 'client', '--', 'curl', '-s',
+      '-m', '10', 'http://inventory/through-netns'], { encoding: 'utf8', timeout: 60000 });
+    assert.deepEqual([JSON.parse(body).served_by, JSON.parse(body).pid], ['vscode-debuggee', pid]);
+    const ended = new Promise<void>((resolve) => {
+      const sub = vscode.debug.onDidTerminateDebugSession((s) => { if (s.id === debug.id) { sub.dispose(); resolve(); } });
+    });
+    await vscode.debug.stopDebugging(debug);
+    await within('the debug session to end', 120, ended);
+    await sessionsSatisfy(api, 'the netns session stopped', (s) => !s.some((x) => x.id === id && x.state !== 'stopped'));
   }],
   ['Clean Up with no stale session changes nothing and asks nothing', async () => {
     const result = await vscode.commands.executeCommand<proto.CleanResult>('tether.clean');

@@ -46,13 +46,36 @@ test('bad blocks are refused with a message naming the field', () => {
     [{ service: 'a', expose: 'x:1' }, /tether.expose "x:1"/],
     [{ service: 'a', expose: '1', mode: 'mesh' }, /tether.mode "mesh"/],
     [{ service: 'a', expose: '1', strategy: 'move' }, /tether.strategy/],
-    [{ service: 'a', expose: '1', outbound: 'tun' }, /tether.outbound "tun": expected "proxy" or "preload"/],
-    [{ service: 'a', expose: '1', outbound: 'netns' }, /tether.outbound "netns" is not available.*"preload"/],
+    [{ service: 'a', expose: '1', outbound: 'tun' }, /tether.outbound "tun": expected "proxy", "preload", "netns" or "auto"/],
     [{ service: 'a', expose: '1', servce: 'b' }, /tether.servce is not a known field/],
     [{ service: 7, expose: '1' }, /tether.service: expected a string/],
   ];
   for (const [tether, message] of bad) assert.throws(() => readTetherBlock({ tether }), (e: Error) =>
     e instanceof TetherConfigError && message.test(e.message), JSON.stringify(tether));
+});
+
+test('outbound netns is for Node launches; other debug types are told to use preload', () => {
+  assert.equal(readTetherBlock({ type: 'node', tether: { service: 'a', expose: '1', outbound: 'netns' } })!.outbound, 'netns');
+  assert.equal(readTetherBlock({ type: 'pwa-node', tether: { service: 'a', expose: '1', outbound: 'auto' } })!.outbound, 'auto');
+  for (const type of ['debugpy', 'go', 'java', 'cppdbg']) {
+    assert.throws(() => readTetherBlock({ type, tether: { service: 'a', expose: '1', outbound: 'netns' } }),
+      (e: Error) => e instanceof TetherConfigError && e.message.includes(`not with type "${type}"`) &&
+        e.message.includes('Use "preload"'), type);
+  }
+});
+
+test('applySession with a netns session: the runtime starts behind the wrapper, its own arguments after it', () => {
+  const wrapper = ['/opt/tether/bin/tether', 'netns-exec', '--control', '/run/user/1000/tether/netns-s-1.sock', '--'];
+  const netns = session({ outbound: 'netns', launch: { env: { TETHER_NETNS_CONTROL: wrapper[3] }, unset: [], notes: [], wrapper } });
+  const custom = applySession({ type: 'node', runtimeExecutable: '/usr/bin/node', runtimeArgs: ['--enable-source-maps'] },
+    netns).config;
+  assert.equal(custom.runtimeExecutable, wrapper[0]);
+  assert.deepEqual(custom.runtimeArgs, [...wrapper.slice(1), '/usr/bin/node', '--enable-source-maps']);
+  const plain = applySession({ type: 'node' }, netns).config;
+  assert.deepEqual(plain.runtimeArgs, [...wrapper.slice(1), 'node']);
+  // Without a wrapper (proxy, preload) the runtime is left alone.
+  assert.equal(applySession({ type: 'node', runtimeExecutable: '/usr/bin/node' }, session()).config.runtimeExecutable,
+    '/usr/bin/node');
 });
 
 test('outbound preload is passed to the session start', () => {

@@ -17,7 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -51,6 +53,9 @@ struct Options {
   std::string control;
   std::vector<std::string> forwards;  // extra ports to carry in (a debugger's), besides the session's
   std::vector<std::string> command;
+  // After the session ended and the command was asked to end (SIGTERM): how long before it is killed.
+  // Shorter than the CLI's own grace for CMD (10 s from a later moment), so this one is normally first.
+  std::chrono::milliseconds stopGrace{5000};
 };
 
 void say(const std::string& text) {
@@ -411,7 +416,9 @@ int runNamespaceExec(int argc, char** argv) {
   commandArgv.push_back(nullptr);
   const pid_t child = ::fork();
   if (child == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    // Killed with the wrapper: a wrapper killed outright (by the CLI's or a debug adapter's SIGKILL) cannot
+    // pass anything on, and a command that ignores SIGTERM would outlive its session.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::execvp(commandArgv[0], commandArgv.data());
     say("cannot run " + options->command[0] + ": " + std::strerror(errno));
     ::_exit(127);
@@ -421,9 +428,24 @@ int runNamespaceExec(int argc, char** argv) {
 
   const int childFd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
   bool sessionOpen = true;
+  std::chrono::steady_clock::time_point killAt{};  // set once the command was asked to end
   for (;;) {
     pollfd watched[2] = {{childFd, POLLIN, 0}, {sessionOpen ? control : -1, POLLIN, 0}};
-    if (::poll(watched, 2, -1) < 0 && errno != EINTR) break;
+    int timeout = -1;
+    if (!sessionOpen) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(killAt - std::chrono::steady_clock::now());
+      timeout = static_cast<int>(std::max<std::int64_t>(0, left.count()));
+    }
+    const int ready = ::poll(watched, 2, timeout);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready == 0 && !sessionOpen) {
+      // A command that ignores SIGTERM must not outlive its session forever, holding its ports.
+      say("the command did not end within " + std::to_string(options->stopGrace.count()) +
+          " ms of the session's end; killing it");
+      ::kill(child, SIGKILL);
+      break;
+    }
     if (childFd < 0 || (watched[0].revents & POLLIN) != 0) break;
     if ((watched[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       const auto message = receiveMessage(control);
@@ -431,6 +453,7 @@ int runNamespaceExec(int argc, char** argv) {
         // The session ended: the namespace's way out is gone, so the command is asked to end too.
         sessionOpen = false;
         ::kill(child, SIGTERM);
+        killAt = std::chrono::steady_clock::now() + options->stopGrace;
         continue;
       }
       for (const int fd : message.fds) ::close(fd);

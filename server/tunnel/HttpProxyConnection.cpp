@@ -185,15 +185,13 @@ asio::awaitable<HttpProxyConnection::After> HttpProxyConnection::tunnel(const Pr
     co_return co_await refuse(status, error, false);
   }
   static constexpr std::string_view established = "HTTP/1.1 200 Connection established\r\n\r\n";
-  if (!co_await writeClient(established)) {
-    if (reached.conn) reached.conn->release(reached.id);
-    co_return After::Close;
-  }
+  if (!co_await writeClient(established)) co_return After::Close;  // `reached` releases its stream
   if (reached.outside) co_return co_await joinOutside(std::move(*reached.outside), in_);
   // Bytes the client sent right after its CONNECT (a TLS ClientHello, often) belong to the tunnel.
-  reached.conn->sendNow(reached.id, in_);
+  auto [conn, id] = reached.takeStream();
+  conn->sendNow(id, in_);
   in_.clear();
-  co_await reached.conn->pump(reached.id, std::move(client_));
+  co_await conn->pump(id, std::move(client_));
   co_return After::Handed;
 }
 

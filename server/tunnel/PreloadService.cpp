@@ -165,10 +165,7 @@ void PreloadService::expireAnnouncements() {
 void PreloadService::drop(std::uint16_t port) {
   const auto announced = announced_.find(port);
   if (announced == announced_.end()) return;
-  // A stream dialled for a socket that never connected (or a port the program reuses) is let go.
-  if (announced->second.dialled && announced->second.dialled->conn) {
-    announced->second.dialled->conn->release(announced->second.dialled->id);
-  }
+  // A stream dialled for a socket that never connected (or a port the program reuses) is let go with it.
   announced_.erase(announced);
 }
 
@@ -188,11 +185,8 @@ asio::awaitable<std::string> PreloadService::dialFirst(std::uint16_t port, std::
     if (code == tunnel::Code::DnsFailure) co_return std::string("F noname\n");
     co_return std::string("F unreachable\n");
   }
-  if (mine) {
-    still->second.dialled = std::move(reached);
-  } else if (reached->conn) {
-    reached->conn->release(reached->id);  // the port was announced again meanwhile
-  }
+  // Else the port was announced again meanwhile, and the stream goes with `reached`.
+  if (mine) still->second.dialled = std::move(reached);
   co_return std::string("K\n");
 }
 

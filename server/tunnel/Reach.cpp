@@ -7,6 +7,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <utility>
+
 #include "server/tunnel/Splice.hpp"
 #include "support/text/LogText.hpp"
 
@@ -71,6 +73,39 @@ asio::awaitable<Reached> fromHere(const ProxyConfig& config, Via via, const std:
 
 }  // namespace
 
+Reached::Reached(Reached&& other) noexcept
+    : via(other.via),
+      conn(std::move(other.conn)),
+      id(std::exchange(other.id, 0)),
+      outside(std::move(other.outside)),
+      code(other.code),
+      message(std::move(other.message)) {
+  other.conn.reset();
+}
+
+Reached& Reached::operator=(Reached&& other) noexcept {
+  if (this == &other) return *this;
+  if (conn && id) conn->release(id);
+  via = other.via;
+  conn = std::move(other.conn);
+  other.conn.reset();
+  id = std::exchange(other.id, 0);
+  outside = std::move(other.outside);
+  code = other.code;
+  message = std::move(other.message);
+  return *this;
+}
+
+Reached::~Reached() {
+  if (conn && id) conn->release(id);
+}
+
+std::pair<std::shared_ptr<tunnel::Connection>, std::uint32_t> Reached::takeStream() {
+  auto taken = std::pair{std::move(conn), std::exchange(id, 0)};
+  conn.reset();
+  return taken;
+}
+
 Via routeOf(const ProxyConfig& config, const std::string& host) {
   return config.policy ? config.policy->route(host) : Via::Tunnel;
 }
@@ -109,7 +144,8 @@ asio::awaitable<void> join(Reached reached, asio::ip::tcp::socket client) {
     if (ec) co_return;
     co_await splice(std::move(client), std::move(reached.outside->socket));
   } else if (reached.conn) {
-    co_await reached.conn->pump(reached.id, std::move(client));
+    auto [conn, id] = reached.takeStream();
+    co_await conn->pump(id, std::move(client));
   }
 }
 

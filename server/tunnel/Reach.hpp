@@ -19,6 +19,8 @@
 
 namespace tether::tunnelclient {
 
+// What `reach` gave. It owns what it opened: a tunnel stream nobody took (a client gone, a deadline that won
+// the race against an OPEN answered at the same moment) is released when the Reached goes.
 struct Reached {
   Via via = Via::Tunnel;
   std::shared_ptr<tunnel::Connection> conn;  // through the tunnel: the open stream `id`
@@ -27,7 +29,16 @@ struct Reached {
   tunnel::Code code = tunnel::Code::Ok;      // otherwise why not, in the tunnel's words
   std::string message;
 
+  Reached() = default;
+  Reached(Reached&& other) noexcept;
+  Reached& operator=(Reached&& other) noexcept;
+  Reached(const Reached&) = delete;
+  Reached& operator=(const Reached&) = delete;
+  ~Reached();
+
   bool ok() const { return code == tunnel::Code::Ok; }
+  // The tunnel stream, now the caller's to end (Connection::pump does); this Reached no longer holds it.
+  std::pair<std::shared_ptr<tunnel::Connection>, std::uint32_t> takeStream();
 };
 
 // The route of `host` under config.policy (everything through the tunnel without one).

@@ -59,8 +59,9 @@ asio::awaitable<void> Socks5Proxy::serveClient(tcp::socket& socket) {
     co_await splice(std::move(socket), std::move(opened.outside->socket));
     co_return;
   }
-  opened.conn->sendNow(opened.id, handshake.early());
-  co_await opened.conn->pump(opened.id, std::move(socket));
+  auto [conn, id] = opened.takeStream();
+  conn->sendNow(id, handshake.early());
+  co_await conn->pump(id, std::move(socket));
 }
 
 asio::awaitable<std::optional<Reached>> Socks5Proxy::negotiate(tcp::socket& socket,
@@ -92,10 +93,7 @@ asio::awaitable<std::optional<Reached>> Socks5Proxy::negotiate(tcp::socket& sock
     co_return std::nullopt;
   }
   auto [wec, written] = co_await asio::async_write(socket, asio::buffer(handshake.answer(0x00)), kAwait);
-  if (wec) {
-    if (reached.conn) reached.conn->release(reached.id);
-    co_return std::nullopt;
-  }
+  if (wec) co_return std::nullopt;  // the stream opened for it is released with `reached`
   co_return std::move(reached);
 }
 

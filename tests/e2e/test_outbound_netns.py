@@ -11,7 +11,9 @@ success below went through the session's tunnel:
 import json
 import os
 import pwd
+import select
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -270,4 +272,30 @@ def test_where_user_namespaces_are_disabled_the_command_is_not_run_and_the_reaso
     assert not marker.exists()
     assert "cannot create a user namespace as an unprivileged user" in stderr
     assert "user.max_user_namespaces" in stderr and "--outbound proxy" in stderr
+    demo.wait_tether_objects_gone()
+
+
+def test_a_command_that_ignores_sigterm_is_killed_once_its_session_has_ended(demo, launcher, tmp_path):
+    """The session ends (Ctrl-C) while CMD ignores SIGTERM and SIGINT: the wrapper asks it to end, then,
+    after its grace period, kills it, so nothing of the session outlives it."""
+    pid_fifo = tmp_path / "pid.fifo"
+    os.mkfifo(pid_fifo)
+    session = launcher.cli(launcher.env(), "-n", demo.ns, "--outbound", "netns", "--", "/bin/sh", "-c",
+                           f'trap "" TERM INT; echo $$ > {pid_fifo}; while :; do sleep 1; done', command="connect")
+    try:
+        session.wait_started(timeout=120)
+        pid = int(read_fifo(pid_fifo, timeout=120))
+        try:
+            command = os.pidfd_open(pid)  # readable once the command has ended
+        except ProcessLookupError:
+            command = None
+        session.process.send_signal(signal.SIGINT)
+        session.wait(timeout=120)
+        # Killed by the wrapper after its grace period, or with the wrapper when the CLI killed that first.
+        if command is not None:
+            ended, _, _ = select.select([command], [], [], 60)
+            os.close(command)
+            assert ended, f"the command (pid {pid}) outlived its session\n{session.stderr_text()}"
+    finally:
+        session.kill()
     demo.wait_tether_objects_gone()

@@ -11,15 +11,20 @@ IPs, so every success went through the session:
   nameserver's own answers for the rest: a nameserver of the test's, named by a private resolv.conf;
 - a static binary is refused before anything starts, pointing to --outbound netns."""
 import json
+import os
 import socket
 import struct
 import subprocess
 import threading
 from pathlib import Path
 
+import yaml
+
 from outbound_support import build_fetch
 from test_outbound_netns import add_servers
 from tethertest.launch import CliSession
+from tethertest.local import CuttableProxy
+from test_outbound_netns import read_fifo
 
 HERE = Path(__file__).resolve().parent
 
@@ -237,3 +242,54 @@ def serve_once(server: socket.socket):
             connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         else:
             connection.sendall(body)
+
+
+def test_the_tunnel_cut_mid_connection_resets_the_programs_connection(demo, launcher, cluster, tmp_path):
+    """A redis connection made through the shim is open when the tunnel's port-forward is cut (a dropped VPN):
+    the program's blocked read ends with a reset, not a hang, and once the session has reconnected a new
+    connection works."""
+    add_servers(demo)
+    proxy = CuttableProxy()
+    config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    for entry in config["clusters"]:
+        entry["cluster"]["proxy-url"] = proxy.url
+    kubeconfig = tmp_path / "kubeconfig-via-proxy"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    ready, go = tmp_path / "ready.fifo", tmp_path / "go.fifo"
+    os.mkfifo(ready)
+    os.mkfifo(go)
+    out = tmp_path / "cut.json"
+    script = ("import json, socket, sys\n"
+              "out, ready, go = sys.argv[1:4]\n"
+              "s = socket.create_connection(('redis', 6379), timeout=120)\n"
+              "s.sendall(b'PING\\r\\n'); first = s.recv(100).decode()\n"
+              "open(ready, 'w').write('ready')\n"
+              "try:\n"
+              "    outcome = 'eof' if s.recv(100) == b'' else 'data'\n"
+              "except ConnectionResetError:\n"
+              "    outcome = 'reset'\n"
+              "except socket.timeout:\n"
+              "    outcome = 'hang'\n"
+              "open(go).read()\n"
+              "again = socket.create_connection(('redis', 6379), timeout=60)\n"
+              "again.sendall(b'PING\\r\\n')\n"
+              "json.dump({'first': first, 'outcome': outcome, 'again': again.recv(100).decode()}, open(out, 'w'))\n")
+    session = launcher.cli(launcher.env(), "-n", demo.ns, "--kubeconfig", kubeconfig, "--outbound", "preload", "--",
+                           "/usr/bin/python3", "-c", script, out, ready, go, command="connect")
+    try:
+        session.wait_started(timeout=120)
+        assert read_fifo(ready, timeout=120) == "ready"
+        start = len(session.events)
+        assert proxy.cut() >= 1
+        index, _ = session.wait_state("reconnecting", start)
+        session.wait_state("active", index + 1, timeout=90)
+        with open(go, "w") as release:
+            release.write("go")
+        assert session.wait(timeout=120) == 0, session.stderr_text()
+    finally:
+        session.kill()
+        proxy.close()
+    results = json.loads(out.read_text())
+    assert results["first"].strip() == "+PONG", results
+    assert results["outcome"] == "reset", results
+    assert results["again"].strip() == "+PONG", results

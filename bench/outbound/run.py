@@ -6,8 +6,9 @@ serves a small payload, and every row reaches that same nginx:
   over 1,000 connections: direct, the tunnel alone (`tether forward`'s fixed dial), the session's proxy port
   as an HTTP proxy (absolute-form and CONNECT), SOCKS5 and SOCKS4a;
 - keep-alive req/s with wrk: direct, the tunnel alone, the HTTP proxy (absolute-form, one upstream stream
-  per wrk connection), and CONNECT and SOCKS4a through socat (socat forwarding directly is the peer that
-  shows socat's own share);
+  per wrk connection), CONNECT and SOCKS4a through socat (socat forwarding directly is the peer that
+  shows socat's own share), and SOCKS5 with wrk under proxychains4 (its connect hook does the handshake,
+  then wrk's keep-alive requests flow through the stream);
 - the DNS forwarder: queries/s and p50/p99, sequential, through the tunnel to a stand-in cluster resolver;
 - the LD_PRELOAD shim (--outbound preload): set-up and wrk req/s with the shim loaded and 127.0.0.2 (where a
   second nginx listens) as "the cluster", and the shim's added cost on connects and getaddrinfo calls that are
@@ -407,6 +408,19 @@ def main():
                 base = results.get(compared) if compared else None
                 versus = f"{rate / base * 100:>9.0f}%" if base else ""
                 print(f"{name:<38} {rate:>10.0f} {versus:>10} {errors}")
+            if shutil.which("proxychains4"):
+                chains = work / "proxychains.conf"
+                chains.write_text(f"strict_chain\nquiet_mode\n[ProxyList]\nsocks5 127.0.0.1 {proxy}\n")
+                done = subprocess.run(["proxychains4", "-q", "-f", str(chains), "wrk", "-t", "2", "-c", "8", "-d",
+                                       f"{SECONDS}s", f"http://127.0.0.2:{nginx2_port}/small"], capture_output=True,
+                                      text=True, timeout=SECONDS + 60)
+                found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+                rate = float(found.group(1)) if found else float("nan")
+                base = results.get("tunnel alone (forward)")
+                print(f"{'SOCKS5 (wrk under proxychains4)':<38} {rate:>10.0f} {rate / base * 100:>9.0f}% "
+                      f"{'' if found else done.stderr[-200:]}")
+            else:
+                print("SOCKS5 req/s                           not measured: proxychains4 is not installed")
             if env:
                 rate, errors = wrk_at(f"http://127.0.0.2:{nginx2_port}/small", os.environ)
                 print(f"{'127.0.0.2 direct (peer of the next)':<38} {rate:>10.0f} {'':>10} {errors}")

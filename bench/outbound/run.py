@@ -392,7 +392,9 @@ def main():
             print(f"\nbench/outbound: keep-alive req/s, wrk -t2 -c8 -d{SECONDS}s, one run (higher is better)")
             print("(socat rows: wrk cannot speak CONNECT or SOCKS, so socat does, and they compare with the tunnel "
                   "alone through the same socat)")
-            print(f"{'row':<38} {'req/s':>10} {'vs tunnel':>10}")
+            print("(CPU columns: microseconds of CPU per request spent by the session's side, tether-tunnel, and by the "
+                  "agent, tether-shadow; the rest of the 2 cores goes to wrk, nginx and socat)")
+            print(f"{'row':<38} {'req/s':>10} {'vs tunnel':>10} {'tether us':>10} {'agent us':>9}")
             # (name, port, wrk script, the row it is compared with)
             rows = [("direct (peer)", nginx_port, None, None),
                     ("tunnel alone (forward)", forward, None, None),
@@ -403,11 +405,15 @@ def main():
                     ("SOCKS4a through socat", socat_socks4a, None, "tunnel alone through socat")]
             results = {}
             for name, port, script, compared in rows:
+                before = (client.cpu_seconds(), shadow.cpu_seconds())
                 rate, errors = wrk(port, script)
+                spent = (client.cpu_seconds() - before[0], shadow.cpu_seconds() - before[1])
+                requests = rate * SECONDS if rate == rate and rate > 0 else float("nan")
                 results[name] = rate
                 base = results.get(compared) if compared else None
                 versus = f"{rate / base * 100:>9.0f}%" if base else ""
-                print(f"{name:<38} {rate:>10.0f} {versus:>10} {errors}")
+                print(f"{name:<38} {rate:>10.0f} {versus:>10} {spent[0] / requests * 1e6:>10.1f} "
+                      f"{spent[1] / requests * 1e6:>9.1f} {errors}")
             if shutil.which("proxychains4"):
                 chains = work / "proxychains.conf"
                 chains.write_text(f"strict_chain\nquiet_mode\n[ProxyList]\nsocks5 127.0.0.1 {proxy}\n")
@@ -453,9 +459,13 @@ def main():
             cores = os.cpu_count()
             print(f"(machine: {cores} cores; wrk, nginx, socat, the proxy and the shadow share them)")
     finally:
-        for peer in peers:
-            peer.kill()
-        nginx.kill()
+        # SIGTERM, not SIGKILL: nginx's master then ends its workers, which would otherwise outlive the bench.
+        for peer in [*peers, nginx]:
+            peer.terminate()
+            try:
+                peer.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                peer.kill()
         if added_address:
             remove_netns_address()
         shutil.rmtree(work, ignore_errors=True)

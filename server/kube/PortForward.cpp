@@ -55,7 +55,10 @@ asio::awaitable<std::size_t> ChannelStream::readSome(asio::mutable_buffer buffer
       ended_ = true;
       co_return 0;
     }
-    if (ec) throw PortForwardError(description + ": connection lost: " + ec.message());
+    if (ec) {
+      throw PortForwardError(description + ": connection lost: " + ec.message(),
+                             ec == asio::error::operation_aborted);
+    }
     const auto data = beast::buffers_to_string(incoming_.data());
     if (data.empty()) continue;
     const auto channel = static_cast<unsigned char>(data[0]);
@@ -87,7 +90,10 @@ asio::awaitable<void> ChannelStream::write(asio::const_buffer data) {
   message.append(static_cast<const char*>(data.data()), data.size());
   ws_.binary(true);
   auto [ec, n] = co_await ws_.async_write(asio::buffer(message), asio::as_tuple(use_awaitable));
-  if (ec) throw PortForwardError(description + ": sending failed: " + ec.message());
+  if (ec) {
+    throw PortForwardError(description + ": sending failed: " + ec.message(),
+                           ec == asio::error::operation_aborted);
+  }
 }
 
 asio::awaitable<void> ChannelStream::close() {

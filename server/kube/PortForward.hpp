@@ -25,7 +25,13 @@ class Client;
 
 class PortForwardError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit PortForwardError(const std::string& what, bool cancelled = false)
+      : std::runtime_error(what), cancelled_(cancelled) {}
+  // This side cancelled the operation (a stop): the end of a stream, not a drop worth a warning.
+  bool cancelled() const { return cancelled_; }
+
+ private:
+  bool cancelled_ = false;
 };
 
 struct PortForwardConfig {

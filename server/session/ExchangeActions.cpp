@@ -25,6 +25,20 @@ std::string annotation(const kube::ServiceSummary& service, const char* key) {
   return labels::valueOf(service.annotations, key);
 }
 
+// Why a Service cannot be taken: another session holds it. One of the user's own that this backend is not
+// running is most likely a dead one (a killed terminal, a crashed IDE), so it says so first.
+std::string heldBy(const std::string& where, const std::string& holder, const std::string& owner,
+                   const std::string& since, const SessionSpec& request) {
+  const std::string clean = "`tether clean -n " + request.namespaceName + "`";
+  if (!owner.empty() && owner == request.owner) {
+    return where + " is held by your own session " + holder + " (since " + since +
+           "), which is not one this Tether runs: if it ended without restoring the Service, run " + clean +
+           "; if it still runs elsewhere, stop it there";
+  }
+  return where + " is held by session " + holder + " of " + owner + " since " + since +
+         "; ask them to stop it, or run " + clean + " if that session is dead";
+}
+
 }  // namespace
 
 Outcome ShadowSession::Impl::readService() {
@@ -57,11 +71,8 @@ Outcome ShadowSession::Impl::readService() {
   }
   if (const auto holder = annotation(original, labels::kLockedBy); !holder.empty() && holder != request.id) {
     // Checked again, atomically, when locking; saying it now avoids any write.
-    return Outcome{OutcomeKind::Held, where + " is held by session " + holder + " of " +
-                                          annotation(original, labels::kOwner) + " since " +
-                                          annotation(original, labels::kSince) +
-                                          "; ask them to stop it, or run `tether clean -n " +
-                                          request.namespaceName + "` if that session is dead"};
+    return Outcome{OutcomeKind::Held, heldBy(where, holder, annotation(original, labels::kOwner),
+                                             annotation(original, labels::kSince), request)};
   }
   try {
     exposed = resolveExpose(request.expose, original);
@@ -124,12 +135,10 @@ Outcome ShadowSession::Impl::lock() {
   }
   const auto holder = annotation(current.value(), labels::kLockedBy);
   if (!holder.empty() && holder != request.id) {
-    return Outcome{OutcomeKind::Held, "Service \"" + request.service + "\" in namespace \"" +
-                                          request.namespaceName + "\" is held by session " + holder + " of " +
-                                          annotation(current.value(), labels::kOwner) + " since " +
-                                          annotation(current.value(), labels::kSince) +
-                                          "; ask them to stop it, or run `tether clean -n " +
-                                          request.namespaceName + "` if that session is dead"};
+    return Outcome{OutcomeKind::Held, heldBy("Service \"" + request.service + "\" in namespace \"" +
+                                                 request.namespaceName + "\"",
+                                             holder, annotation(current.value(), labels::kOwner),
+                                             annotation(current.value(), labels::kSince), request)};
   }
   // What is saved is what this session read first: a write between the two reads would be a conflict below.
   if (current.value().resourceVersion != original.resourceVersion) original = current.value();

@@ -54,9 +54,9 @@ class PortForwardByteStream final : public tunnel::ByteStream {
   }
 
  private:
-  // A drop is news; the end of a stream this side closed is not.
+  // A drop is news; the end of a stream this side closed (or a read this side cancelled, on a stop) is not.
   void report(const kube::PortForwardError& error) const {
-    if (closed_) {
+    if (closed_ || error.cancelled()) {
       spdlog::debug("{}", error.what());
     } else {
       spdlog::warn("{}", error.what());

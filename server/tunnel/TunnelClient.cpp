@@ -200,6 +200,19 @@ void TunnelClient::onOpen(const std::shared_ptr<tunnel::Connection>& conn, std::
   conn->reset(id, Code::NotFound, "no reverse forward for port " + std::to_string(target.port));
 }
 
+void TunnelClient::noteLocalFailure(std::uint16_t port, const std::string& error) {
+  auto& failures = localFailures_[port];
+  const auto now = std::chrono::steady_clock::now();
+  if (failures.logged != std::chrono::steady_clock::time_point{} &&
+      now - failures.logged < config_.localFailureLogInterval) {
+    ++failures.unlogged;
+    return;
+  }
+  spdlog::info("event=local_connect_failed port={} error=\"{}\" since_last_line={}", port, error,
+               failures.unlogged);
+  failures = LocalFailures{now, 0};
+}
+
 asio::awaitable<void> TunnelClient::forwardLocal(std::shared_ptr<tunnel::Connection> conn, std::uint32_t id,
                                                  Forward forward, tunnel::Open from) {
   const std::uint16_t localPort = forward.localPort;
@@ -213,11 +226,12 @@ asio::awaitable<void> TunnelClient::forwardLocal(std::shared_ptr<tunnel::Connect
     co_return;
   }
   if (auto [ec] = std::get<0>(connected); ec) {
-    spdlog::info("event=local_connect_failed port={} error=\"{}\"", localPort, ec.message());
+    noteLocalFailure(localPort, ec.message());
     observer_.onLocalConnect(localPort, ec.message());
     conn->reset(id, Code::Refused, "127.0.0.1:" + std::to_string(localPort) + ": " + ec.message());
     co_return;
   }
+  localFailures_.erase(localPort);  // listening now: the next failure is news again
   observer_.onLocalConnect(localPort, {});
   if (forward.proxyProtocol) {
     // Written before any byte of the stream, as the app's PROXY protocol parser expects.

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,9 @@ struct Forward {
 struct ClientConfig {
   std::chrono::milliseconds connectTimeout{10000};      // one Connector attempt
   std::chrono::milliseconds localConnectTimeout{5000};  // reverse stream -> 127.0.0.1:<local>
+  // A local port that refuses every connection (nothing listens yet) is logged once per interval, with a
+  // count, rather than once per connection the cluster sends.
+  std::chrono::milliseconds localFailureLogInterval{30000};
   std::chrono::milliseconds backoffInitial{200};
   std::chrono::milliseconds backoffMax{5000};
   std::size_t maxAttempts = 0;  // consecutive failed attempts before giving up; 0 = never
@@ -84,6 +88,8 @@ class TunnelClient final : public tunnel::ConnectionHandler {
   boost::asio::awaitable<void> forwardLocal(std::shared_ptr<tunnel::Connection> conn, std::uint32_t id,
                                             Forward forward, tunnel::Open from);
   void setState(TunnelState state, const std::string& detail);
+  // Logs a failed connection to 127.0.0.1:port, or counts it when one was logged within the interval.
+  void noteLocalFailure(std::uint16_t port, const std::string& error);
   std::chrono::milliseconds backoffFor(std::size_t attempt) const;
 
   boost::asio::any_io_executor executor_;
@@ -95,6 +101,11 @@ class TunnelClient final : public tunnel::ConnectionHandler {
   boost::asio::steady_timer backoffTimer_;
   TunnelState state_ = TunnelState::Connecting;
   bool stopped_ = false;
+  struct LocalFailures {
+    std::chrono::steady_clock::time_point logged;
+    std::size_t unlogged = 0;
+  };
+  std::map<std::uint16_t, LocalFailures> localFailures_;
 };
 
 }  // namespace tether::tunnelclient

@@ -26,6 +26,7 @@ export function activate(ctx: TetherContext) {
       if (choice !== 'Clean Up') return dry;
       const done = await ctx.request(proto.clean, params);
       for (const line of describeActions(done)) ctx.log.appendLine(`[tether] clean: ${line}`);
+      ctx.forgetResolvedFailures(done.actions);
       const failed = done.actions.filter((a) => a.error);
       if (failed.length) {
         await ctx.showError('Tether: clean up', new Error(`${failed.length} action(s) failed; see the log`));

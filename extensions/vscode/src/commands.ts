@@ -3,9 +3,10 @@
 import * as vscode from 'vscode';
 import * as config from './config';
 import type { TetherContext } from './context';
-import { pickContext, pickMode, pickNamespace, pickPorts, pickService } from './pickers';
+import { pickContext, pickNamespace, pickPorts, pickService } from './pickers';
 import * as proto from './protocol';
-import { describe, startSession, stopSession } from './sessions';
+import { announceStart, startSession, stopSession } from './sessions';
+import { afterStop, describe, ports } from './sessionText';
 
 export function activate(ctx: TetherContext) {
   const register = (id: string, fn: (...args: any[]) => unknown) =>
@@ -13,7 +14,8 @@ export function activate(ctx: TetherContext) {
       try {
         return await fn(...args);
       } catch (error) {
-        await ctx.showError(`Tether: ${id.replace('tether.', '')} failed`, error);
+        await ctx.showError(`${ctx.commandTitle(id)} failed`, error, 'command',
+          () => vscode.commands.executeCommand(id, ...args));
         return undefined;
       }
     }));
@@ -27,12 +29,13 @@ export function activate(ctx: TetherContext) {
     if (namespace === undefined) return undefined;
     const service = await pickService(ctx, withContext, namespace);
     if (!service) return undefined;
-    const mode = await pickMode();
-    if (!mode) return undefined;
+    // Only exchange can be started from here today, so there is no mode step to answer.
     const expose = await pickPorts(service);
     if (!expose) return undefined;
-    const session = await startSession(ctx, { ...withContext, namespace, mode, target: service.name, expose });
-    void vscode.window.showInformationMessage(`Tether: ${describe(session)} is active.`);
+    // Two-phase: answered once the session is prepared; the traffic moves when the process listens.
+    const session = await startSession(ctx, { ...withContext, namespace, mode: 'exchange', target: service.name,
+      expose, awaitLocal: true });
+    announceStart(ctx, session);
     return session;
   });
 
@@ -54,10 +57,14 @@ export function activate(ctx: TetherContext) {
       return sessions;
     }
     const chosen = await vscode.window.showQuickPick(sessions.map((s) => ({
-      label: `${s.target}`, description: `${s.state} · ${s.mode} · ${s.namespace}`,
-      detail: `${s.id} · since ${s.startedAt}${s.message ? ` · ${s.message}` : ''}`, id: s.id,
+      label: `${s.target}`, description: `${s.state} · ${s.mode} · ${s.namespace} · ${ports(s)}`,
+      detail: `${s.id} · since ${s.startedAt}${s.message ? ` · ${s.message}` : ''}`, id: s.id, session: s,
     })), { title: 'Tether: sessions (pick one to stop it)' });
-    if (chosen) await stopSession(ctx, chosen.id);
+    if (!chosen) return sessions;
+    const stop = 'Stop';
+    const answer = await vscode.window.showWarningMessage(`Stop the ${describe(chosen.session)} session?`,
+      { modal: true, detail: afterStop(chosen.session) }, stop);
+    if (answer === stop) await stopSession(ctx, chosen.id);
     return sessions;
   });
 

@@ -9,6 +9,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import { resolveBackend } from './backend';
 import * as config from './config';
+import { ACTION_LABELS, forIde, Where } from './ideText';
 import * as proto from './protocol';
 
 export type BackendState = 'stopped' | 'starting' | 'running' | 'failed';
@@ -97,8 +98,8 @@ export class TetherContext implements vscode.Disposable {
     connection.onNotification(proto.sessionChanged, ({ session }) => {
       if (session.state === 'stopped') this.sessions.delete(session.id);
       else this.sessions.set(session.id, session);
-      // A new attempt on a Service replaces the failed attempts on it that are still shown.
-      if (session.state === 'starting') {
+      // A new attempt on a Service (or a session that holds it now) replaces the failures on it still shown.
+      if (session.state === 'starting' || session.state === 'active') {
         for (const [id, s] of this.sessions) {
           if (s.state === 'failed' && s.target === session.target && s.namespace === session.namespace) this.sessions.delete(id);
         }
@@ -162,6 +163,16 @@ export class TetherContext implements vscode.Disposable {
     }
   }
 
+  /** Forgets the failures a Clean Up resolved: those on a Service it restored without error. */
+  forgetResolvedFailures(actions: proto.CleanAction[]) {
+    const restored = new Set(actions.filter((a) => !a.error).map((a) => a.object.split(' ')[0]));
+    let changed = false;
+    for (const [id, s] of this.sessions) {
+      if (s.state === 'failed' && restored.has(`service/${s.namespace}/${s.target}`)) changed = this.sessions.delete(id) || changed;
+    }
+    if (changed) this.sessionsChanged.fire(undefined);
+  }
+
   /** Forgets a failed session the user has seen (the backend holds nothing for it). */
   dismiss(id: string) {
     if (this.sessions.get(id)?.state === 'failed' && this.sessions.delete(id)) this.sessionsChanged.fire(undefined);
@@ -220,13 +231,33 @@ export class TetherContext implements vscode.Disposable {
     await this.connect();
   }
 
-  /** Shows a failure: the backend's message, its hint, and an "Open Log" action. */
-  async showError(prefix: string, error: unknown): Promise<void> {
+  /**
+   * Shows a failure in the IDE's terms (launch.json fields and this extension's commands rather than CLI flags),
+   * with the actions that resolve it: Clean Up Stale Sessions, Open launch.json, Retry (when `retry` is given
+   * and the cluster did not answer), Show Log.
+   */
+  async showError(prefix: string, error: unknown, where: Where = 'command', retry?: () => unknown): Promise<void> {
     const e = toTetherError(error);
-    const hint = e.hint ? `${/[.!?]$/.test(e.message) ? '' : '.'} ${e.hint}` : '';
-    this.log.appendLine(`[tether] ${prefix}: ${e.message}${hint}`);
-    const choice = await vscode.window.showErrorMessage(`${prefix}: ${e.message}${hint}`, 'Open Log');
-    if (choice === 'Open Log') this.log.show();
+    const { text, actions } = forIde(e.message, e.hint, where, e.data.category);
+    this.log.appendLine(`[tether] ${prefix}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
+    const offered = actions.filter((a) => a !== 'retry' || retry);
+    const choice = await vscode.window.showErrorMessage(`${prefix}: ${text}`, ...offered.map((a) => ACTION_LABELS[a]));
+    const action = offered.find((a) => ACTION_LABELS[a] === choice);
+    if (action === 'showLog') this.log.show();
+    if (action === 'cleanUp') await vscode.commands.executeCommand('tether.clean');
+    if (action === 'retry') await retry?.();
+    if (action === 'openLaunchJson') {
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      if (folder) await vscode.window.showTextDocument(vscode.Uri.joinPath(folder.uri, '.vscode', 'launch.json'));
+    }
+  }
+
+  /** "Tether: Start Session…": a command's name as the palette shows it. */
+  commandTitle(id: string): string {
+    const commands = (this.extension.extension.packageJSON.contributes?.commands ?? []) as
+      { command: string; title: string; category?: string }[];
+    const found = commands.find((c) => c.command === id);
+    return found ? `${found.category ? `${found.category}: ` : ''}${found.title}` : id;
   }
 
   dispose() {

@@ -7,10 +7,12 @@
 // untouched.
 import * as vscode from 'vscode';
 import * as config from './config';
-import type { TetherContext } from './context';
+import { type TetherContext, TetherError } from './context';
 import {
   applySession, debuggeeBaseEnv, INJECTED_KEY, readTetherBlock, SESSION_KEY, startParams, TetherConfigError,
 } from './launchConfig';
+import { portHolder, portIsFree } from './ports';
+import { ErrorCodes } from './protocol';
 import { startSession, stopSession } from './sessions';
 
 export function activate(ctx: TetherContext) {
@@ -50,6 +52,18 @@ async function resolve(ctx: TetherContext, debugConfiguration: vscode.DebugConfi
       'did not start, so its "tether" block is not applied. Start a session with "Tether: Start Session…" first.');
     return debugConfiguration;
   }
+  // The debuggee will listen on each LOCAL port: another program there would make it die with EADDRINUSE in
+  // the Debug Console, the session waiting for nothing. (A session of ours may hold it: netns carries it in.)
+  for (const local of block.expose.map((e) => Number(e.split(':')[0]))) {
+    const ours = [...ctx.sessions.values()].some((s) => s.expose.some((e) => e.local === local));
+    if (ours || await portIsFree(local)) continue;
+    const holder = portHolder(local) ?? 'another program';
+    await ctx.showError(`Tether could not start "${debugConfiguration.name}"`, new TetherError(
+      `127.0.0.1:${local} is already in use by ${holder}, so the debuggee could not listen there`,
+      ErrorCodes.RequestFailed, { category: 'user', hint: 'stop that program, or choose another local port in ' +
+        'tether.expose (and the port your program listens on)' }), 'launch');
+    return undefined;
+  }
   const defaults = config.clusterDefaults();
   try {
     const session = await startSession(ctx, {
@@ -66,7 +80,8 @@ async function resolve(ctx: TetherContext, debugConfiguration: vscode.DebugConfi
     return resolved as vscode.DebugConfiguration;
   } catch (error) {
     // Never start the debuggee without its session: cancel the launch and say why.
-    await ctx.showError(`Tether could not start "${debugConfiguration.name}"`, error);
+    await ctx.showError(`Tether could not start "${debugConfiguration.name}"`, error, 'launch',
+      () => vscode.debug.startDebugging(vscode.workspace.workspaceFolders?.[0], debugConfiguration));
     return undefined;
   }
 }
@@ -81,8 +96,8 @@ async function onTerminate(ctx: TetherContext, debugSession: vscode.DebugSession
     const final = await stopSession(ctx, id, false);
     ctx.log.appendLine(`[tether] debug session "${debugSession.name}" ended; session ${id} ${final.state}` +
       (final.state === 'active' ? ' (still held by another debug session)' : ''));
-    if (final.state === 'failed') await ctx.showError('Tether could not restore the Service', new Error(final.message ?? 'restore failed'));
+    if (final.state === 'failed') await ctx.showError('Tether could not restore the Service', new Error(final.message ?? 'restore failed'), 'launch');
   } catch (error) {
-    await ctx.showError(`Tether could not stop session ${id}`, error);
+    await ctx.showError(`Tether could not stop session ${id}`, error, 'launch');
   }
 }

@@ -5,6 +5,7 @@ import * as clean from './clean';
 import * as commands from './commands';
 import { TetherContext } from './context';
 import * as debug from './debug';
+import * as notices from './notices';
 import * as protocol from './protocol';
 import * as sessionMenu from './sessionMenu';
 import * as statusBar from './statusBar';
@@ -22,6 +23,7 @@ export function activate(extension: vscode.ExtensionContext): TetherApi {
   commands.activate(ctx);
   clean.activate(ctx);
   sessionMenu.activate(ctx);
+  notices.activate(ctx);
   // Start the backend now so the status bar reflects sessions; a missing binary is reported once, naming the setting.
   const context = ctx;
   context.connect().catch((error: Error) => {

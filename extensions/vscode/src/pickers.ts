@@ -1,8 +1,9 @@
-// Quick picks fed with live data from the backend: context → namespace → Service (with who holds it) → mode →
-// ports. Each returns undefined when the user cancels.
+// Quick picks fed with live data from the backend: context → namespace (typed where listing is forbidden) →
+// Service (with who holds it) → ports. Each returns undefined when the user cancels.
 import * as vscode from 'vscode';
 import * as config from './config';
-import type { TetherContext } from './context';
+import { type TetherContext, toTetherError } from './context';
+import { exposeInputProblem, portIsFree, suggestedExpose } from './ports';
 import * as proto from './protocol';
 
 type Cluster = { kubeconfig?: string; context?: string };
@@ -42,11 +43,26 @@ export async function pickContext(ctx: TetherContext): Promise<string | undefine
 
 export async function pickNamespace(ctx: TetherContext, cluster: Cluster): Promise<string | undefined> {
   const current = config.get<string>('namespace');
-  const chosen = await pick('Tether: namespace', async () => {
-    const r = await ctx.request(proto.namespaces, cluster);
-    return r.namespaces.map((n) => ({ label: n.name, description: n.phase, picked: n.name === current }));
-  });
-  return chosen?.label;
+  try {
+    const chosen = await pick('Tether: namespace', async () => {
+      const r = await ctx.request(proto.namespaces, cluster);
+      return r.namespaces.map((n) => ({ label: n.name, description: n.phase, picked: n.name === current }));
+    });
+    return chosen?.label;
+  } catch (error) {
+    // Restricted contexts may not list namespaces (RBAC allows a user their own namespaces only): ask instead.
+    const e = toTetherError(error);
+    if (e.data.category !== 'user' || !/forbidden|not allowed|cannot list|permission/i.test(e.message)) throw error;
+    ctx.log.appendLine(`[tether] listing namespaces: ${e.message}`);
+    const typed = await vscode.window.showInputBox({
+      title: 'Tether: namespace',
+      prompt: 'This context may not list namespaces; type the one to use (the Services step checks it).',
+      value: current ?? '',
+      validateInput: (v) => /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v.trim()) ? undefined
+        : 'A namespace name: lower-case letters, digits and "-", at most 63.',
+    });
+    return typed?.trim();
+  }
 }
 
 export function holder(s: proto.Service): string {
@@ -66,21 +82,16 @@ export async function pickService(ctx: TetherContext, cluster: Cluster, namespac
   return chosen?.service;
 }
 
-export async function pickMode(): Promise<'exchange' | undefined> {
-  const chosen = await vscode.window.showQuickPick([
-    { label: 'exchange', description: 'all of the Service\'s traffic comes to this machine' },
-  ], { title: 'Tether: mode' });
-  return chosen?.label as 'exchange' | undefined;
-}
-
+/** The ports step: a free high local port suggested for each Service port, and what LOCAL means said plainly. */
 export async function pickPorts(service: proto.Service): Promise<string[] | undefined> {
-  const value = service.ports.map((p) => `${p.port}:${p.name ?? p.port}`).join(',');
+  const value = await suggestedExpose(service.ports.map((p) => ({ port: p.port, name: p.name })), portIsFree);
+  const first = value.split(',')[0]?.split(':')[0];
   const answer = await vscode.window.showInputBox({
     title: `Tether: ports of ${service.name}`,
-    prompt: 'LOCAL[:REMOTE], comma-separated: LOCAL receives what the Service sends to its port REMOTE',
+    prompt: `LOCAL:PORT, comma-separated: your process must listen on 127.0.0.1:LOCAL, and it receives what the ` +
+      `Service sends to its PORT.${first ? ` ${first} is free on this machine.` : ''}`,
     value,
-    validateInput: (v) => v.split(',').every((e) => /^\s*\d{1,5}(:[A-Za-z0-9-]+)?\s*$/.test(e)) ? undefined
-      : 'expected LOCAL[:REMOTE], e.g. 12001:8080 or 8080:http',
+    validateInput: (v) => exposeInputProblem(v),
   });
   return answer?.split(',').map((e) => e.trim()).filter((e) => e !== '');
 }

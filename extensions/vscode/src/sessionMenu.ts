@@ -5,7 +5,8 @@ import * as config from './config';
 import type { TetherContext } from './context';
 import { holder } from './pickers';
 import * as proto from './protocol';
-import { describe, stopSession } from './sessions';
+import { stopSession } from './sessions';
+import { describe } from './sessionText';
 
 type Item = vscode.QuickPickItem & { run: () => Promise<unknown> | unknown };
 

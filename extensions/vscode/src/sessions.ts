@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import type { TetherContext } from './context';
 import * as proto from './protocol';
+import { describe, stopped } from './sessionText';
 
 /** Starts a session, showing the backend's `$/progress` steps in a cancellable notification. */
 export function startSession(ctx: TetherContext, params: proto.SessionStartParams): Promise<proto.Session> {
@@ -31,14 +32,30 @@ export function startSession(ctx: TetherContext, params: proto.SessionStartParam
 }
 
 /** Stops a session; `force` (the user's explicit stop, the default) ends it whatever holds it, otherwise
- *  only this caller's hold is let go and the backend stops it at the last one. */
+ *  only this caller's hold is let go and the backend stops it at the last one. Says what was put back. */
 export async function stopSession(ctx: TetherContext, id: string, force = true): Promise<proto.Session> {
-  return Promise.resolve(vscode.window.withProgress({
+  const final = await Promise.resolve(vscode.window.withProgress({
     location: vscode.ProgressLocation.Window, title: 'Tether: restoring the Service',
   }, () => ctx.request(proto.sessionStop, { id, force })));
+  if (final.state === 'stopped') void vscode.window.showInformationMessage(`Tether: ${stopped(final)}`);
+  return final;
 }
 
-export function describe(s: proto.Session): string {
-  const ports = s.expose.map((e) => `${e.local}→${e.servicePort}`).join(', ');
-  return `${s.mode} ${s.target} (${s.namespace}) ${ports}`;
+/** After a start from the palette: active now, or waiting for the local process (and saying so when it comes). */
+export function announceStart(ctx: TetherContext, session: proto.Session) {
+  const active = () => void vscode.window.showInformationMessage(`Tether: ${describe(session)} is active.`);
+  if ((ctx.sessions.get(session.id) ?? session).state === 'active') return active();
+  const local = session.expose[0]?.local;
+  void vscode.window.showInformationMessage(`Tether: ${session.target} is waiting for your process on ` +
+    `127.0.0.1:${local}. Start it there, and the Service's traffic comes to it.`);
+  const sub = ctx.onDidChangeSessions((changed) => {
+    const now = ctx.sessions.get(session.id);
+    if (!now) return sub.dispose();
+    if (changed && changed.id !== session.id) return;
+    if (now.state === 'active') {
+      sub.dispose();
+      active();
+    }
+  });
+  ctx.subscriptions.push(sub);
 }

@@ -214,6 +214,13 @@ int main(int argc, char** argv) {
   bool failed = false;
   boost::asio::co_spawn(executor, client.run(), [&](std::exception_ptr e) {
     failed = e != nullptr || client.state() == TunnelState::Failed;
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& thrown) {
+        spdlog::error("event=client_failed error=\"{}\"", thrown.what());
+      }
+    }
     socks.close();
     http.close();
     mixed.close();

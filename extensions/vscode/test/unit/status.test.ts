@@ -17,17 +17,29 @@ test('idle without sessions', () => {
 
 test('each state has its own icon and words, naming the Service', () => {
   assert.equal(present([s('starting')]).text, '$(sync~spin) Tether: starting orders');
-  assert.equal(present([s('prepared')]).text, "$(sync~spin) Tether: waiting for orders's local port");
-  assert.equal(present([s('prepared'), s('active')]).phase, 'starting');
+  assert.equal(present([s('prepared')]).text, '$(sync~spin) Tether: orders waiting for 127.0.0.1:12001');
   assert.equal(present([s('active')]).text, '$(plug) Tether: exchange orders (demo)');
   assert.equal(present([s('reconnecting')]).text, '$(sync~spin) Tether: reconnecting orders');
   assert.equal(present([s('failed')]).text, '$(error) Tether: failed orders');
   assert.equal(present([s('stopped')]).phase, 'idle');
 });
 
-test('the most urgent session is shown, with a count and every session in the tooltip', () => {
-  const p = present([s('active', 'orders'), s('failed', 'billing')]);
-  assert.equal(p.text, '$(error) Tether: failed billing +1');
+test('a live session ranks above a failure: counts, active first, and every session in the tooltip', () => {
+  const p = present([s('failed', 'inventory'), s('active', 'orders')]);
+  assert.equal(p.phase, 'active');
+  assert.equal(p.text, '$(plug) Tether: 1 active · 1 failed');
   assert.match(p.tooltip, /active: exchange \*\*orders\*\* in demo/);
-  assert.match(p.tooltip, /failed: exchange \*\*billing\*\* in demo .* — boom/);
+  assert.match(p.tooltip, /failed: exchange \*\*inventory\*\* in demo .* — boom/);
+  assert.ok(p.tooltip.indexOf('orders') < p.tooltip.indexOf('inventory'), 'the active session is listed first');
+  // A session losing its tunnel is the news; one starting comes before failures too.
+  assert.equal(present([s('active', 'a'), s('reconnecting', 'b')]).text, '$(sync~spin) Tether: 1 active · 1 reconnecting');
+  assert.equal(present([s('failed', 'a'), s('prepared', 'b')]).text, '$(sync~spin) Tether: 1 starting · 1 failed');
+});
+
+test('of two failures the newer is named first in the tooltip', () => {
+  const older = { ...s('failed', 'old'), startedAt: '2026-01-01T00:00:00Z' };
+  const newer = { ...s('failed', 'new'), startedAt: '2026-01-02T00:00:00Z' };
+  const p = present([older, newer]);
+  assert.equal(p.text, '$(error) Tether: 2 failed');
+  assert.ok(p.tooltip.indexOf('new') < p.tooltip.indexOf('old'));
 });

@@ -198,6 +198,43 @@ class Workbench {
     await center.waitFor({ timeout: 15000 });
     return center.innerText();
   }
+
+  /** Waits for a notification (in the notification center) matching `pattern`; returns the center's text. */
+  async waitNotification(what, pattern, seconds = 60) {
+    return waitFor(what, seconds, async () => {
+      const text = await this.notificationsText();
+      await this.page.keyboard.press('Escape');
+      return pattern.test(text) && text;
+    });
+  }
+
+  /** Clears the notification center, so a later wait sees only new notifications. */
+  async clearNotifications() {
+    await this.command('Notifications: Clear All Notifications');
+  }
+
+  /** Picks the quick-pick row labelled exactly `label`, once the list has loaded. */
+  async pickRow(label) {
+    const exact = new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+    const row = this.page.locator('.quick-input-list .monaco-list-row', {
+      has: this.page.locator('.label-name', { hasText: exact }) }).first();
+    await row.waitFor({ timeout: 60000 });
+    await row.click();
+  }
+
+}
+
+/** A local HTTP server standing in for the developer's process on `port`. */
+function localProcess(port) {
+  const http = require('node:http');
+  const server = http.createServer((req, res) => {
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ served_by: 'e2e-local-process', path: req.url }));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
 }
 
 // ---- the test ---------------------------------------------------------------------------------------------
@@ -317,6 +354,84 @@ async function main() {
     assert.ok(!fs.existsSync(path.join(workspace, 'out', 'started-Missing-Service.json')), 'the debuggee did not start');
     assert.equal(await page.locator('.debug-toolbar').isVisible(), false, 'no debug session is running');
     log('UI flow passed');
+
+    // A program already on the launch's local port: refused before the debuggee starts, naming the program.
+    fs.rmSync(path.join(workspace, 'out', 'started-Orders-via-Tether.json'), { force: true });
+    const blocker = net.createServer();
+    await new Promise((resolve) => blocker.listen(debuggeePort, '127.0.0.1', resolve));
+    await wb.clearNotifications();
+    await wb.startDebugging('Orders via Tether');
+    const taken = await wb.waitNotification('the port-taken notification', new RegExp(
+      `127\\.0\\.0\\.1:${debuggeePort} is already in use by .*\\(pid ${process.pid}\\)`));
+    assert.match(taken, /Open launch\.json/);
+    assert.ok(!fs.existsSync(path.join(workspace, 'out', 'started-Orders-via-Tether.json')), 'the debuggee did not start');
+    await new Promise((resolve) => blocker.close(resolve));
+    log('a launch on a taken port is refused and names the program holding it');
+
+    // Start Session walked through its quick picks: no mode step, a free high port suggested and explained, a
+    // session that waits for the process, and a status bar that puts the live session before the failure.
+    await wb.clearNotifications();
+    await wb.command('Tether: Start Session…');
+    await wb.pickRow('kubesim-admin');
+    await wb.pickRow('demo');
+    await wb.pickRow('inventory');
+    const portsInput = page.locator('.quick-input-widget input');
+    await waitFor('the ports step', 60, async () => /^\d+:http$/.test(await portsInput.inputValue()));
+    const suggested = await portsInput.inputValue();
+    const local = Number(suggested.split(':')[0]);
+    assert.ok(local >= 1024, `a high local port is suggested, not ${suggested}`);
+    assert.match(await page.locator('.quick-input-widget').innerText(), /must listen on 127\.0\.0\.1:LOCAL/);
+    await page.keyboard.press('Enter');
+    await wb.waitStatus(/Tether: 1 starting · 1 failed/, 120);
+    await wb.waitNotification('the waiting notification',
+      new RegExp(`inventory is waiting for your process on 127\\.0\\.0\\.1:${local}`));
+    log(`Start Session suggested ${suggested} and waits for the process`);
+    const processServer = await localProcess(local);
+    await wb.waitStatus(/Tether: 1 active · 1 failed/, 120);
+    await wb.waitNotification('the active notification', /exchange inventory \(demo\) \d+→80 is active/);
+    const fromLocal = await waitFor('a pod request reaching the local process', 60, async () =>
+      JSON.parse(await cluster.curlFromPod('http://inventory/walked')));
+    assert.equal(fromLocal.served_by, 'e2e-local-process');
+    await wb.screenshot('5-active-and-failed');
+    log('the session went active once the process listened; the status bar shows "1 active · 1 failed"');
+
+    // The process stops listening: a notification says so (the status bar too), not only the hover.
+    await new Promise((resolve) => processServer.close(resolve));
+    await cluster.curlFromPod('http://inventory/nobody-home').catch(() => '');
+    await wb.waitNotification('the nothing-listening warning',
+      new RegExp(`inventory is active, but nothing listens on 127\\.0\\.0\\.1:${local}`), 90);
+    log('nothing listening on the local port is said in a notification');
+
+    // Show Sessions asks before it stops, and the stop says what was restored.
+    await wb.clearNotifications();
+    await wb.command('Tether: Show Sessions');
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'inventory' }).first();
+    await row.waitFor({ timeout: 60000 });
+    assert.match(await row.innerText(), new RegExp(`127\\.0\\.0\\.1:${local}→80`));
+    await row.click();
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 30000 });
+    assert.match(await dialog.innerText(), /Stop the exchange inventory \(demo\)/);
+    await dialog.locator('.monaco-button', { hasText: /^Stop$/ }).click();
+    await wb.waitNotification('the restored confirmation', /inventory restored: its traffic goes to its pods again/, 120);
+    await wb.waitStatus(/Tether: failed no-such-service/, 60);
+    log('Show Sessions asked before stopping; the stop confirmed that inventory is restored');
+
+    // Select Context/Namespace in a restricted context (no right to list namespaces): the namespace is typed,
+    // and the workspace remembers both.
+    await wb.command('Tether: Select Context/Namespace');
+    await wb.pickRow('kubesim-restricted');
+    const typed = page.locator('.quick-input-widget');
+    await waitFor('the namespace input', 60, async () => /may not list namespaces; type the one to use/.test(await typed.innerText()));
+    await page.locator('.quick-input-widget input').fill('demo');
+    await page.keyboard.press('Enter');
+    const settingsFile = path.join(workspace, '.vscode', 'settings.json');
+    await waitFor('the context and namespace saved in the workspace settings', 60, () => {
+      const saved = fs.existsSync(settingsFile) && JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
+      return saved && saved['tether.context'] === 'kubesim-restricted' && saved['tether.namespace'] === 'demo';
+    });
+    fs.rmSync(settingsFile);  // the extension-host tests below use the admin context of the machine settings
+    log('Select Context/Namespace: a namespace typed where listing is forbidden, saved in the workspace');
 
     // Extension-host tests (test/exthost/index.ts) in a fresh window with the extension under development.
     await page.close();

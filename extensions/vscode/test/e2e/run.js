@@ -126,7 +126,8 @@ http.createServer((req, res) => {
   });
   fs.writeFileSync(path.join(dir, '.vscode', 'launch.json'), JSON.stringify({
     version: '0.2.0',
-    configurations: [config('Orders via Tether', 'orders'), config('Missing Service', 'no-such-service')],
+    configurations: [config('Orders via Tether', 'orders'), config('Missing Service', 'no-such-service'),
+      config('Inventory via Tether', 'inventory')],
   }, null, 2));
 }
 
@@ -416,6 +417,36 @@ async function main() {
     await wb.waitNotification('the restored confirmation', /inventory restored: its traffic goes to its pods again/, 120);
     await wb.waitStatus(/Tether: failed no-such-service/, 60);
     log('Show Sessions asked before stopping; the stop confirmed that inventory is restored');
+
+    // A Service held by your own dead session: the launch fails saying so, with Clean Up offered; after Clean
+    // Up the failure leaves the status bar. The dead session: a CLI exchange killed outright, its heartbeat aged.
+    const dead = spawn(TETHER, ['exchange', 'inventory', '--expose', `${await freePort()}:80`, '-n', 'demo',
+      '--kubeconfig', cluster.kubeconfig, '--output', 'json'], { env: { ...process.env, HOME: home }, stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((resolve, reject) => {
+      let buffered = '';
+      dead.stdout.on('data', (chunk) => {
+        buffered += chunk;
+        if (/"state":"active"/.test(buffered)) resolve();
+      });
+      dead.once('exit', (code) => reject(new Error(`tether exchange exited (${code}) before it was active`)));
+    });
+    dead.kill('SIGKILL');
+    await cluster.kubectl(['annotate', 'svc', 'inventory', '-n', 'demo', '--overwrite',
+      'tether.dev/heartbeat=2020-01-01T00:00:00Z']);
+    await wb.clearNotifications();
+    await wb.startDebugging('Inventory via Tether');
+    const heldError = await wb.waitNotification('the held-by-your-own-session error',
+      /held by your own session .* run "Tether: Clean Up Stale Sessions"/, 120);
+    assert.match(heldError, /Clean Up Stale Sessions/);
+    await wb.waitStatus(/Tether: 2 failed/, 60);
+    await wb.command('Tether: Clean Up Stale Sessions');
+    const cleanDialog = page.locator('.monaco-dialog-box');
+    await cleanDialog.waitFor({ timeout: 60000 });
+    await cleanDialog.locator('.monaco-button', { hasText: /^Clean Up$/ }).click();
+    await wb.waitStatus(/Tether: failed no-such-service/, 120);
+    const cleaned = JSON.parse(await cluster.kubectl(['get', 'svc', '-n', 'demo', 'inventory', '-o', 'json']));
+    assert.equal(cleaned.metadata.annotations?.['tether.dev/locked-by'], undefined, 'Clean Up restored inventory');
+    log('a Service held by your own dead session: said so, Clean Up offered, and the failure gone after it');
 
     // Select Context/Namespace in a restricted context (no right to list namespaces): the namespace is typed,
     // and the workspace remembers both.

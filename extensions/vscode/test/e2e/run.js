@@ -133,7 +133,9 @@ http.createServer((req, res) => {
 
 // ---- code-server ------------------------------------------------------------------------------------------
 
-function startCodeServer(dir, port, workspace, env) {
+// The smoke-test driver is needed for the extension-host tests' payload, but it also hides notification toasts,
+// so the UI flow runs in a code-server started without it, where the user would see them.
+function startCodeServer(dir, port, workspace, env, smokeDriver) {
   fs.writeFileSync(path.join(dir, 'config.yaml'), `auth: none\nbind-addr: 127.0.0.1:${port}\n`);
   const base = [CODE_SERVER, '--config', path.join(dir, 'config.yaml'), '--user-data-dir', path.join(dir, 'user'),
     '--extensions-dir', path.join(dir, 'ext')];
@@ -143,7 +145,8 @@ function startCodeServer(dir, port, workspace, env) {
     { env: childEnv, timeout: 120000, stdio: 'ignore' });
   const logFile = fs.openSync(path.join(OUT, 'code-server.log'), 'w');
   const child = spawn(path.join(NODE24, 'node'), [...base, '--disable-telemetry', '--disable-update-check',
-    '--disable-workspace-trust', '--ignore-last-opened', '--vscode-option', 'enable-smoke-test-driver', workspace],
+    '--disable-workspace-trust', '--ignore-last-opened', ...(smokeDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
+    workspace],
   { env: childEnv, detached: true, stdio: ['ignore', logFile, logFile] });
   return child;
 }
@@ -193,19 +196,15 @@ class Workbench {
     await this.page.locator('.part.statusbar').screenshot({ path: path.join(OUT, `statusbar-${name}.png`) });
   }
 
-  async notificationsText() {
-    await this.command('Notifications: Show Notifications');
-    const center = this.page.locator('.notifications-center');
-    await center.waitFor({ timeout: 15000 });
-    return center.innerText();
-  }
-
-  /** Waits for a notification (in the notification center) matching `pattern`; returns the center's text. */
+  /** Waits for a notification toast, shown to the user, matching `pattern`; returns its text. */
   async waitNotification(what, pattern, seconds = 60) {
     return waitFor(what, seconds, async () => {
-      const text = await this.notificationsText();
-      await this.page.keyboard.press('Escape');
-      return pattern.test(text) && text;
+      const toasts = this.page.locator('.notifications-toasts .notification-toast');
+      for (let i = 0; i < await toasts.count(); i++) {
+        const text = await toasts.nth(i).innerText().catch(() => '');
+        if (pattern.test(text)) return text;
+      }
+      return false;
     });
   }
 
@@ -287,8 +286,8 @@ async function main() {
     fs.writeFileSync(path.join(tmp, 'user', 'Machine', 'settings.json'), JSON.stringify({
       'tether.path': TETHER, 'tether.kubeconfig': cluster.kubeconfig,
     }, null, 2));
-    const port = await freePort();
-    server = startCodeServer(tmp, port, workspace, { ...process.env, HOME: home });
+    let port = await freePort();
+    server = startCodeServer(tmp, port, workspace, { ...process.env, HOME: home }, false);
     await waitFor('code-server /healthz', 120, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
     log(`code-server up on ${port}`);
 
@@ -344,10 +343,8 @@ async function main() {
 
     // A configuration naming a missing Service: the error is shown and nothing starts.
     await wb.startDebugging('Missing Service');
-    const notices = await waitFor('the error notification', 120, async () => {
-      const t = await wb.notificationsText();
-      return /Tether could not start "Missing Service": .*no-such-service/.test(t) && t;
-    });
+    const notices = await wb.waitNotification('the error notification',
+      /Tether could not start "Missing Service": .*no-such-service/, 120);
     await wb.waitStatus(/Tether: failed no-such-service/, 30);
     await wb.screenshot('4-failed');
     assert.match(notices, /Tether could not start "Missing Service"/);
@@ -464,8 +461,14 @@ async function main() {
     fs.rmSync(settingsFile);  // the extension-host tests below use the admin context of the machine settings
     log('Select Context/Namespace: a namespace typed where listing is forbidden, saved in the workspace');
 
-    // Extension-host tests (test/exthost/index.ts) in a fresh window with the extension under development.
+    // Extension-host tests (test/exthost/index.ts) in a fresh window with the extension under development, in a
+    // code-server with the smoke-test driver (which their payload needs).
     await page.close();
+    killGroup(server);
+    await waitFor('code-server to exit', 60, () => server.exitCode !== null || server.signalCode !== null);
+    port = await freePort();
+    server = startCodeServer(tmp, port, workspace, { ...process.env, HOME: home }, true);
+    await waitFor('code-server /healthz', 120, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
     const hostPage = await browser.newPage();
     hostPage.on('console', (m) => fs.appendFileSync(path.join(OUT, 'exthost-console.log'), `${m.type()}: ${m.text()}\n`));
     const exitCode = new Promise((resolve) => { hostPage.exposeFunction('codeAutomationExit', (code) => resolve(code)); });

@@ -3,9 +3,6 @@ killed (clean, recover, the next start), someone overwrites the selector, the sh
 port-forward is cut."""
 import json
 import signal
-from pathlib import Path
-
-import yaml
 
 from exchange_support import CuttableProxy, LocalServer, TETHER_OBJECTS, assert_points_at_shadow, watch_until
 
@@ -203,11 +200,7 @@ def test_a_deleted_shadow_ends_the_session_and_restores_the_service(demo, launch
 def test_a_cut_port_forward_reconnects_and_traffic_resumes(demo, launcher, cluster, tmp_path):
     before = demo.svc("orders")
     proxy = CuttableProxy()
-    config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
-    for entry in config["clusters"]:
-        entry["cluster"]["proxy-url"] = proxy.url
-    kubeconfig = tmp_path / "kubeconfig-via-proxy"
-    kubeconfig.write_text(yaml.safe_dump(config))
+    kubeconfig = proxy.kubeconfig(cluster.kubeconfig, tmp_path / "kubeconfig-via-proxy")
 
     local = LocalServer()
     exchange = launcher.cli(launcher.env(), "orders", "--expose", f"{local.port}:80", "-n", demo.ns,

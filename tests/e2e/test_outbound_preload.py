@@ -18,8 +18,6 @@ import subprocess
 import threading
 from pathlib import Path
 
-import yaml
-
 from outbound_support import build_fetch
 from test_outbound_netns import add_servers
 from tethertest.launch import CliSession
@@ -250,11 +248,7 @@ def test_the_tunnel_cut_mid_connection_resets_the_programs_connection(demo, laun
     connection works."""
     add_servers(demo)
     proxy = CuttableProxy()
-    config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
-    for entry in config["clusters"]:
-        entry["cluster"]["proxy-url"] = proxy.url
-    kubeconfig = tmp_path / "kubeconfig-via-proxy"
-    kubeconfig.write_text(yaml.safe_dump(config))
+    kubeconfig = proxy.kubeconfig(cluster.kubeconfig, tmp_path / "kubeconfig-via-proxy")
     ready, go = tmp_path / "ready.fifo", tmp_path / "go.fifo"
     os.mkfifo(ready)
     os.mkfifo(go)

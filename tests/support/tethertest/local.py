@@ -6,6 +6,9 @@ import secrets
 import select
 import socket
 import threading
+from pathlib import Path
+
+import yaml
 
 
 class LocalServer:
@@ -101,6 +104,14 @@ class CuttableProxy:
             for sock in (client, upstream):
                 if sock is not None:
                     sock.close()
+
+    def kubeconfig(self, source: str, target: Path) -> Path:
+        """`target`: the kubeconfig `source` with every cluster reached through this proxy (`proxy-url`)."""
+        config = yaml.safe_load(Path(source).read_text())
+        for entry in config["clusters"]:
+            entry["cluster"]["proxy-url"] = self.url
+        target.write_text(yaml.safe_dump(config))
+        return target
 
     def cut(self) -> int:
         """Resets every relayed connection; returns how many there were."""

@@ -177,11 +177,7 @@ class Workbench {
     await input.fill(`>${label}`);
     // Click the row whose label is exactly this command: recently used commands are listed first, so Enter
     // could run another one.
-    const exact = new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
-    const row = this.page.locator('.quick-input-list .monaco-list-row', {
-      has: this.page.locator('.label-name', { hasText: exact }) }).first();
-    await row.waitFor({ timeout: 30000 });
-    await row.click();
+    await this.pickRow(label);
   }
 
   async startDebugging(configName) {
@@ -213,7 +209,7 @@ class Workbench {
     await this.command('Notifications: Clear All Notifications');
   }
 
-  /** Picks the quick-pick row labelled exactly `label`, once the list has loaded. */
+  /** Picks the quick-pick row labelled exactly `label`, once the list has loaded (data from the backend). */
   async pickRow(label) {
     const exact = new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
     const row = this.page.locator('.quick-input-list .monaco-list-row', {
@@ -221,7 +217,6 @@ class Workbench {
     await row.waitFor({ timeout: 60000 });
     await row.click();
   }
-
 }
 
 /** A local HTTP server standing in for the developer's process on `port`. */

@@ -64,7 +64,8 @@ export function forIde(message: string, hint: string | undefined, where: Where, 
   if (where === 'launch' && (category === 'user' || category === 'config') && !actions.has('cleanUp')) {
     actions.add('openLaunchJson');
   }
-  if (category === 'cluster') actions.add('retry');
+  // From the palette, trying again walks the picks again: another namespace, Service or port.
+  if (category === 'cluster' || where === 'command') actions.add('retry');
   actions.add('showLog');
   return { text, actions: [...actions] };
 }

@@ -72,6 +72,11 @@ export function readTetherBlock(config: Record<string, unknown>): TetherBlock | 
       throw new TetherConfigError(`tether.expose "${e}": expected LOCAL[:REMOTE], LOCAL a port number and ` +
         'REMOTE a Service port number or name');
     }
+    const local = Number(e.split(':')[0]);
+    if (local < 1 || local > 65535) {
+      throw new TetherConfigError(`tether.expose "${e}": the local port must be between 1 and 65535 (your program ` +
+        'listens there on 127.0.0.1)');
+    }
   }
   const strategy = str('strategy');
   if (strategy !== undefined && strategy !== 'selector' && strategy !== 'scale') {

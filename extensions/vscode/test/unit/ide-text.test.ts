@@ -17,7 +17,7 @@ test('a missing Service: launch.json field in a launch, the Start Session list f
   const command = forIde(message, LEFT, 'command', 'user');
   assert.match(command.text, /pick one of the namespace's Services in "Tether: Start Session…"/);
   assert.doesNotMatch(command.text, /tether services|-n demo|start again/);
-  assert.deepEqual(command.actions, ['showLog']);
+  assert.deepEqual(command.actions, ['retry', 'showLog']);
 });
 
 test('a Service held by your own dead session says so and offers Clean Up', () => {

@@ -46,6 +46,8 @@ test('bad blocks are refused with a message naming the field', () => {
     [{ service: 'a', expose: 'x:1' }, /tether.expose "x:1"/],
     [{ service: 'a', expose: '1', mode: 'mesh' }, /tether.mode "mesh"/],
     [{ service: 'a', expose: '1', strategy: 'move' }, /tether.strategy/],
+    [{ service: 'a', expose: '70000:http' }, /tether.expose "70000:http": the local port must be between 1 and 65535/],
+    [{ service: 'a', expose: '0' }, /tether.expose "0": the local port must be between 1 and 65535/],
     [{ service: 'a', expose: '1', outbound: 'tun' }, /tether.outbound "tun": expected "proxy", "preload", "netns" or "auto"/],
     [{ service: 'a', expose: '1', servce: 'b' }, /tether.servce is not a known field/],
     [{ service: 7, expose: '1' }, /tether.service: expected a string/],

@@ -414,11 +414,13 @@ int runNamespaceExec(int argc, char** argv) {
   std::vector<char*> commandArgv;
   for (auto& arg : argText) commandArgv.push_back(arg.data());
   commandArgv.push_back(nullptr);
+  const pid_t wrapper = ::getpid();
   const pid_t child = ::fork();
   if (child == 0) {
     // Killed with the wrapper: a wrapper killed outright (by the CLI's or a debug adapter's SIGKILL) cannot
     // pass anything on, and a command that ignores SIGTERM would outlive its session.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != wrapper) ::_exit(125);  // the wrapper died before the signal was armed
     ::execvp(commandArgv[0], commandArgv.data());
     say("cannot run " + options->command[0] + ": " + std::strerror(errno));
     ::_exit(127);

@@ -38,7 +38,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_RANGES 32
+#define MAX_RANGES 1024 /* a narrowed range is one /32 per known address */
 #define MAX_DOMAINS 8
 #define MAX_TEXT 256
 #define MAX_ADDRESSES 16
@@ -282,7 +282,9 @@ static int dns_redirect(int fd, const struct sockaddr* address, socklen_t length
                         struct sockaddr_storage* out, socklen_t* outLength) {
   uint32_t ip = 0;
   uint16_t port = 0;
-  if (!dns_port || !address || !destination_v4(address, length, &ip, &port) || port != 53) return 0;
+  /* A descriptor past the marks could not have its answers given back as the nameserver's: left alone. */
+  if (!dns_port || !address || fd < 0 || fd >= MAX_MARKED_FDS) return 0;
+  if (!destination_v4(address, length, &ip, &port) || port != 53) return 0;
   int which = -1;
   for (int i = 0; i < nameserver_count && which < 0; ++i) {
     if (ip == nameservers[i].network) which = i;
@@ -291,7 +293,7 @@ static int dns_redirect(int fd, const struct sockaddr* address, socklen_t length
   socklen_t typeLength = sizeof(type);
   if (which < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &typeLength) != 0 || type != SOCK_DGRAM)
     return 0;
-  if (fd >= 0 && fd < MAX_MARKED_FDS) asked_nameserver[fd] = (unsigned char)(which + 1);
+  asked_nameserver[fd] = (unsigned char)(which + 1);
   *outLength = loopback(address->sa_family, dns_port, out);
   return 1;
 }
@@ -302,9 +304,13 @@ static void dns_restore(int fd, struct sockaddr* address, socklen_t capacity) {
   uint32_t ip = 0;
   uint16_t port = 0;
   if (!dns_port || !address || !destination_v4(address, capacity, &ip, &port) || ip != 0x7F000001u ||
-      port != dns_port || nameserver_count == 0)
+      port != dns_port || fd < 0 || fd >= MAX_MARKED_FDS || asked_nameserver[fd] == 0)
     return;
-  int which = fd >= 0 && fd < MAX_MARKED_FDS && asked_nameserver[fd] ? asked_nameserver[fd] - 1 : 0;
+  /* Only a UDP socket: a TCP connection to some local server on the same port number is not ours. */
+  int type = 0;
+  socklen_t typeLength = sizeof(type);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &typeLength) != 0 || type != SOCK_DGRAM) return;
+  int which = asked_nameserver[fd] - 1;
   uint32_t server = htonl(nameservers[which].network);
   if (address->sa_family == AF_INET6) {
     struct sockaddr_in6* in6 = (struct sockaddr_in6*)address;
@@ -421,7 +427,8 @@ int getpeername(int fd, struct sockaddr* address, socklen_t* length) {
   socklen_t capacity = length ? *length : 0;
   int result = real_getpeername(fd, address, length);
   if (result != 0 || !enabled || !address || !length) return result;
-  if (*length <= capacity) dns_restore(fd, address, *length);
+  if (*length > capacity) return result; /* truncated by the kernel: nothing of ours to rewrite in place */
+  dns_restore(fd, address, *length);
   uint32_t ip = 0;
   uint16_t port = 0;
   if (!destination_v4(address, *length, &ip, &port) || ip != 0x7F000001u || port != session_port)

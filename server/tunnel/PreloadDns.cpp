@@ -85,8 +85,10 @@ asio::awaitable<void> PreloadDns::serve() {
     udp::endpoint from;
     auto [ec, n] = co_await socket_.async_receive_from(asio::buffer(datagram), from, kAwait);
     if (ec == asio::error::operation_aborted || !socket_.is_open()) co_return;
-    // A flood of questions is dropped as a busy nameserver drops it: the programs ask again.
+    // A flood of questions is dropped as a busy nameserver drops it: the programs ask again. A response
+    // (QR set) is never answered, so two answering parties cannot bounce datagrams between them.
     if (ec || n < kDnsHeaderSize || inFlight_ >= config_.maxInFlight) continue;
+    if ((static_cast<unsigned char>(datagram[2]) & 0x80) != 0) continue;
     tunnel::spawnLogged(tunnel_->executor(), answer(std::string(datagram.data(), n), from),
                         "preload dns query");
   }
@@ -133,26 +135,31 @@ asio::awaitable<void> PreloadDns::answer(std::string query, udp::endpoint from) 
 }
 
 asio::awaitable<std::string> PreloadDns::askUpstream(std::string query) {
-  if (config_.upstream.empty()) co_return servfailFor(query);
+  // Each nameserver in resolv.conf's order, as the program's own failover would have gone: the shim sends
+  // the questions for all of them here, so a first nameserver that is down must not fail every outside name.
+  for (const auto& address : config_.upstream) {
+    auto answer = co_await askOne(address, query);
+    if (!answer.empty()) co_return answer;
+  }
+  co_return servfailFor(query);  // none answered: a server failure now, rather than a wait for nothing
+}
+
+asio::awaitable<std::string> PreloadDns::askOne(const std::string& address, const std::string& query) {
   boost::system::error_code ec;
-  const auto server = asio::ip::make_address_v4(config_.upstream.front(), ec);
-  if (ec) co_return servfailFor(query);
+  const auto server = asio::ip::make_address_v4(address, ec);
+  if (ec) co_return std::string();
   udp::socket socket(tunnel_->executor());
   socket.open(udp::v4(), ec);
   if (!ec) socket.connect(udp::endpoint(server, 53), ec);
-  if (ec) co_return servfailFor(query);
-  if (auto [sent, n] = co_await socket.async_send(asio::buffer(query), kAwait); sent) {
-    co_return servfailFor(query);
-  }
+  if (ec) co_return std::string();
+  if (auto [sent, n] = co_await socket.async_send(asio::buffer(query), kAwait); sent) co_return std::string();
   std::vector<char> buffer(kMaxDatagram);
   asio::steady_timer deadline(tunnel_->executor(), config_.upstreamTimeout);
   for (;;) {
     auto got = co_await (socket.async_receive(asio::buffer(buffer), kAwait) || deadline.async_wait(kAwait));
-    // No answer in time: none is given, as the nameserver gave none; the program's own retry follows.
-    if (got.index() == 1) co_return std::string();
+    if (got.index() == 1) co_return std::string();  // no answer in time: the next nameserver
     const auto [received, n] = std::get<0>(got);
-    // Refused (nothing at port 53 there): a server failure, so the program tries its next nameserver.
-    if (received) co_return servfailFor(query);
+    if (received) co_return std::string();  // refused: nothing at port 53 there
     if (n >= 2 && buffer[0] == query[0] && buffer[1] == query[1]) co_return std::string(buffer.data(), n);
   }
 }

@@ -4,8 +4,8 @@
 //
 // A name the cluster may have (a single label, `orders.shop`, `.svc`, under the pod's search path) is
 // answered as the shim's getaddrinfo answers it: the pod's search path, A records through the agent. A name
-// the cluster lacks, or that is not the cluster's, goes to the first nameserver of resolv.conf as it was
-// sent, and its answer comes back unchanged: the program's other lookups behave as without Tether.
+// the cluster lacks, or that is not the cluster's, goes to resolv.conf's nameservers in order as it was
+// sent, and the first answer comes back unchanged: the program's other lookups behave as without Tether.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -27,9 +27,9 @@ namespace tether::tunnelclient {
 std::vector<std::string> ipv4Nameservers(std::string_view resolvConf);
 
 struct PreloadDnsConfig {
-  std::vector<std::string> upstream;  // resolv.conf's nameservers: the first is asked for outside names
-  // An outside question's answer from the nameserver; none in time means none given, as a lost datagram.
-  std::chrono::milliseconds upstreamTimeout{5000};
+  std::vector<std::string> upstream;  // resolv.conf's nameservers, asked in order for outside names
+  // Each nameserver's time to answer an outside question before the next is asked.
+  std::chrono::milliseconds upstreamTimeout{2000};
   std::chrono::milliseconds clusterTimeout{15000};  // a cluster question (the shim's own request bound)
   std::uint32_t answerTtl = 5;                      // seconds, as the session keeps its answers
   std::size_t maxInFlight = 1024;                   // questions being answered; more are dropped
@@ -47,6 +47,8 @@ class PreloadDns : public std::enable_shared_from_this<PreloadDns> {
  private:
   boost::asio::awaitable<void> answer(std::string query, boost::asio::ip::udp::endpoint from);
   boost::asio::awaitable<std::string> askUpstream(std::string query);
+  // One nameserver's answer to `query`, or empty when it refused or did not answer within upstreamTimeout.
+  boost::asio::awaitable<std::string> askOne(const std::string& address, const std::string& query);
 
   std::shared_ptr<PreloadService> service_;
   std::shared_ptr<TunnelClient> tunnel_;

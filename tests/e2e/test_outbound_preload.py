@@ -153,7 +153,9 @@ class Nameserver:
 def test_a_resolver_of_its_own_gets_the_clusters_names_and_the_nameservers_answers(demo, launcher, tmp_path):
     nameserver = Nameserver()
     resolv = tmp_path / "resolv.conf"
-    resolv.write_text(f"nameserver {nameserver.ADDRESS}\n")
+    # The first nameserver is down (nothing on 127.0.0.79:53): outside names must still reach the second, as
+    # they do without Tether, although the shim sends every question to one session port.
+    resolv.write_text(f"nameserver 127.0.0.79\nnameserver {nameserver.ADDRESS}\n")
     # tether runs in a mount namespace of its own where /etc/resolv.conf names the test's nameserver: the
     # session and the debuggee both see it, this machine's file is untouched.
     wrapper = tmp_path / "tether-private-resolv"

@@ -246,10 +246,8 @@ export class TetherContext implements vscode.Disposable {
     if (action === 'showLog') this.log.show();
     if (action === 'cleanUp') await vscode.commands.executeCommand('tether.clean');
     if (action === 'retry') await retry?.();
-    if (action === 'openLaunchJson') {
-      const folder = vscode.workspace.workspaceFolders?.[0];
-      if (folder) await vscode.window.showTextDocument(vscode.Uri.joinPath(folder.uri, '.vscode', 'launch.json'));
-    }
+    // VS Code's own "open launch.json": the workspace's file, whichever it is, created when there is none.
+    if (action === 'openLaunchJson') await vscode.commands.executeCommand('workbench.action.debug.configure');
   }
 
   /** "Tether: Start Session…": a command's name as the palette shows it. */

@@ -17,8 +17,8 @@ import { startSession, stopSession } from './sessions';
 
 export function activate(ctx: TetherContext) {
   const provider: vscode.DebugConfigurationProvider = {
-    resolveDebugConfigurationWithSubstitutedVariables: (_folder, debugConfiguration, token) =>
-      resolve(ctx, debugConfiguration, token),
+    resolveDebugConfigurationWithSubstitutedVariables: (folder, debugConfiguration, token) =>
+      resolve(ctx, folder, debugConfiguration, token),
   };
   ctx.subscriptions.push(
     vscode.debug.registerDebugConfigurationProvider('*', provider),
@@ -31,7 +31,8 @@ export function activate(ctx: TetherContext) {
   );
 }
 
-async function resolve(ctx: TetherContext, debugConfiguration: vscode.DebugConfiguration,
+async function resolve(ctx: TetherContext, folder: vscode.WorkspaceFolder | undefined,
+  debugConfiguration: vscode.DebugConfiguration,
   token?: vscode.CancellationToken): Promise<vscode.DebugConfiguration | undefined> {
   const raw = debugConfiguration as Record<string, unknown>;
   // Child sessions (js-debug's, with __parentId) and configurations we already resolved pass through.
@@ -81,7 +82,7 @@ async function resolve(ctx: TetherContext, debugConfiguration: vscode.DebugConfi
   } catch (error) {
     // Never start the debuggee without its session: cancel the launch and say why.
     await ctx.showError(`Tether could not start "${debugConfiguration.name}"`, error, 'launch',
-      () => vscode.debug.startDebugging(vscode.workspace.workspaceFolders?.[0], debugConfiguration));
+      () => vscode.debug.startDebugging(folder, debugConfiguration));
     return undefined;
   }
 }

@@ -31,7 +31,10 @@ const REWRITES: Rewrite[] = [
   { pattern: /`tether clean`/g, launch: '"Tether: Clean Up Stale Sessions"', command: '"Tether: Clean Up Stale Sessions"',
     action: 'cleanUp' },
   { pattern: /--expose\b/g, launch: 'tether.expose', command: 'the ports' },
-  { pattern: /(^|[\s(])expose\b(?=[\s:"])/g, launch: '$1tether.expose', command: '$1the ports' },
+  // The JSON field as the backend names it to IDEs ("expose 80:web: …", "write expose as …"); not the verb
+  // ("expose a Service port").
+  { pattern: /(^|[\s(])expose\b(?=:| \d| as | is required| was given)/g, launch: '$1tether.expose',
+    command: '$1the ports' },
   { pattern: /--strategy\b|exchange\.strategy/g, launch: 'tether.strategy', command: 'the strategy' },
   { pattern: /\bpass -n\b/g, launch: 'set tether.namespace', command: 'pick the namespace' },
 ];

@@ -11,7 +11,8 @@ export function activate(ctx: TetherContext) {
       const s = ctx.sessions.get(id);
       if (!s || s.state === 'stopped') {
         warned.delete(id);
-      } else if (!nothingListening(s) && s.state === 'active') {
+      } else if (s.state === 'active' && !s.message) {
+        // Only a message-free session says the port answers: another message may hide the same problem.
         warned.delete(id);
         void vscode.window.showInformationMessage(`Tether: ${s.target}: your process answers on ${address} now.`);
       }

@@ -87,7 +87,10 @@ export function portHolder(port: number, proc = '/proc'): string | undefined {
       try { target = fs.readlinkSync(`${proc}/${pid}/fd/${fd}`); } catch { continue; }
       const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
       if (inode && inodes.has(inode)) {
-        const command = fs.readFileSync(`${proc}/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '').join(' ');
+        let command = '';
+        try {
+          command = fs.readFileSync(`${proc}/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '').join(' ');
+        } catch { /* it exited meanwhile */ }
         return `${command || `process ${pid}`} (pid ${pid})`;
       }
     }

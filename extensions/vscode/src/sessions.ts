@@ -48,14 +48,20 @@ export function announceStart(ctx: TetherContext, session: proto.Session) {
   const local = session.expose[0]?.local;
   void vscode.window.showInformationMessage(`Tether: ${session.target} is waiting for your process on ` +
     `127.0.0.1:${local}. Start it there, and the Service's traffic comes to it.`);
-  const sub = ctx.onDidChangeSessions((changed) => {
+  // Until the session is active, or gone (stopped or failed) after it was seen.
+  let seen = ctx.sessions.has(session.id);
+  const sub = ctx.onDidChangeSessions(() => {
     const now = ctx.sessions.get(session.id);
-    if (!now) return sub.dispose();
-    if (changed && changed.id !== session.id) return;
+    if (!now) {
+      if (seen) sub.dispose();
+      return;
+    }
+    seen = true;
     if (now.state === 'active') {
       sub.dispose();
       active();
+    } else if (now.state === 'failed') {
+      sub.dispose();
     }
   });
-  ctx.subscriptions.push(sub);
 }

@@ -49,8 +49,10 @@ export function nothingListening(s: Session): string | undefined {
 }
 
 export function present(sessions: Session[]): Presentation {
+  // An active session whose port nobody listens on ranks above the healthy ones: it is the one to look at.
+  const rank = (s: Session) => RANK[s.state] + (nothingListening(s) ? 0.5 : 0);
   const shown = sessions.filter((s) => s.state !== 'stopped')
-    .sort((a, b) => RANK[b.state] - RANK[a.state] || b.startedAt.localeCompare(a.startedAt));
+    .sort((a, b) => rank(b) - rank(a) || b.startedAt.localeCompare(a.startedAt));
   const lines = shown.map((s) => `- ${s.state}: ${s.mode} **${s.target}** in ${s.namespace} (${s.context})` +
     (s.expose.length ? `, local ${ports(s)}` : '') + (s.message ? ` — ${s.message}` : ''));
   const tooltip = shown.length ? `Tether sessions:\n\n${lines.join('\n')}\n\nClick for the session menu.`
@@ -61,8 +63,9 @@ export function present(sessions: Session[]): Presentation {
   if (shown.length === 1) return { phase, text: `${ICONS[phase]} Tether: ${words}`, tooltip };
   // Several: how many of each, live ones first ("1 active · 1 failed"), with the top session's icon.
   const count = (states: Session['state'][]) => shown.filter((s) => states.includes(s.state)).length;
+  const silent = shown.filter((s) => nothingListening(s)).length;
   const parts: [number, string][] = [
-    [count(['active']), 'active'], [count(['reconnecting']), 'reconnecting'],
+    [count(['active']) - silent, 'active'], [silent, 'not listening'], [count(['reconnecting']), 'reconnecting'],
     [count(['starting', 'prepared']), 'starting'], [count(['stopping']), 'stopping'], [count(['failed']), 'failed'],
   ];
   const summary = parts.filter(([n]) => n > 0).map(([n, word]) => `${n} ${word}`).join(' · ');

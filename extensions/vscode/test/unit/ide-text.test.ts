@@ -57,3 +57,10 @@ test('what a stop does, asked before and confirmed after, with the ports', () =>
   assert.match(afterStop(session('exchange')), /orders's traffic goes back to its pods in demo/);
   assert.equal(ports(session('exchange')), '127.0.0.1:18099→80');
 });
+
+test('"expose" the verb is left alone; only the field is renamed', () => {
+  const verb = forIde('Service "db" has a named targetPort; give it a number, or expose a Service port with a numeric targetPort',
+    undefined, 'launch', 'user').text;
+  assert.match(verb, /or expose a Service port/);
+  assert.match(forIde('expose is required: LOCAL[:REMOTE]', undefined, 'launch', 'user').text, /^tether\.expose is required/);
+});

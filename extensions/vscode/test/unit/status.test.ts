@@ -43,3 +43,13 @@ test('of two failures the newer is named first in the tooltip', () => {
   assert.equal(p.text, '$(error) Tether: 2 failed');
   assert.ok(p.tooltip.indexOf('new') < p.tooltip.indexOf('old'));
 });
+
+test('an active session with nothing listening is not shown as healthy, alone or among others', () => {
+  const silent = { ...s('active', 'inventory'), message: 'nothing answers on 127.0.0.1:10080 (connection refused); the cluster\'s clients get a reset until your process listens there' };
+  assert.equal(present([silent]).text, '$(warning) Tether: inventory: nothing listens on 127.0.0.1:10080');
+  const both = present([s('active', 'orders'), silent, s('failed', 'billing')]);
+  assert.equal(both.phase, 'warning');
+  assert.equal(both.text, '$(warning) Tether: 1 active · 1 not listening · 1 failed');
+  // Another message (a forward problem) is not read as "nothing listens".
+  assert.equal(present([{ ...s('active'), message: 'a connection to 127.0.0.1:5432 could not reach Service db' }]).phase, 'active');
+});

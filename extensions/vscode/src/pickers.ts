@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import * as config from './config';
 import { type TetherContext, toTetherError } from './context';
-import { exposeInputProblem, portIsFree, suggestedExpose } from './ports';
+import { exposeInputProblem, heldPortNote, portHolder, portIsFree, suggestedExpose } from './ports';
 import * as proto from './protocol';
 
 type Cluster = { kubeconfig?: string; context?: string };
@@ -91,7 +91,12 @@ export async function pickPorts(service: proto.Service): Promise<string[] | unde
     prompt: `LOCAL:PORT, comma-separated: your process must listen on 127.0.0.1:LOCAL, and it receives what the ` +
       `Service sends to its PORT.${first ? ` ${first} is free on this machine.` : ''}`,
     value,
-    validateInput: (v) => exposeInputProblem(v),
+    validateInput: async (v) => {
+      const problem = exposeInputProblem(v);
+      if (problem) return problem;
+      const note = await heldPortNote(v, portIsFree, portHolder);
+      return note ? { message: note, severity: vscode.InputBoxValidationSeverity.Warning } : undefined;
+    },
   });
   return answer?.split(',').map((e) => e.trim()).filter((e) => e !== '');
 }

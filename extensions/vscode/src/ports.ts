@@ -54,6 +54,31 @@ export function exposeInputProblem(text: string): string | undefined {
   return undefined;
 }
 
+/** The LOCAL ports of a ports-step text that parses (see exposeInputProblem), in order and without repeats. */
+export function exposeLocalPorts(text: string): number[] {
+  const ports: number[] = [];
+  for (const item of text.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const local = Number(/^(\d{1,5})/.exec(item)?.[1]);
+    if (local >= 1 && local <= 65535 && !ports.includes(local)) ports.push(local);
+  }
+  return ports;
+}
+
+/**
+ * A note for a typed LOCAL port that something already listens on. It is not an error: from the palette that
+ * is usually the user's own process, which is meant to receive the Service's requests; but the user should
+ * know where they will go. `holderOf` names the program, when this machine can tell.
+ */
+export async function heldPortNote(text: string, isFree: (port: number) => Promise<boolean>,
+  holderOf: (port: number) => string | undefined): Promise<string | undefined> {
+  for (const port of exposeLocalPorts(text)) {
+    if (await isFree(port)) continue;
+    return `127.0.0.1:${port} is already in use by ${holderOf(port) ?? 'another program'}: the Service's requests ` +
+      `will go to it. If that is not your service, pick another local port.`;
+  }
+  return undefined;
+}
+
 /** The socket inodes listening on `port` in a /proc/net/tcp or tcp6 text. */
 export function listeningInodes(procNetTcp: string, port: number): string[] {
   const inodes: string[] = [];

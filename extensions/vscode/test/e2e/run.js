@@ -219,6 +219,37 @@ class Workbench {
   }
 }
 
+/** The TCP ports on which the backend (`tether serve --stdio`, a child of the extension host) listens. */
+function backendListeningPorts() {
+  const out = execFileSync('ss', ['-Hltnp'], { encoding: 'utf8' });
+  return out.split('\n').filter((line) => /users:\(\("tether",/.test(line))
+    .map((line) => Number(line.trim().split(/\s+/)[3].split(':').pop()));
+}
+
+/**
+ * The Ports view of this remote window: the debuggee's port, opened by a process of the user's, is
+ * auto-forwarded (which shows that detection runs here), and the backend's proxy ports, open before it, are
+ * not, because the extension marks the backend's command line `onAutoForward: ignore`.
+ */
+async function checkPortsView(wb, debuggeePort) {
+  const backendPorts = backendListeningPorts();
+  assert.ok(backendPorts.length > 0, 'the backend listens on its session proxy ports');
+  await wb.command('Ports: Focus on Ports View');
+  const rows = wb.page.locator('.ports-view .monaco-list-row, .ports-view .monaco-table-tr');
+  const texts = await waitFor(`the debuggee's port ${debuggeePort} in the Ports view`, 90, async () => {
+    const all = await rows.allInnerTexts();
+    return all.some((t) => new RegExp(`\\b${debuggeePort}\\b`).test(t)) && all;
+  }).catch(async (error) => {
+    await wb.screenshot('ports-view');
+    throw error;
+  });
+  for (const port of backendPorts) {
+    assert.ok(!texts.some((t) => new RegExp(`\\b${port}\\b`).test(t)),
+      `the backend's port ${port} is not auto-forwarded; the Ports view lists ${JSON.stringify(texts)}`);
+  }
+  await wb.screenshot('ports-view');
+}
+
 /** A local HTTP server standing in for the developer's process on `port`. */
 function localProcess(port) {
   const http = require('node:http');
@@ -319,6 +350,8 @@ async function main() {
     assert.equal(answer.path, '/from-pod');
     assert.equal(answer.pid, started.pid);
     log('a pod request to http://orders/ reached the debuggee and its answer came back');
+    await checkPortsView(wb, debuggeePort);
+    log(`the Ports view auto-forwards the debuggee's port ${debuggeePort} and none of the backend's`);
     const held = JSON.parse(await cluster.kubectl(['get', 'svc', '-n', 'demo', 'orders', '-o', 'json'])).spec.selector;
     assert.notDeepEqual(held, before, 'the Service points at the shadow pod while debugging');
 
@@ -374,6 +407,17 @@ async function main() {
     const local = Number(suggested.split(':')[0]);
     assert.ok(local >= 1024, `a high local port is suggested, not ${suggested}`);
     assert.match(await page.locator('.quick-input-widget').innerText(), /must listen on 127\.0\.0\.1:LOCAL/);
+    // A typed port that a program listens on is named, as a warning that still lets the user go on.
+    const heldPort = await new Promise((resolve) => blocker.listen(0, '127.0.0.1', () => resolve(blocker.address().port)));
+    await portsInput.fill(`${heldPort}:http`);
+    await waitFor('the held-port warning', 30, async () => new RegExp(
+      `127\\.0\\.0\\.1:${heldPort} is already in use by .*\\(pid ${process.pid}\\)`).test(
+      await page.locator('.quick-input-widget').innerText()));
+    await new Promise((resolve) => blocker.close(resolve));
+    log(`the ports step warns that ${heldPort}, typed, is held by this test's process`);
+    await portsInput.fill(suggested);
+    await waitFor('the warning gone for the suggested port', 30, async () =>
+      !/already in use/.test(await page.locator('.quick-input-widget').innerText()));
     await page.keyboard.press('Enter');
     await wb.waitStatus(/Tether: 1 starting · 1 failed/, 120);
     await wb.waitNotification('the waiting notification',

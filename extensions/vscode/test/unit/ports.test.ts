@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { test } from 'node:test';
-import { exposeInputProblem, listeningInodes, portHolder, portIsFree, suggestedExpose, suggestLocalPort } from '../../src/ports';
+import { exposeInputProblem, exposeLocalPorts, heldPortNote, listeningInodes, portHolder, portIsFree, suggestedExpose, suggestLocalPort } from '../../src/ports';
 
 const freeExcept = (...busy: number[]) => async (port: number) => !busy.includes(port);
 
@@ -23,6 +23,16 @@ test('what the user typed: the shape, and a local port within 1-65535, said in t
   assert.match(exposeInputProblem('x:http')!, /"x:http": write LOCAL:PORT/);
   assert.match(exposeInputProblem('0:http')!, /between 1 and 65535/);
   assert.match(exposeInputProblem('70000')!, /between 1 and 65535/);
+});
+
+test('a typed local port that something listens on gets a note naming it; free ports get none', async () => {
+  assert.deepEqual(exposeLocalPorts('18080:http, 18443:443,18080:metrics, 0:x'), [18080, 18443]);
+  const holders = (port: number) => (port === 18443 ? 'node server.js (pid 7)' : undefined);
+  assert.equal(await heldPortNote('18080:http, 18443:443', freeExcept(), holders), undefined);
+  assert.equal(await heldPortNote('18080:http, 18443:443', freeExcept(18443), holders),
+    '127.0.0.1:18443 is already in use by node server.js (pid 7): the Service\'s requests will go to it. ' +
+    'If that is not your service, pick another local port.');
+  assert.match((await heldPortNote('18080', freeExcept(18080), holders))!, /in use by another program:/);
 });
 
 test('the listening socket of a port is found in /proc/net/tcp (LISTEN only)', () => {

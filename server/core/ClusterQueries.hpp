@@ -14,16 +14,28 @@ namespace tether::core {
 // Who has to act on an error (mirrors the protocol's error.data.category without knowing the protocol).
 enum class ErrorCategory { User, Config, Cluster, Internal };
 
+// The one thing that resolves an error, for clients to name in their own terms (error.data.reason and
+// error.data.field in PROTOCOL.md); both empty when the message and hint say it all.
+struct ErrorDetail {
+  std::string reason;  // "service-not-found", "invalid-field", ...
+  std::string field;   // the request field to change, by its protocol name ("target", "expose", ...)
+};
+
 class Error : public std::runtime_error {
  public:
-  Error(ErrorCategory category, std::string message, std::string hint = {})
-      : std::runtime_error(std::move(message)), category_(category), hint_(std::move(hint)) {}
+  Error(ErrorCategory category, std::string message, std::string hint = {}, ErrorDetail detail = {})
+      : std::runtime_error(std::move(message)),
+        category_(category),
+        hint_(std::move(hint)),
+        detail_(std::move(detail)) {}
   ErrorCategory category() const { return category_; }
   const std::string& hint() const { return hint_; }
+  const ErrorDetail& detail() const { return detail_; }
 
  private:
   ErrorCategory category_;
   std::string hint_;
+  ErrorDetail detail_;
 };
 
 // kubectl's --kubeconfig, --context and -n, as the CLI or the IDE gives them.

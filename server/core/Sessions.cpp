@@ -42,6 +42,20 @@ ErrorCategory categoryOf(session::Blame blame) {
   return ErrorCategory::Internal;
 }
 
+// A start that did not become active, as the error its caller gets. The command line is told to fix what
+// the message names; an IDE gets the reason and the field to point at, and names the fix itself.
+Error startFailure(const session::SessionSnapshot& snapshot, Caller caller) {
+  ErrorDetail detail;
+  detail.reason = session::toString(snapshot.reason);
+  if (const char* field = session::fieldOf(snapshot.reason)) detail.field = field;
+  return Error(categoryOf(snapshot.blame),
+               snapshot.message.empty() ? "the session stopped while starting" : snapshot.message,
+               caller == Caller::Ide
+                   ? "Nothing in the cluster was changed"
+                   : "Tether left the cluster as it was; fix what the message names and start again",
+               std::move(detail));
+}
+
 // Two starts with the same binding are one session: a compound launch's debug sessions share it. The
 // kubeconfig is part of it: two files may name different clusters with the same context name.
 std::string bindingOf(const session::SessionSpec& spec, const std::string& kubeconfig) {
@@ -208,9 +222,7 @@ SessionView Backend::startSession(const SessionRequest& request,
     sessions_->changed.notify_all();
     raw.reset();
     sessions_->local.remove(id);
-    throw Error(categoryOf(snapshot.blame),
-                snapshot.message.empty() ? "the session stopped while starting" : snapshot.message,
-                "Tether left the cluster as it was; fix what the message names and start again");
+    throw startFailure(snapshot, request.caller);
   }
   return snapshot;
 }
@@ -232,9 +244,7 @@ SessionView Backend::joinSession(const std::shared_ptr<session::Session>& sessio
   snapshot.launchEnv = session->launchEnvFor(request.baseEnv);  // this holder's debuggee, not the first's
   if (snapshot.state != session::SessionState::Active) {
     // The start it joined failed or was stopped; that start reports and removes it.
-    throw Error(categoryOf(snapshot.blame),
-                snapshot.message.empty() ? "the session stopped while starting" : snapshot.message,
-                "Tether left the cluster as it was; fix what the message names and start again");
+    throw startFailure(snapshot, request.caller);
   }
   return snapshot;
 }

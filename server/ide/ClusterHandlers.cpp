@@ -13,6 +13,13 @@ namespace tether::ide {
 
 namespace json = boost::json;
 
+json::object errorData(const core::Error& error) {
+  json::object data{{"category", categoryName(error.category())}, {"hint", error.hint()}};
+  if (!error.detail().reason.empty()) data["reason"] = error.detail().reason;
+  if (!error.detail().field.empty()) data["field"] = error.detail().field;
+  return data;
+}
+
 const char* categoryName(core::ErrorCategory category) {
   switch (category) {
     case core::ErrorCategory::User:
@@ -49,8 +56,7 @@ void answerOnWorker(core::Backend& backend, rpc::ReplyOnce reply, std::function<
     try {
       (*shared)(work());
     } catch (const core::Error& error) {
-      shared->error(jsonrpc::ErrorCode::RequestFailed, error.what(),
-                    json::object{{"category", categoryName(error.category())}, {"hint", error.hint()}});
+      shared->error(jsonrpc::ErrorCode::RequestFailed, error.what(), errorData(error));
     } catch (const std::exception& error) {
       spdlog::error("{} failed: {}", shared->method(), error.what());
       shared->error(jsonrpc::ErrorCode::InternalError, shared->method() + " failed: " + error.what(),

@@ -18,10 +18,15 @@ void handleServices(core::Backend& backend, const boost::json::value& params, rp
 // namespace?.
 core::ConnectionOptions connectionOf(const jsonrpc::ParamReader& params);
 
-// Runs `work` on the backend's pool and answers with its result, or with RequestFailed + error.data
-// for a core::Error, or InternalError for anything else.
 // The JSON-RPC error data's `category` for a core error.
 const char* categoryName(core::ErrorCategory category);
+
+// RequestFailed's error.data for a core error: category and hint, and reason and field when one thing
+// resolves it.
+boost::json::object errorData(const core::Error& error);
+
+// Runs `work` on the backend's pool and answers with its result, or with RequestFailed + error.data
+// for a core::Error, or InternalError for anything else.
 
 void answerOnWorker(core::Backend& backend, rpc::ReplyOnce reply, std::function<boost::json::value()> work);
 

@@ -114,8 +114,7 @@ void handleSessionStart(core::Backend& backend, rpc::Outgoing& out, const json::
       progress.end("failed");
       // After a prepared answer, the failure reaches the IDE as tether/sessionChanged (state failed).
       if (!answered.exchange(true)) {
-        shared->error(jsonrpc::ErrorCode::RequestFailed, error.what(),
-                      json::object{{"category", categoryName(error.category())}, {"hint", error.hint()}});
+        shared->error(jsonrpc::ErrorCode::RequestFailed, error.what(), errorData(error));
       }
     } catch (const std::exception& error) {
       progress.end("failed");

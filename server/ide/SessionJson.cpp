@@ -46,6 +46,7 @@ json::object sessionToJson(const core::SessionView& session) {
   }
   object["outbound"] = session::toString(session.outbound);
   if (!session.message.empty()) object["message"] = session.message;
+  if (session.reason != session::FailureReason::None) object["reason"] = session::toString(session.reason);
   if (!session.shadowPod.empty()) object["shadowPod"] = session.shadowPod;
   if (session.dnsPort != 0) object["dns"] = "127.0.0.1:" + std::to_string(session.dnsPort);
   if (!session.launchEnv.empty()) {

@@ -19,6 +19,11 @@ inline Outcome failed(std::string message, Blame blame = Blame::User) {
   return Outcome{OutcomeKind::Failed, std::move(message), blame};
 }
 
+// A failure that one thing resolves (Remedies.hpp): a client names its own field or command for it.
+inline Outcome failed(std::string message, FailureReason reason) {
+  return Outcome{OutcomeKind::Failed, std::move(message), Blame::User, reason};
+}
+
 // Transient errors (the network, a busy API server) while active are worth another try; anything else is
 // for good.
 inline bool transient(const kube::ApiError& error) {

@@ -27,16 +27,20 @@ std::string annotation(const kube::ServiceSummary& service, const char* key) {
 
 // Why a Service cannot be taken: another session holds it. One of the user's own that this backend is not
 // running is most likely a dead one (a killed terminal, a crashed IDE), so it says so first.
-std::string heldBy(const std::string& where, const std::string& holder, const std::string& owner,
-                   const std::string& since, const SessionSpec& request) {
-  const std::string clean = "`tether clean -n " + request.namespaceName + "`";
+Outcome heldBy(const std::string& where, const std::string& holder, const std::string& owner,
+               const std::string& since, const SessionSpec& request) {
+  const std::string clean = remedy::cleanStale(request.audience, request.namespaceName);
   if (!owner.empty() && owner == request.owner) {
-    return where + " is held by your own session " + holder + " (since " + since +
-           "), which is not one this Tether runs: if it ended without restoring the Service, run " + clean +
-           "; if it still runs elsewhere, stop it there";
+    return Outcome{OutcomeKind::Held,
+                   where + " is held by your own session " + holder + " (since " + since +
+                       "), which is not one this Tether runs: if it ended without restoring the Service, " +
+                       clean + "; if it still runs elsewhere, stop it there",
+                   Blame::User, FailureReason::HeldByOwnSession};
   }
-  return where + " is held by session " + holder + " of " + owner + " since " + since +
-         "; ask them to stop it, or run " + clean + " if that session is dead";
+  return Outcome{OutcomeKind::Held,
+                 where + " is held by session " + holder + " of " + owner + " since " + since +
+                     "; ask them to stop it, or " + clean + " if that session is dead",
+                 Blame::User, FailureReason::HeldByOtherSession};
 }
 
 }  // namespace
@@ -65,19 +69,22 @@ Outcome ShadowSession::Impl::readService() {
   }
   if (const auto mesh = annotation(original, labels::kMeshSessions);
       !mesh.empty() && request.mode != Mode::Mesh) {
-    return Outcome{OutcomeKind::Held, where + " is shared in a mesh by " + mesh +
-                                          " (session=owner); exchange would take it from them. Join with "
-                                          "`tether mesh` and a header, or wait until they stop"};
+    return Outcome{OutcomeKind::Held,
+                   where + " is shared in a mesh by " + mesh +
+                       " (session=owner); exchange would take it from them. " +
+                       (request.audience == Audience::Ide ? "Join with mode mesh and a header"
+                                                          : "Join with `tether mesh` and a header") +
+                       ", or wait until they stop"};
   }
   if (const auto holder = annotation(original, labels::kLockedBy); !holder.empty() && holder != request.id) {
     // Checked again, atomically, when locking; saying it now avoids any write.
-    return Outcome{OutcomeKind::Held, heldBy(where, holder, annotation(original, labels::kOwner),
-                                             annotation(original, labels::kSince), request)};
+    return heldBy(where, holder, annotation(original, labels::kOwner), annotation(original, labels::kSince),
+                  request);
   }
   try {
     exposed = resolveExpose(request.expose, original);
   } catch (const ExposeError& error) {
-    return failed(where + ": " + error.what());
+    return failed(where + ": " + remedy::exposeProblem(request.audience, error.what()));
   }
   // Named targetPorts name container ports of the selected pods: look their numbers up.
   std::map<std::string, int> named;
@@ -116,8 +123,9 @@ Outcome ShadowSession::Impl::readService() {
     }
     if (originalReplicas.empty()) {
       return failed("strategy scale: no Deployment in " + request.namespaceName + " runs the pods of " +
-                    where + " (selector " + kube::selectorString(original.selector) +
-                    "); use --strategy selector");
+                        where + " (selector " + kube::selectorString(original.selector) + "); use " +
+                        remedy::strategy(request.audience, "selector"),
+                    FailureReason::StrategyUnsuitable);
     }
   }
   publishExposed();
@@ -135,10 +143,9 @@ Outcome ShadowSession::Impl::lock() {
   }
   const auto holder = annotation(current.value(), labels::kLockedBy);
   if (!holder.empty() && holder != request.id) {
-    return Outcome{OutcomeKind::Held, heldBy("Service \"" + request.service + "\" in namespace \"" +
-                                                 request.namespaceName + "\"",
-                                             holder, annotation(current.value(), labels::kOwner),
-                                             annotation(current.value(), labels::kSince), request)};
+    return heldBy("Service \"" + request.service + "\" in namespace \"" + request.namespaceName + "\"",
+                  holder, annotation(current.value(), labels::kOwner),
+                  annotation(current.value(), labels::kSince), request);
   }
   // What is saved is what this session read first: a write between the two reads would be a conflict below.
   if (current.value().resourceVersion != original.resourceVersion) original = current.value();
@@ -196,9 +203,8 @@ Outcome ShadowSession::Impl::pointSelector() {
   auto current = kube::getService(*client, request.namespaceName, request.service);
   if (!current) return fromError(current.error(), "reading Service " + request.service);
   if (annotation(current.value(), labels::kLockedBy) != request.id) {
-    return failed("Service " + request.service +
-                  " is no longer locked by this session (someone ran `tether "
-                  "clean` or removed the lock); stopping");
+    return failed("Service " + request.service + " is no longer locked by this session (removed by " +
+                  remedy::cleaner(request.audience) + " or by hand); stopping");
   }
   kube::ServiceChange change;
   change.selector = std::map<std::string, std::string>{{labels::kSession, request.id}};
@@ -237,8 +243,8 @@ Outcome ShadowSession::Impl::renewServiceHeartbeat() {
   auto current = kube::getService(*client, request.namespaceName, request.service);
   if (!current) return retryOr(current.error(), "reading Service " + request.service);
   if (annotation(current.value(), labels::kLockedBy) != request.id) {
-    return failed("the lock on Service " + request.service +
-                  " was removed by someone else (`tether clean`?); the session ends");
+    return failed("the lock on Service " + request.service + " was removed by someone else (" +
+                  remedy::cleaner(request.audience) + "?); the session ends");
   }
   kube::ServiceChange change;
   change.annotations = {{labels::kHeartbeat, kube::formatTimestamp(now.value())}};

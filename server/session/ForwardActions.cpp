@@ -31,7 +31,7 @@ Outcome ShadowSession::Impl::readForwardService() {
   try {
     exposed = resolveExpose(request.expose, original);
   } catch (const ExposeError& error) {
-    return failed(where + ": " + error.what());
+    return failed(where + ": " + remedy::exposeProblem(request.audience, error.what()));
   }
   publishExposed();
   return done();

@@ -128,8 +128,12 @@ Outcome ShadowSession::Impl::joinMesh() {
                    "Service \"" + request.service + "\" in namespace \"" + request.namespaceName +
                        "\" is exchanged by session " + holder + " of " + annotation(service, labels::kOwner) +
                        "; mesh shares a Service with other users, exchange takes it whole. Ask "
-                       "them to stop, or run `tether clean -n " +
-                       request.namespaceName + "` if that session is dead"};
+                       "them to stop, or " +
+                       remedy::cleanStale(request.audience, request.namespaceName) +
+                       " if that session is dead",
+                   Blame::User,
+                   annotation(service, labels::kOwner) == request.owner ? FailureReason::HeldByOwnSession
+                                                                        : FailureReason::HeldByOtherSession};
   }
   auto entries = members(service);
   entries[request.id] = request.owner;
@@ -161,7 +165,7 @@ Outcome ShadowSession::Impl::installRouter(const kube::ServiceSummary& service) 
   const auto saved = kube::parseSelector(annotation(service, labels::kOriginalSelector));
   if (!saved || saved->empty()) {
     return failed("Service " + request.service + " carries no readable original selector (annotation " +
-                  labels::kOriginalSelector + "); run `tether recover` on it");
+                  labels::kOriginalSelector + "); " + remedy::recover(request.audience, request.service));
   }
   const std::map<std::string, std::string> own{{labels::kManagedBy, labels::kManagedByValue},
                                                {labels::kSession, routerName}};
@@ -226,8 +230,8 @@ Outcome ShadowSession::Impl::enterMesh() {
   auto current = kube::getService(*client, request.namespaceName, request.service);
   if (!current) return fromError(current.error(), "reading Service " + request.service);
   if (!members(current.value()).contains(request.id)) {
-    return failed("this session was removed from the mesh of Service " + request.service +
-                  " (someone ran `tether clean`); stopping");
+    return failed("this session was removed from the mesh of Service " + request.service + " (by " +
+                  remedy::cleaner(request.audience) + "); stopping");
   }
   const std::map<std::string, std::string> routed{{labels::kMeshRouter, routerName}};
   if (current.value().selector != routed) {
@@ -364,9 +368,8 @@ Outcome ShadowSession::Impl::leaveMesh() {
       // The last one out: the Service selects its own pods again, then router and stable go.
       const auto saved = kube::parseSelector(annotation(service, labels::kOriginalSelector));
       if (!saved || saved->empty()) {
-        return failed("Service " + request.service +
-                      " has no readable original selector; left meshed. Run "
-                      "`tether recover` on it");
+        return failed("Service " + request.service + " has no readable original selector; left meshed: " +
+                      remedy::recover(request.audience, request.service));
       }
       change.selector = *saved;
       for (const auto* key : labels::kServiceMeshAnnotations) change.annotations[key] = std::nullopt;

@@ -32,7 +32,9 @@ Outcome ShadowSession::Impl::checkPreviewName() {
   auto existing = kube::getService(*client, request.namespaceName, request.service);
   if (existing) {
     return failed(where + " already exists; preview creates a new Service of its own: choose another name" +
-                  " (or use `tether exchange " + request.service + "` to take over this one)");
+                  (request.audience == Audience::Ide
+                       ? " (or use mode exchange to take over this one)"
+                       : " (or use `tether exchange " + request.service + "` to take over this one)"));
   }
   if (!existing.is(kube::ApiReason::NotFound) && !existing.is(kube::ApiReason::Forbidden)) {
     return fromError(existing.error(), "reading " + where);
@@ -108,8 +110,8 @@ Outcome ShadowSession::Impl::renewPreviewHeartbeat() {
   }
   auto current = kube::getService(*client, request.namespaceName, request.service);
   if (current.is(kube::ApiReason::NotFound) || (current && !ownedBy(current.value(), request.id))) {
-    return failed("Service " + request.service +
-                  " was deleted by someone else (`tether clean`?); the session ends");
+    return failed("Service " + request.service + " was deleted by someone else (" +
+                  remedy::cleaner(request.audience) + "?); the session ends");
   }
   if (!current) {
     if (transient(current.error())) return Outcome{OutcomeKind::Retry, current.error().message};

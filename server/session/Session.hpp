@@ -93,6 +93,9 @@ struct SessionSpec {
   Outbound outbound = Outbound::Proxy;
   // The cluster's DNS domain: the pod's search path in a namespace's resolv.conf is built from it.
   std::string clusterDomain = "cluster.local";
+  // Whose words the session's messages use: the command line's commands and flags, or an IDE's plain ones
+  // (Remedies.hpp).
+  Audience audience = Audience::CommandLine;
 };
 
 struct ExposedView {
@@ -113,7 +116,8 @@ struct SessionSnapshot {
   std::string owner;
   std::string startedAt;  // server clock, RFC 3339
   std::string message;
-  Blame blame = Blame::User;  // whose the failure is, once failed
+  Blame blame = Blame::User;                   // whose the failure is, once failed
+  FailureReason reason = FailureReason::None;  // what resolves it, once failed, when one thing does
   std::string shadowPod;
   std::vector<ExposedView> exposed;
   std::vector<mesh::Matcher> matchers;           // mesh: the requests the session takes

@@ -55,7 +55,8 @@ const char* toString(ActionKind kind) {
   return "Finished";
 }
 
-SessionMachine::SessionMachine(ModePlan plan, SessionLimits limits) : plan_(plan), limits_(limits) {}
+SessionMachine::SessionMachine(ModePlan plan, SessionLimits limits, Audience audience)
+    : plan_(plan), limits_(limits), audience_(audience) {}
 
 Action SessionMachine::next(ActionKind kind) {
   current_ = kind;
@@ -98,8 +99,9 @@ const char* toString(Blame blame) {
   return "internal";
 }
 
-Action SessionMachine::fail(std::string message, Blame blame) {
+Action SessionMachine::fail(std::string message, Blame blame, FailureReason reason) {
   blame_ = blame;
+  reason_ = reason;
   message_ =
       std::move(message);  // the reason of the failure replaces what was said before (reconnecting ...)
   state_ = SessionState::Failed;
@@ -127,9 +129,9 @@ Action SessionMachine::onOutcome(const Outcome& outcome) {
       return next(ActionKind::RestoreTraffic);
     } else {
       state_ = SessionState::Failed;
-      message_ =
-          "could not restore the Service (" + outcome.message +
-          "); the shadow pod is kept so the Service still has an endpoint: run `tether recover SERVICE`";
+      message_ = "could not restore the Service (" + outcome.message +
+                 "); the shadow pod is kept so the Service still has an endpoint: " +
+                 remedy::recover(audience_, "SERVICE");
       serviceRestored_ = true;  // nothing more this session can do about it
       restoreFailed_ = true;
     }
@@ -138,8 +140,8 @@ Action SessionMachine::onOutcome(const Outcome& outcome) {
   if (kind == ActionKind::DeleteShadow) {
     shadowCreated_ = false;
     if (outcome.kind != OutcomeKind::Done && message_.empty()) {
-      message_ =
-          "the shadow pod could not be deleted (" + outcome.message + "); `tether clean` will remove it";
+      message_ = "the shadow pod could not be deleted (" + outcome.message + "); " +
+                 remedy::cleaner(audience_) + " will remove it";
     }
     return undo();
   }
@@ -150,13 +152,13 @@ Action SessionMachine::onOutcome(const Outcome& outcome) {
     if (outcome.kind == OutcomeKind::Conflict && ++conflicts_ <= limits_.maxConflictRetries)
       return next(kind);
     conflicts_ = 0;
-    if (outcome.kind == OutcomeKind::Failed) return fail(outcome.message, outcome.blame);
+    if (outcome.kind == OutcomeKind::Failed) return fail(outcome.message, outcome.blame, outcome.reason);
     if (outcome.kind != OutcomeKind::Done) message_ = outcome.message;
     return next(ActionKind::Activated);
   }
   if (kind == ActionKind::OpenTunnel && state_ == SessionState::Reconnecting) {
     if (stopRequested_) return undo();
-    if (outcome.kind == OutcomeKind::Failed) return fail(outcome.message, outcome.blame);
+    if (outcome.kind == OutcomeKind::Failed) return fail(outcome.message, outcome.blame, outcome.reason);
     if (outcome.kind != OutcomeKind::Done) return next(ActionKind::OpenTunnel);  // the driver backs off
     state_ = SessionState::Active;
     message_.clear();
@@ -174,10 +176,10 @@ Action SessionMachine::onOutcome(const Outcome& outcome) {
   if (stopRequested_) return undo();
   switch (outcome.kind) {
     case OutcomeKind::Held:
-      return fail(outcome.message, outcome.blame);
+      return fail(outcome.message, outcome.blame, outcome.reason);
     case OutcomeKind::Failed:
     case OutcomeKind::Retry:  // starting: nothing to wait for, a start that cannot go on fails
-      return fail(outcome.message, outcome.blame);
+      return fail(outcome.message, outcome.blame, outcome.reason);
     case OutcomeKind::Conflict:
       if (++conflicts_ > limits_.maxConflictRetries) {
         return fail("the Service kept changing while Tether tried to update it (" + outcome.message +

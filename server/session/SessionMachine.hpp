@@ -11,6 +11,7 @@
 #include <string>
 
 #include "server/session/Mode.hpp"
+#include "server/session/Remedies.hpp"
 
 namespace tether::session {
 
@@ -56,7 +57,8 @@ const char* toString(Blame blame);
 struct Outcome {
   OutcomeKind kind = OutcomeKind::Done;
   std::string message;
-  Blame blame = Blame::User;  // with Failed
+  Blame blame = Blame::User;                   // with Failed
+  FailureReason reason = FailureReason::None;  // with Failed or Held, when one thing resolves it
 };
 
 struct SessionLimits {
@@ -66,7 +68,9 @@ struct SessionLimits {
 
 class SessionMachine {
  public:
-  explicit SessionMachine(ModePlan plan = planFor(Mode::Exchange), SessionLimits limits = {});
+  // `audience` words the machine's own messages (a restore that gave up) for the client that asked.
+  explicit SessionMachine(ModePlan plan = planFor(Mode::Exchange), SessionLimits limits = {},
+                          Audience audience = Audience::CommandLine);
 
   Action start();
   // The result of the action last returned.
@@ -84,6 +88,8 @@ class SessionMachine {
   const std::string& message() const { return message_; }
   // Whose the failure is (meaningful once failed).
   Blame blame() const { return blame_; }
+  // What resolves the failure, when one thing does (meaningful once failed).
+  FailureReason reason() const { return reason_; }
   // True when the machine waits for an event rather than for an outcome.
   bool idle() const { return idle_; }
 
@@ -96,7 +102,7 @@ class SessionMachine {
 
  private:
   Action next(ActionKind kind);
-  Action fail(std::string message, Blame blame = Blame::User);
+  Action fail(std::string message, Blame blame = Blame::User, FailureReason reason = FailureReason::None);
   Action undo();
   // The step after `kind` in this mode's start.
   ActionKind after(ActionKind kind) const;
@@ -107,6 +113,8 @@ class SessionMachine {
   ActionKind current_ = ActionKind::ReadService;
   std::string message_;
   Blame blame_ = Blame::User;
+  FailureReason reason_ = FailureReason::None;
+  Audience audience_ = Audience::CommandLine;
   bool idle_ = false;
   bool stopRequested_ = false;
   bool lockTaken_ = false;

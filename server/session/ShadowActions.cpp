@@ -96,8 +96,9 @@ Outcome ShadowSession::Impl::execute(ActionKind kind) {
       reasserts.push_back(now);
       if (reasserts.size() > timings.maxReassertsPerMinute) {
         return failed("something keeps changing the selector of Service " + request.service +
-                      " (a controller or a deploy loop); the session ends rather than fight it. "
-                      "Try --strategy scale");
+                          " (a controller or a deploy loop); the session ends rather than fight it. Try " +
+                          remedy::strategy(request.audience, "scale"),
+                      FailureReason::StrategyUnsuitable);
       }
       return pointSelector();
     }
@@ -289,7 +290,8 @@ Outcome ShadowSession::Impl::awaitPodReady(const std::string& pod, const std::st
   dropOnIo(executor, std::move(waiter));
   if (!notStopped) return failed("stopped while " + what + " was starting");
   std::lock_guard guard(mutex);
-  const auto hint = "; check the image (--image, or TETHER_SHADOW_IMAGE; now " + request.image + ")";
+  const auto hint =
+      "; check the image (" + remedy::imageSetting(request.audience) + "; now " + request.image + ")";
   if (timedOut || !podResult || !*podResult) {
     const std::string why =
         podResult && !*podResult ? podResult->error().message : "no answer from the watch";
@@ -304,13 +306,15 @@ Outcome ShadowSession::Impl::awaitPodReady(const std::string& pod, const std::st
 std::optional<Outcome> ShadowSession::Impl::namespaceMissing() {
   if (!client->getSync(kube::resources::namespaces, "", request.namespaceName).is(kube::ApiReason::NotFound))
     return std::nullopt;
-  return failed("namespace \"" + request.namespaceName +
-                "\" does not exist; `tether namespaces` lists them (or pass -n with the right one)");
+  return failed(
+      "namespace \"" + request.namespaceName + "\" does not exist" + remedy::listNamespaces(request.audience),
+      FailureReason::NamespaceNotFound);
 }
 
 Outcome ShadowSession::Impl::serviceNotFound(const std::string& where) {
   if (auto missing = namespaceMissing()) return *missing;
-  return failed(where + " was not found; `tether services -n " + request.namespaceName + "` lists them");
+  return failed(where + " was not found" + remedy::listServices(request.audience, request.namespaceName),
+                FailureReason::ServiceNotFound);
 }
 
 void ShadowSession::Impl::publishExposed() {

@@ -37,7 +37,7 @@ ShadowSession::Impl::Impl(std::shared_ptr<SessionRuntime> runtimeIn, std::shared
       request(std::move(requestIn)),
       timings(timingsIn),
       observer(observerIn),
-      machine(planFor(request.mode)),
+      machine(planFor(request.mode), {}, request.audience),
       serverClock([client = client] { return kube::serverTime(*client); }),
       runtime(std::move(runtimeIn)),
       work(std::make_shared<support::WorkCount>()),
@@ -83,6 +83,7 @@ void ShadowSession::Impl::publish(bool force, bool fromDriver) {
       snap.state = machine.state();
       if (snap.state == SessionState::Starting && preparedAnnounced) snap.state = SessionState::Prepared;
       snap.blame = machine.blame();
+      snap.reason = machine.reason();
       machineMessage = machine.message();
     }
     snap.message = machineMessage;
@@ -180,7 +181,8 @@ support::SteppedTask::Next ShadowSession::Impl::stepGuarded() {
       std::lock_guard lock(mutex);
       snap.state = SessionState::Failed;
       snap.blame = Blame::Internal;
-      snap.message = std::string("internal error: ") + error.what() + "; run `tether clean`";
+      snap.message = std::string("internal error: ") + error.what() + "; " +
+                     remedy::cleanStale(request.audience, request.namespaceName);
       started = finished = true;
     }
     wake.notify_all();

@@ -72,8 +72,9 @@ def test_the_restricted_identity_gets_an_error_naming_missing_permissions(demo, 
 
 BAD_INPUT = {
     # case: (service, expose remote, namespace override, words the error must contain)
-    "unknown namespace": ("orders", "80", "no-such-namespace", ["no-such-namespace"]),
-    "unknown service": ("nosuch", "80", None, ['"nosuch"', "not found"]),
+    # The command line is told which command lists the right names (an IDE gets a reason instead).
+    "unknown namespace": ("orders", "80", "no-such-namespace", ["no-such-namespace", "`tether namespaces`"]),
+    "unknown service": ("nosuch", "80", None, ['"nosuch"', "not found", "`tether services -n "]),
     "bad port": ("orders", "9999", None, ["9999", "80 (http)"]),
     "no selector": ("manual", "80", None, ['"manual"', "no selector"]),
     "ExternalName": ("alias", "80", None, ['"alias"', "ExternalName"]),

@@ -147,7 +147,29 @@ def test_bad_params_name_the_json_field_and_change_nothing(demo, launcher, param
     error = refused.value
     assert error.data["category"] == "user"
     assert field in error.message + error.data["hint"], error
+    assert (error.data.get("reason"), error.data.get("field")) == ("invalid-field", field), error
     assert "--expose" not in error.message
+    assert demo.tether_objects() == [] and demo.services() == before
+
+
+@pytest.mark.parametrize("namespace, target, reason, field", [
+    (None, "no-such-service", "service-not-found", "target"),
+    ("no-such-namespace", "orders", "namespace-not-found", "namespace"),
+])
+def test_a_missing_service_or_namespace_gives_the_ide_a_reason_not_a_command_line(
+        demo, launcher, namespace, target, reason, field):
+    before = demo.services()
+    rpc = launcher.rpc(launcher.env())
+    rpc.initialize()
+    with pytest.raises(RpcError) as refused:
+        rpc.request("tether/session/start", {"namespace": namespace or demo.ns, "mode": "exchange",
+                                             "target": target, "expose": ["18080:80"]})
+    error = refused.value
+    assert (error.data["category"], error.data.get("reason"), error.data.get("field")) == ("user", reason, field), error
+    assert target in error.message or namespace in error.message, error
+    # The IDE names its own fix; nothing in the message or hint is for a terminal.
+    for text in (error.message, error.data["hint"]):
+        assert "`tether" not in text and "--" not in text and " -n " not in text, error
     assert demo.tether_objects() == [] and demo.services() == before
 
 

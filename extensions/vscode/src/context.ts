@@ -238,7 +238,7 @@ export class TetherContext implements vscode.Disposable {
    */
   async showError(prefix: string, error: unknown, where: Where = 'command', retry?: () => unknown): Promise<void> {
     const e = toTetherError(error);
-    const { text, actions } = forIde(e.message, e.hint, where, e.data.category);
+    const { text, actions } = forIde({ message: e.message, ...e.data }, where);
     this.log.appendLine(`[tether] ${prefix}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
     const offered = actions.filter((a) => a !== 'retry' || retry);
     const choice = await vscode.window.showErrorMessage(`${prefix}: ${text}`, ...offered.map((a) => ACTION_LABELS[a]));

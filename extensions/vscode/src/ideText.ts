@@ -1,6 +1,7 @@
-// The backend's errors in the IDE's own terms. The backend writes for every client, and many of its sentences
-// name command-line flags and `tether ...` commands; in VS Code the user needs the launch.json field or the
-// extension's command instead, and a button that does it. Pure, so test/unit covers every rewrite.
+// The backend's errors in the IDE's own terms. The backend tells an IDE caller what went wrong in plain words
+// and, when one thing resolves it, a reason and the request field (error.data.reason and .field in
+// PROTOCOL.md); this file turns those into the launch.json field to check, the extension's command to run,
+// and the buttons that do it. No backend sentence is rewritten. Pure, so test/unit covers every reason.
 
 /** What the notification offers. */
 export type IdeAction = 'cleanUp' | 'openLaunchJson' | 'retry' | 'showLog';
@@ -14,63 +15,57 @@ export type Where = 'launch' | 'command';
 
 export interface IdeText { text: string; actions: IdeAction[] }
 
-/** The closing sentence the backend puts after every failed start; the IDE says it once, shorter. */
-const LEFT_AS_IT_WAS = /;?\s*Tether left the cluster as it was; fix what the message names and start again\.?/;
+/** A failure as the backend reports it (RequestFailed's message and error.data, or a failed Session). */
+export interface Failure {
+  message: string;
+  hint?: string;
+  category?: string;
+  reason?: string;
+  field?: string;
+}
 
-interface Rewrite { pattern: RegExp; launch: string; command: string; action?: IdeAction }
+/** The launch.json name of each request field that a launch configuration's `tether` block sets. */
+export const LAUNCH_FIELDS: Record<string, string> = {
+  target: 'tether.service', namespace: 'tether.namespace', expose: 'tether.expose', 'exchange.strategy': 'tether.strategy',
+  mode: 'tether.mode', outbound: 'tether.outbound', image: 'tether.image',
+};
 
-const REWRITES: Rewrite[] = [
-  { pattern: /`tether services -n [^`]+` lists them/g,
-    launch: 'check tether.service in launch.json ("Tether: Start Session…" lists the namespace\'s Services)',
-    command: 'pick one of the namespace\'s Services in "Tether: Start Session…"' },
-  { pattern: /`tether namespaces` lists them \(or pass -n with the right one\)/g,
-    launch: 'check tether.namespace in launch.json, or the setting tether.namespace',
-    command: 'pick or type another namespace in "Tether: Start Session…"' },
-  { pattern: /run `tether clean -n [^`]+`/g, launch: 'run "Tether: Clean Up Stale Sessions"',
-    command: 'run "Tether: Clean Up Stale Sessions"', action: 'cleanUp' },
-  { pattern: /`tether clean`/g, launch: '"Tether: Clean Up Stale Sessions"', command: '"Tether: Clean Up Stale Sessions"',
-    action: 'cleanUp' },
-  { pattern: /--expose\b/g, launch: 'tether.expose', command: 'the ports' },
-  // The JSON field as the backend names it to IDEs ("expose 80:web: …", "write expose as …"); not the verb
-  // ("expose a Service port").
-  { pattern: /(^|[\s(])expose\b(?=:| \d| as | is required| was given)/g, launch: '$1tether.expose',
-    command: '$1the ports' },
-  { pattern: /--strategy\b|exchange\.strategy/g, launch: 'tether.strategy', command: 'the strategy' },
-  { pattern: /\bpass -n\b/g, launch: 'set tether.namespace', command: 'pick the namespace' },
-];
+const START_SESSION = '"Tether: Start Session…"';
 
 /**
- * The message and hint of a backend error as the IDE says them: CLI flags and commands replaced by launch.json
- * fields and the extension's commands, the generic closing sentence replaced by "Nothing in the cluster was
- * changed.", and the actions that resolve it.
+ * What the IDE says and offers for each reason of PROTOCOL.md, after the backend's message: in a launch, and
+ * from the palette. A unit test checks that this table and PROTOCOL.md's list the same reasons.
  */
-export function forIde(message: string, hint: string | undefined, where: Where, category?: string): IdeText {
+export const REASONS: Record<string, { launch?: string; command?: string; action?: IdeAction }> = {
+  'invalid-field': {},
+  'service-not-found': { launch: `${START_SESSION} lists the namespace's Services.`,
+    command: `Pick one of the namespace's Services in ${START_SESSION}.` },
+  'namespace-not-found': { launch: 'The setting tether.namespace applies when launch.json names none.',
+    command: `Pick or type another namespace in ${START_SESSION}.` },
+  'held-by-own-session': { action: 'cleanUp' },
+  'held-by-other-session': { action: 'cleanUp' },
+  'strategy-unsuitable': {},
+};
+
+/** The message, the field to check, the reason's own sentence and the hint, and the actions that resolve it. */
+export function forIde(failure: Failure, where: Where): IdeText {
   const actions = new Set<IdeAction>();
-  const rewrite = (text: string) => {
-    let out = text;
-    for (const r of REWRITES) {
-      if (r.pattern.test(out)) {
-        r.pattern.lastIndex = 0;
-        out = out.replace(r.pattern, where === 'launch' ? r.launch : r.command);
-        if (r.action) actions.add(r.action);
-      }
-      r.pattern.lastIndex = 0;
-    }
-    return out;
-  };
-  const leftAsItWas = LEFT_AS_IT_WAS.test(message) || LEFT_AS_IT_WAS.test(hint ?? '');
-  let text = rewrite(message.replace(LEFT_AS_IT_WAS, '')).trim();
-  const extra = hint ? rewrite(hint.replace(LEFT_AS_IT_WAS, '')).trim() : '';
-  text = sentence(text);
-  if (extra) text += ` ${sentence(capitalised(extra))}`;
-  if (leftAsItWas) text += ' Nothing in the cluster was changed.';
+  const parts = [sentence(failure.message.trim())];
+  const launchField = failure.field ? LAUNCH_FIELDS[failure.field] : undefined;
+  if (where === 'launch' && launchField) parts.push(`Check ${launchField} in launch.json.`);
+  const known = failure.reason ? REASONS[failure.reason] : undefined;
+  const extra = where === 'launch' ? known?.launch : known?.command;
+  if (extra) parts.push(extra);
+  if (known?.action) actions.add(known.action);
+  if (failure.hint?.trim()) parts.push(sentence(capitalised(failure.hint.trim())));
+  const category = failure.category;
   if (where === 'launch' && (category === 'user' || category === 'config') && !actions.has('cleanUp')) {
     actions.add('openLaunchJson');
   }
   // From the palette, trying again walks the picks again: another namespace, Service or port.
   if (category === 'cluster' || where === 'command') actions.add('retry');
   actions.add('showLog');
-  return { text, actions: [...actions] };
+  return { text: parts.join(' '), actions: [...actions] };
 }
 
 function sentence(text: string): string {

@@ -50,6 +50,10 @@ export type ErrorCategory = 'user' | 'config' | 'cluster' | 'internal';
 export interface ErrorData {
   category?: ErrorCategory;
   hint?: string;
+  /** When one thing resolves the error: PROTOCOL.md's reason table (ideText.ts REASONS mirrors it). */
+  reason?: string;
+  /** The request field to change, by its protocol name (`target`, `expose`, ...). */
+  field?: string;
 }
 
 // ---- base protocol ---------------------------------------------------------------------------------------
@@ -156,6 +160,8 @@ export interface Session {
   owner: string;
   startedAt: string;
   message?: string;
+  /** A failed session: the error reason, when one thing resolves the failure. */
+  reason?: string;
   shadowPod?: string;
   launch?: LaunchEnv;
   /** "127.0.0.1:PORT": a DNS server resolving names as the namespace's pods do. */

@@ -1,7 +1,7 @@
 // Starting and stopping sessions with the progress the backend reports; shared by the debug binding and the
 // commands.
 import * as vscode from 'vscode';
-import type { TetherContext } from './context';
+import { TetherContext, TetherError } from './context';
 import * as proto from './protocol';
 import { describe, stopped } from './sessionText';
 
@@ -61,7 +61,11 @@ export function announceStart(ctx: TetherContext, session: proto.Session) {
       sub.dispose();
       active();
     } else if (now.state === 'failed') {
+      // The start was answered when the session was prepared, so its failure comes only as this state: say it
+      // as a start error would have been said.
       sub.dispose();
+      void ctx.showError(`Tether: ${now.target} failed`, new TetherError(now.message ?? 'the session failed',
+        proto.ErrorCodes.RequestFailed, { reason: now.reason }), 'command');
     }
   });
 }

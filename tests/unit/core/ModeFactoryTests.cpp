@@ -124,3 +124,23 @@ TEST_CASE("outbound: proxy by default, netns on request, anything else named by 
   bad.caller = Caller::Cli;
   CHECK(failure(bad).find("unknown outbound \"tun\" (--outbound)") == 0);
 }
+
+TEST_CASE("a bad field is named in the error's detail, for an IDE to point at", "[core][modes]") {
+  const auto detailOf = [](const core::SessionRequest& r) {
+    try {
+      core::specFor(r);
+    } catch (const core::Error& error) {
+      return error.detail().reason + " " + error.detail().field;
+    }
+    return std::string("no error");
+  };
+  CHECK(detailOf(request("forward", "orders", {"x:80"})) == "invalid-field expose");
+  CHECK(detailOf(request("exchange", "", {"1"})) == "invalid-field target");
+  CHECK(detailOf(request("mesh-ish", "orders", {"1"})) == "invalid-field mode");
+  auto strategy = request("exchange", "orders", {"1"});
+  strategy.strategy = "swap";
+  CHECK(detailOf(strategy) == "invalid-field exchange.strategy");
+  CHECK(core::specFor(request("exchange", "orders", {"1"})).audience == session::Audience::Ide);
+  CHECK(core::specFor(request("exchange", "orders", {"1"}, Caller::Cli)).audience ==
+        session::Audience::CommandLine);
+}

@@ -85,6 +85,41 @@ TEST_CASE("a Service held by someone else fails without touching anything", "[se
   CHECK_FALSE(machine.lockTaken());
 }
 
+TEST_CASE("a failure's reason is kept for the front end, a plain failure has none", "[session][exchange]") {
+  SessionMachine held;
+  run(ActionKind::Lock,
+      Outcome{OutcomeKind::Held, "held by your own session", Blame::User, FailureReason::HeldByOwnSession},
+      held);
+  CHECK(held.state() == SessionState::Failed);
+  CHECK(held.reason() == FailureReason::HeldByOwnSession);
+  CHECK(std::string(toString(held.reason())) == "held-by-own-session");
+
+  SessionMachine missing;
+  run(ActionKind::ReadService,
+      Outcome{OutcomeKind::Failed, "not found", Blame::User, FailureReason::ServiceNotFound}, missing);
+  CHECK(missing.reason() == FailureReason::ServiceNotFound);
+  CHECK(std::string(fieldOf(missing.reason())) == "target");
+
+  SessionMachine plain;
+  run(ActionKind::CreateShadow, Outcome{OutcomeKind::Failed, "quota", Blame::User}, plain);
+  CHECK(plain.reason() == FailureReason::None);
+  CHECK(std::string(toString(plain.reason())).empty());
+  CHECK(fieldOf(plain.reason()) == nullptr);
+}
+
+TEST_CASE("the machine's own messages use the words of the client that asked", "[session][exchange]") {
+  for (const auto audience : {Audience::CommandLine, Audience::Ide}) {
+    SessionMachine machine(planFor(Mode::Exchange), SessionLimits{5, 1}, audience);
+    REQUIRE(run(ActionKind::Finished, kDone, machine).back() == "Activated");
+    REQUIRE(machine.requestStop(false).kind == ActionKind::RestoreTraffic);
+    machine.onOutcome(Outcome{OutcomeKind::Failed, "boom", Blame::Cluster});
+    // The restore is tried once (the limit) and gives up: the message says how to recover.
+    REQUIRE(machine.message().find("could not restore the Service") == 0);
+    const bool terminal = machine.message().find("in a terminal") != std::string::npos;
+    CHECK(terminal == (audience == Audience::Ide));
+  }
+}
+
 TEST_CASE("write conflicts are retried a bounded number of times", "[session][exchange]") {
   SessionMachine machine(planFor(Mode::Exchange), SessionLimits{2, 5});
   auto action = machine.start();

@@ -1,49 +1,63 @@
-// The backend's errors in VS Code's terms: launch.json fields and the extension's commands instead of CLI flags,
-// the closing sentence said once and short, and the actions that resolve each failure.
+// The backend's errors in VS Code's terms: from error.data's reason and field, the launch.json field to check,
+// the extension's command to run, and the actions that resolve each failure.
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { forIde } from '../../src/ideText';
 import type { Session } from '../../src/protocol';
 import { afterStop, ports, stopped } from '../../src/sessionText';
 
-const LEFT = 'Tether left the cluster as it was; fix what the message names and start again';
+// What the backend says to an IDE caller (no command lines), and its error.data.
+const UNCHANGED = 'Nothing in the cluster was changed';
 
-test('a missing Service: launch.json field in a launch, the Start Session list from the palette', () => {
-  const message = 'Service "no-such-service" in namespace "demo" was not found; `tether services -n demo` lists them';
-  const launch = forIde(message, LEFT, 'launch', 'user');
-  assert.equal(launch.text, 'Service "no-such-service" in namespace "demo" was not found; check tether.service in ' +
-    'launch.json ("Tether: Start Session…" lists the namespace\'s Services). Nothing in the cluster was changed.');
+test('a missing Service: the launch.json field in a launch, the Start Session list from the palette', () => {
+  const failure = { message: 'Service "no-such-service" in namespace "demo" was not found', hint: UNCHANGED,
+    category: 'user', reason: 'service-not-found', field: 'target' };
+  const launch = forIde(failure, 'launch');
+  assert.equal(launch.text, 'Service "no-such-service" in namespace "demo" was not found. Check tether.service in ' +
+    'launch.json. "Tether: Start Session…" lists the namespace\'s Services. Nothing in the cluster was changed.');
   assert.deepEqual(launch.actions, ['openLaunchJson', 'showLog']);
-  const command = forIde(message, LEFT, 'command', 'user');
-  assert.match(command.text, /pick one of the namespace's Services in "Tether: Start Session…"/);
-  assert.doesNotMatch(command.text, /tether services|-n demo|start again/);
+  const command = forIde(failure, 'command');
+  assert.equal(command.text, 'Service "no-such-service" in namespace "demo" was not found. Pick one of the ' +
+    'namespace\'s Services in "Tether: Start Session…". Nothing in the cluster was changed.');
   assert.deepEqual(command.actions, ['retry', 'showLog']);
 });
 
-test('a Service held by your own dead session says so and offers Clean Up', () => {
+test('a Service held by a session (your own dead one, or another\'s) offers Clean Up, not launch.json', () => {
   const message = 'Service "orders" in namespace "demo" is held by your own session 1a2b (since 2026-12-07T06:00:00Z), ' +
-    'which is not one this Tether runs: if it ended without restoring the Service, run `tether clean -n demo`; ' +
+    'which is not one this Tether runs: if it ended without restoring the Service, clean up stale sessions; ' +
     'if it still runs elsewhere, stop it there';
-  const text = forIde(message, LEFT, 'launch', 'user');
-  assert.match(text.text, /held by your own session 1a2b .* run "Tether: Clean Up Stale Sessions"/);
-  assert.doesNotMatch(text.text, /`tether clean/);
-  assert.deepEqual(text.actions, ['cleanUp', 'showLog']);
+  const own = forIde({ message, hint: UNCHANGED, category: 'user', reason: 'held-by-own-session' }, 'launch');
+  assert.equal(own.text, `${message}. Nothing in the cluster was changed.`);
+  assert.deepEqual(own.actions, ['cleanUp', 'showLog']);
+  assert.deepEqual(forIde({ message: 'held by session 9f of bob@box', category: 'user',
+    reason: 'held-by-other-session' }, 'command').actions, ['cleanUp', 'retry', 'showLog']);
 });
 
-test('flags become fields: --expose in a launch is tether.expose; a missing namespace names tether.namespace', () => {
-  assert.equal(forIde('--expose 80:web: no Service port "web" (ports: 80/http)', 'write expose as LOCAL[:REMOTE], e.g. 12001:8080',
-    'launch', 'user').text, 'tether.expose 80:web: no Service port "web" (ports: 80/http). Write tether.expose as ' +
-    'LOCAL[:REMOTE], e.g. 12001:8080.');
-  const ns = forIde('namespace "nope" does not exist; `tether namespaces` lists them (or pass -n with the right one)',
-    LEFT, 'command', 'user');
-  assert.equal(ns.text, 'namespace "nope" does not exist; pick or type another namespace in "Tether: Start Session…". ' +
+test('a bad field names its launch.json key in a launch; the palette, which has no launch.json, does not', () => {
+  const failure = { message: 'expose 80:web: no Service port "web" (ports: 80/http)',
+    hint: 'write expose as LOCAL[:REMOTE], e.g. 12001:8080', category: 'user', reason: 'invalid-field', field: 'expose' };
+  assert.equal(forIde(failure, 'launch').text, 'expose 80:web: no Service port "web" (ports: 80/http). Check ' +
+    'tether.expose in launch.json. Write expose as LOCAL[:REMOTE], e.g. 12001:8080.');
+  assert.doesNotMatch(forIde(failure, 'command').text, /launch\.json/);
+  const ns = forIde({ message: 'namespace "nope" does not exist', hint: UNCHANGED, category: 'user',
+    reason: 'namespace-not-found', field: 'namespace' }, 'command');
+  assert.equal(ns.text, 'namespace "nope" does not exist. Pick or type another namespace in "Tether: Start Session…". ' +
     'Nothing in the cluster was changed.');
+  // A field a launch configuration cannot set (mesh, preview) is not pointed at.
+  assert.doesNotMatch(forIde({ message: 'bad matcher', category: 'user', reason: 'invalid-field',
+    field: 'mesh.matchers' }, 'launch').text, /Check/);
+});
+
+test('a reason this extension does not know yet adds nothing but is no error', () => {
+  assert.deepEqual(forIde({ message: 'something new', hint: 'do the new thing', category: 'user',
+    reason: 'from-the-future' }, 'launch'), { text: 'something new. Do the new thing.', actions: ['openLaunchJson', 'showLog'] });
 });
 
 test('a cluster that did not answer offers Retry; an internal error at least the log', () => {
-  assert.deepEqual(forIde('listing Services: connection refused', 'check the network, VPN or proxy to the cluster',
-    'command', 'cluster').actions, ['retry', 'showLog']);
-  assert.deepEqual(forIde('boom', 'see the backend log', 'launch', 'internal').actions, ['showLog']);
+  assert.deepEqual(forIde({ message: 'listing Services: connection refused',
+    hint: 'check the network, VPN or proxy to the cluster', category: 'cluster' }, 'command').actions, ['retry', 'showLog']);
+  assert.deepEqual(forIde({ message: 'boom', hint: 'see the backend log', category: 'internal' }, 'launch').actions,
+    ['showLog']);
 });
 
 const session = (mode: Session['mode'], target = 'orders'): Session => ({
@@ -56,11 +70,4 @@ test('what a stop does, asked before and confirmed after, with the ports', () =>
   assert.equal(stopped(session('preview', 'orders-preview')), 'preview Service orders-preview deleted.');
   assert.match(afterStop(session('exchange')), /orders's traffic goes back to its pods in demo/);
   assert.equal(ports(session('exchange')), '127.0.0.1:18099→80');
-});
-
-test('"expose" the verb is left alone; only the field is renamed', () => {
-  const verb = forIde('Service "db" has a named targetPort; give it a number, or expose a Service port with a numeric targetPort',
-    undefined, 'launch', 'user').text;
-  assert.match(verb, /or expose a Service port/);
-  assert.match(forIde('expose is required: LOCAL[:REMOTE]', undefined, 'launch', 'user').text, /^tether\.expose is required/);
 });

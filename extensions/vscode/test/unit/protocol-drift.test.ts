@@ -2,6 +2,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { test } from 'node:test';
+import { REASONS } from '../../src/ideText';
 import { messageTypes, methods } from '../../src/protocol';
 import { PROTOCOL_MD } from './paths';
 
@@ -39,4 +40,23 @@ test('the heading parser sees a drift', () => {
   const parsed = headings(md);
   assert.equal(parsed.get('tether/new'), 'planned');
   assert.ok(!('tether/new' in methods));
+});
+
+/** The reasons of PROTOCOL.md's error.data table: its rows whose first cell is a `reason`. */
+export function documentedReasons(markdown: string): string[] {
+  const table = markdown.slice(markdown.indexOf('| reason | what resolves it | field |'));
+  const rows = table.split('\n').slice(2);
+  const reasons: string[] = [];
+  for (const row of rows) {
+    const match = /^\| `([a-z-]+)` \|/.exec(row);
+    if (!match) break;
+    reasons.push(match[1]);
+  }
+  return reasons;
+}
+
+test('ideText.ts knows every error reason of PROTOCOL.md, and no other', () => {
+  const documented = documentedReasons(fs.readFileSync(PROTOCOL_MD, 'utf8'));
+  assert.ok(documented.length >= 5, `only ${documented.length} reasons parsed from ${PROTOCOL_MD}`);
+  assert.deepEqual([...documented].sort(), Object.keys(REASONS).sort());
 });

@@ -59,7 +59,8 @@ kube::ResolvedConfig resolve(const ConnectionOptions& options) {
   switch (error.reason) {
     case kube::ApiReason::Forbidden:
       throw Error(ErrorCategory::User, what + ": " + error.message,
-                  "ask a cluster admin for this permission, or use another context");
+                  "ask a cluster admin for this permission, or use another context",
+                  ErrorDetail{"forbidden", {}});
     case kube::ApiReason::Unauthorized:
       throw Error(ErrorCategory::Config, what + ": not logged in to the cluster: " + error.message,
                   "refresh your credentials (kubectl must work with this context too)");
@@ -117,6 +118,15 @@ std::vector<ServiceView> Backend::services(const ConnectionOptions& options) {
   auto client = clientFor(options);
   const auto namespaceName = options.namespaceName.value_or(client->config().namespaceName);
   auto result = kube::listServices(*client, namespaceName);
+  // A namespace that does not exist lists no Services rather than failing (typed by hand where namespaces
+  // cannot be listed): say so, when this identity may look the namespace up.
+  if ((result && result.value().empty()) || result.is(kube::ApiReason::NotFound)) {
+    if (client->getSync(kube::resources::namespaces, "", namespaceName).is(kube::ApiReason::NotFound)) {
+      throw Error(ErrorCategory::User, "namespace \"" + namespaceName + "\" does not exist",
+                  "check its name, or use another namespace",
+                  ErrorDetail{"namespace-not-found", "namespace"});
+    }
+  }
   if (!result) raise(result.error(), "listing services in namespace " + namespaceName);
   std::vector<ServiceView> views;
   for (auto& service : result.value()) {

@@ -47,6 +47,8 @@ inline Outcome fromError(const kube::ApiError& error, const std::string& what) {
   std::string hint;
   if (error.reason == kube::ApiReason::Forbidden) hint = "; ask a cluster admin for this permission";
   if (error.reason == kube::ApiReason::Transport) hint = "; check the network or VPN to the cluster";
+  if (error.reason == kube::ApiReason::Forbidden)
+    return failed(what + ": " + error.message + hint, FailureReason::Forbidden);
   return failed(what + ": " + error.message + hint, blameFor(error));
 }
 

@@ -17,6 +17,8 @@ const char* toString(FailureReason reason) {
       return "held-by-other-session";
     case FailureReason::StrategyUnsuitable:
       return "strategy-unsuitable";
+    case FailureReason::Forbidden:
+      return "forbidden";
   }
   return "";
 }

@@ -19,6 +19,7 @@ enum class FailureReason {
   HeldByOwnSession,    // a session of this user that this backend does not run: clean it up if dead
   HeldByOtherSession,  // someone else's session: ask them, or clean it up if dead
   StrategyUnsuitable,  // exchange's strategy cannot work for this Service (field exchange.strategy)
+  Forbidden,           // a permission this identity lacks: a cluster admin, or another context
 };
 
 // The name in PROTOCOL.md ("service-not-found", ...); empty for None.

@@ -183,8 +183,10 @@ Outcome ShadowSession::Impl::checkAccess() {
     missing += decision.check.describe();
   }
   if (!missing.empty()) {
-    return failed("you (context " + request.contextName + ") may not " + missing + " in namespace " + ns +
-                  "; nothing was changed. Ask a cluster admin for these permissions, or use another context");
+    return failed(
+        "you (context " + request.contextName + ") may not " + missing + " in namespace " + ns +
+            "; nothing was changed. Ask a cluster admin for these permissions, or use another context",
+        FailureReason::Forbidden);
   }
   return done();
 }

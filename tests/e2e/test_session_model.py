@@ -173,6 +173,40 @@ def test_a_missing_service_or_namespace_gives_the_ide_a_reason_not_a_command_lin
     assert demo.tether_objects() == [] and demo.services() == before
 
 
+def test_the_services_of_a_namespace_that_does_not_exist_are_an_error_not_an_empty_list(demo, launcher, cluster):
+    empty = f"{demo.ns}-empty"
+    cluster.kubectl("create", "namespace", empty)
+    try:
+        rpc = launcher.rpc(launcher.env())
+        rpc.initialize()
+        assert rpc.request("tether/services", {"namespace": empty})["services"] == []
+        with pytest.raises(RpcError) as refused:
+            rpc.request("tether/services", {"namespace": f"{demo.ns}-typo"})
+        error = refused.value
+        assert (error.data["category"], error.data.get("reason"), error.data.get("field")) == \
+            ("user", "namespace-not-found", "namespace"), error
+        assert f'"{demo.ns}-typo" does not exist' in error.message, error
+    finally:
+        cluster.kubectl("delete", "namespace", empty, "--wait=false", check=False)
+
+
+def test_a_missing_permission_is_a_forbidden_reason_for_the_ide(demo, launcher):
+    demo.kubectl("create", "rolebinding", "restricted-view", "--clusterrole=view", "--user=kubesim-restricted")
+    before = demo.services()
+    rpc = launcher.rpc(launcher.env())
+    rpc.initialize()
+    with pytest.raises(RpcError) as refused:
+        rpc.request("tether/namespaces", {"context": "kubesim-restricted"})
+    assert (refused.value.data["category"], refused.value.data.get("reason")) == ("user", "forbidden"), refused.value
+    with pytest.raises(RpcError) as refused:
+        rpc.request("tether/session/start", {"context": "kubesim-restricted", "namespace": demo.ns, "mode": "exchange",
+                                             "target": "orders", "expose": ["18080:80"]})
+    error = refused.value
+    assert (error.data["category"], error.data.get("reason")) == ("user", "forbidden"), error
+    assert "patch services" in error.message, error
+    assert demo.tether_objects() == [] and demo.services() == before
+
+
 def test_a_cluster_that_does_not_answer_is_the_clusters_fault(demo, launcher, tmp_path):
     kubeconfig = json.loads(launcher.cluster.kubectl("config", "view", "--raw", "-o", "json").stdout)
     for cluster in kubeconfig["clusters"]:

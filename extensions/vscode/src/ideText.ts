@@ -45,6 +45,7 @@ export const REASONS: Record<string, { launch?: string; command?: string; action
   'held-by-own-session': { action: 'cleanUp' },
   'held-by-other-session': { action: 'cleanUp' },
   'strategy-unsuitable': {},
+  'forbidden': {},
 };
 
 /** The message, the field to check, the reason's own sentence and the hint, and the actions that resolve it. */

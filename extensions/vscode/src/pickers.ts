@@ -52,7 +52,7 @@ export async function pickNamespace(ctx: TetherContext, cluster: Cluster): Promi
   } catch (error) {
     // Restricted contexts may not list namespaces (RBAC allows a user their own namespaces only): ask instead.
     const e = toTetherError(error);
-    if (e.data.category !== 'user' || !/forbidden|not allowed|cannot list|permission/i.test(e.message)) throw error;
+    if (e.data.reason !== 'forbidden') throw error;
     ctx.log.appendLine(`[tether] listing namespaces: ${e.message}`);
     const typed = await vscode.window.showInputBox({
       title: 'Tether: namespace',

@@ -31,6 +31,7 @@ TEST_CASE("every reason has its protocol name, and the ones about a field name i
   CHECK(std::string(toString(FailureReason::HeldByOwnSession)) == "held-by-own-session");
   CHECK(std::string(toString(FailureReason::HeldByOtherSession)) == "held-by-other-session");
   CHECK(std::string(toString(FailureReason::StrategyUnsuitable)) == "strategy-unsuitable");
+  CHECK(std::string(toString(FailureReason::Forbidden)) == "forbidden");
   CHECK(std::string(fieldOf(FailureReason::NamespaceNotFound)) == "namespace");
   CHECK(std::string(fieldOf(FailureReason::StrategyUnsuitable)) == "exchange.strategy");
   CHECK(fieldOf(FailureReason::HeldByOtherSession) == nullptr);

@@ -43,17 +43,23 @@ ErrorCategory categoryOf(session::Blame blame) {
 }
 
 // A start that did not become active, as the error its caller gets. The command line is told to fix what
-// the message names; an IDE gets the reason and the field to point at, and names the fix itself.
+// the message names; an IDE gets the reason and the field to point at, and names the fix itself. Either is
+// told the cluster is as it was only when the undo left nothing behind; else the message says what is left.
 Error startFailure(const session::SessionSnapshot& snapshot, Caller caller) {
   ErrorDetail detail;
   detail.reason = session::toString(snapshot.reason);
   if (const char* field = session::fieldOf(snapshot.reason)) detail.field = field;
+  std::string hint;
+  if (snapshot.undone) {
+    hint = caller == Caller::Ide
+               ? "Nothing in the cluster was changed"
+               : "Tether left the cluster as it was; fix what the message names and start again";
+  } else if (caller == Caller::Cli) {
+    hint = "the message says what is left in the cluster and how to put it back";
+  }
   return Error(categoryOf(snapshot.blame),
                snapshot.message.empty() ? "the session stopped while starting" : snapshot.message,
-               caller == Caller::Ide
-                   ? "Nothing in the cluster was changed"
-                   : "Tether left the cluster as it was; fix what the message names and start again",
-               std::move(detail));
+               std::move(hint), std::move(detail));
 }
 
 // Two starts with the same binding are one session: a compound launch's debug sessions share it. The
@@ -88,8 +94,9 @@ SessionView Backend::startSession(const SessionRequest& request,
   spec.id = support::randomHex(4);
   spec.namespaceName = request.connection.namespaceName.value_or(client->config().namespaceName);
   spec.image = session::chooseShadowImage(request.image);
-  if (const auto problem = session::shadowImageProblem(spec.image); !problem.empty()) {
-    throw Error(ErrorCategory::Config, problem, "nothing was changed in the cluster");
+  if (const auto problem = session::shadowImageProblem(spec.image, spec.audience); !problem.empty()) {
+    throw Error(ErrorCategory::Config, problem, "nothing was changed in the cluster",
+                request.image.empty() ? ErrorDetail{} : ErrorDetail{"invalid-field", "image"});
   }
   spec.owner = ownerName();
   spec.contextName = client->config().contextName;
@@ -155,6 +162,8 @@ SessionView Backend::startSession(const SessionRequest& request,
         }
       }
     }
+    // A Service held by one of these is not a dead session's: the start says to stop it, not to clean up.
+    for (const auto& item : sessions_->live) spec.runningHere.push_back(item.first);
     Sessions::Entry reserved{nullptr, client, binding, 1, {}, spec.service, spec.namespaceName};
     for (const auto& port : spec.expose) reserved.locals.push_back(port.local);
     sessions_->live[spec.id] = std::move(reserved);

@@ -27,7 +27,6 @@ boost::json::object errorData(const core::Error& error);
 
 // Runs `work` on the backend's pool and answers with its result, or with RequestFailed + error.data
 // for a core::Error, or InternalError for anything else.
-
 void answerOnWorker(core::Backend& backend, rpc::ReplyOnce reply, std::function<boost::json::value()> work);
 
 }  // namespace tether::ide

@@ -30,6 +30,13 @@ std::string annotation(const kube::ServiceSummary& service, const char* key) {
 Outcome heldBy(const std::string& where, const std::string& holder, const std::string& owner,
                const std::string& since, const SessionSpec& request) {
   const std::string clean = remedy::cleanStale(request.audience, request.namespaceName);
+  const auto& running = request.runningHere;
+  if (std::find(running.begin(), running.end(), holder) != running.end()) {
+    return Outcome{OutcomeKind::Held,
+                   where + " is held by session " + holder + ", which this Tether runs (since " + since +
+                       "); stop that session first",
+                   Blame::User, FailureReason::HeldByRunningSession};
+  }
   if (!owner.empty() && owner == request.owner) {
     return Outcome{OutcomeKind::Held,
                    where + " is held by your own session " + holder + " (since " + since +
@@ -84,7 +91,8 @@ Outcome ShadowSession::Impl::readService() {
   try {
     exposed = resolveExpose(request.expose, original);
   } catch (const ExposeError& error) {
-    return failed(where + ": " + remedy::exposeProblem(request.audience, error.what()));
+    return failed(where + ": " + remedy::exposeProblem(request.audience, error.what()),
+                  FailureReason::InvalidExpose);
   }
   // Named targetPorts name container ports of the selected pods: look their numbers up.
   std::map<std::string, int> named;

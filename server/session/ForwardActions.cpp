@@ -31,7 +31,8 @@ Outcome ShadowSession::Impl::readForwardService() {
   try {
     exposed = resolveExpose(request.expose, original);
   } catch (const ExposeError& error) {
-    return failed(where + ": " + remedy::exposeProblem(request.audience, error.what()));
+    return failed(where + ": " + remedy::exposeProblem(request.audience, error.what()),
+                  FailureReason::InvalidExpose);
   }
   publishExposed();
   return done();

@@ -124,16 +124,25 @@ Outcome ShadowSession::Impl::joinMesh() {
   if (!current) return fromError(current.error(), "reading Service " + request.service);
   const auto& service = current.value();
   if (const auto holder = annotation(service, labels::kLockedBy); !holder.empty()) {
+    const auto where = "Service \"" + request.service + "\" in namespace \"" + request.namespaceName +
+                       "\" is exchanged by session " + holder;
+    const auto owner = annotation(service, labels::kOwner);
+    const auto& running = request.runningHere;
+    if (std::find(running.begin(), running.end(), holder) != running.end()) {
+      return Outcome{
+          OutcomeKind::Held,
+          where +
+              ", which this Tether runs; mesh cannot share a Service that an exchange takes whole: "
+              "stop that session first",
+          Blame::User, FailureReason::HeldByRunningSession};
+    }
+    const bool own = !owner.empty() && owner == request.owner;
     return Outcome{OutcomeKind::Held,
-                   "Service \"" + request.service + "\" in namespace \"" + request.namespaceName +
-                       "\" is exchanged by session " + holder + " of " + annotation(service, labels::kOwner) +
-                       "; mesh shares a Service with other users, exchange takes it whole. Ask "
-                       "them to stop, or " +
-                       remedy::cleanStale(request.audience, request.namespaceName) +
-                       " if that session is dead",
-                   Blame::User,
-                   annotation(service, labels::kOwner) == request.owner ? FailureReason::HeldByOwnSession
-                                                                        : FailureReason::HeldByOtherSession};
+                   where + " of " + owner + "; mesh shares a Service, exchange takes it whole. " +
+                       (own ? "If that session of yours ended without restoring the Service, "
+                            : "Ask them to stop, or if that session is dead, ") +
+                       remedy::cleanStale(request.audience, request.namespaceName),
+                   Blame::User, own ? FailureReason::HeldByOwnSession : FailureReason::HeldByOtherSession};
   }
   auto entries = members(service);
   entries[request.id] = request.owner;

@@ -15,6 +15,13 @@ const char* toString(FailureReason reason) {
       return "held-by-own-session";
     case FailureReason::HeldByOtherSession:
       return "held-by-other-session";
+    case FailureReason::HeldByRunningSession:
+      return "held-by-running-session";
+    case FailureReason::InvalidExpose:
+    case FailureReason::InvalidOutbound:
+      return "invalid-field";
+    case FailureReason::NeedsRecover:
+      return "needs-recover";
     case FailureReason::StrategyUnsuitable:
       return "strategy-unsuitable";
     case FailureReason::Forbidden:
@@ -31,6 +38,10 @@ const char* fieldOf(FailureReason reason) {
       return "namespace";
     case FailureReason::StrategyUnsuitable:
       return "exchange.strategy";
+    case FailureReason::InvalidExpose:
+      return "expose";
+    case FailureReason::InvalidOutbound:
+      return "outbound";
     default:
       return nullptr;
   }
@@ -73,9 +84,11 @@ std::string imageSetting(Audience audience) {
 }
 
 std::string recover(Audience audience, const std::string& service) {
-  // No IDE offers recover as a command yet, so an IDE user is pointed to the command line on purpose.
-  return ide(audience) ? "run `tether recover " + service + "` in a terminal"
-                       : "run `tether recover " + service + "`";
+  return ide(audience) ? "recover " + service : "run `tether recover " + service + "`";
+}
+
+std::string outbound(Audience audience, const char* value) {
+  return std::string(ide(audience) ? "outbound " : "--outbound ") + value;
 }
 
 std::string exposeProblem(Audience audience, const std::string& parserText) {

@@ -14,12 +14,16 @@ enum class Audience { CommandLine, Ide };
 // Failures a client can resolve with one specific thing; None for the rest (the message says what to do).
 enum class FailureReason {
   None,
-  ServiceNotFound,     // pick another Service (field target)
-  NamespaceNotFound,   // pick another namespace (field namespace)
-  HeldByOwnSession,    // a session of this user that this backend does not run: clean it up if dead
-  HeldByOtherSession,  // someone else's session: ask them, or clean it up if dead
-  StrategyUnsuitable,  // exchange's strategy cannot work for this Service (field exchange.strategy)
-  Forbidden,           // a permission this identity lacks: a cluster admin, or another context
+  ServiceNotFound,       // pick another Service (field target)
+  NamespaceNotFound,     // pick another namespace (field namespace)
+  HeldByOwnSession,      // a session of this user that this backend does not run: clean it up if dead
+  HeldByOtherSession,    // someone else's session: ask them, or clean it up if dead
+  HeldByRunningSession,  // a session this backend runs: stop it first
+  StrategyUnsuitable,    // exchange's strategy cannot work for this Service (field exchange.strategy)
+  Forbidden,             // a permission this identity lacks: a cluster admin, or another context
+  InvalidExpose,         // "invalid-field" expose: a port the Service does not have, ...
+  InvalidOutbound,       // "invalid-field" outbound: a tier this machine cannot give
+  NeedsRecover,          // a Service left changed that only a recover puts back
 };
 
 // The name in PROTOCOL.md ("service-not-found", ...); empty for None.
@@ -39,11 +43,12 @@ std::string cleanStale(Audience audience, const std::string& namespaceName);
 std::string cleaner(Audience audience);
 // "--strategy scale" or "exchange.strategy \"scale\"".
 std::string strategy(Audience audience, const char* value);
-// "--image, or TETHER_SHADOW_IMAGE" or "the image field, or TETHER_SHADOW_IMAGE on the backend's machine".
+// "--image, or TETHER_SHADOW_IMAGE" or "the image field, or TETHER_SHADOW_IMAGE where the backend runs".
 std::string imageSetting(Audience audience);
-// "run `tether recover SERVICE`" or "restore it with a clean-up of stale sessions once the shadow pod is
-// gone".
+// "run `tether recover SERVICE`" or "recover SERVICE" (an IDE offers its own recover command).
 std::string recover(Audience audience, const std::string& service);
+// "--outbound X" or "outbound X".
+std::string outbound(Audience audience, const char* value);
 
 // An ExposeError's text (which names the flag, --expose) with the field as this audience knows it.
 std::string exposeProblem(Audience audience, const std::string& parserText);

@@ -96,6 +96,8 @@ struct SessionSpec {
   // Whose words the session's messages use: the command line's commands and flags, or an IDE's plain ones
   // (Remedies.hpp).
   Audience audience = Audience::CommandLine;
+  // The ids of the other sessions this backend runs when the start began.
+  std::vector<std::string> runningHere;
 };
 
 struct ExposedView {
@@ -118,6 +120,7 @@ struct SessionSnapshot {
   std::string message;
   Blame blame = Blame::User;                   // whose the failure is, once failed
   FailureReason reason = FailureReason::None;  // what resolves it, once failed, when one thing does
+  bool undone = true;  // once failed or stopped: false when the undo left something (see the message)
   std::string shadowPod;
   std::vector<ExposedView> exposed;
   std::vector<mesh::Matcher> matchers;           // mesh: the requests the session takes

@@ -55,8 +55,8 @@ const char* toString(ActionKind kind) {
   return "Finished";
 }
 
-SessionMachine::SessionMachine(ModePlan plan, SessionLimits limits, Audience audience)
-    : plan_(plan), limits_(limits), audience_(audience) {}
+SessionMachine::SessionMachine(ModePlan plan, SessionLimits limits, Audience audience, std::string service)
+    : plan_(plan), limits_(limits), audience_(audience), service_(std::move(service)) {}
 
 Action SessionMachine::next(ActionKind kind) {
   current_ = kind;
@@ -131,14 +131,16 @@ Action SessionMachine::onOutcome(const Outcome& outcome) {
       state_ = SessionState::Failed;
       message_ = "could not restore the Service (" + outcome.message +
                  "); the shadow pod is kept so the Service still has an endpoint: " +
-                 remedy::recover(audience_, "SERVICE");
-      serviceRestored_ = true;  // nothing more this session can do about it
+                 remedy::recover(audience_, service_);
+      reason_ = FailureReason::NeedsRecover;  // whatever failed first, this is what is left to do
+      serviceRestored_ = true;                // nothing more this session can do about it
       restoreFailed_ = true;
     }
     return undo();
   }
   if (kind == ActionKind::DeleteShadow) {
     shadowCreated_ = false;
+    if (outcome.kind != OutcomeKind::Done) shadowLeft_ = true;
     if (outcome.kind != OutcomeKind::Done && message_.empty()) {
       message_ = "the shadow pod could not be deleted (" + outcome.message + "); " +
                  remedy::cleaner(audience_) + " will remove it";

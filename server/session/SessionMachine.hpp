@@ -68,9 +68,10 @@ struct SessionLimits {
 
 class SessionMachine {
  public:
-  // `audience` words the machine's own messages (a restore that gave up) for the client that asked.
+  // `audience` words the machine's own messages (a restore that gave up, naming `service`) for the client
+  // that asked.
   explicit SessionMachine(ModePlan plan = planFor(Mode::Exchange), SessionLimits limits = {},
-                          Audience audience = Audience::CommandLine);
+                          Audience audience = Audience::CommandLine, std::string service = "SERVICE");
 
   Action start();
   // The result of the action last returned.
@@ -98,6 +99,9 @@ class SessionMachine {
   bool serviceHeld() const { return lockTaken_ || trafficMoved_; }
   // True when the restore gave up: the Service may still point at the shadow, which is then kept.
   bool restoreFailed() const { return restoreFailed_; }
+  // False when the undo left something in the cluster: a Service it could not restore, or a shadow pod it
+  // could not delete. Front ends then do not say that the cluster is as it was.
+  bool undoneCompletely() const { return !restoreFailed_ && !shadowLeft_; }
   bool shadowCreated() const { return shadowCreated_; }
 
  private:
@@ -115,6 +119,7 @@ class SessionMachine {
   Blame blame_ = Blame::User;
   FailureReason reason_ = FailureReason::None;
   Audience audience_ = Audience::CommandLine;
+  std::string service_;
   bool idle_ = false;
   bool stopRequested_ = false;
   bool lockTaken_ = false;
@@ -122,6 +127,7 @@ class SessionMachine {
   bool trafficMoved_ = false;
   bool serviceRestored_ = false;
   bool restoreFailed_ = false;
+  bool shadowLeft_ = false;
   int conflicts_ = 0;
   int restoreAttempts_ = 0;
 };

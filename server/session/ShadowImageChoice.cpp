@@ -32,12 +32,11 @@ std::string chooseShadowImage(const std::string& explicitImage) {
                              std::getenv("TETHER_SHADOW_IMAGE"));
 }
 
-std::string shadowImageProblem(const std::string& image) {
+std::string shadowImageProblem(const std::string& image, Audience audience) {
   const auto problem = tunnel::imageReferenceProblem(image);
   if (!problem) return {};
-  return "shadow image \"" + image + "\": " + *problem +
-         " (set by --image or the start request's image field, shadow-image= in ~/.config/tether/config, or "
-         "TETHER_SHADOW_IMAGE)";
+  return "shadow image \"" + image + "\": " + *problem + " (set by " + remedy::imageSetting(audience) +
+         ", or shadow-image= in ~/.config/tether/config)";
 }
 
 }  // namespace tether::session

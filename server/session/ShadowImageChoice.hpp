@@ -5,11 +5,13 @@
 
 #include <string>
 
+#include "server/session/Remedies.hpp"
+
 namespace tether::session {
 
 std::string chooseShadowImage(const std::string& explicitImage);
 
 // Why the chosen image is not usable (named with where it came from and what to write), or empty.
-std::string shadowImageProblem(const std::string& image);
+std::string shadowImageProblem(const std::string& image, Audience audience = Audience::CommandLine);
 
 }  // namespace tether::session

@@ -37,7 +37,7 @@ ShadowSession::Impl::Impl(std::shared_ptr<SessionRuntime> runtimeIn, std::shared
       request(std::move(requestIn)),
       timings(timingsIn),
       observer(observerIn),
-      machine(planFor(request.mode), {}, request.audience),
+      machine(planFor(request.mode), {}, request.audience, request.service),
       serverClock([client = client] { return kube::serverTime(*client); }),
       runtime(std::move(runtimeIn)),
       work(std::make_shared<support::WorkCount>()),
@@ -84,6 +84,7 @@ void ShadowSession::Impl::publish(bool force, bool fromDriver) {
       if (snap.state == SessionState::Starting && preparedAnnounced) snap.state = SessionState::Prepared;
       snap.blame = machine.blame();
       snap.reason = machine.reason();
+      snap.undone = machine.undoneCompletely();
       machineMessage = machine.message();
     }
     snap.message = machineMessage;
@@ -181,6 +182,8 @@ support::SteppedTask::Next ShadowSession::Impl::stepGuarded() {
       std::lock_guard lock(mutex);
       snap.state = SessionState::Failed;
       snap.blame = Blame::Internal;
+      snap.reason = FailureReason::None;
+      snap.undone = false;  // the undo did not run to its end
       snap.message = std::string("internal error: ") + error.what() + "; " +
                      remedy::cleanStale(request.audience, request.namespaceName);
       started = finished = true;

@@ -121,9 +121,11 @@ Outcome ShadowSession::Impl::openTunnel() {
     shim.library = findPreloadLibrary();
     shim.socketPath = netns::privateSocketPath("preload-" + request.id + ".sock", error);
     if (shim.library.empty()) {
-      return failed(
-          "libtether-preload.so is not installed beside tether, so --outbound preload cannot work here; "
-          "reinstall Tether, or use --outbound netns or proxy");
+      return failed("libtether-preload.so is not installed beside tether, so " +
+                        remedy::outbound(request.audience, "preload") +
+                        " cannot work here; reinstall Tether, or use " +
+                        remedy::outbound(request.audience, "netns") + " or proxy",
+                    FailureReason::InvalidOutbound);
     }
     if (shim.socketPath.empty() || !preloadService->listen(shim.socketPath, error)) {
       return failed("could not open the preload shim's socket: " + error);

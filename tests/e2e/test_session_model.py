@@ -166,11 +166,36 @@ def test_a_missing_service_or_namespace_gives_the_ide_a_reason_not_a_command_lin
                                              "target": target, "expose": ["18080:80"]})
     error = refused.value
     assert (error.data["category"], error.data.get("reason"), error.data.get("field")) == ("user", reason, field), error
-    assert target in error.message or namespace in error.message, error
+    assert (namespace or target) in error.message, error
     # The IDE names its own fix; nothing in the message or hint is for a terminal.
     for text in (error.message, error.data["hint"]):
         assert "`tether" not in text and "--" not in text and " -n " not in text, error
     assert demo.tether_objects() == [] and demo.services() == before
+
+
+def test_a_port_the_service_lacks_and_a_service_this_backend_holds_are_reasons_too(demo, launcher):
+    before = demo.services()
+    orders = demo.svc("orders")
+    rpc = launcher.rpc(launcher.env())
+    rpc.initialize()
+    with pytest.raises(RpcError) as refused:
+        rpc.request("tether/session/start", {**start_params(demo, free_port()), "expose": [f"{free_port()}:9999"]})
+    error = refused.value
+    assert (error.data.get("reason"), error.data.get("field")) == ("invalid-field", "expose"), error
+    assert "9999" in error.message and "--expose" not in error.message, error
+    assert demo.services() == before
+
+    local = LocalServer()
+    first = rpc.request("tether/session/start", start_params(demo, local.port))
+    with pytest.raises(RpcError) as refused:
+        # Another binding (other ports) for the same Service: a second session, which the first one blocks.
+        rpc.request("tether/session/start", start_params(demo, free_port()))
+    error = refused.value
+    assert error.data.get("reason") == "held-by-running-session", error
+    assert first["id"] in error.message and "stop that session first" in error.message, error
+    assert rpc.request("tether/session/stop", {"id": first["id"]})["state"] == "stopped"
+    demo.assert_restored("orders", orders)
+    local.close()
 
 
 def test_the_services_of_a_namespace_that_does_not_exist_are_an_error_not_an_empty_list(demo, launcher, cluster):

@@ -245,6 +245,7 @@ export class TetherContext implements vscode.Disposable {
     const action = offered.find((a) => ACTION_LABELS[a] === choice);
     if (action === 'showLog') this.log.show();
     if (action === 'cleanUp') await vscode.commands.executeCommand('tether.clean');
+    if (action === 'recover') await vscode.commands.executeCommand('tether.recover');
     if (action === 'retry') await retry?.();
     // VS Code's own "open launch.json": the workspace's file, whichever it is, created when there is none.
     if (action === 'openLaunchJson') await vscode.commands.executeCommand('workbench.action.debug.configure');

@@ -97,7 +97,6 @@ async function onTerminate(ctx: TetherContext, debugSession: vscode.DebugSession
     const final = await stopSession(ctx, id, false);
     ctx.log.appendLine(`[tether] debug session "${debugSession.name}" ended; session ${id} ${final.state}` +
       (final.state === 'active' ? ' (still held by another debug session)' : ''));
-    if (final.state === 'failed') await ctx.showError('Tether could not restore the Service', new Error(final.message ?? 'restore failed'), 'launch');
   } catch (error) {
     await ctx.showError(`Tether could not stop session ${id}`, error, 'launch');
   }

@@ -4,10 +4,10 @@
 // and the buttons that do it. No backend sentence is rewritten. Pure, so test/unit covers every reason.
 
 /** What the notification offers. */
-export type IdeAction = 'cleanUp' | 'openLaunchJson' | 'retry' | 'showLog';
+export type IdeAction = 'cleanUp' | 'recover' | 'openLaunchJson' | 'retry' | 'showLog';
 
 export const ACTION_LABELS: Record<IdeAction, string> = {
-  cleanUp: 'Clean Up Stale Sessions', openLaunchJson: 'Open launch.json', retry: 'Retry', showLog: 'Show Log',
+  cleanUp: 'Clean Up Stale Sessions', recover: 'Recover Service…', openLaunchJson: 'Open launch.json', retry: 'Retry', showLog: 'Show Log',
 };
 
 /** Where the failure happened: a debug launch (its launch.json names things) or a command of the palette. */
@@ -44,6 +44,8 @@ export const REASONS: Record<string, { launch?: string; command?: string; action
     command: `Pick or type another namespace in ${START_SESSION}.` },
   'held-by-own-session': { action: 'cleanUp' },
   'held-by-other-session': { action: 'cleanUp' },
+  'held-by-running-session': { launch: '"Tether: Show Sessions" lists it.', command: '"Tether: Show Sessions" lists it.' },
+  'needs-recover': { action: 'recover' },
   'strategy-unsuitable': {},
   'forbidden': {},
 };
@@ -60,7 +62,7 @@ export function forIde(failure: Failure, where: Where): IdeText {
   if (known?.action) actions.add(known.action);
   if (failure.hint?.trim()) parts.push(sentence(capitalised(failure.hint.trim())));
   const category = failure.category;
-  if (where === 'launch' && (category === 'user' || category === 'config') && !actions.has('cleanUp')) {
+  if (where === 'launch' && (category === 'user' || category === 'config') && actions.size === 0) {
     actions.add('openLaunchJson');
   }
   // From the palette, trying again walks the picks again: another namespace, Service or port.

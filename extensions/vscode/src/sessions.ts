@@ -1,7 +1,7 @@
 // Starting and stopping sessions with the progress the backend reports; shared by the debug binding and the
 // commands.
 import * as vscode from 'vscode';
-import { TetherContext, TetherError } from './context';
+import { type TetherContext, TetherError } from './context';
 import * as proto from './protocol';
 import { describe, stopped } from './sessionText';
 
@@ -31,41 +31,67 @@ export function startSession(ctx: TetherContext, params: proto.SessionStartParam
   }));
 }
 
+/** The sessions a stop was asked for: their failure is the stop's to report, not the start's. */
+const stopAsked = new Set<string>();
+
+/** A failed session as the error a request would have given: its message, and its reason for the actions. */
+export function failureOf(session: proto.Session): TetherError {
+  return new TetherError(session.message ?? 'the session failed', proto.ErrorCodes.RequestFailed,
+    { reason: session.reason });
+}
+
 /** Stops a session; `force` (the user's explicit stop, the default) ends it whatever holds it, otherwise
- *  only this caller's hold is let go and the backend stops it at the last one. Says what was put back. */
+ *  only this caller's hold is let go and the backend stops it at the last one. Says what was put back, or
+ *  what could not be. */
 export async function stopSession(ctx: TetherContext, id: string, force = true): Promise<proto.Session> {
+  stopAsked.add(id);
   const final = await Promise.resolve(vscode.window.withProgress({
     location: vscode.ProgressLocation.Window, title: 'Tether: restoring the Service',
   }, () => ctx.request(proto.sessionStop, { id, force })));
   if (final.state === 'stopped') void vscode.window.showInformationMessage(`Tether: ${stopped(final)}`);
+  if (final.state === 'failed') void ctx.showError('Tether could not restore the Service', failureOf(final), 'command');
   return final;
 }
+
+/** The sessions whose start is being announced (waiting for the local process). */
+const announcing = new Set<string>();
 
 /** After a start from the palette: active now, or waiting for the local process (and saying so when it comes). */
 export function announceStart(ctx: TetherContext, session: proto.Session) {
   const active = () => void vscode.window.showInformationMessage(`Tether: ${describe(session)} is active.`);
-  if ((ctx.sessions.get(session.id) ?? session).state === 'active') return active();
+  const failed = (now: proto.Session) => {
+    if (!stopAsked.has(now.id)) void ctx.showError(`Tether: ${now.target} failed`, failureOf(now), 'command');
+  };
+  const state = (ctx.sessions.get(session.id) ?? session).state;
+  if (state === 'active') return active();
+  if (state === 'failed') return failed(ctx.sessions.get(session.id) ?? session);
+  // A second start with the same picks joins the same session: one announcement is enough.
+  if (announcing.has(session.id)) return undefined;
+  announcing.add(session.id);
   const local = session.expose[0]?.local;
   void vscode.window.showInformationMessage(`Tether: ${session.target} is waiting for your process on ` +
     `127.0.0.1:${local}. Start it there, and the Service's traffic comes to it.`);
   // Until the session is active, or gone (stopped or failed) after it was seen.
   let seen = ctx.sessions.has(session.id);
+  const done = () => {
+    sub.dispose();
+    announcing.delete(session.id);
+  };
   const sub = ctx.onDidChangeSessions(() => {
     const now = ctx.sessions.get(session.id);
     if (!now) {
-      if (seen) sub.dispose();
+      if (seen) done();
       return;
     }
     seen = true;
     if (now.state === 'active') {
-      sub.dispose();
+      done();
       active();
     } else if (now.state === 'failed') {
       // The start was answered when the session was prepared, so its failure comes only as this state: say it
-      // as a start error would have been said.
-      sub.dispose();
-      void ctx.showError(`Tether: ${now.target} failed`, new TetherError(now.message ?? 'the session failed',
-        proto.ErrorCodes.RequestFailed, { reason: now.reason }), 'command');
+      // as a start error would have been said (unless a stop was asked for, which reports it).
+      done();
+      failed(now);
     }
   });
 }

@@ -2,6 +2,10 @@
 // is told in plain words, never a command line, and gets the reason to name its own fix.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+
 #include "server/session/Remedies.hpp"
 
 using namespace tether::session;
@@ -18,10 +22,39 @@ TEST_CASE("remedies name commands and flags for the command line only", "[sessio
   CHECK(remedy::strategy(Audience::Ide, "scale") == "exchange.strategy \"scale\"");
   CHECK(remedy::exposeProblem(Audience::Ide, "--expose x:80: use --expose 1:80") ==
         "expose x:80: use expose 1:80");
-  for (const auto& text : {remedy::cleaner(Audience::Ide), remedy::imageSetting(Audience::Ide),
-                           remedy::cleanStale(Audience::Ide, "demo")}) {
+  CHECK(remedy::recover(Audience::CommandLine, "orders") == "run `tether recover orders`");
+  CHECK(remedy::outbound(Audience::CommandLine, "netns") == "--outbound netns");
+  for (const auto& text :
+       {remedy::cleaner(Audience::Ide), remedy::imageSetting(Audience::Ide),
+        remedy::cleanStale(Audience::Ide, "demo"), remedy::recover(Audience::Ide, "orders"),
+        remedy::outbound(Audience::Ide, "netns"), remedy::strategy(Audience::Ide, "scale")}) {
     CHECK(text.find("`tether") == std::string::npos);
     CHECK(text.find("--") == std::string::npos);
+  }
+}
+
+namespace {
+
+std::string protocolText() {
+  std::ifstream in(std::string(TETHER_SOURCE_DIR) + "/protocol/PROTOCOL.md");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("every reason the backend sends is a row of PROTOCOL.md's table, with its field",
+          "[session][remedies]") {
+  const auto text = protocolText();
+  REQUIRE(text.find("| reason | what resolves it | field |") != std::string::npos);
+  for (auto reason = static_cast<int>(FailureReason::ServiceNotFound);
+       reason <= static_cast<int>(FailureReason::NeedsRecover); ++reason) {
+    const auto value = static_cast<FailureReason>(reason);
+    const std::string row = std::string("| `") + toString(value) + "` |";
+    const auto at = text.find(row);
+    CHECK(at != std::string::npos);
+    if (at == std::string::npos) continue;
+    const auto line = text.substr(at, text.find('\n', at) - at);
+    if (const char* field = fieldOf(value)) CHECK_THAT(line, Catch::Contains(std::string("`") + field + "`"));
   }
 }
 

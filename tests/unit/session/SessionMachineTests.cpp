@@ -107,17 +107,54 @@ TEST_CASE("a failure's reason is kept for the front end, a plain failure has non
   CHECK(fieldOf(plain.reason()) == nullptr);
 }
 
-TEST_CASE("the machine's own messages use the words of the client that asked", "[session][exchange]") {
+TEST_CASE("a restore that gives up says how to recover, in the words of the client that asked",
+          "[session][exchange]") {
   for (const auto audience : {Audience::CommandLine, Audience::Ide}) {
-    SessionMachine machine(planFor(Mode::Exchange), SessionLimits{5, 1}, audience);
+    SessionMachine machine(planFor(Mode::Exchange), SessionLimits{5, 1}, audience, "orders");
+    // A first failure with a reason of its own, which the restore's outcome must replace.
+    run(ActionKind::MoveTraffic,
+        Outcome{OutcomeKind::Failed, "keeps changing", Blame::User, FailureReason::StrategyUnsuitable},
+        machine);
+    REQUIRE(machine.reason() == FailureReason::StrategyUnsuitable);
+    REQUIRE(machine.undoneCompletely());
+  }
+  for (const auto audience : {Audience::CommandLine, Audience::Ide}) {
+    SessionMachine machine(planFor(Mode::Exchange), SessionLimits{5, 1}, audience, "orders");
     REQUIRE(run(ActionKind::Finished, kDone, machine).back() == "Activated");
     REQUIRE(machine.requestStop(false).kind == ActionKind::RestoreTraffic);
-    machine.onOutcome(Outcome{OutcomeKind::Failed, "boom", Blame::Cluster});
-    // The restore is tried once (the limit) and gives up: the message says how to recover.
+    machine.onOutcome(
+        Outcome{OutcomeKind::Failed, "boom", Blame::Cluster, FailureReason::StrategyUnsuitable});
+    // The restore is tried once (the limit) and gives up: the message says how to recover, and the reason is
+    // that, not the restore's own outcome.
     REQUIRE(machine.message().find("could not restore the Service") == 0);
-    const bool terminal = machine.message().find("in a terminal") != std::string::npos;
-    CHECK(terminal == (audience == Audience::Ide));
+    CHECK(machine.reason() == FailureReason::NeedsRecover);
+    CHECK_FALSE(machine.undoneCompletely());
+    if (audience == Audience::CommandLine) {
+      CHECK_THAT(machine.message(), Catch::EndsWith("run `tether recover orders`"));
+    } else {
+      CHECK_THAT(machine.message(), Catch::EndsWith("recover orders"));
+      CHECK_THAT(machine.message(), !Catch::Contains("`tether"));
+    }
   }
+}
+
+TEST_CASE("a shadow pod the undo could not delete is not called undone", "[session][exchange]") {
+  SessionMachine machine(planFor(Mode::Exchange));
+  run(ActionKind::OpenTunnel, Outcome{OutcomeKind::Failed, "no tunnel", Blame::Cluster}, machine);
+  CHECK(machine.undoneCompletely());
+  SessionMachine left(planFor(Mode::Exchange));
+  auto action = left.start();
+  for (int guard = 0; guard < 50 && action.kind != ActionKind::Finished; ++guard) {
+    if (action.kind == ActionKind::OpenTunnel) {
+      action = left.onOutcome(Outcome{OutcomeKind::Failed, "no tunnel", Blame::Cluster});
+    } else if (action.kind == ActionKind::DeleteShadow) {
+      action = left.onOutcome(Outcome{OutcomeKind::Failed, "forbidden", Blame::User});
+    } else {
+      action = left.onOutcome(kDone);
+    }
+  }
+  CHECK(left.state() == SessionState::Failed);
+  CHECK_FALSE(left.undoneCompletely());
 }
 
 TEST_CASE("write conflicts are retried a bounded number of times", "[session][exchange]") {

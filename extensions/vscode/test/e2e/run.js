@@ -250,6 +250,22 @@ async function checkPortsView(wb, debuggeePort) {
   await wb.screenshot('ports-view');
 }
 
+/** A CLI exchange of `service` killed outright once active: the Service stays held, its heartbeat fresh. */
+async function deadExchange(cluster, home, service) {
+  const dead = spawn(TETHER, ['exchange', service, '--expose', `${await freePort()}:80`, '-n', 'demo',
+    '--kubeconfig', cluster.kubeconfig, '--output', 'json'], { env: { ...process.env, HOME: home }, stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise((resolve, reject) => {
+    let buffered = '';
+    dead.stdout.on('data', (chunk) => {
+      buffered += chunk;
+      if (/"state":"active"/.test(buffered)) resolve();
+    });
+    dead.once('exit', (code) => reject(new Error(`tether exchange exited (${code}) before it was active`)));
+  });
+  dead.kill('SIGKILL');
+  await new Promise((resolve) => (dead.exitCode !== null || dead.signalCode !== null ? resolve() : dead.once('exit', resolve)));
+}
+
 /** A local HTTP server standing in for the developer's process on `port`. */
 function localProcess(port) {
   const http = require('node:http');
@@ -459,17 +475,7 @@ async function main() {
 
     // A Service held by your own dead session: the launch fails saying so, with Clean Up offered; after Clean
     // Up the failure leaves the status bar. The dead session: a CLI exchange killed outright, its heartbeat aged.
-    const dead = spawn(TETHER, ['exchange', 'inventory', '--expose', `${await freePort()}:80`, '-n', 'demo',
-      '--kubeconfig', cluster.kubeconfig, '--output', 'json'], { env: { ...process.env, HOME: home }, stdio: ['ignore', 'pipe', 'ignore'] });
-    await new Promise((resolve, reject) => {
-      let buffered = '';
-      dead.stdout.on('data', (chunk) => {
-        buffered += chunk;
-        if (/"state":"active"/.test(buffered)) resolve();
-      });
-      dead.once('exit', (code) => reject(new Error(`tether exchange exited (${code}) before it was active`)));
-    });
-    dead.kill('SIGKILL');
+    await deadExchange(cluster, home, 'inventory');
     await cluster.kubectl(['annotate', 'svc', 'inventory', '-n', 'demo', '--overwrite',
       'tether.dev/heartbeat=2020-01-01T00:00:00Z']);
     await wb.clearNotifications();
@@ -487,6 +493,23 @@ async function main() {
     const cleaned = JSON.parse(await cluster.kubectl(['get', 'svc', '-n', 'demo', 'inventory', '-o', 'json']));
     assert.equal(cleaned.metadata.annotations?.['tether.dev/locked-by'], undefined, 'Clean Up restored inventory');
     log('a Service held by your own dead session: said so, Clean Up offered, and the failure gone after it');
+
+    // Recover Service…: a session killed a moment ago (its heartbeat fresh, so Clean Up leaves it) is put back
+    // from the palette after a modal that says what happens.
+    await deadExchange(cluster, home, 'inventory');
+    await wb.clearNotifications();
+    await wb.command('Tether: Recover Service…');
+    await wb.pickRow('kubesim-admin');
+    await wb.pickRow('demo');
+    await wb.pickRow('inventory');
+    const recoverDialog = page.locator('.monaco-dialog-box');
+    await recoverDialog.waitFor({ timeout: 60000 });
+    assert.match(await recoverDialog.innerText(), /recover inventory in demo\?/);
+    await recoverDialog.locator('.monaco-button', { hasText: /^Recover$/ }).click();
+    await wb.waitNotification('the recovered confirmation', /inventory recovered: its traffic goes to its pods again/, 120);
+    const recovered = JSON.parse(await cluster.kubectl(['get', 'svc', '-n', 'demo', 'inventory', '-o', 'json']));
+    assert.equal(recovered.metadata.annotations?.['tether.dev/locked-by'], undefined, 'Recover restored inventory');
+    log('Recover Service… put back a Service held by a session whose heartbeat was still fresh');
 
     // Select Context/Namespace in a restricted context (no right to list namespaces): the namespace is typed,
     // and the workspace remembers both.

@@ -48,6 +48,17 @@ test('a bad field names its launch.json key in a launch; the palette, which has 
     field: 'mesh.matchers' }, 'launch').text, /Check/);
 });
 
+test('a Service this backend\'s own session holds points at Show Sessions; a failed restore offers Recover', () => {
+  const running = forIde({ message: 'Service "orders" is held by session 1a2b, which this Tether runs; stop that ' +
+    'session first', hint: UNCHANGED, category: 'user', reason: 'held-by-running-session' }, 'launch');
+  assert.match(running.text, /stop that session first\. "Tether: Show Sessions" lists it\. Nothing/);
+  assert.deepEqual(running.actions, ['openLaunchJson', 'showLog']);
+  const recover = forIde({ message: 'could not restore the Service (conflict); the shadow pod is kept so the Service ' +
+    'still has an endpoint: recover orders', reason: 'needs-recover' }, 'command');
+  assert.deepEqual(recover.actions, ['recover', 'retry', 'showLog']);
+  assert.doesNotMatch(recover.text, /`tether/);
+});
+
 test('a reason this extension does not know yet adds nothing but is no error', () => {
   assert.deepEqual(forIde({ message: 'something new', hint: 'do the new thing', category: 'user',
     reason: 'from-the-future' }, 'launch'), { text: 'something new. Do the new thing.', actions: ['openLaunchJson', 'showLog'] });

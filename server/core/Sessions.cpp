@@ -163,7 +163,11 @@ SessionView Backend::startSession(const SessionRequest& request,
       }
     }
     // A Service held by one of these is not a dead session's: the start says to stop it, not to clean up.
-    for (const auto& item : sessions_->live) spec.runningHere.push_back(item.first);
+    for (const auto& [id, entry] : sessions_->live) {
+      const auto state = entry.session ? entry.session->snapshot().state : session::SessionState::Starting;
+      if (state != session::SessionState::Failed && state != session::SessionState::Stopped)
+        spec.runningHere.push_back(id);
+    }
     Sessions::Entry reserved{nullptr, client, binding, 1, {}, spec.service, spec.namespaceName};
     for (const auto& port : spec.expose) reserved.locals.push_back(port.local);
     sessions_->live[spec.id] = std::move(reserved);
@@ -284,7 +288,7 @@ SessionView Backend::stopSession(const std::string& id, bool whateverItsHolders)
     const auto found = sessions_->live.find(id);
     if (found == sessions_->live.end() || !found->second.session) {
       throw Error(ErrorCategory::User, "no session \"" + id + "\" in this backend",
-                  "tether/session/list shows the sessions it holds");
+                  "it may have ended already; the session list shows the ones it holds");
     }
     if (!whateverItsHolders && --found->second.holders > 0) return found->second.session->snapshot();
     session = std::move(found->second.session);

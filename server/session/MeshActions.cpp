@@ -174,7 +174,8 @@ Outcome ShadowSession::Impl::installRouter(const kube::ServiceSummary& service) 
   const auto saved = kube::parseSelector(annotation(service, labels::kOriginalSelector));
   if (!saved || saved->empty()) {
     return failed("Service " + request.service + " carries no readable original selector (annotation " +
-                  labels::kOriginalSelector + "); " + remedy::recover(request.audience, request.service));
+                      labels::kOriginalSelector + "); " + remedy::recover(request.audience, request.service),
+                  FailureReason::NeedsRecover);
   }
   const std::map<std::string, std::string> own{{labels::kManagedBy, labels::kManagedByValue},
                                                {labels::kSession, routerName}};
@@ -377,8 +378,8 @@ Outcome ShadowSession::Impl::leaveMesh() {
       // The last one out: the Service selects its own pods again, then router and stable go.
       const auto saved = kube::parseSelector(annotation(service, labels::kOriginalSelector));
       if (!saved || saved->empty()) {
-        return failed("Service " + request.service + " has no readable original selector; left meshed: " +
-                      remedy::recover(request.audience, request.service));
+        // The machine's restore gives up on this and says how to recover.
+        return failed("Service " + request.service + " has no readable original selector; left meshed");
       }
       change.selector = *saved;
       for (const auto* key : labels::kServiceMeshAnnotations) change.annotations[key] = std::nullopt;

@@ -24,7 +24,9 @@ enum class FailureReason {
   InvalidExpose,         // "invalid-field" expose: a port the Service does not have, ...
   InvalidOutbound,       // "invalid-field" outbound: a tier this machine cannot give
   NeedsRecover,          // a Service left changed that only a recover puts back
+  // New reasons go above this line: tests walk ServiceNotFound..kLastFailureReason.
 };
+inline constexpr FailureReason kLastFailureReason = FailureReason::NeedsRecover;
 
 // The name in PROTOCOL.md ("service-not-found", ...); empty for None.
 const char* toString(FailureReason reason);

@@ -133,7 +133,8 @@ Action SessionMachine::onOutcome(const Outcome& outcome) {
                  "); the shadow pod is kept so the Service still has an endpoint: " +
                  remedy::recover(audience_, service_);
       reason_ = FailureReason::NeedsRecover;  // whatever failed first, this is what is left to do
-      serviceRestored_ = true;                // nothing more this session can do about it
+      blame_ = outcome.blame;
+      serviceRestored_ = true;  // nothing more this session can do about it
       restoreFailed_ = true;
     }
     return undo();
@@ -141,9 +142,10 @@ Action SessionMachine::onOutcome(const Outcome& outcome) {
   if (kind == ActionKind::DeleteShadow) {
     shadowCreated_ = false;
     if (outcome.kind != OutcomeKind::Done) shadowLeft_ = true;
-    if (outcome.kind != OutcomeKind::Done && message_.empty()) {
-      message_ = "the shadow pod could not be deleted (" + outcome.message + "); " +
-                 remedy::cleaner(audience_) + " will remove it";
+    if (outcome.kind != OutcomeKind::Done) {
+      // Said after whatever failed first, never instead of it: a front end must not call the cluster clean.
+      message_ += std::string(message_.empty() ? "" : "; ") + "the shadow pod could not be deleted (" +
+                  outcome.message + "); " + remedy::cleaner(audience_) + " will remove it";
     }
     return undo();
   }

@@ -2,12 +2,9 @@
 // "Recover Service…": one Service put back whatever its session's heartbeat, after a modal that says so.
 import * as vscode from 'vscode';
 import * as config from './config';
-import type { TetherContext } from './context';
+import type { RecoverTarget, TetherContext } from './context';
 import { pickContext, pickNamespace, pickService } from './pickers';
 import * as proto from './protocol';
-
-/** Which Service to recover; the palette asks for each part not given. */
-export interface RecoverTarget { context?: string; namespace?: string; service?: string }
 
 export function describeActions(result: proto.CleanResult): string[] {
   return result.actions.map((a) => `${a.kind} ${a.object} (session ${a.session} of ${a.owner}` +
@@ -48,9 +45,10 @@ export function activate(ctx: TetherContext) {
   ctx.subscriptions.push(vscode.commands.registerCommand('tether.recover', async (target: RecoverTarget = {}) => {
     try {
       const cluster = config.clusterParams();
-      const context = target.context ?? (target.namespace ? cluster.context : await pickContext(ctx));
-      if (context === undefined) return undefined;
-      const withContext = { ...cluster, context };
+      // A target with a namespace names its context (or means the configured one); else the user picks.
+      const context = target.namespace !== undefined ? target.context ?? cluster.context : await pickContext(ctx);
+      if (context === undefined && target.namespace === undefined) return undefined;
+      const withContext = context === undefined ? cluster : { ...cluster, context };
       const namespace = target.namespace ?? await pickNamespace(ctx, withContext);
       if (namespace === undefined) return undefined;
       const service = target.service ?? (await pickService(ctx, withContext, namespace))?.name;

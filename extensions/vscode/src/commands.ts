@@ -15,7 +15,7 @@ export function activate(ctx: TetherContext) {
         return await fn(...args);
       } catch (error) {
         await ctx.showError(`${ctx.commandTitle(id)} failed`, error, 'command',
-          () => vscode.commands.executeCommand(id, ...args));
+          { retry: () => vscode.commands.executeCommand(id, ...args) });
         return undefined;
       }
     }));
@@ -46,7 +46,8 @@ export function activate(ctx: TetherContext) {
   });
 
   register('tether.stopAllSessions', async () => {
-    const ids = [...ctx.sessions.keys()];
+    // Failed sessions hold nothing to stop (their failure was said when it happened).
+    const ids = [...ctx.sessions.values()].filter((s) => s.state !== 'failed').map((s) => s.id);
     return Promise.all(ids.map((id) => stopSession(ctx, id)));
   });
 

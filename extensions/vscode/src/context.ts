@@ -15,6 +15,9 @@ import * as proto from './protocol';
 export type BackendState = 'stopped' | 'starting' | 'running' | 'failed';
 
 /** A failed request, with the backend's `error.data` when it sent one. */
+/** Which Service "Tether: Recover Service…" puts back; the palette asks for each part not given. */
+export interface RecoverTarget { context?: string; namespace?: string; service?: string }
+
 export class TetherError extends Error {
   constructor(message: string, readonly code: number, readonly data: proto.ErrorData = {}) {
     super(message);
@@ -236,7 +239,8 @@ export class TetherContext implements vscode.Disposable {
    * with the actions that resolve it: Clean Up Stale Sessions, Open launch.json, Retry (when `retry` is given
    * and the cluster did not answer), Show Log.
    */
-  async showError(prefix: string, error: unknown, where: Where = 'command', retry?: () => unknown): Promise<void> {
+  async showError(prefix: string, error: unknown, where: Where = 'command',
+    { retry, recover }: { retry?: () => unknown; recover?: RecoverTarget } = {}): Promise<void> {
     const e = toTetherError(error);
     const { text, actions } = forIde({ message: e.message, ...e.data }, where);
     this.log.appendLine(`[tether] ${prefix}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
@@ -245,7 +249,7 @@ export class TetherContext implements vscode.Disposable {
     const action = offered.find((a) => ACTION_LABELS[a] === choice);
     if (action === 'showLog') this.log.show();
     if (action === 'cleanUp') await vscode.commands.executeCommand('tether.clean');
-    if (action === 'recover') await vscode.commands.executeCommand('tether.recover');
+    if (action === 'recover') await vscode.commands.executeCommand('tether.recover', recover);
     if (action === 'retry') await retry?.();
     // VS Code's own "open launch.json": the workspace's file, whichever it is, created when there is none.
     if (action === 'openLaunchJson') await vscode.commands.executeCommand('workbench.action.debug.configure');

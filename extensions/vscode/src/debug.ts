@@ -82,7 +82,7 @@ async function resolve(ctx: TetherContext, folder: vscode.WorkspaceFolder | unde
   } catch (error) {
     // Never start the debuggee without its session: cancel the launch and say why.
     await ctx.showError(`Tether could not start "${debugConfiguration.name}"`, error, 'launch',
-      () => vscode.debug.startDebugging(folder, debugConfiguration));
+      { retry: () => vscode.debug.startDebugging(folder, debugConfiguration) });
     return undefined;
   }
 }

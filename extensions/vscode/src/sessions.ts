@@ -44,13 +44,28 @@ export function failureOf(session: proto.Session): TetherError {
  *  only this caller's hold is let go and the backend stops it at the last one. Says what was put back, or
  *  what could not be. */
 export async function stopSession(ctx: TetherContext, id: string, force = true): Promise<proto.Session> {
+  // A session that had failed already was said then; only a failure of this stop's own undo is news.
+  const failedBefore = ctx.sessions.get(id)?.state === 'failed';
   stopAsked.add(id);
-  const final = await Promise.resolve(vscode.window.withProgress({
-    location: vscode.ProgressLocation.Window, title: 'Tether: restoring the Service',
-  }, () => ctx.request(proto.sessionStop, { id, force })));
+  let final: proto.Session;
+  try {
+    final = await Promise.resolve(vscode.window.withProgress({
+      location: vscode.ProgressLocation.Window, title: 'Tether: restoring the Service',
+    }, () => ctx.request(proto.sessionStop, { id, force })));
+  } finally {
+    // The failed notification of this stop comes before its answer, so the start's announcement has seen it.
+    stopAsked.delete(id);
+  }
   if (final.state === 'stopped') void vscode.window.showInformationMessage(`Tether: ${stopped(final)}`);
-  if (final.state === 'failed') void ctx.showError('Tether could not restore the Service', failureOf(final), 'command');
+  if (final.state === 'failed' && !failedBefore) {
+    void ctx.showError('Tether could not restore the Service', failureOf(final), 'command', { recover: recoverTarget(final) });
+  }
   return final;
+}
+
+/** The Service a failed session holds, for the Recover Service… action. */
+export function recoverTarget(session: proto.Session) {
+  return { context: session.context, namespace: session.namespace, service: session.target };
 }
 
 /** The sessions whose start is being announced (waiting for the local process). */
@@ -60,7 +75,9 @@ const announcing = new Set<string>();
 export function announceStart(ctx: TetherContext, session: proto.Session) {
   const active = () => void vscode.window.showInformationMessage(`Tether: ${describe(session)} is active.`);
   const failed = (now: proto.Session) => {
-    if (!stopAsked.has(now.id)) void ctx.showError(`Tether: ${now.target} failed`, failureOf(now), 'command');
+    if (!stopAsked.has(now.id)) {
+      void ctx.showError(`Tether: ${now.target} failed`, failureOf(now), 'command', { recover: recoverTarget(now) });
+    }
   };
   const state = (ctx.sessions.get(session.id) ?? session).state;
   if (state === 'active') return active();

@@ -47,7 +47,7 @@ TEST_CASE("every reason the backend sends is a row of PROTOCOL.md's table, with 
   const auto text = protocolText();
   REQUIRE(text.find("| reason | what resolves it | field |") != std::string::npos);
   for (auto reason = static_cast<int>(FailureReason::ServiceNotFound);
-       reason <= static_cast<int>(FailureReason::NeedsRecover); ++reason) {
+       reason <= static_cast<int>(kLastFailureReason); ++reason) {
     const auto value = static_cast<FailureReason>(reason);
     const std::string row = std::string("| `") + toString(value) + "` |";
     const auto at = text.find(row);

@@ -111,24 +111,22 @@ TEST_CASE("a restore that gives up says how to recover, in the words of the clie
           "[session][exchange]") {
   for (const auto audience : {Audience::CommandLine, Audience::Ide}) {
     SessionMachine machine(planFor(Mode::Exchange), SessionLimits{5, 1}, audience, "orders");
-    // A first failure with a reason of its own, which the restore's outcome must replace.
-    run(ActionKind::MoveTraffic,
-        Outcome{OutcomeKind::Failed, "keeps changing", Blame::User, FailureReason::StrategyUnsuitable},
-        machine);
+    // A first failure with a reason of its own (after the lock, so there is a Service to restore) ...
+    auto action = machine.start();
+    for (int guard = 0; guard < 50 && action.kind != ActionKind::MoveTraffic; ++guard)
+      action = machine.onOutcome(kDone);
+    REQUIRE(action.kind == ActionKind::MoveTraffic);
+    action = machine.onOutcome(
+        Outcome{OutcomeKind::Failed, "keeps changing", Blame::User, FailureReason::StrategyUnsuitable});
     REQUIRE(machine.reason() == FailureReason::StrategyUnsuitable);
-    REQUIRE(machine.undoneCompletely());
-  }
-  for (const auto audience : {Audience::CommandLine, Audience::Ide}) {
-    SessionMachine machine(planFor(Mode::Exchange), SessionLimits{5, 1}, audience, "orders");
-    REQUIRE(run(ActionKind::Finished, kDone, machine).back() == "Activated");
-    REQUIRE(machine.requestStop(false).kind == ActionKind::RestoreTraffic);
-    machine.onOutcome(
-        Outcome{OutcomeKind::Failed, "boom", Blame::Cluster, FailureReason::StrategyUnsuitable});
-    // The restore is tried once (the limit) and gives up: the message says how to recover, and the reason is
-    // that, not the restore's own outcome.
-    REQUIRE(machine.message().find("could not restore the Service") == 0);
+    REQUIRE(action.kind == ActionKind::RestoreTraffic);
+    // ... then a restore that fails for good (the limit is one try): what is left to do replaces it.
+    action = machine.onOutcome(Outcome{OutcomeKind::Failed, "connection refused", Blame::Cluster});
+    CHECK(machine.state() == SessionState::Failed);
     CHECK(machine.reason() == FailureReason::NeedsRecover);
+    CHECK(machine.blame() == Blame::Cluster);
     CHECK_FALSE(machine.undoneCompletely());
+    REQUIRE(machine.message().find("could not restore the Service (connection refused)") == 0);
     if (audience == Audience::CommandLine) {
       CHECK_THAT(machine.message(), Catch::EndsWith("run `tether recover orders`"));
     } else {
@@ -155,6 +153,8 @@ TEST_CASE("a shadow pod the undo could not delete is not called undone", "[sessi
   }
   CHECK(left.state() == SessionState::Failed);
   CHECK_FALSE(left.undoneCompletely());
+  // The first failure is still said, and the pod left behind after it.
+  CHECK_THAT(left.message(), Catch::StartsWith("no tunnel; the shadow pod could not be deleted (forbidden)"));
 }
 
 TEST_CASE("write conflicts are retried a bounded number of times", "[session][exchange]") {
